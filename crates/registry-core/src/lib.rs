@@ -1,0 +1,48 @@
+//! The shared vocabulary of Wasm package registries.
+//!
+//! - Names: [`PackageRef`] (`wasi:http`), [`PackageSpec`] (`wasi:http@0.2.0`), [`Registry`]
+//!   (`ghcr.io`, `localhost:5000`), [`ContentDigest`] (`sha256:...`), re-exported
+//!   [`Version`] and [`VersionReq`].
+//! - What registries return: [`Release`] and [`VersionInfo`].
+//! - The [`Backend`] trait that each registry protocol implements.
+//! - [`DigestVerifier`] and [`VerifyingStream`], which check bytes against a digest and size
+//!   as they pass, so nothing unverified is ever committed.
+//! - [`Error`], the one error type of the workspace, and [`Secret`] for credentials.
+//!
+//! This crate does no I/O and reads no configuration.
+//!
+//! ```
+//! use registry_core::{ContentDigest, DigestVerifier, PackageSpec};
+//!
+//! let spec: PackageSpec = "wasi:http@0.2.0".parse()?;
+//! assert_eq!(spec.package.namespace(), "wasi");
+//!
+//! let content = b"\0asm\x0d\0\x01\0";
+//! let mut verifier = DigestVerifier::new(ContentDigest::sha256(content), Some(8), spec.to_string());
+//! verifier.update(content)?;
+//! verifier.finish()?;
+//! # Ok::<(), registry_core::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod backend;
+mod digest;
+mod error;
+mod package;
+mod parse;
+mod registry;
+mod release;
+mod secret;
+
+pub use backend::{Backend, ContentReader, ContentStream, PublishOptions};
+pub use digest::{ContentDigest, DigestVerifier, VerifyingStream};
+pub use error::{Error, Result};
+pub use package::{PackageRef, PackageSpec};
+pub use parse::ParseError;
+pub use registry::Registry;
+pub use release::{Release, VersionInfo};
+pub use secret::Secret;
+pub use semver::{Version, VersionReq};
+
+/// Re-exported so backends implement [`Backend`] with the same macro version.
+pub use async_trait::async_trait;
