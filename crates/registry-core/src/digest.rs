@@ -182,14 +182,14 @@ impl DigestVerifier {
     /// [`Error::SizeMismatch`] when the content is now longer than the expected size.
     pub fn update(&mut self, chunk: &[u8]) -> Result<(), Error> {
         self.seen += chunk.len() as u64;
-        if let Some(expected) = self.expected_size {
-            if self.seen > expected {
-                return Err(Error::SizeMismatch {
-                    subject: self.subject.clone(),
-                    expected,
-                    actual: self.seen,
-                });
-            }
+        if let Some(expected) = self.expected_size
+            && self.seen > expected
+        {
+            return Err(Error::SizeMismatch {
+                subject: self.subject.clone(),
+                expected,
+                actual: self.seen,
+            });
         }
         self.hasher.update(chunk);
         Ok(())
@@ -206,14 +206,14 @@ impl DigestVerifier {
     /// [`Error::SizeMismatch`] when the content is shorter than the expected size,
     /// [`Error::DigestMismatch`] when it hashes to another digest.
     pub fn finish(self) -> Result<ContentDigest, Error> {
-        if let Some(expected) = self.expected_size {
-            if self.seen != expected {
-                return Err(Error::SizeMismatch {
-                    subject: self.subject,
-                    expected,
-                    actual: self.seen,
-                });
-            }
+        if let Some(expected) = self.expected_size
+            && self.seen != expected
+        {
+            return Err(Error::SizeMismatch {
+                subject: self.subject,
+                expected,
+                actual: self.seen,
+            });
         }
         let actual = ContentDigest::from_sha256_bytes(self.hasher.finalize().into());
         if actual != self.expected {
