@@ -188,10 +188,21 @@ impl RegistrySettings<'_> {
 }
 
 impl Config {
-    /// The user's config file, `<config dir>/wasm-pkg/config.toml` (the file `wkg` uses),
-    /// whether or not it exists; `None` when the platform has no config directory.
+    /// The user's config file, `<config dir>/wasm-pkg/config.toml`, whether or not it
+    /// exists; `None` when there is no home directory.
+    ///
+    /// The config directory is the one `wkg` uses: `$XDG_CONFIG_HOME` (when absolute) or
+    /// `~/.config` on Linux and macOS alike, the roaming `AppData` folder on Windows.
     pub fn user_config_path() -> Option<PathBuf> {
-        dirs::config_dir().map(|dir| dir.join("wasm-pkg").join("config.toml"))
+        let dir = if cfg!(windows) {
+            dirs::config_dir()?
+        } else {
+            std::env::var_os("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .or_else(|| dirs::home_dir().map(|home| home.join(".config")))?
+        };
+        Some(dir.join("wasm-pkg").join("config.toml"))
     }
 
     /// Loads every layer the usual way: built-in defaults, the user file, project files

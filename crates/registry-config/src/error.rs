@@ -34,7 +34,7 @@ pub enum ConfigError {
     },
 
     /// A known key with a value of the wrong type or an invalid value.
-    #[error("{origin}: invalid `{key}`: {message}")]
+    #[error("{origin}: {}{message}", key_prefix(key))]
     Invalid {
         /// Where the value was set.
         origin: Origin,
@@ -101,6 +101,14 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn key_prefix(key: &KeyPath) -> String {
+    if key.segments().is_empty() {
+        String::new()
+    } else {
+        format!("invalid `{key}`: ")
+    }
 }
 
 impl ConfigError {

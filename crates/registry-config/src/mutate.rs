@@ -180,7 +180,11 @@ impl Config {
             .expect("target layers are files")
             .doc
             .clone();
+        let was_empty = doc.as_table().is_empty();
         change(&mut doc)?;
+        if was_empty {
+            keep_leading_comments(&mut doc);
+        }
         layer.replace_doc(doc)?;
         let previous = std::mem::replace(&mut self.layers[index], layer);
         if let Err(err) = self.merge_layers() {
@@ -264,6 +268,27 @@ impl Config {
         }
         Ok(written)
     }
+}
+
+/// In a file that held only comments, toml_edit keeps them as the document's trailing text,
+/// which would put the first key added above them; move them in front of it instead.
+fn keep_leading_comments(doc: &mut DocumentMut) {
+    let trailing = doc.trailing().as_str().unwrap_or_default().to_owned();
+    if trailing.trim().is_empty() {
+        return;
+    }
+    let root = doc.as_table_mut();
+    let Some(first) = root.iter().next().map(|(k, _)| k.to_owned()) else {
+        return;
+    };
+    if let Some(Item::Table(table)) = root.get_mut(&first) {
+        table.decor_mut().set_prefix(trailing);
+    } else if let Some(mut key) = root.key_mut(&first) {
+        key.leaf_decor_mut().set_prefix(trailing);
+    } else {
+        return;
+    }
+    doc.set_trailing("");
 }
 
 fn as_table_like(item: &mut Item) -> Option<&mut dyn TableLike> {

@@ -1,0 +1,9 @@
+//! Integration tests of registry-config; the modules follow `src/`.
+
+mod concurrency;
+mod errors;
+mod layers;
+mod mutate;
+mod secrets;
+mod support;
+mod wkg_compat;
