@@ -1,1 +1,211 @@
-fn main() {}
+//! Project automation: `cargo xtask <task>`.
+//!
+//! - `demo`: the quickstart's first command; shows the workspace's main job end to end on a
+//!   fresh machine, with no server.
+//! - `test`: the whole test suite, as CI runs it (formatting, lints, each crate built on its
+//!   own, every test).
+//! - `bench`: the benchmarks.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  demo    show what the workspace does today, end to end, with no server
+  test    run the whole test suite as CI does (fmt, clippy, per-crate builds, tests)
+  bench   run the benchmarks and print their figures
+";
+
+/// The library crates, each of which must build on its own.
+const CRATES: &[&str] = &[
+    "registry-core",
+    "registry-config",
+    "registry-oci",
+    "registry-warg",
+    "registry-client",
+    "wreg",
+];
+
+fn main() {
+    if let Err(err) = run() {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let task = std::env::args().nth(1);
+    match task.as_deref() {
+        Some("demo") => demo(),
+        Some("test") => test(),
+        Some("bench") => bench(),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown task `{other}`\n\n{USAGE}"),
+        None => bail!("no task given\n\n{USAGE}"),
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_owned()
+}
+
+/// Runs `cargo` with `args` in the workspace root, failing if it fails.
+fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    println!("\n$ cargo {}", args.join(" "));
+    let started = Instant::now();
+    let status = Command::new(&cargo)
+        .args(args)
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("could not run `cargo {}`", args.join(" ")))?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    println!("  ({:.1}s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn demo() -> Result<()> {
+    println!(
+        "wreg demo: what the workspace does today.\n\
+         The registry backends, cache and `wreg` commands are still being built; this shows\n\
+         the configuration every one of them reads: six layers, each value with its origin,\n\
+         package-to-registry resolution, typed backend sections, lossless write-back."
+    );
+    cargo(&[
+        "run",
+        "--quiet",
+        "-p",
+        "registry-config",
+        "--example",
+        "layers",
+    ])
+}
+
+fn test() -> Result<()> {
+    let started = Instant::now();
+    for tool in [["fmt", "--version"], ["clippy", "--version"]] {
+        let ok = Command::new("cargo")
+            .args(tool)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            bail!(
+                "`cargo {}` is not installed; install it with `rustup component add {}`",
+                tool[0],
+                if tool[0] == "fmt" {
+                    "rustfmt"
+                } else {
+                    "clippy"
+                }
+            );
+        }
+    }
+    cargo(&["fmt", "--all", "--", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    for krate in CRATES {
+        cargo(&["build", "--locked", "-p", krate])?;
+    }
+    let mut counts = TestCounts::default();
+    counts += cargo_test(&["test", "--workspace", "--locked", "--all-targets"])?;
+    counts += cargo_test(&["test", "--workspace", "--locked", "--doc"])?;
+    println!(
+        "\nall checks passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    if counts.passed == 0 {
+        bail!("no test ran");
+    }
+    println!("tests: {} passed, {} failed", counts.passed, counts.failed);
+    Ok(())
+}
+
+#[derive(Default, Clone, Copy)]
+struct TestCounts {
+    passed: u64,
+    failed: u64,
+}
+
+impl std::ops::AddAssign for TestCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+    }
+}
+
+/// Runs `cargo test ...`, passing its output through, and adds up its `test result` lines.
+fn cargo_test(args: &[&str]) -> Result<TestCounts> {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    println!("\n$ cargo {}", args.join(" "));
+    let started = Instant::now();
+    let mut child = Command::new(&cargo)
+        .args(args)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not run `cargo {}`", args.join(" ")))?;
+    let mut counts = TestCounts::default();
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let number = |word: &str| -> u64 {
+                rest.split(';')
+                    .find_map(|part| {
+                        part.trim()
+                            .strip_suffix(word)?
+                            .trim()
+                            .rsplit(' ')
+                            .next()?
+                            .parse()
+                            .ok()
+                    })
+                    .unwrap_or(0)
+            };
+            counts.passed += number("passed");
+            counts.failed += number("failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    println!("  ({:.1}s)", started.elapsed().as_secs_f64());
+    Ok(counts)
+}
+
+fn bench() -> Result<()> {
+    println!("Benchmarks run on this machine; compare figures only within one run.");
+    cargo(&[
+        "bench",
+        "--locked",
+        "-p",
+        "registry-config",
+        "--bench",
+        "load",
+    ])
+}

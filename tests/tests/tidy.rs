@@ -1,0 +1,134 @@
+//! Checks of the workspace itself, so `cargo test` enforces them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// The crates downstream tools depend on.
+const PUBLISHED: &[&str] = &[
+    "registry-core",
+    "registry-config",
+    "registry-oci",
+    "registry-warg",
+    "registry-client",
+    "wreg",
+];
+
+/// Crates that must stay light: no async runtime, no HTTP client.
+const LIGHT: &[&str] = &["registry-core", "registry-config"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn cargo(args: &[&str]) -> String {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "cargo {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn metadata() -> Value {
+    serde_json::from_str(&cargo(&["metadata", "--format-version", "1", "--no-deps"])).unwrap()
+}
+
+#[test]
+fn published_crates_carry_full_metadata() {
+    let metadata = metadata();
+    let packages = metadata["packages"].as_array().unwrap();
+    for name in PUBLISHED {
+        let package = packages
+            .iter()
+            .find(|p| p["name"] == *name)
+            .unwrap_or_else(|| panic!("{name} is not a workspace member"));
+        let field = |key: &str| package[key].as_str().unwrap_or_default().to_owned();
+        assert!(!field("description").is_empty(), "{name}: no description");
+        assert_eq!(field("license"), "Apache-2.0 WITH LLVM-exception", "{name}");
+        assert!(
+            field("repository").starts_with("https://"),
+            "{name}: no repository"
+        );
+        let readme = field("readme");
+        assert!(!readme.is_empty(), "{name}: no readme");
+        let dir = Path::new(package["manifest_path"].as_str().unwrap())
+            .parent()
+            .unwrap()
+            .to_owned();
+        assert!(
+            dir.join(&readme).is_file(),
+            "{name}: readme {readme} is missing"
+        );
+        assert!(
+            dir.join("LICENSE").is_file(),
+            "{name}: no LICENSE next to the manifest"
+        );
+        let keywords = package["keywords"].as_array().unwrap();
+        assert!(
+            (1..=5).contains(&keywords.len()),
+            "{name}: crates.io takes 1 to 5 keywords"
+        );
+    }
+    let license = std::fs::read_to_string(root().join("LICENSE")).unwrap();
+    assert!(license.contains("Apache License") && license.contains("LLVM Exceptions"));
+}
+
+#[test]
+fn light_crates_pull_in_no_runtime_and_no_http_client() {
+    for name in LIGHT {
+        let tree = cargo(&[
+            "tree", "--locked", "-p", name, "-e", "normal", "--prefix", "none", "-f", "{p} {f}",
+        ]);
+        for line in tree.lines() {
+            let crate_name = line.split_whitespace().next().unwrap_or_default();
+            assert!(
+                ![
+                    "hyper",
+                    "reqwest",
+                    "h2",
+                    "rustls",
+                    "oci-client",
+                    "warg-client"
+                ]
+                .contains(&crate_name),
+                "{name} depends on {line}"
+            );
+            if crate_name == "tokio" {
+                let features = line.split_whitespace().nth(2).unwrap_or_default();
+                assert!(
+                    !features
+                        .split(',')
+                        .any(|f| f.starts_with("rt") || f == "net" || f == "fs"),
+                    "{name} depends on tokio with runtime features: {line}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn library_crates_deny_missing_docs() {
+    for name in PUBLISHED.iter().filter(|n| **n != "wreg") {
+        let lib = root().join("crates").join(name).join("src/lib.rs");
+        let text = std::fs::read_to_string(&lib).unwrap();
+        assert!(
+            text.starts_with("//!"),
+            "{name}: lib.rs starts without crate docs"
+        );
+        assert!(
+            text.contains("#![deny(missing_docs)]"),
+            "{name}: missing_docs not denied"
+        );
+    }
+}
