@@ -8,7 +8,9 @@ use toml_edit::{Item, TableLike, Value};
 use crate::{ConfigError, KeyPath, Origin};
 
 /// A value with its origin, or a table of them.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows keys and values but redacts every value under a credential key.
+#[derive(Clone)]
 pub(crate) enum Node {
     /// A plain value (string, number, boolean, datetime or array), without formatting.
     Value { value: Value, origin: Origin },
@@ -31,6 +33,25 @@ pub(crate) const REPLACE_WHOLE: &[&[&str]] = &[
     &["package_registry_overrides", "*"],
     &["registry", "*", "*", "auth"],
 ];
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Node::Value { value, .. } => write!(f, "{}", value.to_string().trim()),
+            Node::Table { entries, .. } => {
+                let mut map = f.debug_map();
+                for (key, node) in entries {
+                    if crate::key::is_secret_key(key) {
+                        map.entry(key, &format_args!("<redacted>"));
+                    } else {
+                        map.entry(key, node);
+                    }
+                }
+                map.finish()
+            }
+        }
+    }
+}
 
 fn replaces_whole(path: &KeyPath) -> bool {
     REPLACE_WHOLE.iter().any(|pattern| {

@@ -50,6 +50,12 @@ fn debug_listings_and_errors_never_show_credentials() {
     assert!(shown.contains(&r#"registry."ghcr.io".oci.auth.username = "me""#.to_owned()));
     assert!(shown.contains(&r#"registry."docker.example".oci.auth = "<redacted>""#.to_owned()));
     assert_clean(&format!("{:?}", config.get("registry").unwrap()));
+    for registry in ["ghcr.io", "warg.example", "docker.example"] {
+        let settings = config.registry_settings(&registry.parse().unwrap());
+        let shown = format!("{settings:?}");
+        assert_clean(&shown);
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
 
     // Wrong types in credential keys are reported without the value.
     #[derive(Deserialize, Debug)]
