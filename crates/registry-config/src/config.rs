@@ -416,7 +416,7 @@ pub(crate) fn deserialize_node<T: DeserializeOwned>(
             .get(&relative)
             .map_or_else(|| node.origin().clone(), |n| n.origin().clone());
         let message = if key.is_secret() {
-            "invalid value (not shown: this key holds a credential)".to_owned()
+            redact_value(err.message())
         } else {
             err.message().trim_end().replace('\n', "; ")
         };
@@ -426,6 +426,17 @@ pub(crate) fn deserialize_node<T: DeserializeOwned>(
             message,
         }
     })
+}
+
+/// A deserialization message for a credential key, without the part that may quote the
+/// value: serde writes "invalid type: <the value>, expected <what>", so keep what follows
+/// "expected".
+fn redact_value(message: &str) -> String {
+    let hidden = "invalid value (not shown: this key holds a credential)";
+    match message.find("expected") {
+        Some(at) => format!("{hidden}; {}", message[at..].trim_end()),
+        None => hidden.to_owned(),
+    }
 }
 
 /// The key path of the deepest key whose entry contains byte `offset`.

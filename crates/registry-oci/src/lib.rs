@@ -1,14 +1,40 @@
-//! The OCI backend of the wreg workspace (work in progress).
+//! The OCI backend: Wasm packages in OCI registries.
 //!
-//! This crate will implement [`registry_core::Backend`] for OCI registries (ghcr.io, Docker
-//! Hub, Harbor, a CNCF `distribution` server) with `oci-client`: mapping `namespace:name` to
-//! `<registry>/<prefix><namespace>/<name>:<version>`, listing tags, pulling the Wasm layer
-//! as a verified stream, and publishing the CNCF "Wasm OCI Artifact" layout. Its settings
-//! live in the opaque `[registry."<name>".oci]` section of a [`registry_config::Config`].
+//! [`OciBackend`] implements [`registry_core::Backend`] with `oci-client` for any OCI
+//! distribution registry (ghcr.io, Docker Hub, Harbor, a CNCF `distribution` server).
 //!
-//! Nothing is implemented yet; the crate exists so the workspace layout and dependency
-//! direction (core <- config <- oci <- client) are fixed.
+//! - A package maps to a repository, `<oci registry>/<namespace prefix><namespace>/<name>`,
+//!   and a version to a tag; semver build metadata, which tags cannot hold, is written with
+//!   `_` for `+` ([`reference::version_to_tag`]).
+//! - Reading is lenient: a manifest with exactly one layer whose media type contains `wasm`
+//!   is a package, whatever its config type ([`manifest::parse`]).
+//! - Publishing writes the CNCF "Wasm OCI Artifact" layout: config
+//!   `application/vnd.wasm.config.v0+json` with the component's imports and exports, one
+//!   `application/wasm` layer, `org.opencontainers.image.*` annotations from the component's
+//!   metadata. Content is streamed through a temporary file, never held in memory.
+//! - Settings come from the opaque `[registry."<name>".oci]` section of a
+//!   [`registry_config::Config`] ([`OciSettings`]), a superset of what `wkg` reads there.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), registry_core::Error> {
+//! use registry_core::Backend;
+//! use registry_oci::{OciBackend, OciSettings};
+//!
+//! let backend = OciBackend::new("localhost:5000".parse()?, OciSettings::default());
+//! let versions = backend.list_versions(&"wasi:http".parse()?).await?;
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 
-/// The name of this backend's section in `[registry."<name>"]` and of its `type`.
+mod backend;
+pub mod component;
+pub mod manifest;
+mod publish;
+pub mod reference;
+mod settings;
+
+pub use backend::OciBackend;
+pub use settings::{Auth, OciSettings, Protocol};
+
+/// The name of this backend's section in `[registry."<name>"]` and of its `default`.
 pub const BACKEND_NAME: &str = "oci";

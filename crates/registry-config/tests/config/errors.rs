@@ -171,7 +171,7 @@ fn backend_sections_report_the_line_of_the_bad_key() {
         "[registry.\"ghcr.io\".oci]\nauth = { username = \"u\", password = 123456789 }\n",
     );
     assert!(!message.contains("123456789"), "{message}");
-    expect![[r#"$DIR/user/config.toml:2:26: invalid `registry."ghcr.io".oci.auth.password`: invalid value (not shown: this key holds a credential)"#]]
+    expect![[r#"$DIR/user/config.toml:2:26: invalid `registry."ghcr.io".oci.auth.password`: invalid value (not shown: this key holds a credential); expected a string"#]]
         .assert_eq(&message);
 }
 

@@ -1,0 +1,311 @@
+//! [`OciBackend`]: the `Backend` trait over an OCI distribution registry.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
+use registry_config::Config;
+use registry_core::{
+    Backend, ContentReader, ContentStream, Error, PackageRef, PublishOptions, Registry, Release,
+    Version, VersionInfo, async_trait,
+};
+
+use crate::manifest::{self, Parsed};
+use crate::reference::{Repository, tag_to_version};
+use crate::settings::{Auth, OciSettings, Protocol};
+
+/// Tags asked for per page when listing versions.
+const TAG_PAGE: usize = 1000;
+/// Pages read at most when listing versions (a registry that never stops paginating).
+const TAG_PAGES_MAX: usize = 1000;
+
+/// A package registry whose packages live in an OCI registry.
+///
+/// Built once per registry and shared: the underlying HTTP client pools connections and
+/// caches tokens.
+pub struct OciBackend {
+    /// The package registry (for messages).
+    registry: Registry,
+    settings: OciSettings,
+    client: oci_client::Client,
+    auth: RegistryAuth,
+    tag_page: usize,
+}
+
+impl fmt::Debug for OciBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OciBackend")
+            .field("registry", &self.registry)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OciBackend {
+    /// A backend for `registry` with `settings`.
+    pub fn new(registry: Registry, settings: OciSettings) -> Self {
+        let protocol = match settings.effective_protocol(&registry) {
+            Protocol::Http => ClientProtocol::Http,
+            Protocol::Https => ClientProtocol::Https,
+        };
+        let config = ClientConfig {
+            protocol,
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(60)),
+            platform_resolver: None,
+            user_agent: concat!("wreg/", env!("CARGO_PKG_VERSION")),
+            ..ClientConfig::default()
+        };
+        let auth = match &settings.auth {
+            Some(Auth::Basic { username, password }) => {
+                RegistryAuth::Basic(username.clone(), password.expose().to_owned())
+            }
+            Some(Auth::Token { token }) => RegistryAuth::Bearer(token.expose().to_owned()),
+            None => RegistryAuth::Anonymous,
+        };
+        Self {
+            registry,
+            settings,
+            client: oci_client::Client::new(config),
+            auth,
+            tag_page: TAG_PAGE,
+        }
+    }
+
+    /// A backend for `registry` from its `[registry."<name>".oci]` section in `config`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the file and line of a bad setting.
+    pub fn from_config(config: &Config, registry: &Registry) -> Result<Self, Error> {
+        let settings = OciSettings::from_config(config, registry)?;
+        Ok(Self::new(registry.clone(), settings.value))
+    }
+
+    /// Lists tags `page` at a time (the default is 1000); for tests of pagination.
+    pub fn with_tag_page_size(mut self, page: usize) -> Self {
+        self.tag_page = page.max(1);
+        self
+    }
+
+    /// The repository holding `package`.
+    pub fn repository(&self, package: &PackageRef) -> Repository {
+        Repository::new(
+            self.settings.oci_registry(&self.registry),
+            self.settings.namespace_prefix.as_deref(),
+            package,
+        )
+    }
+
+    pub(crate) fn client(&self) -> &oci_client::Client {
+        &self.client
+    }
+
+    pub(crate) fn auth(&self) -> &RegistryAuth {
+        &self.auth
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Turns an `oci-client` error into ours, deciding what "not found" means.
+    pub(crate) fn map_error(
+        &self,
+        err: OciDistributionError,
+        package: &PackageRef,
+        version: Option<&Version>,
+    ) -> Error {
+        let not_found = || match version {
+            Some(version) => Error::VersionNotFound {
+                registry: self.registry.clone(),
+                package: package.clone(),
+                requirement: version.to_string(),
+                newest: None,
+            },
+            None => Error::PackageNotFound {
+                registry: self.registry.clone(),
+                package: package.clone(),
+            },
+        };
+        let refused = |what: &str| Error::Unauthorized {
+            registry: self.registry.clone(),
+            message: format!(
+                "{what} for `{}`: the package is not there, or these credentials may not read \
+                 it; {}",
+                self.repository(package),
+                match self.auth {
+                    RegistryAuth::Anonymous => format!(
+                        "if it exists, set credentials under [registry.\"{}\".oci] `auth`",
+                        self.registry
+                    ),
+                    _ => "check the credentials configured for this registry".to_owned(),
+                }
+            ),
+        };
+        match err {
+            OciDistributionError::RegistryError { envelope, .. } => {
+                let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
+                if codes.iter().any(|c| **c == OciErrorCode::NameUnknown) {
+                    Error::PackageNotFound {
+                        registry: self.registry.clone(),
+                        package: package.clone(),
+                    }
+                } else if codes
+                    .iter()
+                    .any(|c| matches!(c, OciErrorCode::ManifestUnknown | OciErrorCode::NotFound))
+                {
+                    not_found()
+                } else if codes
+                    .iter()
+                    .any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied))
+                {
+                    refused("not found or not authorized")
+                } else {
+                    let messages: Vec<String> = envelope
+                        .errors
+                        .iter()
+                        .map(|e| format!("{:?}: {}", e.code, e.message))
+                        .collect();
+                    Error::registry(&self.registry, messages.join("; "))
+                }
+            }
+            OciDistributionError::ImageManifestNotFoundError(_) => not_found(),
+            OciDistributionError::ServerError { code: 404, .. } => not_found(),
+            OciDistributionError::UnauthorizedError { .. }
+            | OciDistributionError::ServerError {
+                code: 401 | 403, ..
+            } => refused("not found or not authorized"),
+            OciDistributionError::AuthenticationFailure(message) => Error::Unauthorized {
+                registry: self.registry.clone(),
+                message: format!("authentication failed: {message}"),
+            },
+            OciDistributionError::RequestError(err) if err.is_connect() => {
+                Error::registry_with_source(
+                    &self.registry,
+                    format!(
+                        "cannot connect to {} over {}; check that it is running and that \
+                         `protocol` under [registry.\"{}\".oci] is right",
+                        self.settings.oci_registry(&self.registry),
+                        match self.settings.effective_protocol(&self.registry) {
+                            Protocol::Http => "http",
+                            Protocol::Https => "https",
+                        },
+                        self.registry
+                    ),
+                    err,
+                )
+            }
+            other => Error::registry_with_source(&self.registry, "request failed", other),
+        }
+    }
+
+    /// Reads the manifest behind `reference` and finds its Wasm layer, following an index
+    /// one level down.
+    async fn find_layer(
+        &self,
+        package: &PackageRef,
+        version: &Version,
+    ) -> Result<(registry_core::ContentDigest, u64), Error> {
+        let repository = self.repository(package);
+        let mut reference = repository.tag(version);
+        for _hop in 0..2 {
+            let (bytes, _digest) = self
+                .client
+                .pull_manifest_raw(&reference, &self.auth, manifest::ACCEPTED)
+                .await
+                .map_err(|err| self.map_error(err, package, Some(version)))?;
+            let what = reference.whole();
+            match manifest::parse(&bytes, &what).map_err(|m| Error::registry(&self.registry, m))? {
+                Parsed::Layer { digest, size } => return Ok((digest, size)),
+                Parsed::Index { manifest } => reference = repository.digest(&manifest),
+            }
+        }
+        Err(Error::registry(
+            &self.registry,
+            format!(
+                "`{}` is an index of indexes; a Wasm package is one manifest",
+                repository.tag(version).whole()
+            ),
+        ))
+    }
+}
+
+#[async_trait]
+impl Backend for OciBackend {
+    async fn list_versions(&self, package: &PackageRef) -> Result<Vec<VersionInfo>, Error> {
+        let reference = self.repository(package).any();
+        let mut tags = BTreeSet::new();
+        let mut last: Option<String> = None;
+        for _page in 0..TAG_PAGES_MAX {
+            let page = self
+                .client
+                .list_tags(&reference, &self.auth, Some(self.tag_page), last.as_deref())
+                .await
+                .map_err(|err| self.map_error(err, package, None))?;
+            let before = tags.len();
+            let count = page.tags.len();
+            last = page.tags.last().cloned();
+            tags.extend(page.tags);
+            // A short page is the last one; a page with nothing new means the registry
+            // ignores `n`/`last` and sent everything already.
+            if count < self.tag_page || tags.len() == before {
+                break;
+            }
+        }
+        let mut versions: Vec<VersionInfo> = tags
+            .iter()
+            .filter_map(|tag| match tag_to_version(tag) {
+                Some(version) => Some(VersionInfo::new(version)),
+                None => {
+                    tracing::debug!(%tag, %package, "skipping a tag that is not a version");
+                    None
+                }
+            })
+            .collect();
+        versions.sort();
+        versions.dedup_by(|a, b| a.version == b.version);
+        Ok(versions)
+    }
+
+    async fn get_release(&self, package: &PackageRef, version: &Version) -> Result<Release, Error> {
+        let (digest, size) = self.find_layer(package, version).await?;
+        Ok(Release::new(version.clone(), digest).with_size(size))
+    }
+
+    async fn fetch_content(
+        &self,
+        package: &PackageRef,
+        release: &Release,
+    ) -> Result<ContentStream, Error> {
+        let reference = self.repository(package).tag(&release.version);
+        self.client
+            .store_auth_if_needed(reference.resolve_registry(), &self.auth)
+            .await;
+        let digest = release.digest.to_string();
+        let sized = self
+            .client
+            .pull_blob_stream(&reference, digest.as_str())
+            .await
+            .map_err(|err| self.map_error(err, package, Some(&release.version)))?;
+        let registry = self.registry.clone();
+        Ok(Box::pin(sized.stream.map(move |chunk| {
+            chunk.map_err(|err| {
+                Error::registry_with_source(&registry, "the content download failed", err)
+            })
+        })))
+    }
+
+    async fn publish(
+        &self,
+        package: &PackageRef,
+        version: &Version,
+        content: ContentReader,
+        options: &PublishOptions,
+    ) -> Result<Release, Error> {
+        crate::publish::publish(self, package, version, content, options).await
+    }
+}

@@ -1,0 +1,288 @@
+//! Publishing: the CNCF Wasm OCI artifact layout, streamed from a temporary file.
+//!
+//! The content is read once, into an unnamed temporary file, hashing as it goes; then the
+//! component's imports, exports and metadata are read from the file section by section;
+//! then the layer is uploaded from the file in chunks (skipped when the registry already has
+//! it), then the config blob, then the manifest under the version's tag. Memory stays
+//! constant whatever the size of the content.
+
+use std::collections::BTreeMap;
+use std::io::{Seek, SeekFrom};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::stream;
+use oci_client::errors::OciDistributionError;
+use registry_core::{
+    ContentDigest, ContentReader, Error, PackageRef, PublishOptions, Release, Version,
+};
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::OciBackend;
+use crate::component::{self, WasmInfo};
+use crate::manifest::{
+    ComponentConfig, Descriptor, ImageManifest, OCI_MANIFEST, WASM_CONFIG, WASM_LAYER, WasmConfig,
+};
+use crate::reference::version_to_tag;
+
+/// Bytes read or sent at a time.
+const CHUNK: usize = 1024 * 1024;
+
+pub(crate) async fn publish(
+    backend: &OciBackend,
+    package: &PackageRef,
+    version: &Version,
+    mut content: ContentReader,
+    options: &PublishOptions,
+) -> Result<Release, Error> {
+    let registry = backend.registry();
+    let repository = backend.repository(package);
+    let reference = repository.tag(version);
+
+    if !options.allow_overwrite {
+        match backend
+            .client()
+            .pull_manifest_raw(&reference, backend.auth(), crate::manifest::ACCEPTED)
+            .await
+        {
+            Ok(_) => {
+                return Err(Error::InvalidInput {
+                    message: format!(
+                        "{package}@{version} is already published in registry `{registry}` \
+                         (`{}`); publish a new version, or allow overwriting explicitly",
+                        reference.whole()
+                    ),
+                });
+            }
+            Err(err) => match backend.map_error(err, package, Some(version)) {
+                err if err.is_not_found() => {}
+                err => return Err(err),
+            },
+        }
+    }
+
+    // Spool to an unnamed temporary file, hashing as we go.
+    let spool = tempfile::tempfile().map_err(|err| Error::Io {
+        path: None,
+        source: err,
+    })?;
+    let io = |source| Error::Io { path: None, source };
+    let mut writer = tokio::fs::File::from_std(spool.try_clone().map_err(io)?);
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut buffer = vec![0u8; CHUNK];
+    loop {
+        let n = content.read(&mut buffer).await.map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        writer.write_all(&buffer[..n]).await.map_err(io)?;
+        size += n as u64;
+    }
+    writer.flush().await.map_err(io)?;
+    drop(writer);
+    let digest = ContentDigest::from_sha256_bytes(hasher.finalize().into());
+    if let Some(expected) = options.size.filter(|s| *s != size) {
+        return Err(Error::InvalidInput {
+            message: format!("the content is {size} bytes, not the {expected} bytes declared"),
+        });
+    }
+    if let Some(expected) = options.digest.filter(|d| *d != digest) {
+        return Err(Error::InvalidInput {
+            message: format!("the content's digest is {digest}, not the {expected} declared"),
+        });
+    }
+
+    let mut inspected = spool.try_clone().map_err(io)?;
+    let info = tokio::task::spawn_blocking(move || {
+        inspected
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| e.to_string())?;
+        component::inspect(&mut inspected)
+    })
+    .await
+    .map_err(|err| Error::registry_with_source(registry, "inspecting the content failed", err))?
+    .map_err(|message| Error::InvalidInput {
+        message: format!("cannot publish {package}@{version}: {message}"),
+    })?;
+
+    // The layer, from the file.
+    let layer_digest = digest.to_string();
+    if !blob_exists(backend, &repository.tag(version), &layer_digest, package).await? {
+        let mut file = spool.try_clone().map_err(io)?;
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        let chunks = file_chunks(tokio::fs::File::from_std(file));
+        backend
+            .client()
+            .push_blob_stream(&reference, chunks, &layer_digest, Some(size))
+            .await
+            .map_err(|err| backend.map_error(err, package, Some(version)))?;
+    }
+
+    // The config blob.
+    let config = WasmConfig {
+        created: rfc3339(SystemTime::now()),
+        architecture: "wasm".to_owned(),
+        os: if info.is_component {
+            "wasip2"
+        } else {
+            "wasip1"
+        }
+        .to_owned(),
+        layer_digests: vec![layer_digest.clone()],
+        component: ComponentConfig {
+            imports: info.component.imports.clone(),
+            exports: info.component.exports.clone(),
+            target: None,
+        },
+    };
+    let config_bytes = serde_json::to_vec(&config).expect("the config serializes");
+    let config_digest = ContentDigest::sha256(&config_bytes).to_string();
+    if !blob_exists(backend, &reference, &config_digest, package).await? {
+        backend
+            .client()
+            .push_blob(&reference, config_bytes.clone(), &config_digest)
+            .await
+            .map_err(|err| backend.map_error(err, package, Some(version)))?;
+    }
+
+    // The manifest, under the version's tag.
+    let manifest = image_manifest(
+        package,
+        version,
+        &info,
+        &config,
+        Descriptor {
+            media_type: WASM_CONFIG.to_owned(),
+            digest: config_digest,
+            size: config_bytes.len() as u64,
+            annotations: BTreeMap::new(),
+        },
+        Descriptor {
+            media_type: WASM_LAYER.to_owned(),
+            digest: layer_digest,
+            size,
+            annotations: BTreeMap::from([(
+                "org.opencontainers.image.title".to_owned(),
+                format!("{}.wasm", package.name()),
+            )]),
+        },
+    );
+    let body = serde_json::to_vec(&manifest).expect("the manifest serializes");
+    backend
+        .client()
+        .push_manifest_raw(&reference, body, http_header(OCI_MANIFEST))
+        .await
+        .map_err(|err| backend.map_error(err, package, Some(version)))?;
+    tracing::debug!(%package, %version, tag = version_to_tag(version), "published");
+    Ok(Release::new(version.clone(), digest).with_size(size))
+}
+
+fn http_header(value: &'static str) -> http::HeaderValue {
+    http::HeaderValue::from_static(value)
+}
+
+fn image_manifest(
+    package: &PackageRef,
+    version: &Version,
+    info: &WasmInfo,
+    config: &WasmConfig,
+    config_descriptor: Descriptor,
+    layer: Descriptor,
+) -> ImageManifest {
+    let mut annotations = info.annotations.clone();
+    annotations.insert(
+        "org.opencontainers.image.version".to_owned(),
+        version.to_string(),
+    );
+    annotations.insert(
+        "org.opencontainers.image.created".to_owned(),
+        config.created.clone(),
+    );
+    annotations
+        .entry("org.opencontainers.image.title".to_owned())
+        .or_insert_with(|| package.to_string());
+    ImageManifest {
+        schema_version: 2,
+        media_type: OCI_MANIFEST,
+        config: config_descriptor,
+        layers: vec![layer],
+        annotations,
+    }
+}
+
+async fn blob_exists(
+    backend: &OciBackend,
+    reference: &oci_client::Reference,
+    digest: &str,
+    package: &PackageRef,
+) -> Result<bool, Error> {
+    backend
+        .client()
+        .store_auth_if_needed(reference.resolve_registry(), backend.auth())
+        .await;
+    match backend.client().blob_exists(reference, digest).await {
+        Ok(exists) => Ok(exists),
+        // A repository that does not exist yet has no blobs.
+        Err(OciDistributionError::ServerError { code: 404, .. }) => Ok(false),
+        Err(err) => Err(backend.map_error(err, package, None)),
+    }
+}
+
+/// The file's bytes as a stream of chunks.
+fn file_chunks(
+    file: tokio::fs::File,
+) -> impl futures_util::Stream<Item = oci_client::errors::Result<Bytes>> + Send + 'static {
+    stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buffer = vec![0u8; CHUNK];
+        match file.read(&mut buffer).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                Some((Ok(Bytes::from(buffer)), Some(file)))
+            }
+            Err(err) => Some((Err(OciDistributionError::IoError(err)), None)),
+        }
+    })
+}
+
+/// `time` as RFC 3339 in UTC, to the second.
+fn rfc3339(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_825_896);
+        assert_eq!(rfc3339(t), "2026-11-28T00:31:36Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,266 @@
+//! The `[registry."<name>".oci]` section.
+
+use std::fmt;
+
+use registry_config::{Config, ConfigError, Secret, Setting};
+use registry_core::Registry;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::BACKEND_NAME;
+
+/// Settings of one OCI registry, read from `[registry."<name>".oci]`.
+///
+/// A superset of what `wkg` reads there (`auth`, `protocol`):
+///
+/// ```toml
+/// [registry."example.com".oci]
+/// registry = "ghcr.io"              # the OCI registry packages live in (default: the name)
+/// namespace_prefix = "webassembly/" # put before `<namespace>/<name>` in repositories
+/// protocol = "https"                # or "http"; loopback registries default to "http"
+/// auth = { username = "me", password = "..." }   # or "base64(user:pass)", or { token = "..." }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OciSettings {
+    /// The OCI registry (host and optional port) that holds the packages; defaults to the
+    /// package registry's own name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// A prefix put before `<namespace>/<name>` in repository names, e.g. `webassembly/`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "namespacePrefix"
+    )]
+    pub namespace_prefix: Option<String>,
+    /// `https` (the default) or `http`. Loopback registries default to `http`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Protocol>,
+    /// Credentials. Without them, the registry is used anonymously.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<Auth>,
+}
+
+/// The scheme used to reach a registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// TLS (the default).
+    Https,
+    /// Plain HTTP: only for registries on loopback or explicitly configured.
+    Http,
+}
+
+/// Credentials for an OCI registry.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum Auth {
+    /// A username and password (HTTP basic, or exchanged for a token).
+    Basic {
+        /// The username.
+        username: String,
+        /// The password.
+        password: Secret,
+    },
+    /// A bearer token used as is.
+    Token {
+        /// The token.
+        token: Secret,
+    },
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::Basic { username, .. } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .field("password", &"<redacted>")
+                .finish(),
+            Auth::Token { .. } => f
+                .debug_struct("Token")
+                .field("token", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Auth {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// The forms `auth` takes: `wkg`'s base64 string and table, and a token table.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Base64(Secret),
+            Table(AuthTable),
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct AuthTable {
+            username: Option<String>,
+            password: Option<Secret>,
+            token: Option<Secret>,
+        }
+        use serde::de::Error as _;
+        let invalid = || {
+            D::Error::custom(
+                "expected `{ username = \"...\", password = \"...\" }`, `{ token = \"...\" }` \
+                 or a base64-encoded \"username:password\"",
+            )
+        };
+        match Raw::deserialize(deserializer).map_err(|_| invalid())? {
+            Raw::Base64(encoded) => decode_basic(encoded.expose())
+                .ok_or_else(|| D::Error::custom("is not a base64-encoded \"username:password\"")),
+            Raw::Table(AuthTable {
+                username: Some(username),
+                password: Some(password),
+                token: None,
+            }) => Ok(Auth::Basic { username, password }),
+            Raw::Table(AuthTable {
+                username: None,
+                password: None,
+                token: Some(token),
+            }) => Ok(Auth::Token { token }),
+            Raw::Table(_) => Err(invalid()),
+        }
+    }
+}
+
+/// Decodes `base64(username:password)`, padded or not.
+fn decode_basic(encoded: &str) -> Option<Auth> {
+    let bytes = base64_decode(encoded.trim())?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (username, password) = text.split_once(':')?;
+    Some(Auth::Basic {
+        username: username.to_owned(),
+        password: Secret::new(password),
+    })
+}
+
+/// Standard-alphabet base64, padding optional.
+pub(crate) fn base64_decode(input: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(input.len() * 3 / 4);
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for c in input.trim_end_matches('=').bytes() {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        buffer = (buffer << 6) | u32::from(value);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+impl OciSettings {
+    /// Reads the `[registry."<registry>".oci]` section of `config`; empty settings when the
+    /// registry has none.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file, line and key of a bad value.
+    pub fn from_config(config: &Config, registry: &Registry) -> Result<Setting<Self>, ConfigError> {
+        let settings = config.registry_settings(registry);
+        Ok(settings.backend::<Self>(BACKEND_NAME)?.unwrap_or(Setting {
+            value: Self::default(),
+            origin: registry_config::Origin::Builtin,
+        }))
+    }
+
+    /// The OCI registry that holds the packages of `registry`.
+    pub fn oci_registry<'a>(&'a self, registry: &'a Registry) -> &'a str {
+        self.registry.as_deref().unwrap_or(registry.as_str())
+    }
+
+    /// The protocol to use for `registry`: as configured, else `http` for loopback hosts and
+    /// `https` for the rest.
+    pub fn effective_protocol(&self, registry: &Registry) -> Protocol {
+        match self.protocol {
+            Some(protocol) => protocol,
+            None => {
+                let oci: Option<Registry> = self.oci_registry(registry).parse().ok();
+                if oci.is_some_and(|r| r.is_loopback()) {
+                    Protocol::Http
+                } else {
+                    Protocol::Https
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(section: &str) -> Result<OciSettings, String> {
+        let text = format!("[registry.\"example.com\".oci]\n{section}\n");
+        let config = Config::from_toml_str("config.toml", &text).unwrap();
+        OciSettings::from_config(&config, &"example.com".parse().unwrap())
+            .map(|s| s.value)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn wkg_forms_of_auth() {
+        let basic = parse("auth = { username = \"open\", password = \"sesame\" }").unwrap();
+        let Some(Auth::Basic { username, password }) = basic.auth else {
+            panic!("basic auth expected");
+        };
+        assert_eq!((username.as_str(), password.expose()), ("open", "sesame"));
+
+        // "ping:pong", as wkg's own tests write it.
+        let encoded = parse("auth = \"cGluZzpwb25n\"").unwrap();
+        let Some(Auth::Basic { username, password }) = encoded.auth else {
+            panic!("basic auth expected");
+        };
+        assert_eq!((username.as_str(), password.expose()), ("ping", "pong"));
+
+        let token = parse("auth = { token = \"t0k\" }").unwrap();
+        assert!(matches!(&token.auth, Some(Auth::Token { token }) if token.expose() == "t0k"));
+        assert_eq!(
+            format!("{:?}", token.auth),
+            "Some(Token { token: \"<redacted>\" })"
+        );
+    }
+
+    #[test]
+    fn bad_auth_is_reported_without_the_value() {
+        let err = parse("auth = \"not base64 !!\"").unwrap_err();
+        assert!(!err.contains("not base64 !!"), "{err}");
+        assert!(err.contains("config.toml:2:1"), "{err}");
+        let err = parse("auth = { username = \"u\" }").unwrap_err();
+        assert!(err.contains("expected `{ username"), "{err}");
+    }
+
+    #[test]
+    fn protocol_and_registry() {
+        let settings = parse(
+            "protocol = \"http\"\nregistry = \"ghcr.io\"\nnamespace_prefix = \"webassembly/\"",
+        )
+        .unwrap();
+        let name: Registry = "example.com".parse().unwrap();
+        assert_eq!(settings.oci_registry(&name), "ghcr.io");
+        assert_eq!(settings.effective_protocol(&name), Protocol::Http);
+        let defaults = OciSettings::default();
+        assert_eq!(defaults.effective_protocol(&name), Protocol::Https);
+        let local: Registry = "localhost:5000".parse().unwrap();
+        assert_eq!(defaults.effective_protocol(&local), Protocol::Http);
+        assert!(
+            parse("protocol = \"ftp\"")
+                .unwrap_err()
+                .contains("unknown variant `ftp`")
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! Support for the workspace's tests: real registries, started on loopback, and generated
+//! fixture components.
+//!
+//! - [`Distribution`]: the CNCF `distribution` registry (Debian package `docker-registry`),
+//!   started on `127.0.0.1` with a fresh storage directory. A test whose server is missing
+//!   fails with a message that says what to install; it never skips.
+//! - [`http`]: a minimal HTTP/1.1 client for pushing hand-made artifacts in the exact byte
+//!   layout a test needs, which a registry client library would normalize away.
+//! - [`component`]: Wasm components generated for tests, never downloaded.
+#![allow(clippy::print_stderr)]
+
+pub mod component;
+pub mod http;
+
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A running `docker-registry serve`, anonymous and plain HTTP, on `127.0.0.1`.
+///
+/// It is stopped when this value is dropped or, for [`Distribution::shared`], when the test
+/// process exits (the server runs under a watchdog that ends it once our end of a pipe
+/// closes).
+#[derive(Debug)]
+pub struct Distribution {
+    addr: SocketAddr,
+    child: Child,
+    _storage: tempfile::TempDir,
+}
+
+/// Where Debian's `docker-registry` package installs the binary.
+const BINARIES: &[&str] = &["docker-registry", "/usr/bin/docker-registry", "registry"];
+
+impl Distribution {
+    /// One registry for the whole test binary, started on first use.
+    pub fn shared() -> &'static Distribution {
+        static SHARED: OnceLock<Distribution> = OnceLock::new();
+        SHARED.get_or_init(|| Distribution::start().unwrap_or_else(|err| panic!("{err}")))
+    }
+
+    /// Starts a registry with a fresh, empty storage directory.
+    ///
+    /// # Errors
+    /// A message saying what to install when `docker-registry` is missing, or what went
+    /// wrong starting it.
+    pub fn start() -> Result<Self, String> {
+        let binary = find_binary().ok_or_else(|| {
+            "the CNCF distribution registry is not installed: install the Debian package \
+             `docker-registry` (`apt-get install docker-registry`), or run `.ci/run`, which \
+             installs it"
+                .to_owned()
+        })?;
+        let storage = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        let port = free_port()?;
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let config = storage.path().join("config.yml");
+        std::fs::write(&config, registry_config(&storage.path().join("data"), addr))
+            .map_err(|e| format!("write {}: {e}", config.display()))?;
+        let log = storage.path().join("registry.log");
+        // The shell ends the registry when our end of its stdin closes, which happens when
+        // this process exits for any reason, so no registry outlives its tests.
+        let script = format!(
+            "{binary} serve '{}' >'{}' 2>&1 & pid=$!; read _ignored; kill $pid; wait $pid",
+            config.display(),
+            log.display()
+        );
+        let child = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("start {binary}: {e}"))?;
+        let registry = Self {
+            addr,
+            child,
+            _storage: storage,
+        };
+        registry.wait_ready(&log)?;
+        Ok(registry)
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The registry's name as a package registry: `127.0.0.1:<port>`.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    fn wait_ready(&self, log: &Path) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(response) = http::request(self.addr, "GET", "/v2/", &[], &[]) {
+                if response.status == 200 {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log = std::fs::read_to_string(log).unwrap_or_default();
+        Err(format!(
+            "docker-registry did not answer on {} within 20 s; its log:\n{log}",
+            self.addr
+        ))
+    }
+}
+
+impl Drop for Distribution {
+    fn drop(&mut self) {
+        if let Some(stdin) = self.child.stdin.as_mut() {
+            let _ = stdin.write_all(b"\n");
+        }
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+fn find_binary() -> Option<String> {
+    BINARIES.iter().find_map(|candidate| {
+        let ok = Command::new(candidate)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| (*candidate).to_owned())
+    })
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("local_addr: {e}"))
+}
+
+fn registry_config(data: &Path, addr: SocketAddr) -> String {
+    format!(
+        "version: 0.1\n\
+         log:\n  level: warn\n  accesslog:\n    disabled: true\n\
+         storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+         http:\n  addr: {addr}\n",
+        data.display()
+    )
+}
+
+/// Whether something listens on `addr` (for tests of servers that should be gone).
+pub fn is_listening(addr: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
