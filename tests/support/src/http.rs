@@ -92,16 +92,37 @@ pub fn request(
     })
 }
 
-/// Uploads `blob` to `repository` in one request and returns its digest.
+/// Uploads `blob` to `repository`: an upload session (POST), then the whole blob in the
+/// closing PUT, the way every registry accepts.
 ///
 /// # Panics
 /// If the registry refuses it.
 pub fn push_blob(addr: SocketAddr, repository: &str, digest: &str, blob: &[u8]) {
-    let path = format!("/v2/{repository}/blobs/uploads/?digest={digest}");
-    let response = request(
+    let start = request(
         addr,
         "POST",
-        &path,
+        &format!("/v2/{repository}/blobs/uploads/"),
+        &[],
+        &[],
+    )
+    .expect("start a blob upload");
+    assert_eq!(
+        start.status,
+        202,
+        "start upload: {}",
+        String::from_utf8_lossy(&start.body)
+    );
+    let location = start.header("location").expect("an upload location");
+    // The location may be absolute; keep its path and query.
+    let path = match location.find("/v2/") {
+        Some(at) => &location[at..],
+        None => location,
+    };
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let response = request(
+        addr,
+        "PUT",
+        &format!("{path}{separator}digest={digest}"),
         &[("Content-Type", "application/octet-stream")],
         blob,
     )

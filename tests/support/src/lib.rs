@@ -70,6 +70,8 @@ impl Distribution {
         let child = Command::new("sh")
             .args(["-c", &script])
             .stdin(Stdio::piped())
+            // The shell's own notices ("Terminated"); the registry logs to its file.
+            .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("start {binary}: {e}"))?;
         let registry = Self {
@@ -94,10 +96,10 @@ impl Distribution {
     fn wait_ready(&self, log: &Path) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Ok(response) = http::request(self.addr, "GET", "/v2/", &[], &[]) {
-                if response.status == 200 {
-                    return Ok(());
-                }
+            if let Ok(response) = http::request(self.addr, "GET", "/v2/", &[], &[])
+                && response.status == 200
+            {
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -1,0 +1,177 @@
+//! Layouts other tools write, pushed by hand in their exact bytes, and read back.
+
+use registry_core::{Backend, ContentDigest, Error};
+use registry_oci::manifest::{OCI_INDEX, OCI_MANIFEST};
+use test_support::component;
+use test_support::http::{push_blob, push_manifest};
+
+use crate::support::{backend, package, read_all, registry, version};
+
+/// Pushes `content` and a config blob, then a manifest with the given layout, under `tag`.
+fn push_layout(
+    repository: &str,
+    tag: &str,
+    config_type: &str,
+    layer_types: &[&str],
+    content: &[u8],
+    with_media_type: bool,
+) -> String {
+    let addr = registry().addr();
+    let digest = ContentDigest::sha256(content).to_string();
+    push_blob(addr, repository, &digest, content);
+    let config = br#"{"architecture":"wasm","os":"wasip2"}"#;
+    let config_digest = ContentDigest::sha256(config).to_string();
+    push_blob(addr, repository, &config_digest, config);
+    let layers: Vec<String> = layer_types
+        .iter()
+        .map(|t| {
+            format!(
+                r#"{{"mediaType":"{t}","digest":"{digest}","size":{}}}"#,
+                content.len()
+            )
+        })
+        .collect();
+    let media_type = if with_media_type {
+        format!(r#""mediaType":"{OCI_MANIFEST}","#)
+    } else {
+        String::new()
+    };
+    let manifest = format!(
+        r#"{{"schemaVersion":2,{media_type}"config":{{"mediaType":"{config_type}","digest":"{config_digest}","size":{}}},"layers":[{}]}}"#,
+        config.len(),
+        layers.join(",")
+    );
+    push_manifest(addr, repository, tag, OCI_MANIFEST, manifest.as_bytes());
+    ContentDigest::sha256(manifest.as_bytes()).to_string()
+}
+
+#[tokio::test]
+async fn every_known_wasm_layout_is_read() {
+    let backend = backend();
+    let layouts = [
+        (
+            "application/vnd.wasm.config.v0+json",
+            "application/wasm",
+            true,
+        ),
+        (
+            "application/vnd.oci.image.config.v1+json",
+            "application/wasm",
+            true,
+        ),
+        (
+            "application/vnd.wasm.config.v1+json",
+            "application/vnd.wasm.content.layer.v1+wasm",
+            true,
+        ),
+        (
+            "application/vnd.module.wasm.config.v1+json",
+            "application/vnd.module.wasm.content.layer.v1+wasm",
+            true,
+        ),
+        (
+            "application/vnd.wasm.config.v0+json",
+            "application/wasm",
+            false,
+        ),
+    ];
+    for (i, (config_type, layer_type, with_media_type)) in layouts.iter().enumerate() {
+        let content = component::small(&format!("layout {i}"));
+        let tag = format!("1.{i}.0");
+        push_layout(
+            "lenient/widget",
+            &tag,
+            config_type,
+            &[layer_type],
+            &content,
+            *with_media_type,
+        );
+        let pkg = package("lenient:widget");
+        let release = backend.get_release(&pkg, &version(&tag)).await.unwrap();
+        assert_eq!(
+            release.digest,
+            ContentDigest::sha256(&content),
+            "{layer_type}"
+        );
+        let bytes = read_all(backend.fetch_verified(&pkg, &release).await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(bytes, content, "{layer_type}");
+    }
+}
+
+#[tokio::test]
+async fn an_index_with_one_wasm_manifest_is_followed() {
+    let addr = registry().addr();
+    let content = component::small("indexed");
+    let manifest_digest = push_layout(
+        "indexed/widget",
+        "inner",
+        "application/vnd.wasm.config.v0+json",
+        &["application/wasm"],
+        &content,
+        true,
+    );
+    let manifest_size = crate::support::manifest_size(addr, "indexed/widget", "inner");
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{manifest_digest}","size":{manifest_size},"platform":{{"os":"wasip2","architecture":"wasm"}}}}]}}"#
+    );
+    push_manifest(addr, "indexed/widget", "2.0.0", OCI_INDEX, index.as_bytes());
+    let backend = backend();
+    let release = backend
+        .get_release(&package("indexed:widget"), &version("2.0.0"))
+        .await
+        .unwrap();
+    assert_eq!(release.digest, ContentDigest::sha256(&content));
+}
+
+#[tokio::test]
+async fn ambiguous_and_foreign_artifacts_are_refused_with_their_media_types() {
+    let backend = backend();
+    let content = component::small("refused");
+    let pkg = package("refused:widget");
+    push_layout(
+        "refused/widget",
+        "1.0.0",
+        "application/vnd.wasm.config.v0+json",
+        &[
+            "application/wasm",
+            "application/vnd.wasm.content.layer.v1+wasm",
+        ],
+        &content,
+        true,
+    );
+    push_layout(
+        "refused/widget",
+        "2.0.0",
+        "application/vnd.oci.image.config.v1+json",
+        &["application/vnd.oci.image.layer.v1.tar+gzip"],
+        &content,
+        true,
+    );
+    let err = backend
+        .get_release(&pkg, &version("1.0.0"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Registry { .. }), "{err}");
+    let host = registry().host();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "registry `{host}`: `{host}/refused/widget:1.0.0` is ambiguous: 2 layers have a Wasm \
+             media type (its layers are application/wasm, application/vnd.wasm.content.layer.v1+wasm); \
+             a Wasm package has exactly one"
+        )
+    );
+    let err = backend
+        .get_release(&pkg, &version("2.0.0"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "registry `{host}`: `{host}/refused/widget:2.0.0` is not a Wasm package: no layer \
+             has a Wasm media type (its layers are application/vnd.oci.image.layer.v1.tar+gzip)"
+        )
+    );
+}

@@ -1,0 +1,7 @@
+//! Tests of the OCI backend against a real CNCF distribution registry (`docker-registry`),
+//! started once for this test binary.
+
+mod lenient;
+mod list;
+mod publish;
+mod support;

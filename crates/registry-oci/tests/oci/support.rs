@@ -1,0 +1,65 @@
+//! A backend for the shared registry, and helpers.
+
+use futures_util::StreamExt as _;
+use registry_core::{Backend, ContentStream, Error, PackageRef, PublishOptions, Release, Version};
+use registry_oci::{OciBackend, OciSettings};
+use test_support::Distribution;
+
+pub(crate) fn registry() -> &'static Distribution {
+    Distribution::shared()
+}
+
+/// A backend for the shared registry, with default settings (loopback: plain HTTP).
+pub(crate) fn backend() -> OciBackend {
+    OciBackend::new(registry().host().parse().unwrap(), OciSettings::default())
+}
+
+pub(crate) fn package(name: &str) -> PackageRef {
+    name.parse().unwrap()
+}
+
+pub(crate) fn version(v: &str) -> Version {
+    Version::parse(v).unwrap()
+}
+
+pub(crate) async fn publish(
+    backend: &OciBackend,
+    package: &PackageRef,
+    version: &Version,
+    bytes: Vec<u8>,
+) -> Result<Release, Error> {
+    backend
+        .publish(
+            package,
+            version,
+            Box::pin(std::io::Cursor::new(bytes)),
+            &PublishOptions::default(),
+        )
+        .await
+}
+
+pub(crate) async fn read_all(mut stream: ContentStream) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(out)
+}
+
+/// The size of the manifest stored under `reference`.
+pub(crate) fn manifest_size(
+    addr: std::net::SocketAddr,
+    repository: &str,
+    reference: &str,
+) -> usize {
+    let response = test_support::http::request(
+        addr,
+        "GET",
+        &format!("/v2/{repository}/manifests/{reference}"),
+        &[("Accept", registry_oci::manifest::OCI_MANIFEST)],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(response.status, 200);
+    response.body.len()
+}
