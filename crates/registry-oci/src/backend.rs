@@ -14,6 +14,7 @@ use registry_core::{
     Version, VersionInfo, async_trait,
 };
 
+use crate::credentials::{CredentialOrigin, CredentialSources};
 use crate::manifest::{self, Parsed};
 use crate::reference::{Repository, tag_to_version};
 use crate::settings::{Auth, OciSettings, Protocol};
@@ -33,6 +34,7 @@ pub struct OciBackend {
     settings: OciSettings,
     client: oci_client::Client,
     auth: RegistryAuth,
+    credential_origin: CredentialOrigin,
     tag_page: usize,
 }
 
@@ -41,13 +43,24 @@ impl fmt::Debug for OciBackend {
         f.debug_struct("OciBackend")
             .field("registry", &self.registry)
             .field("settings", &self.settings)
+            .field("credentials", &self.credential_origin)
             .finish_non_exhaustive()
     }
 }
 
 impl OciBackend {
-    /// A backend for `registry` with `settings`.
+    /// A backend for `registry` with `settings`; credentials not in the settings are looked
+    /// up in the environment and Docker's config ([`CredentialSources::default`]).
     pub fn new(registry: Registry, settings: OciSettings) -> Self {
+        Self::with_credential_sources(registry, settings, &CredentialSources::default())
+    }
+
+    /// A backend that looks up credentials missing from `settings` in `sources`.
+    pub fn with_credential_sources(
+        registry: Registry,
+        settings: OciSettings,
+        sources: &CredentialSources,
+    ) -> Self {
         let protocol = match settings.effective_protocol(&registry) {
             Protocol::Http => ClientProtocol::Http,
             Protocol::Https => ClientProtocol::Https,
@@ -60,9 +73,18 @@ impl OciBackend {
             user_agent: concat!("wreg/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
         };
-        let auth = match &settings.auth {
+        let host = settings.oci_registry(&registry).to_owned();
+        let (auth, credential_origin) = match &settings.auth {
+            Some(auth) => (Some(auth.clone()), CredentialOrigin::Config),
+            None => match sources.lookup(&host) {
+                Some((auth, origin)) => (Some(auth), origin),
+                None => (None, CredentialOrigin::Anonymous),
+            },
+        };
+        tracing::debug!(%registry, oci_registry = %host, credentials = ?credential_origin, "OCI backend");
+        let auth = match auth {
             Some(Auth::Basic { username, password }) => {
-                RegistryAuth::Basic(username.clone(), password.expose().to_owned())
+                RegistryAuth::Basic(username, password.expose().to_owned())
             }
             Some(Auth::Token { token }) => RegistryAuth::Bearer(token.expose().to_owned()),
             None => RegistryAuth::Anonymous,
@@ -72,6 +94,7 @@ impl OciBackend {
             settings,
             client: oci_client::Client::new(config),
             auth,
+            credential_origin,
             tag_page: TAG_PAGE,
         }
     }
@@ -83,6 +106,11 @@ impl OciBackend {
     pub fn from_config(config: &Config, registry: &Registry) -> Result<Self, Error> {
         let settings = OciSettings::from_config(config, registry)?;
         Ok(Self::new(registry.clone(), settings.value))
+    }
+
+    /// Where the credentials in use came from.
+    pub fn credential_origin(&self) -> &CredentialOrigin {
+        &self.credential_origin
     }
 
     /// Lists tags `page` at a time (the default is 1000); for tests of pagination.

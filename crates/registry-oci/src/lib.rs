@@ -12,6 +12,8 @@
 //!   `application/vnd.wasm.config.v0+json` with the component's imports and exports, one
 //!   `application/wasm` layer, `org.opencontainers.image.*` annotations from the component's
 //!   metadata. Content is streamed through a temporary file, never held in memory.
+//! - Credentials, in order: the section's `auth`; `WASM_PKG_OCI_{USERNAME,PASSWORD,TOKEN}_<HOST>`
+//!   variables; Docker's `config.json` (`credHelpers`, `credsStore`, `auths`); anonymous.
 //! - Settings come from the opaque `[registry."<name>".oci]` section of a
 //!   [`registry_config::Config`] ([`OciSettings`]), a superset of what `wkg` reads there.
 //!
@@ -28,12 +30,14 @@
 
 mod backend;
 pub mod component;
+mod credentials;
 pub mod manifest;
 mod publish;
 pub mod reference;
 mod settings;
 
 pub use backend::OciBackend;
+pub use credentials::{CredentialOrigin, CredentialSources, ENV_PREFIX, env_suffix};
 pub use settings::{Auth, OciSettings, Protocol};
 
 /// The name of this backend's section in `[registry."<name>"]` and of its `default`.

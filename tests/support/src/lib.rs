@@ -47,6 +47,33 @@ impl Distribution {
     /// A message saying what to install when `docker-registry` is missing, or what went
     /// wrong starting it.
     pub fn start() -> Result<Self, String> {
+        Self::start_with(None)
+    }
+
+    /// Starts a registry that requires HTTP basic auth for one user (`htpasswd`).
+    ///
+    /// # Errors
+    /// As for [`start`](Self::start); also when `htpasswd` (Debian `apache2-utils`) is missing.
+    pub fn start_with_basic_auth(username: &str, password: &str) -> Result<Self, String> {
+        let output = Command::new("htpasswd")
+            .args(["-Bbn", username, password])
+            .output()
+            .map_err(|_| {
+                "`htpasswd` is not installed: install the Debian package `apache2-utils` \
+                 (`apt-get install apache2-utils`), or run `.ci/run`"
+                    .to_owned()
+            })?;
+        if !output.status.success() {
+            return Err(format!(
+                "htpasswd failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        let line = String::from_utf8(output.stdout).map_err(|e| e.to_string())?;
+        Self::start_with(Some(line.trim().to_owned()))
+    }
+
+    fn start_with(htpasswd: Option<String>) -> Result<Self, String> {
         let binary = find_binary().ok_or_else(|| {
             "the CNCF distribution registry is not installed: install the Debian package \
              `docker-registry` (`apt-get install docker-registry`), or run `.ci/run`, which \
@@ -57,8 +84,16 @@ impl Distribution {
         let port = free_port()?;
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let config = storage.path().join("config.yml");
-        std::fs::write(&config, registry_config(&storage.path().join("data"), addr))
-            .map_err(|e| format!("write {}: {e}", config.display()))?;
+        let mut yaml = registry_config(&storage.path().join("data"), addr);
+        if let Some(line) = htpasswd {
+            let file = storage.path().join("htpasswd");
+            std::fs::write(&file, format!("{line}\n")).map_err(|e| format!("htpasswd: {e}"))?;
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                file.display()
+            ));
+        }
+        std::fs::write(&config, yaml).map_err(|e| format!("write {}: {e}", config.display()))?;
         let log = storage.path().join("registry.log");
         // The shell ends the registry when our end of its stdin closes, which happens when
         // this process exits for any reason, so no registry outlives its tests.
@@ -96,8 +131,9 @@ impl Distribution {
     fn wait_ready(&self, log: &Path) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
+            // 401 is an answer too: the registry is up and wants credentials.
             if let Ok(response) = http::request(self.addr, "GET", "/v2/", &[], &[])
-                && response.status == 200
+                && matches!(response.status, 200 | 401)
             {
                 return Ok(());
             }

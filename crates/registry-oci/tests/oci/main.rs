@@ -1,6 +1,7 @@
 //! Tests of the OCI backend against a real CNCF distribution registry (`docker-registry`),
 //! started once for this test binary.
 
+mod auth;
 mod lenient;
 mod list;
 mod publish;

@@ -1,0 +1,379 @@
+//! Where OCI credentials come from, in order: the config's `auth`; environment variables;
+//! Docker's `config.json` (`credHelpers`, `credsStore`, `auths`); anonymous.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use registry_core::Secret;
+use serde::Deserialize;
+
+use crate::settings::{Auth, base64_decode};
+
+/// The places credentials are looked up besides the config. The default reads the process
+/// environment and `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`), and finds
+/// credential helpers on `PATH`.
+#[derive(Clone, Debug, Default)]
+pub struct CredentialSources {
+    /// Environment variables to read instead of the process's.
+    pub env: Option<BTreeMap<String, String>>,
+    /// The Docker config directory to read instead of the default.
+    pub docker_config_dir: Option<PathBuf>,
+    /// Directories searched for `docker-credential-<name>` before `PATH`.
+    pub helper_dirs: Vec<PathBuf>,
+}
+
+/// Where the credentials in use came from (for messages; never the credentials).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CredentialOrigin {
+    /// The `auth` key of the registry's `oci` section.
+    Config,
+    /// Environment variables.
+    Env(String),
+    /// Docker's config file.
+    DockerConfig(PathBuf),
+    /// A Docker credential helper.
+    Helper(String),
+    /// No credentials.
+    Anonymous,
+}
+
+/// The prefix of the per-registry credential variables:
+/// `WASM_PKG_OCI_USERNAME_<HOST>`, `WASM_PKG_OCI_PASSWORD_<HOST>`, `WASM_PKG_OCI_TOKEN_<HOST>`,
+/// where `<HOST>` is the OCI registry's `host[:port]` in upper case with every character
+/// other than a letter or digit written `_` (`ghcr.io` -> `GHCR_IO`,
+/// `localhost:5000` -> `LOCALHOST_5000`).
+pub const ENV_PREFIX: &str = "WASM_PKG_OCI_";
+
+/// The `<HOST>` part of the credential variables for `host`.
+pub fn env_suffix(host: &str) -> String {
+    host.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl CredentialSources {
+    /// Finds credentials for the OCI registry `host` (`host[:port]`), after the config's.
+    pub fn lookup(&self, host: &str) -> Option<(Auth, CredentialOrigin)> {
+        self.from_env(host).or_else(|| self.from_docker(host))
+    }
+
+    fn var(&self, name: &str) -> Option<String> {
+        match &self.env {
+            Some(env) => env.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        }
+        .filter(|v| !v.is_empty())
+    }
+
+    fn from_env(&self, host: &str) -> Option<(Auth, CredentialOrigin)> {
+        let suffix = env_suffix(host);
+        let token_var = format!("{ENV_PREFIX}TOKEN_{suffix}");
+        if let Some(token) = self.var(&token_var) {
+            return Some((
+                Auth::Token {
+                    token: Secret::new(token),
+                },
+                CredentialOrigin::Env(token_var),
+            ));
+        }
+        let user_var = format!("{ENV_PREFIX}USERNAME_{suffix}");
+        let pass_var = format!("{ENV_PREFIX}PASSWORD_{suffix}");
+        match (self.var(&user_var), self.var(&pass_var)) {
+            (Some(username), Some(password)) => Some((
+                Auth::Basic {
+                    username,
+                    password: Secret::new(password),
+                },
+                CredentialOrigin::Env(format!("{user_var}/{pass_var}")),
+            )),
+            _ => None,
+        }
+    }
+
+    fn docker_config_path(&self) -> Option<PathBuf> {
+        let dir = match &self.docker_config_dir {
+            Some(dir) => dir.clone(),
+            None => match self.var("DOCKER_CONFIG") {
+                Some(dir) => PathBuf::from(dir),
+                None => home_dir()?.join(".docker"),
+            },
+        };
+        Some(dir.join("config.json"))
+    }
+
+    fn from_docker(&self, host: &str) -> Option<(Auth, CredentialOrigin)> {
+        let path = self.docker_config_path()?;
+        let text = std::fs::read_to_string(&path).ok()?;
+        let config: DockerConfig = match serde_json::from_str(&text) {
+            Ok(config) => config,
+            Err(err) => {
+                tracing::warn!(path = %path.display(), "ignoring an unreadable Docker config: {err}");
+                return None;
+            }
+        };
+        let keys = docker_keys(host);
+        for key in &keys {
+            if let Some(helper) = config.cred_helpers.get(key) {
+                return self.run_helper(helper, key);
+            }
+        }
+        if let Some(store) = &config.creds_store {
+            if let Some(found) = keys.iter().find_map(|key| self.run_helper(store, key)) {
+                return Some(found);
+            }
+        }
+        keys.iter().find_map(|key| {
+            let entry = config.auths.get(key)?;
+            let auth = entry.to_auth()?;
+            Some((auth, CredentialOrigin::DockerConfig(path.clone())))
+        })
+    }
+
+    /// Runs `docker-credential-<helper> get` for `server`.
+    fn run_helper(&self, helper: &str, server: &str) -> Option<(Auth, CredentialOrigin)> {
+        let program = format!("docker-credential-{helper}");
+        let path = self
+            .helper_dirs
+            .iter()
+            .map(|dir| dir.join(&program))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| PathBuf::from(&program));
+        let mut child = Command::new(&path)
+            .arg("get")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|err| tracing::debug!(%program, "credential helper not run: {err}"))
+            .ok()?;
+        child.stdin.take()?.write_all(server.as_bytes()).ok()?;
+        let output = child.wait_with_output().ok()?;
+        if !output.status.success() {
+            tracing::debug!(%program, %server, "credential helper found no credentials");
+            return None;
+        }
+        let reply: HelperReply = serde_json::from_slice(&output.stdout).ok()?;
+        if reply.username == "<token>" {
+            // An identity token for Docker's own OAuth flow, which OCI clients cannot use.
+            tracing::debug!(%program, %server, "credential helper returned an identity token; ignored");
+            return None;
+        }
+        Some((
+            Auth::Basic {
+                username: reply.username,
+                password: reply.secret,
+            },
+            CredentialOrigin::Helper(program),
+        ))
+    }
+}
+
+/// The keys Docker may have stored credentials for `host` under.
+fn docker_keys(host: &str) -> Vec<String> {
+    if matches!(
+        host,
+        "docker.io" | "index.docker.io" | "registry-1.docker.io"
+    ) {
+        return vec![
+            "https://index.docker.io/v1/".to_owned(),
+            "index.docker.io".to_owned(),
+            "docker.io".to_owned(),
+        ];
+    }
+    vec![
+        host.to_owned(),
+        format!("https://{host}"),
+        format!("http://{host}"),
+        format!("https://{host}/v1/"),
+        format!("https://{host}/v2/"),
+    ]
+}
+
+fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct DockerConfig {
+    #[serde(default)]
+    auths: BTreeMap<String, DockerAuth>,
+    creds_store: Option<String>,
+    #[serde(default)]
+    cred_helpers: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+struct DockerAuth {
+    auth: Option<Secret>,
+    username: Option<String>,
+    password: Option<Secret>,
+}
+
+impl DockerAuth {
+    fn to_auth(&self) -> Option<Auth> {
+        if let (Some(username), Some(password)) = (&self.username, &self.password) {
+            return Some(Auth::Basic {
+                username: username.clone(),
+                password: password.clone(),
+            });
+        }
+        let decoded = String::from_utf8(base64_decode(self.auth.as_ref()?.expose())?).ok()?;
+        let (username, password) = decoded.split_once(':')?;
+        Some(Auth::Basic {
+            username: username.to_owned(),
+            password: Secret::new(password),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct HelperReply {
+    username: String,
+    secret: Secret,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn sources(dir: &Path, env: &[(&str, &str)]) -> CredentialSources {
+        CredentialSources {
+            env: Some(
+                env.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+            docker_config_dir: Some(dir.to_owned()),
+            helper_dirs: vec![dir.to_owned()],
+        }
+    }
+
+    fn basic(found: Option<(Auth, CredentialOrigin)>) -> Option<(String, String)> {
+        match found?.0 {
+            Auth::Basic { username, password } => Some((username, password.expose().to_owned())),
+            Auth::Token { token } => Some(("<token>".to_owned(), token.expose().to_owned())),
+        }
+    }
+
+    #[test]
+    fn env_variables_per_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sources(
+            dir.path(),
+            &[
+                ("WASM_PKG_OCI_USERNAME_GHCR_IO", "me"),
+                ("WASM_PKG_OCI_PASSWORD_GHCR_IO", "pw"),
+                ("WASM_PKG_OCI_TOKEN_LOCALHOST_5000", "tok"),
+            ],
+        );
+        assert_eq!(basic(s.lookup("ghcr.io")), Some(("me".into(), "pw".into())));
+        assert_eq!(
+            basic(s.lookup("localhost:5000")),
+            Some(("<token>".into(), "tok".into()))
+        );
+        assert_eq!(basic(s.lookup("quay.io")), None);
+        assert_eq!(env_suffix("127.0.0.1:5000"), "127_0_0_1_5000");
+    }
+
+    #[test]
+    fn docker_config_auths_in_every_key_form() {
+        let dir = tempfile::tempdir().unwrap();
+        // "user:pass" and "hub:secret" in base64.
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"auths": {
+                "https://registry.example.com": {"auth": "dXNlcjpwYXNz"},
+                "plain.example.com:5000": {"username": "u2", "password": "p2"},
+                "https://index.docker.io/v1/": {"auth": "aHViOnNlY3JldA=="}
+            }}"#,
+        )
+        .unwrap();
+        let s = sources(dir.path(), &[]);
+        assert_eq!(
+            basic(s.lookup("registry.example.com")),
+            Some(("user".into(), "pass".into()))
+        );
+        assert_eq!(
+            basic(s.lookup("plain.example.com:5000")),
+            Some(("u2".into(), "p2".into()))
+        );
+        assert_eq!(
+            basic(s.lookup("docker.io")),
+            Some(("hub".into(), "secret".into()))
+        );
+        assert_eq!(
+            basic(s.lookup("index.docker.io")),
+            Some(("hub".into(), "secret".into()))
+        );
+        assert_eq!(basic(s.lookup("other.example.com")), None);
+        // Environment variables win over the Docker config.
+        let s = sources(
+            dir.path(),
+            &[("WASM_PKG_OCI_TOKEN_REGISTRY_EXAMPLE_COM", "t")],
+        );
+        assert_eq!(
+            basic(s.lookup("registry.example.com")),
+            Some(("<token>".into(), "t".into()))
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn credential_helpers_and_stores() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let helper = |name: &str, script: &str| {
+            let path = dir.path().join(format!("docker-credential-{name}"));
+            std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        // Answers for one server only, as real helpers do.
+        helper(
+            "fake",
+            r#"read server; if [ "$server" = "helped.example.com" ]; then echo '{"ServerURL":"x","Username":"hu","Secret":"hs"}'; else echo "credentials not found" >&2; exit 1; fi"#,
+        );
+        helper(
+            "store",
+            r#"read server; echo "{\"ServerURL\":\"$server\",\"Username\":\"su\",\"Secret\":\"ss\"}""#,
+        );
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"credHelpers": {"helped.example.com": "fake", "nothing.example.com": "fake"},
+                "credsStore": "store",
+                "auths": {"stored.example.com": {}}}"#,
+        )
+        .unwrap();
+        let s = sources(dir.path(), &[]);
+        assert_eq!(
+            basic(s.lookup("helped.example.com")),
+            Some(("hu".into(), "hs".into()))
+        );
+        // A credHelpers entry that finds nothing does not fall back to the store.
+        assert_eq!(basic(s.lookup("nothing.example.com")), None);
+        assert_eq!(
+            basic(s.lookup("stored.example.com")),
+            Some(("su".into(), "ss".into()))
+        );
+        let (_, origin) = s.lookup("helped.example.com").unwrap();
+        assert_eq!(
+            origin,
+            CredentialOrigin::Helper("docker-credential-fake".into())
+        );
+    }
+}

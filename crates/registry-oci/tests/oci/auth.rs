@@ -1,0 +1,107 @@
+//! Credentials against a registry that requires HTTP basic auth.
+
+use std::sync::OnceLock;
+
+use registry_core::{Backend, Error};
+use registry_oci::{Auth, CredentialOrigin, CredentialSources, OciBackend, OciSettings};
+use test_support::{Distribution, component};
+
+use crate::support::{package, publish, read_all, version};
+
+const USER: &str = "ci-bot";
+const PASSWORD: &str = "s3cr3t-Pa55w0rd";
+
+fn locked() -> &'static Distribution {
+    static REGISTRY: OnceLock<Distribution> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        Distribution::start_with_basic_auth(USER, PASSWORD).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+/// No process environment and no Docker config: only what a test gives.
+fn isolated(env: &[(&str, &str)]) -> CredentialSources {
+    CredentialSources {
+        env: Some(
+            env.iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        ),
+        docker_config_dir: Some(std::env::temp_dir().join("no-docker-config-here")),
+        helper_dirs: Vec::new(),
+    }
+}
+
+fn backend(auth: Option<Auth>, env: &[(&str, &str)]) -> OciBackend {
+    let mut settings = OciSettings::default();
+    settings.auth = auth;
+    OciBackend::with_credential_sources(locked().host().parse().unwrap(), settings, &isolated(env))
+}
+
+fn basic(password: &str) -> Option<Auth> {
+    Some(Auth::Basic {
+        username: USER.into(),
+        password: registry_core::Secret::new(password),
+    })
+}
+
+#[tokio::test]
+async fn configured_credentials_publish_and_fetch() {
+    let backend = backend(basic(PASSWORD), &[]);
+    assert_eq!(backend.credential_origin(), &CredentialOrigin::Config);
+    let pkg = package("private:widget");
+    let bytes = component::small("private");
+    let release = publish(&backend, &pkg, &version("1.0.0"), bytes.clone())
+        .await
+        .unwrap();
+    assert_eq!(backend.list_versions(&pkg).await.unwrap().len(), 1);
+    let fetched = read_all(backend.fetch_verified(&pkg, &release).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(fetched, bytes);
+}
+
+#[tokio::test]
+async fn credentials_from_the_environment_are_used() {
+    let suffix = registry_oci::env_suffix(&locked().host());
+    let user_var = format!("WASM_PKG_OCI_USERNAME_{suffix}");
+    let pass_var = format!("WASM_PKG_OCI_PASSWORD_{suffix}");
+    let backend = backend(None, &[(&user_var, USER), (&pass_var, PASSWORD)]);
+    assert!(matches!(
+        backend.credential_origin(),
+        CredentialOrigin::Env(_)
+    ));
+    let pkg = package("envcreds:widget");
+    publish(&backend, &pkg, &version("1.0.0"), component::small("env"))
+        .await
+        .unwrap();
+    assert_eq!(backend.list_versions(&pkg).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn missing_or_wrong_credentials_are_refused_clearly_and_never_echoed() {
+    let pkg = package("private:widget");
+    for auth in [None, basic("wrong-password")] {
+        let anonymous = auth.is_none();
+        let backend = backend(auth, &[]);
+        let err = backend.list_versions(&pkg).await.unwrap_err();
+        assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
+        let message = err.to_string();
+        assert!(message.contains("not found or not authorized"), "{message}");
+        if anonymous {
+            assert!(
+                message.contains("set credentials under [registry."),
+                "{message}"
+            );
+        }
+        for text in [message.clone(), format!("{err:?}"), format!("{backend:?}")] {
+            assert!(
+                !text.contains(PASSWORD) && !text.contains("wrong-password"),
+                "{text}"
+            );
+        }
+        let err = publish(&backend, &pkg, &version("9.0.0"), component::small("x"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
+    }
+}
