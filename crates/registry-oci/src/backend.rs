@@ -24,6 +24,40 @@ const TAG_PAGE: usize = 1000;
 /// Pages read at most when listing versions (a registry that never stops paginating).
 const TAG_PAGES_MAX: usize = 1000;
 
+/// How idempotent requests are retried on connection errors, 429 and 5xx: this many
+/// retries, waiting `base * 2^n` (capped at 10 s) before retry `n`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// The first wait.
+    pub base: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            retries: 3,
+            base: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Whether a failed request may succeed if sent again.
+fn is_transient(err: &OciDistributionError) -> bool {
+    match err {
+        OciDistributionError::RequestError(err) => {
+            err.is_connect() || err.is_timeout() || err.is_request()
+        }
+        OciDistributionError::ServerError { code, .. } => *code == 429 || *code >= 500,
+        OciDistributionError::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|e| e.code == OciErrorCode::Toomanyrequests),
+        _ => false,
+    }
+}
+
 /// A package registry whose packages live in an OCI registry.
 ///
 /// Built once per registry and shared: the underlying HTTP client pools connections and
@@ -36,6 +70,7 @@ pub struct OciBackend {
     auth: RegistryAuth,
     credential_origin: CredentialOrigin,
     tag_page: usize,
+    retry: RetryPolicy,
 }
 
 impl fmt::Debug for OciBackend {
@@ -96,6 +131,7 @@ impl OciBackend {
             auth,
             credential_origin,
             tag_page: TAG_PAGE,
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -117,6 +153,40 @@ impl OciBackend {
     pub fn with_tag_page_size(mut self, page: usize) -> Self {
         self.tag_page = page.max(1);
         self
+    }
+
+    /// Retries idempotent requests as `policy` says.
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Runs an idempotent request, retrying transient failures with exponential backoff.
+    pub(crate) async fn retrying<T, F, Fut>(
+        &self,
+        what: &str,
+        mut request: F,
+    ) -> Result<T, OciDistributionError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match request().await {
+                Err(err) if attempt < self.retry.retries && is_transient(&err) => {
+                    let wait = self
+                        .retry
+                        .base
+                        .saturating_mul(1 << attempt.min(16))
+                        .min(Duration::from_secs(10));
+                    tracing::debug!(registry = %self.registry, %what, attempt, ?wait, "retrying after: {err}");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// The repository holding `package`.
@@ -242,8 +312,10 @@ impl OciBackend {
         let mut reference = repository.tag(version);
         for _hop in 0..2 {
             let (bytes, _digest) = self
-                .client
-                .pull_manifest_raw(&reference, &self.auth, manifest::ACCEPTED)
+                .retrying("manifest", || {
+                    self.client
+                        .pull_manifest_raw(&reference, &self.auth, manifest::ACCEPTED)
+                })
                 .await
                 .map_err(|err| self.map_error(err, package, Some(version)))?;
             let what = reference.whole();
@@ -262,6 +334,28 @@ impl OciBackend {
     }
 }
 
+/// A failure mid-download: `oci-client` verifies digests too, and its verdict becomes our
+/// [`Error::DigestMismatch`]; anything else is a broken transfer.
+fn download_error(registry: &Registry, subject: &str, err: std::io::Error) -> Error {
+    use oci_client::errors::DigestError;
+    if let Some(DigestError::VerificationError { expected, actual }) =
+        err.get_ref().and_then(|e| e.downcast_ref::<DigestError>())
+    {
+        if let (Ok(expected), Ok(actual)) = (expected.parse(), actual.parse()) {
+            return Error::DigestMismatch {
+                subject: subject.to_owned(),
+                expected,
+                actual,
+            };
+        }
+    }
+    Error::registry_with_source(
+        registry,
+        format!("downloading {subject} failed: the connection broke or the body was cut short"),
+        err,
+    )
+}
+
 #[async_trait]
 impl Backend for OciBackend {
     async fn list_versions(&self, package: &PackageRef) -> Result<Vec<VersionInfo>, Error> {
@@ -270,8 +364,14 @@ impl Backend for OciBackend {
         let mut last: Option<String> = None;
         for _page in 0..TAG_PAGES_MAX {
             let page = self
-                .client
-                .list_tags(&reference, &self.auth, Some(self.tag_page), last.as_deref())
+                .retrying("tags", || {
+                    self.client.list_tags(
+                        &reference,
+                        &self.auth,
+                        Some(self.tag_page),
+                        last.as_deref(),
+                    )
+                })
                 .await
                 .map_err(|err| self.map_error(err, package, None))?;
             let before = tags.len();
@@ -315,15 +415,15 @@ impl Backend for OciBackend {
             .await;
         let digest = release.digest.to_string();
         let sized = self
-            .client
-            .pull_blob_stream(&reference, digest.as_str())
+            .retrying("blob", || {
+                self.client.pull_blob_stream(&reference, digest.as_str())
+            })
             .await
             .map_err(|err| self.map_error(err, package, Some(&release.version)))?;
         let registry = self.registry.clone();
+        let subject = format!("{package}@{} from {}", release.version, self.registry);
         Ok(Box::pin(sized.stream.map(move |chunk| {
-            chunk.map_err(|err| {
-                Error::registry_with_source(&registry, "the content download failed", err)
-            })
+            chunk.map_err(|err| download_error(&registry, &subject, err))
         })))
     }
 

@@ -36,7 +36,7 @@ mod publish;
 pub mod reference;
 mod settings;
 
-pub use backend::OciBackend;
+pub use backend::{OciBackend, RetryPolicy};
 pub use credentials::{CredentialOrigin, CredentialSources, ENV_PREFIX, env_suffix};
 pub use settings::{Auth, OciSettings, Protocol};
 

@@ -41,11 +41,16 @@ pub(crate) async fn publish(
     let reference = repository.tag(version);
 
     if !options.allow_overwrite {
-        match backend
-            .client()
-            .pull_manifest_raw(&reference, backend.auth(), crate::manifest::ACCEPTED)
-            .await
-        {
+        let existing = backend
+            .retrying("manifest", || {
+                backend.client().pull_manifest_raw(
+                    &reference,
+                    backend.auth(),
+                    crate::manifest::ACCEPTED,
+                )
+            })
+            .await;
+        match existing {
             Ok(_) => {
                 return Err(Error::InvalidInput {
                     message: format!(
@@ -223,7 +228,10 @@ async fn blob_exists(
         .client()
         .store_auth_if_needed(reference.resolve_registry(), backend.auth())
         .await;
-    match backend.client().blob_exists(reference, digest).await {
+    match backend
+        .retrying("blob", || backend.client().blob_exists(reference, digest))
+        .await
+    {
         Ok(exists) => Ok(exists),
         // A repository that does not exist yet has no blobs.
         Err(OciDistributionError::ServerError { code: 404, .. }) => Ok(false),

@@ -2,6 +2,7 @@
 //! started once for this test binary.
 
 mod auth;
+mod faults;
 mod lenient;
 mod list;
 mod publish;
