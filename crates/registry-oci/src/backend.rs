@@ -340,14 +340,13 @@ fn download_error(registry: &Registry, subject: &str, err: std::io::Error) -> Er
     use oci_client::errors::DigestError;
     if let Some(DigestError::VerificationError { expected, actual }) =
         err.get_ref().and_then(|e| e.downcast_ref::<DigestError>())
+        && let (Ok(expected), Ok(actual)) = (expected.parse(), actual.parse())
     {
-        if let (Ok(expected), Ok(actual)) = (expected.parse(), actual.parse()) {
-            return Error::DigestMismatch {
-                subject: subject.to_owned(),
-                expected,
-                actual,
-            };
-        }
+        return Error::DigestMismatch {
+            subject: subject.to_owned(),
+            expected,
+            actual,
+        };
     }
     Error::registry_with_source(
         registry,

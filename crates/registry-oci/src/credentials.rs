@@ -63,7 +63,8 @@ pub fn env_suffix(host: &str) -> String {
 impl CredentialSources {
     /// Finds credentials for the OCI registry `host` (`host[:port]`), after the config's.
     pub fn lookup(&self, host: &str) -> Option<(Auth, CredentialOrigin)> {
-        self.from_env(host).or_else(|| self.from_docker(host))
+        self.env_credentials(host)
+            .or_else(|| self.docker_credentials(host))
     }
 
     fn var(&self, name: &str) -> Option<String> {
@@ -74,7 +75,7 @@ impl CredentialSources {
         .filter(|v| !v.is_empty())
     }
 
-    fn from_env(&self, host: &str) -> Option<(Auth, CredentialOrigin)> {
+    fn env_credentials(&self, host: &str) -> Option<(Auth, CredentialOrigin)> {
         let suffix = env_suffix(host);
         let token_var = format!("{ENV_PREFIX}TOKEN_{suffix}");
         if let Some(token) = self.var(&token_var) {
@@ -110,7 +111,7 @@ impl CredentialSources {
         Some(dir.join("config.json"))
     }
 
-    fn from_docker(&self, host: &str) -> Option<(Auth, CredentialOrigin)> {
+    fn docker_credentials(&self, host: &str) -> Option<(Auth, CredentialOrigin)> {
         let path = self.docker_config_path()?;
         let text = std::fs::read_to_string(&path).ok()?;
         let config: DockerConfig = match serde_json::from_str(&text) {
@@ -126,10 +127,10 @@ impl CredentialSources {
                 return self.run_helper(helper, key);
             }
         }
-        if let Some(store) = &config.creds_store {
-            if let Some(found) = keys.iter().find_map(|key| self.run_helper(store, key)) {
-                return Some(found);
-            }
+        if let Some(store) = &config.creds_store
+            && let Some(found) = keys.iter().find_map(|key| self.run_helper(store, key))
+        {
+            return Some(found);
         }
         keys.iter().find_map(|key| {
             let entry = config.auths.get(key)?;
