@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use registry_config::Config;
@@ -43,11 +43,24 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Whether an error (or one of its causes) is a TLS certificate that was not trusted.
+fn is_certificate_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        let text = err.to_string().to_ascii_lowercase();
+        if text.contains("certificate") || text.contains("unknownissuer") {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
 /// Whether a failed request may succeed if sent again.
 fn is_transient(err: &OciDistributionError) -> bool {
     match err {
         OciDistributionError::RequestError(err) => {
-            err.is_connect() || err.is_timeout() || err.is_request()
+            (err.is_connect() || err.is_timeout() || err.is_request()) && !is_certificate_error(err)
         }
         OciDistributionError::ServerError { code, .. } => *code == 429 || *code >= 500,
         OciDistributionError::RegistryError { envelope, .. } => envelope
@@ -86,24 +99,45 @@ impl fmt::Debug for OciBackend {
 impl OciBackend {
     /// A backend for `registry` with `settings`; credentials not in the settings are looked
     /// up in the environment and Docker's config ([`CredentialSources::default`]).
-    pub fn new(registry: Registry, settings: OciSettings) -> Self {
+    ///
+    /// # Errors
+    /// [`Error::Io`] when `ca_file` cannot be read.
+    pub fn new(registry: Registry, settings: OciSettings) -> Result<Self, Error> {
         Self::with_credential_sources(registry, settings, &CredentialSources::default())
     }
 
     /// A backend that looks up credentials missing from `settings` in `sources`.
+    ///
+    /// # Errors
+    /// As for [`new`](Self::new).
     pub fn with_credential_sources(
         registry: Registry,
         settings: OciSettings,
         sources: &CredentialSources,
-    ) -> Self {
+    ) -> Result<Self, Error> {
         let protocol = match settings.effective_protocol(&registry) {
             Protocol::Http => ClientProtocol::Http,
             Protocol::Https => ClientProtocol::Https,
         };
+        let mut extra_root_certificates = Vec::new();
+        if let Some(pem) = &settings.ca_pem {
+            extra_root_certificates.push(Certificate {
+                encoding: CertificateEncoding::Pem,
+                data: pem.as_bytes().to_vec(),
+            });
+        }
+        if let Some(path) = &settings.ca_file {
+            extra_root_certificates.push(Certificate {
+                encoding: CertificateEncoding::Pem,
+                data: std::fs::read(path).map_err(|err| Error::io(path, err))?,
+            });
+        }
         let config = ClientConfig {
             protocol,
-            connect_timeout: Some(Duration::from_secs(10)),
-            read_timeout: Some(Duration::from_secs(60)),
+            connect_timeout: Some(Duration::from_secs(settings.connect_timeout.unwrap_or(10))),
+            read_timeout: Some(Duration::from_secs(settings.read_timeout.unwrap_or(60))),
+            accept_invalid_certificates: settings.insecure_skip_tls_verify,
+            extra_root_certificates,
             platform_resolver: None,
             user_agent: concat!("wreg/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
@@ -124,7 +158,7 @@ impl OciBackend {
             Some(Auth::Token { token }) => RegistryAuth::Bearer(token.expose().to_owned()),
             None => RegistryAuth::Anonymous,
         };
-        Self {
+        Ok(Self {
             registry,
             settings,
             client: oci_client::Client::new(config),
@@ -132,7 +166,7 @@ impl OciBackend {
             credential_origin,
             tag_page: TAG_PAGE,
             retry: RetryPolicy::default(),
-        }
+        })
     }
 
     /// A backend for `registry` from its `[registry."<name>".oci]` section in `config`.
@@ -141,7 +175,7 @@ impl OciBackend {
     /// [`Error::InvalidInput`] naming the file and line of a bad setting.
     pub fn from_config(config: &Config, registry: &Registry) -> Result<Self, Error> {
         let settings = OciSettings::from_config(config, registry)?;
-        Ok(Self::new(registry.clone(), settings.value))
+        Self::new(registry.clone(), settings.value)
     }
 
     /// Where the credentials in use came from.
@@ -281,6 +315,18 @@ impl OciBackend {
                 registry: self.registry.clone(),
                 message: format!("authentication failed: {message}"),
             },
+            OciDistributionError::RequestError(err) if is_certificate_error(&err) => {
+                Error::registry_with_source(
+                    &self.registry,
+                    format!(
+                        "the TLS certificate of {} is not trusted; if the registry uses a \
+                         private CA, set `ca_file` under [registry.\"{}\".oci]",
+                        self.settings.oci_registry(&self.registry),
+                        self.registry
+                    ),
+                    err,
+                )
+            }
             OciDistributionError::RequestError(err) if err.is_connect() => {
                 Error::registry_with_source(
                     &self.registry,

@@ -22,7 +22,7 @@
 //! use registry_core::Backend;
 //! use registry_oci::{OciBackend, OciSettings};
 //!
-//! let backend = OciBackend::new("localhost:5000".parse()?, OciSettings::default());
+//! let backend = OciBackend::new("localhost:5000".parse()?, OciSettings::default())?;
 //! let versions = backend.list_versions(&"wasi:http".parse()?).await?;
 //! # Ok(()) }
 //! ```

@@ -18,7 +18,13 @@ use crate::BACKEND_NAME;
 /// namespace_prefix = "webassembly/" # put before `<namespace>/<name>` in repositories
 /// protocol = "https"                # or "http"; loopback registries default to "http"
 /// auth = { username = "me", password = "..." }   # or "base64(user:pass)", or { token = "..." }
+/// ca_file = "/etc/ssl/private-ca.pem" # extra roots (or `ca_pem` inline)
+/// insecure_skip_tls_verify = false  # only for a registry you control
+/// connect_timeout = 10              # seconds
+/// read_timeout = 60                 # seconds
 /// ```
+///
+/// Proxies come from the usual `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` variables.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -40,6 +46,21 @@ pub struct OciSettings {
     /// Credentials. Without them, the registry is used anonymously.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<Auth>,
+    /// A PEM file of extra root certificates to trust (e.g. a private CA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Extra root certificates, inline, in PEM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
+    /// Accept any TLS certificate. Only for a registry you control; never the default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_skip_tls_verify: bool,
+    /// Seconds to wait for a connection (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<u64>,
+    /// Seconds to wait for the next bytes of a response (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_timeout: Option<u64>,
 }
 
 /// The scheme used to reach a registry.

@@ -11,6 +11,7 @@
 
 pub mod component;
 pub mod http;
+pub mod tls;
 
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -47,7 +48,16 @@ impl Distribution {
     /// A message saying what to install when `docker-registry` is missing, or what went
     /// wrong starting it.
     pub fn start() -> Result<Self, String> {
-        Self::start_with(None)
+        Self::start_with(None, None)
+    }
+
+    /// Starts a registry that serves HTTPS with a certificate for `127.0.0.1` and
+    /// `localhost` signed by a fresh CA; [`tls::TestCa::ca_pem`] is that CA.
+    ///
+    /// # Errors
+    /// As for [`start`](Self::start).
+    pub fn start_tls(ca: &tls::TestCa) -> Result<Self, String> {
+        Self::start_with(None, Some(ca))
     }
 
     /// Starts a registry that requires HTTP basic auth for one user (`htpasswd`).
@@ -70,10 +80,10 @@ impl Distribution {
             ));
         }
         let line = String::from_utf8(output.stdout).map_err(|e| e.to_string())?;
-        Self::start_with(Some(line.trim().to_owned()))
+        Self::start_with(Some(line.trim().to_owned()), None)
     }
 
-    fn start_with(htpasswd: Option<String>) -> Result<Self, String> {
+    fn start_with(htpasswd: Option<String>, tls: Option<&tls::TestCa>) -> Result<Self, String> {
         let binary = find_binary().ok_or_else(|| {
             "the CNCF distribution registry is not installed: install the Debian package \
              `docker-registry` (`apt-get install docker-registry`), or run `.ci/run`, which \
@@ -92,6 +102,20 @@ impl Distribution {
                 "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
                 file.display()
             ));
+        }
+        if let Some(ca) = tls {
+            let cert = storage.path().join("server.pem");
+            let key = storage.path().join("server.key");
+            std::fs::write(&cert, &ca.server_cert_pem).map_err(|e| format!("cert: {e}"))?;
+            std::fs::write(&key, &ca.server_key_pem).map_err(|e| format!("key: {e}"))?;
+            yaml = yaml.replace(
+                &format!("  addr: {addr}\n"),
+                &format!(
+                    "  addr: {addr}\n  tls:\n    certificate: {}\n    key: {}\n",
+                    cert.display(),
+                    key.display()
+                ),
+            );
         }
         std::fs::write(&config, yaml).map_err(|e| format!("write {}: {e}", config.display()))?;
         let log = storage.path().join("registry.log");
@@ -114,7 +138,11 @@ impl Distribution {
             child,
             _storage: storage,
         };
-        registry.wait_ready(&log)?;
+        if tls.is_some() {
+            registry.wait_listening(&log)?;
+        } else {
+            registry.wait_ready(&log)?;
+        }
         Ok(registry)
     }
 
@@ -126,6 +154,22 @@ impl Distribution {
     /// The registry's name as a package registry: `127.0.0.1:<port>`.
     pub fn host(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// For a TLS registry, which our plain-HTTP probe cannot talk to: wait for the port.
+    fn wait_listening(&self, log: &Path) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if is_listening(self.addr) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log = std::fs::read_to_string(log).unwrap_or_default();
+        Err(format!(
+            "docker-registry (TLS) did not listen on {} within 20 s; its log:\n{log}",
+            self.addr
+        ))
     }
 
     fn wait_ready(&self, log: &Path) -> Result<(), String> {

@@ -35,6 +35,7 @@ fn backend(auth: Option<Auth>, env: &[(&str, &str)]) -> OciBackend {
     let mut settings = OciSettings::default();
     settings.auth = auth;
     OciBackend::with_credential_sources(locked().host().parse().unwrap(), settings, &isolated(env))
+        .unwrap()
 }
 
 fn basic(password: &str) -> Option<Auth> {

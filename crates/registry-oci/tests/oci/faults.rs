@@ -48,10 +48,12 @@ async fn server(declared: &[u8], served: Vec<u8>) -> (MockServer, Release) {
 
 fn backend_for(server: &MockServer) -> OciBackend {
     let host = server.address().to_string();
-    OciBackend::new(host.parse().unwrap(), OciSettings::default()).with_retry_policy(RetryPolicy {
-        retries: 2,
-        base: Duration::from_millis(10),
-    })
+    OciBackend::new(host.parse().unwrap(), OciSettings::default())
+        .unwrap()
+        .with_retry_policy(RetryPolicy {
+            retries: 2,
+            base: Duration::from_millis(10),
+        })
 }
 
 #[tokio::test]

@@ -7,3 +7,4 @@ mod lenient;
 mod list;
 mod publish;
 mod support;
+mod tls;

@@ -257,7 +257,8 @@ async fn an_unreachable_registry_says_what_to_check() {
     let backend = registry_oci::OciBackend::new(
         format!("127.0.0.1:{port}").parse().unwrap(),
         registry_oci::OciSettings::default(),
-    );
+    )
+    .unwrap();
     let err = backend
         .list_versions(&package("any:thing"))
         .await

@@ -11,7 +11,7 @@ pub(crate) fn registry() -> &'static Distribution {
 
 /// A backend for the shared registry, with default settings (loopback: plain HTTP).
 pub(crate) fn backend() -> OciBackend {
-    OciBackend::new(registry().host().parse().unwrap(), OciSettings::default())
+    OciBackend::new(registry().host().parse().unwrap(), OciSettings::default()).unwrap()
 }
 
 pub(crate) fn package(name: &str) -> PackageRef {

@@ -1,0 +1,79 @@
+//! A registry with a certificate from a private CA: refused until configured.
+
+use std::sync::OnceLock;
+
+use registry_core::{Backend, Error};
+use registry_oci::{OciBackend, OciSettings, Protocol, RetryPolicy};
+use test_support::Distribution;
+use test_support::component;
+use test_support::tls::TestCa;
+
+use crate::support::{package, publish, read_all, version};
+
+fn registry() -> &'static (Distribution, TestCa) {
+    static REGISTRY: OnceLock<(Distribution, TestCa)> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let ca = TestCa::new();
+        let registry = Distribution::start_tls(&ca).unwrap_or_else(|e| panic!("{e}"));
+        (registry, ca)
+    })
+}
+
+fn backend(configure: impl FnOnce(&mut OciSettings)) -> OciBackend {
+    let mut settings = OciSettings::default();
+    // Loopback defaults to plain HTTP; this registry speaks TLS.
+    settings.protocol = Some(Protocol::Https);
+    configure(&mut settings);
+    OciBackend::new(registry().0.host().parse().unwrap(), settings)
+        .unwrap()
+        .with_retry_policy(RetryPolicy {
+            retries: 0,
+            base: std::time::Duration::ZERO,
+        })
+}
+
+#[tokio::test]
+async fn a_private_ca_is_refused_until_configured() {
+    let err = backend(|_| {})
+        .list_versions(&package("tls:widget"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Registry { .. }), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("is not trusted"), "{message}");
+    assert!(
+        message.contains("set `ca_file` under [registry."),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_configured_ca_file_is_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &registry().1.ca_pem).unwrap();
+    let with_file = backend(|s| s.ca_file = Some(ca_file.clone()));
+    let pkg = package("tls:widget");
+    let bytes = component::small("over tls");
+    let release = publish(&with_file, &pkg, &version("1.0.0"), bytes.clone())
+        .await
+        .unwrap();
+    let fetched = read_all(with_file.fetch_verified(&pkg, &release).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(fetched, bytes);
+
+    let inline = backend(|s| s.ca_pem = Some(registry().1.ca_pem.clone()));
+    assert_eq!(inline.list_versions(&pkg).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn skipping_verification_works_only_when_asked() {
+    let insecure = backend(|s| s.insecure_skip_tls_verify = true);
+    let err = insecure
+        .list_versions(&package("tls:other"))
+        .await
+        .unwrap_err();
+    // The registry answered (the package does not exist): the handshake was accepted.
+    assert!(err.is_not_found(), "{err}");
+}
