@@ -13,13 +13,15 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
+
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
   demo    show what the workspace does today, end to end, with no server
   test    run the whole test suite as CI does (fmt, clippy, per-crate builds, tests)
-  bench   run the benchmarks and print their figures
+  bench   run the benchmarks next to their peers (wkg, curl) and write BENCHMARKS.md
 ";
 
 /// The library crates, each of which must build on its own.
@@ -200,12 +202,5 @@ fn cargo_test(args: &[&str]) -> Result<TestCounts> {
 
 fn bench() -> Result<()> {
     println!("Benchmarks run on this machine; compare figures only within one run.");
-    cargo(&[
-        "bench",
-        "--locked",
-        "-p",
-        "registry-config",
-        "--bench",
-        "load",
-    ])
+    bench::run()
 }

@@ -1,0 +1,391 @@
+//! `cargo xtask bench`: every figure measured in one run, next to its peers, written to
+//! `BENCHMARKS.md`. A scenario that cannot run fails the task; no figure is printed that was
+//! not measured in this run.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use test_support::Distribution;
+
+use crate::{cargo, root};
+
+/// Runs per contestant, alternating between contestants.
+const RUNS: usize = 5;
+
+/// Wall time and peak resident memory of one run.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    seconds: f64,
+    peak_kib: u64,
+}
+
+/// Medians of a contestant's runs.
+struct Row {
+    scenario: String,
+    contestant: String,
+    seconds: f64,
+    peak_kib: u64,
+}
+
+pub(crate) fn run() -> Result<()> {
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+
+    config_load(&mut rows)?;
+    oci_transfers(&mut rows, &mut notes)?;
+
+    let report = render(&rows, &notes);
+    println!("\n{report}");
+    std::fs::write(root().join("BENCHMARKS.md"), report).context("write BENCHMARKS.md")?;
+    println!("written to BENCHMARKS.md");
+    Ok(())
+}
+
+/// The Criterion benchmark of loading a six-layer config; its median from Criterion's
+/// estimates.
+fn config_load(rows: &mut Vec<Row>) -> Result<()> {
+    cargo(&[
+        "bench",
+        "--locked",
+        "-p",
+        "registry-config",
+        "--bench",
+        "load",
+    ])?;
+    for (name, id) in [
+        ("config: load 6 layers", "load 6 layers"),
+        ("config: resolve_registry", "resolve_registry"),
+    ] {
+        let path = root()
+            .join("target/criterion")
+            .join(id)
+            .join("new/estimates.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("read Criterion's estimates at {}", path.display()))?;
+        let estimates: serde_json::Value = serde_json::from_str(&text)?;
+        let nanos = estimates["median"]["point_estimate"]
+            .as_f64()
+            .context("no median in Criterion's estimates")?;
+        rows.push(Row {
+            scenario: name.to_owned(),
+            contestant: "ours".to_owned(),
+            seconds: nanos / 1e9,
+            peak_kib: 0,
+        });
+    }
+    Ok(())
+}
+
+/// Runs `command` under GNU time and returns its wall time and peak RSS.
+fn measure(command: &[&str]) -> Result<Sample> {
+    let out = tempfile::NamedTempFile::new()?;
+    let status = Command::new("/usr/bin/time")
+        .args(["-f", "%e %M", "-o"])
+        .arg(out.path())
+        .args(command)
+        .status()
+        .context("run /usr/bin/time (Debian package `time`)")?;
+    if !status.success() {
+        bail!("`{}` failed ({status})", command.join(" "));
+    }
+    let text = std::fs::read_to_string(out.path())?;
+    let mut fields = text.split_whitespace();
+    let seconds = fields.next().context("no time")?.parse()?;
+    let peak_kib = fields.next().context("no memory")?.parse()?;
+    Ok(Sample { seconds, peak_kib })
+}
+
+fn median(mut samples: Vec<Sample>) -> Sample {
+    samples.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    let seconds = samples[samples.len() / 2].seconds;
+    let mut peaks: Vec<u64> = samples.iter().map(|s| s.peak_kib).collect();
+    peaks.sort_unstable();
+    Sample {
+        seconds,
+        peak_kib: peaks[peaks.len() / 2],
+    }
+}
+
+fn wkg() -> Option<PathBuf> {
+    let path = root().join("target/bench-tools/bin/wkg");
+    if path.is_file() {
+        return Some(path);
+    }
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "install",
+            "wkg",
+            "--locked",
+            "--version",
+            "0.16.1",
+            "--root",
+        ])
+        .arg(root().join("target/bench-tools"))
+        .status()
+        .ok()?;
+    (status.success() && path.is_file()).then_some(path)
+}
+
+fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
+    let mib: usize = std::env::var("BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    cargo(&[
+        "build",
+        "--locked",
+        "--release",
+        "-p",
+        "registry-oci",
+        "--example",
+        "oci-transfer",
+    ])?;
+    let ours = root().join("target/release/examples/oci-transfer");
+    let ours = ours.to_str().context("UTF-8 path")?.to_owned();
+    let wkg = wkg();
+    if wkg.is_none() {
+        bail!("could not install wkg 0.16.1 with `cargo install`; the comparison needs it");
+    }
+    let wkg = wkg.unwrap().display().to_string();
+
+    let work = tempfile::tempdir()?;
+    // Our tools read no config but what we give them.
+    let config_home = work.path().join("config");
+    std::fs::create_dir_all(&config_home)?;
+    let component = work.path().join("big.wasm");
+    std::fs::write(
+        &component,
+        test_support::component::build(&test_support::component::Spec {
+            imports: &["wasi:cli/environment@0.2.0"],
+            exports: &[],
+            metadata: &[("description", "benchmark payload")],
+            padding: mib * 1024 * 1024,
+        }),
+    )?;
+    let component_path = component.to_str().context("UTF-8 path")?.to_owned();
+    let size = std::fs::metadata(&component)?.len();
+    notes.push(format!(
+        "OCI transfers: a {size}-byte component ({mib} MiB of payload), a CNCF distribution \
+         registry (`docker-registry` 2.8) on loopback, plain HTTP"
+    ));
+    let env_cmd = |args: Vec<String>| -> Vec<String> {
+        let mut cmd = vec![
+            "env".to_owned(),
+            format!("XDG_CONFIG_HOME={}", config_home.display()),
+            format!("HOME={}", work.path().display()),
+        ];
+        cmd.extend(args);
+        cmd
+    };
+
+    // Publish: a fresh registry for every run, so every run uploads the whole layer.
+    let mut samples: Vec<(String, Vec<Sample>)> = vec![
+        ("ours".into(), Vec::new()),
+        ("wkg oci push".into(), Vec::new()),
+    ];
+    for run in 0..RUNS {
+        for (contestant, runs) in &mut samples {
+            let registry = Distribution::start().map_err(anyhow::Error::msg)?;
+            let host = registry.host();
+            let cmd = if contestant == "ours" {
+                env_cmd(vec![
+                    ours.clone(),
+                    "publish".into(),
+                    host.clone(),
+                    format!("bench:big@1.0.{run}"),
+                    component_path.clone(),
+                ])
+            } else {
+                env_cmd(vec![
+                    wkg.clone(),
+                    "oci".into(),
+                    "push".into(),
+                    "--insecure".into(),
+                    host.clone(),
+                    format!("{host}/bench/big:1.0.{run}"),
+                    component_path.clone(),
+                ])
+            };
+            let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            runs.push(measure(&cmd)?);
+        }
+    }
+    for (contestant, runs) in samples {
+        let m = median(runs);
+        rows.push(Row {
+            scenario: format!("publish {mib} MiB"),
+            contestant,
+            seconds: m.seconds,
+            peak_kib: m.peak_kib,
+        });
+    }
+
+    // Cold pull: one registry holding the component; every run downloads it whole.
+    let registry = Distribution::start().map_err(anyhow::Error::msg)?;
+    let host = registry.host();
+    let publish = env_cmd(vec![
+        ours.clone(),
+        "publish".into(),
+        host.clone(),
+        "bench:big@1.0.0".into(),
+        component_path.clone(),
+    ]);
+    let publish: Vec<&str> = publish.iter().map(String::as_str).collect();
+    measure(&publish)?;
+    let digest = registry_core_digest(&component)?;
+    let out = work.path().join("pulled.wasm");
+    let out_path = out.to_str().context("UTF-8 path")?.to_owned();
+    let mut samples: Vec<(String, Vec<Sample>)> = vec![
+        ("ours".into(), Vec::new()),
+        ("wkg oci pull".into(), Vec::new()),
+        ("curl | sha256sum".into(), Vec::new()),
+    ];
+    for _run in 0..RUNS {
+        for (contestant, runs) in &mut samples {
+            let _ = std::fs::remove_file(&out);
+            let cmd = match contestant.as_str() {
+                "ours" => env_cmd(vec![
+                    ours.clone(),
+                    "pull".into(),
+                    host.clone(),
+                    "bench:big@1.0.0".into(),
+                    out_path.clone(),
+                ]),
+                "wkg oci pull" => env_cmd(vec![
+                    wkg.clone(),
+                    "oci".into(),
+                    "pull".into(),
+                    "--insecure".into(),
+                    host.clone(),
+                    format!("{host}/bench/big:1.0.0"),
+                    "-o".into(),
+                    out_path.clone(),
+                ]),
+                _ => vec![
+                    "sh".into(),
+                    "-c".into(),
+                    format!(
+                        "curl -sf http://{host}/v2/bench/big/blobs/{digest} | sha256sum >/dev/null"
+                    ),
+                ],
+            };
+            let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            runs.push(measure(&cmd)?);
+            if contestant != "curl | sha256sum" {
+                check_same(&out, &component)?;
+            }
+        }
+    }
+    for (contestant, runs) in samples {
+        let m = median(runs);
+        rows.push(Row {
+            scenario: format!("cold pull {mib} MiB"),
+            contestant,
+            seconds: m.seconds,
+            peak_kib: m.peak_kib,
+        });
+    }
+    Ok(())
+}
+
+fn registry_core_digest(path: &Path) -> Result<String> {
+    let output = Command::new("sha256sum").arg(path).output()?;
+    let text = String::from_utf8(output.stdout)?;
+    let hex = text.split_whitespace().next().context("sha256sum output")?;
+    Ok(format!("sha256:{hex}"))
+}
+
+fn check_same(a: &Path, b: &Path) -> Result<()> {
+    let same = std::fs::metadata(a)?.len() == std::fs::metadata(b)?.len()
+        && registry_core_digest(a)? == registry_core_digest(b)?;
+    if !same {
+        bail!("{} differs from {}", a.display(), b.display());
+    }
+    Ok(())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemTotal"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<u64>().ok())
+        })
+        .map_or_else(
+            || "unknown".to_owned(),
+            |kib| format!("{} GiB", kib / 1024 / 1024),
+        );
+    format!("{cpu}, {cores} cores, {mem} memory")
+}
+
+fn render(rows: &[Row], notes: &[String]) -> String {
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .unwrap_or_default();
+    let mut out = String::new();
+    let _ = writeln!(out, "# Benchmarks\n");
+    let _ = writeln!(
+        out,
+        "Measured by `cargo xtask bench` on {}, {}.",
+        machine(),
+        date.trim()
+    );
+    let _ = writeln!(
+        out,
+        "Each figure is the median of {RUNS} runs, contestants alternating; ratios compare \
+         figures of the same run only.\n"
+    );
+    for note in notes {
+        let _ = writeln!(out, "- {note}");
+    }
+    let _ = writeln!(
+        out,
+        "\n| scenario | contestant | median wall time | peak RSS | ours / this |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for row in rows {
+        let ours = rows
+            .iter()
+            .find(|r| r.scenario == row.scenario && r.contestant == "ours")
+            .map(|r| r.seconds);
+        let ratio = match ours {
+            Some(ours) if row.contestant != "ours" && row.seconds > 0.0 => {
+                format!("{:.2}x", ours / row.seconds)
+            }
+            _ => String::new(),
+        };
+        let time = if row.seconds < 0.001 {
+            format!("{:.1} µs", row.seconds * 1e6)
+        } else {
+            format!("{:.3} s", row.seconds)
+        };
+        let rss = if row.peak_kib == 0 {
+            "n/a (in-process)".to_owned()
+        } else {
+            format!("{:.1} MiB", row.peak_kib as f64 / 1024.0)
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {time} | {rss} | {ratio} |",
+            row.scenario, row.contestant
+        );
+    }
+    out
+}
