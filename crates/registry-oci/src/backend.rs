@@ -137,6 +137,9 @@ impl OciBackend {
             connect_timeout: Some(Duration::from_secs(settings.connect_timeout.unwrap_or(10))),
             read_timeout: Some(Duration::from_secs(settings.read_timeout.unwrap_or(60))),
             accept_invalid_certificates: settings.insecure_skip_tls_verify,
+            // One streamed PUT per blob: fewer round trips than chunked PATCHes, and no
+            // token can expire between the chunks of one upload.
+            use_monolithic_push: true,
             extra_root_certificates,
             platform_resolver: None,
             user_agent: concat!("wreg/", env!("CARGO_PKG_VERSION")),
