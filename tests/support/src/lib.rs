@@ -12,6 +12,7 @@
 pub mod component;
 pub mod http;
 pub mod tls;
+pub mod token;
 
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -32,6 +33,18 @@ pub struct Distribution {
     _storage: tempfile::TempDir,
 }
 
+/// How a registry authenticates clients.
+enum AuthMode {
+    None,
+    /// One `htpasswd` line (bcrypt).
+    Htpasswd(String),
+    /// Tokens from a token server whose signing certificate is `cert_pem`.
+    Token {
+        realm: String,
+        cert_pem: String,
+    },
+}
+
 /// Where Debian's `docker-registry` package installs the binary.
 const BINARIES: &[&str] = &["docker-registry", "/usr/bin/docker-registry", "registry"];
 
@@ -48,7 +61,22 @@ impl Distribution {
     /// A message saying what to install when `docker-registry` is missing, or what went
     /// wrong starting it.
     pub fn start() -> Result<Self, String> {
-        Self::start_with(None, None)
+        Self::start_with(AuthMode::None, None)
+    }
+
+    /// Starts a registry that requires tokens from `server` (token authentication, as
+    /// Docker Hub and ghcr.io use).
+    ///
+    /// # Errors
+    /// As for [`start`](Self::start).
+    pub fn start_with_token_auth(server: &token::TokenServer) -> Result<Self, String> {
+        Self::start_with(
+            AuthMode::Token {
+                realm: server.realm(),
+                cert_pem: server.cert_pem().to_owned(),
+            },
+            None,
+        )
     }
 
     /// Starts a registry that serves HTTPS with a certificate for `127.0.0.1` and
@@ -57,7 +85,7 @@ impl Distribution {
     /// # Errors
     /// As for [`start`](Self::start).
     pub fn start_tls(ca: &tls::TestCa) -> Result<Self, String> {
-        Self::start_with(None, Some(ca))
+        Self::start_with(AuthMode::None, Some(ca))
     }
 
     /// Starts a registry that requires HTTP basic auth for one user (`htpasswd`).
@@ -80,10 +108,10 @@ impl Distribution {
             ));
         }
         let line = String::from_utf8(output.stdout).map_err(|e| e.to_string())?;
-        Self::start_with(Some(line.trim().to_owned()), None)
+        Self::start_with(AuthMode::Htpasswd(line.trim().to_owned()), None)
     }
 
-    fn start_with(htpasswd: Option<String>, tls: Option<&tls::TestCa>) -> Result<Self, String> {
+    fn start_with(auth: AuthMode, tls: Option<&tls::TestCa>) -> Result<Self, String> {
         let binary = find_binary().ok_or_else(|| {
             "the CNCF distribution registry is not installed: install the Debian package \
              `docker-registry` (`apt-get install docker-registry`), or run `.ci/run`, which \
@@ -95,13 +123,27 @@ impl Distribution {
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let config = storage.path().join("config.yml");
         let mut yaml = registry_config(&storage.path().join("data"), addr);
-        if let Some(line) = htpasswd {
-            let file = storage.path().join("htpasswd");
-            std::fs::write(&file, format!("{line}\n")).map_err(|e| format!("htpasswd: {e}"))?;
-            yaml.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-                file.display()
-            ));
+        match auth {
+            AuthMode::None => {}
+            AuthMode::Htpasswd(line) => {
+                let file = storage.path().join("htpasswd");
+                std::fs::write(&file, format!("{line}\n")).map_err(|e| format!("htpasswd: {e}"))?;
+                yaml.push_str(&format!(
+                    "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                    file.display()
+                ));
+            }
+            AuthMode::Token { realm, cert_pem } => {
+                let file = storage.path().join("token-signer.pem");
+                std::fs::write(&file, cert_pem).map_err(|e| format!("token cert: {e}"))?;
+                yaml.push_str(&format!(
+                    "auth:\n  token:\n    realm: {realm}\n    service: {}\n    issuer: {}\n    \
+                     rootcertbundle: {}\n",
+                    token::SERVICE,
+                    token::ISSUER,
+                    file.display()
+                ));
+            }
         }
         if let Some(ca) = tls {
             let cert = storage.path().join("server.pem");

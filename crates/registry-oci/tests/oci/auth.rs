@@ -106,3 +106,81 @@ async fn missing_or_wrong_credentials_are_refused_clearly_and_never_echoed() {
         assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
     }
 }
+
+mod token {
+    //! Token authentication: basic credentials exchanged for short-lived JWTs.
+
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    use registry_core::{Backend, Error};
+    use registry_oci::{Auth, OciBackend, OciSettings};
+    use test_support::token::TokenServer;
+    use test_support::{Distribution, component};
+
+    use super::{PASSWORD, USER, isolated};
+    use crate::support::{package, publish, read_all, version};
+
+    fn registry() -> &'static (Distribution, TokenServer) {
+        static REGISTRY: OnceLock<(Distribution, TokenServer)> = OnceLock::new();
+        REGISTRY.get_or_init(|| {
+            // Tokens live two seconds, so a test can outlive one.
+            let server = TokenServer::start(USER, PASSWORD, Duration::from_secs(2));
+            let registry =
+                Distribution::start_with_token_auth(&server).unwrap_or_else(|e| panic!("{e}"));
+            (registry, server)
+        })
+    }
+
+    fn backend(password: Option<&str>) -> OciBackend {
+        let mut settings = OciSettings::default();
+        settings.auth = password.map(|p| Auth::Basic {
+            username: USER.into(),
+            password: registry_core::Secret::new(p),
+        });
+        OciBackend::with_credential_sources(
+            registry().0.host().parse().unwrap(),
+            settings,
+            &isolated(&[]),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn credentials_are_exchanged_for_tokens_and_tokens_are_renewed() {
+        let backend = backend(Some(PASSWORD));
+        let pkg = package("tokened:widget");
+        let bytes = component::small("tokened");
+        let release = publish(&backend, &pkg, &version("1.0.0"), bytes.clone())
+            .await
+            .unwrap();
+        let before = registry().1.issued();
+        assert!(before > 0, "the token server issued tokens");
+
+        // Outlive the token (expiry is in whole seconds, so wait well past two), then use
+        // the same backend again: it must fetch a new token.
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        let fetched = read_all(backend.fetch_verified(&pkg, &release).await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(fetched, bytes);
+        assert_eq!(backend.list_versions(&pkg).await.unwrap().len(), 1);
+        assert!(
+            registry().1.issued() > before,
+            "a fresh token was issued after expiry"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_valid_credentials_there_is_no_token() {
+        for password in [None, Some("wrong")] {
+            let backend = backend(password);
+            let err = backend
+                .list_versions(&package("tokened:widget"))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
+            assert!(!format!("{err} {err:?}").contains("wrong"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! A token server for the registry's token authentication: it checks HTTP basic
+//! credentials and issues short-lived JWTs (ES256, with the signing certificate in `x5c`)
+//! that the registry trusts through its `rootcertbundle`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use rcgen::{CertificateParams, KeyPair};
+
+/// The `service` the registry and tokens name.
+pub const SERVICE: &str = "wreg-test-registry";
+/// The `issuer` the registry and tokens name.
+pub const ISSUER: &str = "wreg-test-token-server";
+
+/// A running token server on `127.0.0.1`.
+#[derive(Debug)]
+pub struct TokenServer {
+    addr: SocketAddr,
+    cert_pem: String,
+    issued: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+struct Issuer {
+    key: EcdsaKeyPair,
+    cert_der: Vec<u8>,
+    username: String,
+    password: String,
+    lifetime: Duration,
+    issued: Arc<AtomicUsize>,
+}
+
+impl TokenServer {
+    /// Starts a server that grants every requested action to `username`/`password` with
+    /// tokens valid for `lifetime`, and nothing to anyone else.
+    ///
+    /// # Panics
+    /// If it cannot bind a port or generate its key.
+    pub fn start(username: &str, password: &str, lifetime: Duration) -> Self {
+        let key_pair = KeyPair::generate().expect("signing key");
+        let mut params = CertificateParams::new(vec!["token-signer".to_owned()]).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "wreg test token signer");
+        let cert = params.self_signed(&key_pair).expect("signing certificate");
+        let key =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &key_pair.serialize_der())
+                .expect("load the signing key");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the token server");
+        let addr = listener.local_addr().expect("local address");
+        let issued = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let issuer = Arc::new(Issuer {
+            key,
+            cert_der: cert.der().to_vec(),
+            username: username.to_owned(),
+            password: password.to_owned(),
+            lifetime,
+            issued: issued.clone(),
+        });
+        let stopping = stop.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::Relaxed) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    let issuer = issuer.clone();
+                    std::thread::spawn(move || {
+                        let _ = issuer.serve(stream);
+                    });
+                }
+            }
+        });
+        Self {
+            addr,
+            cert_pem: cert.pem(),
+            issued,
+            stop,
+        }
+    }
+
+    /// The URL the registry sends clients to.
+    pub fn realm(&self) -> String {
+        format!("http://{}/token", self.addr)
+    }
+
+    /// The certificate whose key signs the tokens (the registry's `rootcertbundle`).
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// How many tokens granting access were issued so far.
+    pub fn issued(&self) -> usize {
+        self.issued.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+impl Issuer {
+    fn serve(&self, mut stream: TcpStream) -> std::io::Result<()> {
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line)?;
+        let mut authorization = None;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line)?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("authorization") {
+                    authorization = Some(value.trim().to_owned());
+                }
+            }
+        }
+        let target = request_line.split_whitespace().nth(1).unwrap_or("/");
+        let query = target.split_once('?').map_or("", |(_, q)| q);
+        let scopes: Vec<String> = query
+            .split('&')
+            .filter_map(|pair| pair.strip_prefix("scope="))
+            .map(percent_decode)
+            .collect();
+        let expected = format!(
+            "Basic {}",
+            base64(
+                format!("{}:{}", self.username, self.password).as_bytes(),
+                false
+            )
+        );
+        let (status, body) = if authorization.as_deref() == Some(expected.as_str()) {
+            self.issued.fetch_add(1, Ordering::Relaxed);
+            let token = self.token(&scopes);
+            let secs = self.lifetime.as_secs();
+            (
+                "200 OK",
+                format!(r#"{{"token":"{token}","access_token":"{token}","expires_in":{secs}}}"#),
+            )
+        } else {
+            (
+                "401 Unauthorized",
+                r#"{"details":"incorrect username or password"}"#.to_owned(),
+            )
+        };
+        write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    fn token(&self, scopes: &[String]) -> String {
+        let access: Vec<String> = scopes
+            .iter()
+            .filter_map(|scope| {
+                let mut parts = scope.splitn(3, ':');
+                let (kind, name, actions) = (parts.next()?, parts.next()?, parts.next()?);
+                let actions: Vec<String> = actions.split(',').map(|a| format!("\"{a}\"")).collect();
+                Some(format!(
+                    r#"{{"type":"{kind}","name":"{name}","actions":[{}]}}"#,
+                    actions.join(",")
+                ))
+            })
+            .collect();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let header = format!(
+            r#"{{"typ":"JWT","alg":"ES256","x5c":["{}"]}}"#,
+            base64(&self.cert_der, false)
+        );
+        let claims = format!(
+            r#"{{"iss":"{ISSUER}","sub":"{}","aud":"{SERVICE}","exp":{},"nbf":{},"iat":{now},"jti":"{now}-{}","access":[{}]}}"#,
+            self.username,
+            now + self.lifetime.as_secs(),
+            now.saturating_sub(5),
+            self.issued.load(Ordering::Relaxed),
+            access.join(",")
+        );
+        let signing_input = format!(
+            "{}.{}",
+            base64(header.as_bytes(), true),
+            base64(claims.as_bytes(), true)
+        );
+        let signature = self
+            .key
+            .sign(&SystemRandom::new(), signing_input.as_bytes())
+            .expect("sign the token");
+        format!("{signing_input}.{}", base64(signature.as_ref(), true))
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Base64, standard or URL-safe without padding.
+fn base64(bytes: &[u8], url: bool) -> String {
+    let alphabet: &[u8; 64] = if url {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    } else {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    };
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(alphabet[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+        if !url {
+            for _ in chunk.len()..3 {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_forms() {
+        assert_eq!(base64(b"ping:pong", false), "cGluZzpwb25n");
+        assert_eq!(base64(b"a", false), "YQ==");
+        assert_eq!(base64(b"ab", true), "YWI");
+        assert_eq!(base64(&[0xfb, 0xff], true), "-_8");
+        assert_eq!(
+            percent_decode("repository%3Aa%2Fb%3Apull%2Cpush"),
+            "repository:a/b:pull,push"
+        );
+    }
+}
