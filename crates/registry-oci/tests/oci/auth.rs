@@ -184,3 +184,90 @@ mod token {
         }
     }
 }
+
+mod logs {
+    //! Credentials never reach the logs, at any level, ours or our dependencies'.
+
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use registry_core::Backend;
+    use test_support::component;
+
+    use super::{PASSWORD, USER, backend, basic};
+    use crate::support::{package, publish, read_all, version};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_authenticated_session_logs_no_credential() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let backend = backend(basic(PASSWORD), &[]);
+                let pkg = package("logged:widget");
+                let release = publish(
+                    &backend,
+                    &pkg,
+                    &version("1.0.0"),
+                    component::small("logged"),
+                )
+                .await
+                .unwrap();
+                backend.list_versions(&pkg).await.unwrap();
+                read_all(backend.fetch_verified(&pkg, &release).await.unwrap())
+                    .await
+                    .unwrap();
+                let wrong = backend_with_wrong_password();
+                let _ = wrong.list_versions(&pkg).await;
+            });
+        });
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(logs.lines().count() > 20, "the session was logged:\n{logs}");
+        let encoded = base64_basic(USER, PASSWORD);
+        for secret in [PASSWORD, encoded.as_str(), "wrong-password-for-logs"] {
+            assert!(!logs.contains(secret), "`{secret}` is in the logs");
+        }
+    }
+
+    fn backend_with_wrong_password() -> registry_oci::OciBackend {
+        backend(basic("wrong-password-for-logs"), &[])
+    }
+
+    fn base64_basic(user: &str, password: &str) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let bytes = format!("{user}:{password}").into_bytes();
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
+            for i in 0..=chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            }
+        }
+        out
+    }
+}
