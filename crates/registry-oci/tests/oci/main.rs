@@ -6,6 +6,7 @@ mod faults;
 mod interop;
 mod lenient;
 mod list;
+mod proxy;
 mod publish;
 mod support;
 mod tls;
