@@ -384,7 +384,8 @@ fn render(rows: &[Row], notes: &[String]) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {time} | {rss} | {ratio} |",
-            row.scenario, row.contestant
+            row.scenario,
+            row.contestant.replace('|', "\\|")
         );
     }
     out
