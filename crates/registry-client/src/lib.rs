@@ -1,16 +1,43 @@
-//! The client of the wreg workspace (work in progress).
+//! The client of the wreg workspace: package names in, verified bytes out.
 //!
-//! This crate will combine the backends behind one `Client` built from a
-//! [`registry_config::Config`]: mapping a package to its registry, choosing the backend
-//! (configured, well-known metadata, or OCI), a local directory backend, a content-addressed
-//! cache that verifies before it commits, a resolver, a `wkg.lock`-compatible lock file,
-//! offline mode, and the adapters that `wac` and `cargo-component` wrap.
+//! - [`Client`] maps a package to its registry (package override -> namespace mapping ->
+//!   default registry -> built-in fallback, from a [`registry_config::Config`]) and the
+//!   registry to a backend (its configured `default`, else the one its mapping's metadata
+//!   prefers, else OCI), built once per registry and shared.
+//! - [`LocalBackend`]: a directory registry, `<root>/<namespace>/<name>/<version>.wasm`, the
+//!   layout `wkg` uses; no server.
+//! - [`Cache`]: content-addressed, verified before anything becomes visible, safe for
+//!   several processes at once, self-healing when an entry is corrupted.
+//! - [`Client::resolve_all`]: many dependencies at once, bounded concurrency, with a
+//!   `wkg.lock`-compatible [`LockFile`] and `--locked` semantics.
+//! - Offline mode ([`ClientBuilder::offline`]): only the cache and lock file.
 //!
 //! Cargo features `oci` and `warg` (both default) choose the backends compiled in.
 //!
-//! Nothing is implemented yet; the crate exists so the workspace layout and dependency
-//! direction are fixed.
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use registry_client::{Client, Dependency};
+//! use registry_config::Config;
+//!
+//! let client = Client::new(Config::load()?);
+//! let deps = [Dependency::new("wasi:http".parse()?, "^0.2".parse()?)];
+//! for resolution in client.resolve_all(&deps, None, Default::default()).await? {
+//!     println!("{} -> {}", resolution.package(), resolution.path().display());
+//! }
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 
+pub mod cache;
+mod client;
+pub mod local;
+pub mod lock;
+mod resolver;
+
+pub use cache::Cache;
+pub use client::{Client, ClientBuilder};
+pub use local::{LocalBackend, LocalSettings};
+pub use lock::{LOCK_FILE_NAME, LockFile, LockedPackage, LockedVersion};
 pub use registry_config as config;
 pub use registry_core as core;
+pub use resolver::{CONCURRENCY, Dependency, LockMode, Resolution};

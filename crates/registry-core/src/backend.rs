@@ -87,6 +87,12 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// requirement), [`Error::Unauthorized`], [`Error::Registry`].
     async fn get_release(&self, package: &PackageRef, version: &Version) -> Result<Release, Error>;
 
+    /// Whether this registry can mark versions yanked. When it cannot (OCI), a lock file's
+    /// pins are used without listing versions first, saving a round trip per package.
+    fn tracks_yanks(&self) -> bool {
+        false
+    }
+
     /// Streams the content of `release`, as the registry serves it.
     ///
     /// # Contract

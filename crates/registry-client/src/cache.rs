@@ -1,0 +1,219 @@
+//! A content-addressed cache that verifies before anything becomes visible.
+//!
+//! Layout under the cache directory:
+//!
+//! ```text
+//! content/sha256/<64 hex>     verified content, named by its digest (no `:`, Windows-safe)
+//! tmp/                        downloads in progress; renamed into `content/` once verified
+//! ```
+//!
+//! A download is written to a temporary file in `tmp/` (same file system), hashed as it is
+//! written, synced, and renamed into place only if digest and size match. Readers therefore
+//! never see a partial or unverified file. Several processes fetching the same digest at once
+//! each write their own temporary file; the renames replace one verified copy with another
+//! identical one. An entry corrupted on disk afterwards is caught when it is read
+//! ([`Cache::verified_path`]) and removed, so the caller fetches it again.
+
+use std::path::{Path, PathBuf};
+
+use futures_util::StreamExt as _;
+use registry_core::{ContentDigest, ContentStream, DigestVerifier, Error};
+use tokio::io::AsyncWriteExt as _;
+
+/// The content cache.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    /// A cache in `dir` (created on first write).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The default cache directory: `<user cache dir>/wasm-pkg` (`~/.cache/wasm-pkg` on
+    /// Linux), or a directory under the system temporary directory when there is none.
+    pub fn default_dir() -> PathBuf {
+        dirs::cache_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("wasm-pkg")
+    }
+
+    /// The cache directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the content of `digest` lives once cached.
+    pub fn content_path(&self, digest: &ContentDigest) -> PathBuf {
+        self.dir
+            .join("content")
+            .join(digest.algorithm())
+            .join(digest.hex())
+    }
+
+    /// Whether `digest` is cached (without verifying it).
+    pub async fn contains(&self, digest: &ContentDigest) -> bool {
+        tokio::fs::try_exists(self.content_path(digest))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// The path of `digest`'s content after checking that the file still hashes to it. A
+    /// corrupted entry is removed and reported as absent (`Ok(None)`), so it is fetched
+    /// again.
+    pub async fn verified_path(
+        &self,
+        digest: &ContentDigest,
+        size: Option<u64>,
+    ) -> Result<Option<PathBuf>, Error> {
+        let path = self.content_path(digest);
+        match crate::local::hash_file(&path).await {
+            Ok((actual, actual_size)) => {
+                if actual == *digest && size.is_none_or(|s| s == actual_size) {
+                    Ok(Some(path))
+                } else {
+                    tracing::warn!(path = %path.display(), "removing a corrupted cache entry");
+                    remove_quietly(&path).await;
+                    Ok(None)
+                }
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(Error::io(path, err)),
+        }
+    }
+
+    /// Writes `stream` into the cache under `digest`, verifying it; returns the path of the
+    /// verified content. On any error (transfer, digest, size, disk), nothing is left behind.
+    pub async fn insert(
+        &self,
+        digest: &ContentDigest,
+        size: Option<u64>,
+        subject: &str,
+        stream: ContentStream,
+    ) -> Result<PathBuf, Error> {
+        let final_path = self.content_path(digest);
+        write_verified(
+            &self.dir.join("tmp"),
+            &final_path,
+            *digest,
+            size,
+            subject,
+            stream,
+        )
+        .await?;
+        Ok(final_path)
+    }
+
+    /// Copies `digest`'s content to `dest` atomically (through a temporary file next to
+    /// it), verifying the bytes as they are copied. Returns `false` (and removes the entry)
+    /// when the cached copy turns out to be corrupt.
+    pub async fn copy_verified(
+        &self,
+        digest: &ContentDigest,
+        size: Option<u64>,
+        dest: &Path,
+    ) -> Result<bool, Error> {
+        let source = self.content_path(digest);
+        let file = match tokio::fs::File::open(&source).await {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(err) => return Err(Error::io(source, err)),
+        };
+        let stream = crate::local::file_stream(file, source.clone());
+        let dir = match dest.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        match write_verified(&dir, dest, *digest, size, &digest.to_string(), stream).await {
+            Ok(()) => Ok(true),
+            Err(err) if err.is_integrity() => {
+                tracing::warn!(path = %source.display(), "removing a corrupted cache entry");
+                remove_quietly(&source).await;
+                Ok(false)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Removes temporary files older than `age` (left by killed processes).
+    pub async fn clean_tmp(&self, age: std::time::Duration) -> Result<usize, Error> {
+        let tmp_dir = self.dir.join("tmp");
+        let mut entries = match tokio::fs::read_dir(&tmp_dir).await {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(err) => return Err(Error::io(tmp_dir, err)),
+        };
+        let mut removed = 0;
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| Error::io(&tmp_dir, e))?
+        {
+            let old = entry
+                .metadata()
+                .await
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|elapsed| elapsed > age);
+            if old {
+                remove_quietly(&entry.path()).await;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Writes `stream` to `dest` through a temporary file in `temp_dir` (on the same file
+/// system), hashing as it writes, and renames it into place only once digest and size are
+/// verified and the data is synced. On any error the temporary file is removed.
+pub(crate) async fn write_verified(
+    temp_dir: &Path,
+    dest: &Path,
+    digest: ContentDigest,
+    size: Option<u64>,
+    subject: &str,
+    mut stream: ContentStream,
+) -> Result<(), Error> {
+    for dir in [Some(temp_dir), dest.parent()].into_iter().flatten() {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| Error::io(dir, e))?;
+    }
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{}-", digest.hex()))
+        .suffix(".part")
+        .tempfile_in(temp_dir)
+        .map_err(|e| Error::io(temp_dir, e))?;
+    // From here on the temporary file is deleted on any early return.
+    let (file, temp_path) = temp.into_parts();
+    let mut file = tokio::fs::File::from_std(file);
+    let mut verifier = DigestVerifier::new(digest, size, subject);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        verifier.update(&chunk)?;
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| Error::io(&*temp_path, e))?;
+    }
+    verifier.finish()?;
+    file.sync_all()
+        .await
+        .map_err(|e| Error::io(&*temp_path, e))?;
+    drop(file);
+    temp_path
+        .persist(dest)
+        .map_err(|err| Error::io(dest, err.error))?;
+    Ok(())
+}
+
+async fn remove_quietly(path: &Path) {
+    if let Err(err) = tokio::fs::remove_file(path).await {
+        if err.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(path = %path.display(), "cannot remove: {err}");
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The `local` backend: a directory registry, `<root>/<namespace>/<name>/<version>.wasm`,
+//! the layout `wkg` uses. No server; readable and writable.
+
+use std::path::{Path, PathBuf};
+
+use futures_util::StreamExt as _;
+use registry_core::{
+    Backend, ContentDigest, ContentReader, ContentStream, Error, PackageRef, PublishOptions,
+    Registry, Release, Version, VersionInfo, async_trait,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// The name of this backend's section and `default`.
+pub const BACKEND_NAME: &str = "local";
+
+/// `[registry."<name>".local]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LocalSettings {
+    /// The directory holding the packages.
+    pub root: PathBuf,
+}
+
+impl LocalSettings {
+    /// Settings for a registry rooted at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+}
+
+/// A directory registry.
+#[derive(Clone, Debug)]
+pub struct LocalBackend {
+    registry: Registry,
+    root: PathBuf,
+}
+
+const CHUNK: usize = 256 * 1024;
+
+impl LocalBackend {
+    /// A registry named `registry` stored under `root` (created on first publish).
+    pub fn new(registry: Registry, settings: LocalSettings) -> Self {
+        Self {
+            registry,
+            root: settings.root,
+        }
+    }
+
+    /// The directory of `package`. Package names are WIT labels (letters, digits, `-`), so
+    /// the path never leaves the root.
+    fn package_dir(&self, package: &PackageRef) -> PathBuf {
+        self.root.join(package.namespace()).join(package.name())
+    }
+
+    /// The file of one version. Semver versions hold only letters, digits, `.`, `-` and `+`,
+    /// and are never `.` or `..`.
+    fn version_path(&self, package: &PackageRef, version: &Version) -> PathBuf {
+        self.package_dir(package).join(format!("{version}.wasm"))
+    }
+
+    fn not_found(&self, package: &PackageRef) -> Error {
+        Error::PackageNotFound {
+            registry: self.registry.clone(),
+            package: package.clone(),
+        }
+    }
+}
+
+/// The digest and size of a file, read in chunks.
+pub(crate) async fn hash_file(path: &Path) -> std::io::Result<(ContentDigest, u64)> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; CHUNK];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buffer).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        size += n as u64;
+    }
+    Ok((
+        ContentDigest::from_sha256_bytes(hasher.finalize().into()),
+        size,
+    ))
+}
+
+/// A file's bytes as a content stream.
+pub(crate) fn file_stream(file: tokio::fs::File, path: PathBuf) -> ContentStream {
+    Box::pin(futures_util::stream::unfold(Some(file), move |file| {
+        let path = path.clone();
+        async move {
+            let mut file = file?;
+            let mut buffer = vec![0u8; CHUNK];
+            match file.read(&mut buffer).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buffer.truncate(n);
+                    Some((Ok(buffer.into()), Some(file)))
+                }
+                Err(err) => Some((Err(Error::io(path, err)), None)),
+            }
+        }
+    }))
+}
+
+#[async_trait]
+impl Backend for LocalBackend {
+    async fn list_versions(&self, package: &PackageRef) -> Result<Vec<VersionInfo>, Error> {
+        let dir = self.package_dir(package);
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(self.not_found(package));
+            }
+            Err(err) => return Err(Error::io(dir, err)),
+        };
+        let mut versions = Vec::new();
+        while let Some(entry) = entries.next_entry().await.map_err(|e| Error::io(&dir, e))? {
+            let name = entry.file_name();
+            let Some(version) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".wasm"))
+                .and_then(|v| Version::parse(v).ok())
+            else {
+                continue;
+            };
+            versions.push(VersionInfo::new(version));
+        }
+        if versions.is_empty() {
+            return Err(self.not_found(package));
+        }
+        versions.sort();
+        Ok(versions)
+    }
+
+    async fn get_release(&self, package: &PackageRef, version: &Version) -> Result<Release, Error> {
+        let path = self.version_path(package, version);
+        match hash_file(&path).await {
+            Ok((digest, size)) => Ok(Release::new(version.clone(), digest).with_size(size)),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                let newest = self
+                    .list_versions(package)
+                    .await?
+                    .last()
+                    .map(|v| v.version.clone());
+                Err(Error::VersionNotFound {
+                    registry: self.registry.clone(),
+                    package: package.clone(),
+                    requirement: version.to_string(),
+                    newest,
+                })
+            }
+            Err(err) => Err(Error::io(path, err)),
+        }
+    }
+
+    async fn fetch_content(
+        &self,
+        package: &PackageRef,
+        release: &Release,
+    ) -> Result<ContentStream, Error> {
+        let path = self.version_path(package, &release.version);
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|err| match err.kind() {
+                std::io::ErrorKind::NotFound => Error::VersionNotFound {
+                    registry: self.registry.clone(),
+                    package: package.clone(),
+                    requirement: release.version.to_string(),
+                    newest: None,
+                },
+                _ => Error::io(&path, err),
+            })?;
+        Ok(file_stream(file, path))
+    }
+
+    async fn publish(
+        &self,
+        package: &PackageRef,
+        version: &Version,
+        mut content: ContentReader,
+        options: &PublishOptions,
+    ) -> Result<Release, Error> {
+        let path = self.version_path(package, version);
+        if !options.allow_overwrite && tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Err(Error::InvalidInput {
+                message: format!(
+                    "{package}@{version} is already published in registry `{}` ({}); publish \
+                     a new version, or allow overwriting explicitly",
+                    self.registry,
+                    path.display()
+                ),
+            });
+        }
+        let dir = self.package_dir(package);
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| Error::io(&dir, e))?;
+        let temp = tempfile::Builder::new()
+            .prefix(".publish-")
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io(&dir, e))?;
+        let (file, temp_path) = temp.into_parts();
+        let mut file = tokio::fs::File::from_std(file);
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut buffer = vec![0u8; CHUNK];
+        loop {
+            let n = content
+                .read(&mut buffer)
+                .await
+                .map_err(|source| Error::Io { path: None, source })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            file.write_all(&buffer[..n])
+                .await
+                .map_err(|e| Error::io(&*temp_path, e))?;
+            size += n as u64;
+        }
+        file.sync_all()
+            .await
+            .map_err(|e| Error::io(&*temp_path, e))?;
+        drop(file);
+        let digest = ContentDigest::from_sha256_bytes(hasher.finalize().into());
+        if options.size.is_some_and(|s| s != size) || options.digest.is_some_and(|d| d != digest) {
+            return Err(Error::InvalidInput {
+                message: format!(
+                    "the content ({size} bytes, {digest}) does not match what was declared"
+                ),
+            });
+        }
+        if options.allow_overwrite {
+            temp_path
+                .persist(&path)
+                .map_err(|err| Error::io(&path, err.error))?;
+        } else {
+            // Another publisher may have won the race since the check above.
+            temp_path.persist_noclobber(&path).map_err(|err| {
+                if err.error.kind() == std::io::ErrorKind::AlreadyExists {
+                    Error::InvalidInput {
+                        message: format!(
+                            "{package}@{version} was published in registry `{}` meanwhile",
+                            self.registry
+                        ),
+                    }
+                } else {
+                    Error::io(&path, err.error)
+                }
+            })?;
+        }
+        Ok(Release::new(version.clone(), digest).with_size(size))
+    }
+}
+
+/// Collects a stream into bytes (for small content in tests and adapters).
+pub async fn read_to_end(mut stream: ContentStream) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(out)
+}
