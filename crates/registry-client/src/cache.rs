@@ -211,9 +211,9 @@ pub(crate) async fn write_verified(
 }
 
 async fn remove_quietly(path: &Path) {
-    if let Err(err) = tokio::fs::remove_file(path).await {
-        if err.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(path = %path.display(), "cannot remove: {err}");
-        }
+    if let Err(err) = tokio::fs::remove_file(path).await
+        && err.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %path.display(), "cannot remove: {err}");
     }
 }

@@ -132,6 +132,16 @@ impl Client {
         self.inner.config.resolve_registry(package)
     }
 
+    /// Uses `backend` for `registry` instead of building one from the configuration: for
+    /// tools that bring their own backend, and for tests.
+    pub fn register_backend(&self, registry: Registry, backend: Arc<dyn Backend>) {
+        self.inner
+            .backends
+            .lock()
+            .expect("not poisoned")
+            .insert(registry, backend);
+    }
+
     /// The backend for `registry`, built on first use: the registry's configured `default`
     /// backend, else the one its mapping's metadata prefers, else OCI.
     ///

@@ -1,0 +1,119 @@
+//! The local directory backend: the layout `wkg` uses, round trips, refusals.
+
+use registry_client::LocalBackend;
+use registry_core::{Backend, ContentDigest, Error, PublishOptions};
+use test_support::component;
+
+use crate::support::{local_client, package, publish, version};
+
+#[tokio::test]
+async fn publish_list_and_fetch_in_the_wkg_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = local_client(dir.path());
+    let bytes = component::small("local");
+    let release = publish(&client, "acme:widget", "1.2.0", bytes.clone()).await;
+    publish(&client, "acme:widget", "1.10.0", component::small("ten")).await;
+    let file = dir.path().join("registry/acme/widget/1.2.0.wasm");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        bytes,
+        "stored where wkg puts it"
+    );
+
+    let versions: Vec<String> = client
+        .list_versions(&package("acme:widget"), None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.version.to_string())
+        .collect();
+    assert_eq!(versions, ["1.2.0", "1.10.0"]);
+    let got = client
+        .resolve(&package("acme:widget"), None, &"~1.2".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got, release);
+    let path = client
+        .fetch(&package("acme:widget"), None, &got)
+        .await
+        .unwrap();
+    assert!(path.starts_with(dir.path().join("cache/content/sha256")));
+    assert_eq!(std::fs::read(path).unwrap(), bytes);
+}
+
+#[tokio::test]
+async fn refusals_and_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = local_client(dir.path());
+    publish(&client, "acme:widget", "1.0.0", component::small("a")).await;
+    let err = client
+        .publish(
+            &package("acme:widget"),
+            None,
+            &version("1.0.0"),
+            Box::pin(std::io::Cursor::new(component::small("b"))),
+            &PublishOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is already published in registry `local.test`"),
+        "{err}"
+    );
+    let err = client
+        .list_versions(&package("acme:nothing"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PackageNotFound { .. }), "{err}");
+    let err = client
+        .resolve(&package("acme:widget"), None, &"^2".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "package `acme:widget` has no release matching `^2` in registry `local.test` (the newest release is 1.0.0)"
+    );
+}
+
+#[tokio::test]
+async fn a_local_registry_without_a_root_says_what_to_add() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = crate::support::client_with(
+        dir.path(),
+        "[registry.\"bare.test\"]\ndefault = \"local\"\n",
+    );
+    let err = client
+        .list_versions(&package("acme:widget"), Some(&"bare.test".parse().unwrap()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "registry `bare.test` uses the local backend but sets no directory; add `root = \"/path\"` under [registry.\"bare.test\".local]"
+    );
+}
+
+#[tokio::test]
+async fn the_backend_stands_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::new(
+        "dir.test".parse().unwrap(),
+        registry_client::LocalSettings::new(dir.path()),
+    );
+    let bytes = component::small("alone");
+    let release = backend
+        .publish(
+            &package("a:b"),
+            &version("0.1.0+build.1"),
+            Box::pin(std::io::Cursor::new(bytes.clone())),
+            &PublishOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(release.digest, ContentDigest::sha256(&bytes));
+    let again = backend
+        .get_release(&package("a:b"), &version("0.1.0+build.1"))
+        .await
+        .unwrap();
+    assert_eq!(again, release);
+}

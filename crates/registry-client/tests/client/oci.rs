@@ -1,0 +1,71 @@
+//! End to end against the real OCI registry: config -> registry -> OCI backend -> cache.
+
+use registry_client::{Client, Dependency, LockFile, LockMode};
+use registry_config::ConfigLoader;
+use registry_core::PublishOptions;
+use test_support::{Distribution, component};
+
+use crate::support::{package, version};
+
+#[tokio::test]
+async fn resolve_and_fetch_from_a_real_oci_registry() {
+    let registry = Distribution::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(
+        &config_path,
+        format!("[namespace_registries]\ne2e = \"{}\"\n", registry.host()),
+    )
+    .unwrap();
+    let config = ConfigLoader::new()
+        .user_file(&config_path)
+        .without_project_files()
+        .without_env()
+        .load()
+        .unwrap();
+    let client = Client::builder(config)
+        .cache_dir(dir.path().join("cache"))
+        .build();
+    for (v, seed) in [("0.1.0", "a"), ("0.2.0", "b"), ("0.2.1", "c")] {
+        client
+            .publish(
+                &package("e2e:widget"),
+                None,
+                &version(v),
+                Box::pin(std::io::Cursor::new(component::small(seed))),
+                &PublishOptions::default(),
+            )
+            .await
+            .unwrap();
+    }
+    let mut lock = LockFile::new();
+    let deps = [Dependency::new(
+        package("e2e:widget"),
+        "^0.2".parse().unwrap(),
+    )];
+    let resolved = client
+        .resolve_all(&deps, Some(&mut lock), LockMode::Update)
+        .await
+        .unwrap();
+    assert_eq!(resolved[0].version().unwrap().to_string(), "0.2.1");
+    assert_eq!(
+        std::fs::read(resolved[0].path()).unwrap(),
+        component::small("c")
+    );
+    let text = lock.to_toml();
+    assert!(
+        text.contains(&format!("registry = \"{}\"", registry.host())),
+        "{text}"
+    );
+
+    // With the lock file and a warm cache, offline works.
+    let offline = Client::builder(client.config().clone())
+        .cache_dir(dir.path().join("cache"))
+        .offline(true)
+        .build();
+    let again = offline
+        .resolve_all(&deps, Some(&mut lock), LockMode::Locked)
+        .await
+        .unwrap();
+    assert_eq!(again[0].path(), resolved[0].path());
+}

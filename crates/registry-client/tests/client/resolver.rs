@@ -1,0 +1,239 @@
+//! Choosing versions, lock file pins, `--locked`, overrides, bounded concurrency.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use registry_client::{Client, Dependency, LockFile, LockMode, LockedVersion, Resolution};
+use registry_core::{ContentDigest, Registry};
+
+use crate::support::{Scripted, local_client, package};
+
+fn scripted_registry() -> Registry {
+    "scripted.test".parse().unwrap()
+}
+
+fn setup(dir: &std::path::Path) -> (Client, Arc<Scripted>) {
+    let client = local_client(dir);
+    let backend = Arc::new(Scripted::default());
+    client.register_backend(scripted_registry(), backend.clone());
+    (client, backend)
+}
+
+fn dep(name: &str, req: &str) -> Dependency {
+    Dependency::new(package(name), req.parse().unwrap()).with_registry(scripted_registry())
+}
+
+fn versions(resolutions: &[Resolution]) -> Vec<String> {
+    resolutions
+        .iter()
+        .map(|r| r.version().map_or("local".to_owned(), ToString::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_newest_matching_unyanked_version_is_chosen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (client, backend) = setup(dir.path());
+    for (v, yanked) in [
+        ("1.0.0", false),
+        ("1.1.0", false),
+        ("1.2.0", true),
+        ("1.3.0-rc.1", false),
+        ("2.0.0-beta.1", false),
+        ("2.0.0-beta.2", true),
+    ] {
+        backend.add("a:pkg", v, yanked);
+    }
+    let deps = [
+        dep("a:pkg", "^1"),
+        dep("a:pkg", "=1.2.0"),
+        dep("a:pkg", "^1.3.0-rc.1"),
+        dep("a:pkg", ">=2.0.0-beta.1"),
+        dep("a:pkg", "*"),
+    ];
+    let mut results = Vec::new();
+    for d in &deps {
+        results.push(
+            client
+                .resolve_all(std::slice::from_ref(d), None, LockMode::Update)
+                .await
+                .map(|r| versions(&r)[0].clone())
+                .unwrap_or_else(|e| e.to_string()),
+        );
+    }
+    assert_eq!(
+        results,
+        [
+            "1.1.0",
+            "package `a:pkg` has no release matching `=1.2.0` in registry `scripted.test` (the newest release is 2.0.0-beta.1)",
+            "1.3.0-rc.1",
+            "2.0.0-beta.1",
+            "1.1.0",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn pins_are_used_written_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (client, backend) = setup(dir.path());
+    backend.add("a:pkg", "1.0.0", false);
+    backend.add("b:pkg", "0.1.0", false);
+    let deps = [dep("a:pkg", "^1"), dep("b:pkg", "^0.1"), dep("a:pkg", "^1")];
+
+    let mut lock = LockFile::new();
+    let first = client
+        .resolve_all(&deps, Some(&mut lock), LockMode::Update)
+        .await
+        .unwrap();
+    assert_eq!(versions(&first), ["1.0.0", "0.1.0", "1.0.0"]);
+    assert_eq!(
+        lock.packages.len(),
+        2,
+        "identical dependencies are locked once"
+    );
+    let lock_path = dir.path().join("wkg.lock");
+    lock.save(&lock_path).unwrap();
+    let mut lock = LockFile::load(&lock_path).unwrap().unwrap();
+
+    // A newer release does not move a pin that still satisfies its requirement...
+    backend.add("a:pkg", "1.5.0", false);
+    let pinned = client
+        .resolve_all(&deps, Some(&mut lock), LockMode::Update)
+        .await
+        .unwrap();
+    assert_eq!(versions(&pinned), ["1.0.0", "0.1.0", "1.0.0"]);
+    // ...a changed requirement does...
+    let changed = [dep("a:pkg", "^1.5")];
+    let moved = client
+        .resolve_all(&changed, Some(&mut lock), LockMode::Update)
+        .await
+        .unwrap();
+    assert_eq!(versions(&moved), ["1.5.0"]);
+    // ...and so does yanking the pinned version.
+    backend.yank("a:pkg", "1.0.0");
+    let after_yank = client
+        .resolve_all(&deps[..1], Some(&mut lock), LockMode::Update)
+        .await
+        .unwrap();
+    assert_eq!(versions(&after_yank), ["1.5.0"]);
+}
+
+#[tokio::test]
+async fn a_pin_whose_content_changed_is_an_error_naming_both_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let (client, backend) = setup(dir.path());
+    backend.add("a:pkg", "1.0.0", false);
+    let mut lock = LockFile::new();
+    let stale = ContentDigest::sha256(b"what was published before");
+    lock.insert(
+        &package("a:pkg"),
+        Some(&scripted_registry()),
+        LockedVersion {
+            requirement: "^1".parse().unwrap(),
+            version: "1.0.0".parse().unwrap(),
+            digest: stale,
+        },
+    );
+    let err = client
+        .resolve_all(&[dep("a:pkg", "^1")], Some(&mut lock), LockMode::Update)
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains(&stale.to_string()), "{message}");
+    assert!(message.contains("but the lock file pins"), "{message}");
+}
+
+#[tokio::test]
+async fn locked_mode_refuses_to_change_the_lock_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (client, backend) = setup(dir.path());
+    backend.add("a:pkg", "1.0.0", false);
+    let mut lock = LockFile::new();
+    let err = client
+        .resolve_all(&[dep("a:pkg", "^1")], Some(&mut lock), LockMode::Locked)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`a:pkg` (^1) from `scripted.test` is not in the lock file, and --locked forbids changing it; resolve without --locked to update the lock file"
+    );
+    client
+        .resolve_all(&[dep("a:pkg", "^1")], Some(&mut lock), LockMode::Update)
+        .await
+        .unwrap();
+    let again = client
+        .resolve_all(&[dep("a:pkg", "^1")], Some(&mut lock), LockMode::Locked)
+        .await
+        .unwrap();
+    assert_eq!(versions(&again), ["1.0.0"]);
+}
+
+#[tokio::test]
+async fn a_local_path_overrides_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (client, _) = setup(dir.path());
+    let file = dir.path().join("mine.wasm");
+    std::fs::write(&file, test_support::component::small("mine")).unwrap();
+    let resolved = client
+        .resolve_all(
+            &[dep("a:pkg", "^1").with_path(&file)],
+            None,
+            LockMode::Update,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        resolved[0],
+        Resolution::Local {
+            package: package("a:pkg"),
+            path: file
+        }
+    );
+    let err = client
+        .resolve_all(
+            &[dep("a:pkg", "^1").with_path(dir.path().join("missing.wasm"))],
+            None,
+            LockMode::Update,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("is not a file"), "{err}");
+}
+
+#[tokio::test]
+async fn a_hundred_dependencies_resolve_with_bounded_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = local_client(dir.path());
+    let backend = Arc::new(Scripted {
+        delay: Duration::from_millis(20),
+        ..Scripted::default()
+    });
+    client.register_backend(scripted_registry(), backend.clone());
+    let deps: Vec<Dependency> = (0..100)
+        .map(|i| {
+            let name = format!("n{i}:pkg");
+            backend.add(&name, "1.0.0", false);
+            dep(&name, "^1")
+        })
+        .collect();
+    let resolved = client
+        .resolve_all(&deps, None, LockMode::Update)
+        .await
+        .unwrap();
+    assert_eq!(resolved.len(), 100);
+    for (d, r) in deps.iter().zip(&resolved) {
+        assert_eq!(
+            r.package(),
+            &d.package,
+            "results keep the order of the dependencies"
+        );
+    }
+    let max = backend.max_in_flight.load(Ordering::SeqCst);
+    assert!(
+        max <= registry_client::CONCURRENCY,
+        "{max} requests in flight"
+    );
+    assert!(max > 4, "requests overlap ({max} in flight at most)");
+}
