@@ -62,11 +62,14 @@ pub(crate) async fn publish(client: &Client, name: &str, v: &str, bytes: Vec<u8>
         .unwrap()
 }
 
+/// Content and yanked flag per (package, version).
+type Releases = BTreeMap<(String, Version), (Vec<u8>, bool)>;
+
 /// A backend serving scripted versions (some yanked) and counting concurrent requests.
 #[derive(Debug, Default)]
 pub(crate) struct Scripted {
     pub(crate) registry: Option<Registry>,
-    pub(crate) content: Mutex<BTreeMap<(String, Version), (Vec<u8>, bool)>>,
+    pub(crate) content: Mutex<Releases>,
     pub(crate) in_flight: AtomicUsize,
     pub(crate) max_in_flight: AtomicUsize,
     pub(crate) delay: Duration,
