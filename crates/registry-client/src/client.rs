@@ -9,9 +9,9 @@ use registry_core::{
     Backend, ContentReader, Error, PackageRef, PublishOptions, Registry, Release, Version,
     VersionInfo, VersionReq,
 };
-use serde::Deserialize;
 
 use crate::cache::Cache;
+use crate::discovery::{Discovery, RegistryMetadata};
 use crate::local::{self, LocalBackend, LocalSettings};
 
 /// Resolves packages to registries and registries to backends, and fetches content through
@@ -25,6 +25,7 @@ struct Inner {
     config: Config,
     cache: Cache,
     offline: bool,
+    discovery: Discovery,
     backends: Mutex<HashMap<Registry, Arc<dyn Backend>>>,
 }
 
@@ -43,6 +44,7 @@ pub struct ClientBuilder {
     config: Config,
     cache_dir: Option<PathBuf>,
     offline: bool,
+    discovery_timeout: Option<std::time::Duration>,
 }
 
 impl ClientBuilder {
@@ -58,13 +60,25 @@ impl ClientBuilder {
         self
     }
 
+    /// Waits at most `timeout` for a registry's well-known document (default 10 s).
+    pub fn discovery_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.discovery_timeout = Some(timeout);
+        self
+    }
+
     /// The client.
     pub fn build(self) -> Client {
+        let cache = Cache::new(self.cache_dir.unwrap_or_else(Cache::default_dir));
+        let mut discovery = Discovery::new(cache.dir(), self.offline);
+        if let Some(timeout) = self.discovery_timeout {
+            discovery = discovery.with_timeout(timeout);
+        }
         Client {
             inner: Arc::new(Inner {
                 config: self.config,
-                cache: Cache::new(self.cache_dir.unwrap_or_else(Cache::default_dir)),
+                cache,
                 offline: self.offline,
+                discovery,
                 backends: Mutex::new(HashMap::new()),
             }),
         }
@@ -74,24 +88,6 @@ impl ClientBuilder {
 /// The backends this build knows.
 const OCI: &str = "oci";
 const WARG: &str = "warg";
-
-/// The part of a mapping's `metadata` (the stand-in for the registry's well-known
-/// document) that chooses and configures the backend.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Metadata {
-    preferred_protocol: Option<String>,
-    oci: Option<OciMetadata>,
-    oci_registry: Option<String>,
-    oci_namespace_prefix: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OciMetadata {
-    registry: Option<String>,
-    namespace_prefix: Option<String>,
-}
 
 impl Client {
     /// A client with the default cache directory.
@@ -105,6 +101,7 @@ impl Client {
             config,
             cache_dir: None,
             offline: false,
+            discovery_timeout: None,
         }
     }
 
@@ -143,45 +140,50 @@ impl Client {
     }
 
     /// The backend for `registry`, built on first use: the registry's configured `default`
-    /// backend, else the one its mapping's metadata prefers, else OCI.
+    /// backend, else the one its mapping's metadata prefers, else the one its well-known
+    /// document prefers, else OCI.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a backend this build does not have, or bad settings.
-    pub fn backend(
+    /// [`Error::InvalidInput`] for a backend this build does not have, or bad settings;
+    /// [`Error::Registry`] for a malformed well-known document.
+    pub async fn backend(
         &self,
         registry: &Registry,
         mapping: Option<&RegistryMapping>,
     ) -> Result<Arc<dyn Backend>, Error> {
-        if let Some(backend) = self
+        let cached = self
             .inner
             .backends
             .lock()
             .expect("not poisoned")
             .get(registry)
-        {
-            return Ok(backend.clone());
+            .cloned();
+        if let Some(backend) = cached {
+            return Ok(backend);
         }
-        let backend = self.build_backend(registry, mapping)?;
+        let backend = self.build_backend(registry, mapping).await?;
         let mut backends = self.inner.backends.lock().expect("not poisoned");
         Ok(backends.entry(registry.clone()).or_insert(backend).clone())
     }
 
-    fn build_backend(
+    async fn build_backend(
         &self,
         registry: &Registry,
         mapping: Option<&RegistryMapping>,
     ) -> Result<Arc<dyn Backend>, Error> {
         let config = &self.inner.config;
         let settings = config.registry_settings(registry);
-        let metadata: Metadata = mapping
-            .map(RegistryMapping::metadata::<Metadata>)
+        let configured = settings.default_backend().map(|s| s.value);
+        let mut metadata: Option<RegistryMetadata> = mapping
+            .map(RegistryMapping::metadata::<RegistryMetadata>)
             .transpose()?
-            .flatten()
-            .unwrap_or_default();
-        let kind = settings
-            .default_backend()
-            .map(|s| s.value)
-            .or_else(|| metadata.preferred_protocol.clone())
+            .flatten();
+        if configured.is_none() && metadata.is_none() {
+            metadata = self.inner.discovery.metadata(registry).await?;
+        }
+        let metadata = metadata.unwrap_or_default();
+        let kind = configured
+            .or_else(|| metadata.protocol().map(str::to_owned))
             .unwrap_or_else(|| OCI.to_owned());
         tracing::debug!(%registry, backend = %kind, "choosing a backend");
         match kind.as_str() {
@@ -199,15 +201,12 @@ impl Client {
             #[cfg(feature = "oci")]
             OCI => {
                 let mut oci = registry_oci::OciSettings::from_config(config, registry)?.value;
-                let (meta_registry, meta_prefix) = match &metadata.oci {
-                    Some(m) => (m.registry.clone(), m.namespace_prefix.clone()),
-                    None => (
-                        metadata.oci_registry.clone(),
-                        metadata.oci_namespace_prefix.clone(),
-                    ),
-                };
-                oci.registry = oci.registry.or(meta_registry);
-                oci.namespace_prefix = oci.namespace_prefix.or(meta_prefix);
+                if let Some(meta) = &metadata.oci {
+                    oci.registry = oci.registry.or_else(|| meta.registry.clone());
+                    oci.namespace_prefix = oci
+                        .namespace_prefix
+                        .or_else(|| meta.namespace_prefix.clone());
+                }
                 Ok(Arc::new(registry_oci::OciBackend::new(
                     registry.clone(),
                     oci,
@@ -229,17 +228,17 @@ impl Client {
     }
 
     /// The backend for `package`, and its registry.
-    pub fn backend_for(
+    pub async fn backend_for(
         &self,
         package: &PackageRef,
         registry: Option<&Registry>,
     ) -> Result<(Registry, Arc<dyn Backend>), Error> {
         match registry {
-            Some(registry) => Ok((registry.clone(), self.backend(registry, None)?)),
+            Some(registry) => Ok((registry.clone(), self.backend(registry, None).await?)),
             None => {
                 let mapping = self.registry_for(package)?.value;
                 let registry = mapping.registry().clone();
-                let backend = self.backend(&registry, Some(&mapping))?;
+                let backend = self.backend(&registry, Some(&mapping)).await?;
                 Ok((registry, backend))
             }
         }
@@ -263,7 +262,7 @@ impl Client {
         if self.inner.offline {
             return Err(self.offline_error(package, "list versions"));
         }
-        let (_, backend) = self.backend_for(package, registry)?;
+        let (_, backend) = self.backend_for(package, registry).await?;
         backend.list_versions(package).await
     }
 
@@ -280,7 +279,7 @@ impl Client {
         if self.inner.offline {
             return Err(self.offline_error(package, "resolve a version"));
         }
-        let (registry, backend) = self.backend_for(package, registry)?;
+        let (registry, backend) = self.backend_for(package, registry).await?;
         let versions = backend.list_versions(package).await?;
         let chosen = pick(&versions, requirement).ok_or_else(|| Error::VersionNotFound {
             registry: registry.clone(),
@@ -310,7 +309,7 @@ impl Client {
         if self.inner.offline {
             return Err(self.offline_error(package, &format!("fetch {}", release.version)));
         }
-        let (registry, backend) = self.backend_for(package, registry)?;
+        let (registry, backend) = self.backend_for(package, registry).await?;
         let stream = backend.fetch_content(package, release).await?;
         let subject = format!("{package}@{} from {registry}", release.version);
         cache
@@ -332,7 +331,7 @@ impl Client {
                 message: format!("offline: cannot publish {package}@{version}"),
             });
         }
-        let (_, backend) = self.backend_for(package, registry)?;
+        let (_, backend) = self.backend_for(package, registry).await?;
         backend.publish(package, version, content, options).await
     }
 }

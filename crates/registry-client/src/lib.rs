@@ -30,6 +30,7 @@
 
 pub mod cache;
 mod client;
+pub mod discovery;
 pub mod local;
 pub mod lock;
 mod resolver;

@@ -253,7 +253,7 @@ impl Client {
             // `fetch` then serves it from the cache or says it is not cached.
             return Ok(pinned);
         }
-        let (_, backend) = self.backend_for(package, Some(registry))?;
+        let (_, backend) = self.backend_for(package, Some(registry)).await?;
         if backend.tracks_yanks() {
             let versions = backend.list_versions(package).await?;
             if versions
@@ -296,7 +296,7 @@ impl Client {
             requirement: pin.requirement.to_string(),
             newest: None,
         })?;
-        let (_, backend) = self.backend_for(package, Some(registry))?;
+        let (_, backend) = self.backend_for(package, Some(registry)).await?;
         backend.get_release(package, &version).await
     }
 }

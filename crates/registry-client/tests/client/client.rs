@@ -45,8 +45,8 @@ async fn mapping_precedence_reaches_the_right_backend() {
     assert!(other_root.join("acme/widget/1.0.0.wasm").is_file());
     // Backends are built once per registry.
     let registry: Registry = "other.test".parse().unwrap();
-    let a = client.backend(&registry, None).unwrap();
-    let b = client.backend(&registry, None).unwrap();
+    let a = client.backend(&registry, None).await.unwrap();
+    let b = client.backend(&registry, None).await.unwrap();
     assert!(std::sync::Arc::ptr_eq(&a, &b));
 }
 
@@ -56,6 +56,7 @@ async fn unknown_backends_are_refused_clearly() {
     let client = client_with(dir.path(), "[registry.\"odd.test\"]\ndefault = \"ftp\"\n");
     let err = client
         .backend(&"odd.test".parse().unwrap(), None)
+        .await
         .unwrap_err();
     assert_eq!(
         err.to_string(),

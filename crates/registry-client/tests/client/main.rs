@@ -2,6 +2,7 @@
 
 mod cache;
 mod client;
+mod discovery;
 mod local;
 mod oci;
 mod resolver;

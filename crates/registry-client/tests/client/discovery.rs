@@ -1,0 +1,162 @@
+//! Well-known discovery: each document form, 404, malformed, timeout, cache.
+
+use std::time::Duration;
+
+use registry_client::Client;
+use registry_client::discovery::{Discovery, WELL_KNOWN_PATH};
+use registry_config::ConfigLoader;
+use registry_core::{Error, PublishOptions, Registry};
+use test_support::{Distribution, component, http};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{package, version};
+
+async fn serving(status: u16, body: &str) -> (MockServer, Registry) {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(WELL_KNOWN_PATH))
+        .respond_with(ResponseTemplate::new(status).set_body_string(body))
+        .mount(&server)
+        .await;
+    let registry = server.address().to_string().parse().unwrap();
+    (server, registry)
+}
+
+#[tokio::test]
+async fn both_forms_404_and_garbage() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (body, protocol, prefix)) in [
+        (r#"{"preferredProtocol":"oci","oci":{"registry":"ghcr.io","namespacePrefix":"webassembly/"}}"#, Some("oci"), Some("webassembly/")),
+        (r#"{"ociRegistry":"ghcr.io","ociNamespacePrefix":"bytecodealliance/"}"#, Some("oci"), Some("bytecodealliance/")),
+        (r#"{"warg":{"url":"https://warg.example.com"}}"#, Some("warg"), None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (_server, registry) = serving(200, body).await;
+        // A cache per case: a later server may get an earlier one's port.
+        let discovery = Discovery::new(dir.path().join(i.to_string()), false);
+        let metadata = discovery.metadata(&registry).await.unwrap().unwrap();
+        assert_eq!(metadata.protocol(), protocol, "{body}");
+        assert_eq!(
+            metadata.oci.as_ref().and_then(|o| o.namespace_prefix.as_deref()),
+            prefix,
+            "{body}"
+        );
+    }
+    let (_server, registry) = serving(404, "").await;
+    let discovery = Discovery::new(dir.path().join("404"), false);
+    assert_eq!(discovery.metadata(&registry).await.unwrap(), None);
+
+    let (_server, registry) = serving(200, "<html>hello</html>").await;
+    let discovery = Discovery::new(dir.path().join("html"), false);
+    let err = discovery.metadata(&registry).await.unwrap_err();
+    assert!(matches!(err, Error::Registry { .. }), "{err}");
+    assert!(
+        err.to_string().contains("is not a valid registry document"),
+        "{err}"
+    );
+
+    let (_server, registry) = serving(500, "").await;
+    let discovery = Discovery::new(dir.path().join("500"), false);
+    let err = discovery.metadata(&registry).await.unwrap_err();
+    assert!(err.to_string().contains("answered 500"), "{err}");
+}
+
+#[tokio::test]
+async fn a_slow_registry_times_out() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(WELL_KNOWN_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("{}")
+                .set_delay(Duration::from_secs(5)),
+        )
+        .mount(&server)
+        .await;
+    let registry: Registry = server.address().to_string().parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let discovery = Discovery::new(dir.path(), false).with_timeout(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let err = discovery.metadata(&registry).await.unwrap_err();
+    assert!(
+        err.to_string().contains("did not answer within 200ms"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[tokio::test]
+async fn answers_are_cached_and_offline_uses_the_cache() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(WELL_KNOWN_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ociRegistry":"ghcr.io"}"#))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let registry: Registry = server.address().to_string().parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = Discovery::new(dir.path(), false)
+        .metadata(&registry)
+        .await
+        .unwrap();
+    let second = Discovery::new(dir.path(), false)
+        .metadata(&registry)
+        .await
+        .unwrap();
+    let offline = Discovery::new(dir.path(), true)
+        .metadata(&registry)
+        .await
+        .unwrap();
+    assert_eq!(first, second);
+    assert_eq!(first, offline);
+    // `expect(1)` is checked when the server drops: one request for three answers.
+}
+
+#[tokio::test]
+async fn the_client_follows_the_document_to_the_real_registry() {
+    let oci = Distribution::shared();
+    let body = format!(
+        r#"{{"oci":{{"registry":"{}","namespacePrefix":"disc/"}}}}"#,
+        oci.host()
+    );
+    let (_server, registry) = serving(200, &body).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(&config_path, format!("default_registry = \"{registry}\"\n")).unwrap();
+    let config = ConfigLoader::new()
+        .user_file(&config_path)
+        .without_project_files()
+        .without_env()
+        .load()
+        .unwrap();
+    let client = Client::builder(config)
+        .cache_dir(dir.path().join("cache"))
+        .build();
+    client
+        .publish(
+            &package("found:widget"),
+            None,
+            &version("1.0.0"),
+            Box::pin(std::io::Cursor::new(component::small("discovered"))),
+            &PublishOptions::default(),
+        )
+        .await
+        .unwrap();
+    let response = http::request(
+        oci.addr(),
+        "GET",
+        "/v2/disc/found/widget/tags/list",
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        response.status, 200,
+        "published under the document's prefix"
+    );
+    assert!(String::from_utf8_lossy(&response.body).contains("1.0.0"));
+}
