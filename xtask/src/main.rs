@@ -82,11 +82,21 @@ fn cargo(args: &[&str]) -> Result<()> {
 
 fn demo() -> Result<()> {
     println!(
-        "wreg demo: what the workspace does today.\n\
-         The registry backends, cache and `wreg` commands are still being built; this shows\n\
-         the configuration every one of them reads: six layers, each value with its origin,\n\
-         package-to-registry resolution, typed backend sections, lossless write-back."
+        "wreg demo: package names in, verified bytes out.\n\
+         It publishes generated components, resolves a dependency set with a lock file,\n\
+         fetches through the verified cache, survives cache corruption and works offline;\n\
+         first against a local directory registry (no server), then, when Debian's\n\
+         docker-registry is installed, against a real OCI registry on loopback. Then a tour\n\
+         of the layered configuration all of it reads."
     );
+    cargo(&[
+        "run",
+        "--quiet",
+        "-p",
+        "registry-client",
+        "--example",
+        "demo",
+    ])?;
     cargo(&[
         "run",
         "--quiet",
