@@ -5,6 +5,8 @@
 //! ```text
 //! content/sha256/<64 hex>     verified content, named by its digest (no `:`, Windows-safe)
 //! tmp/                        downloads in progress; renamed into `content/` once verified
+//! versions/<registry>/<ns>/<name>.json   version lists, used for a minute (offline: always)
+//! metadata/<registry>.json    well-known registry documents, used for an hour
 //! ```
 //!
 //! A download is written to a temporary file in `tmp/` (same file system), hashed as it is
@@ -17,7 +19,12 @@
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt as _;
-use registry_core::{ContentDigest, ContentStream, DigestVerifier, Error};
+use registry_core::{
+    ContentDigest, ContentStream, DigestVerifier, Error, PackageRef, Registry, VersionInfo,
+};
+
+/// How long a cached version list is used before the registry is asked again.
+pub const VERSIONS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 use tokio::io::AsyncWriteExt as _;
 
 /// The content cache.
@@ -134,6 +141,66 @@ impl Cache {
                 Ok(false)
             }
             Err(err) => Err(err),
+        }
+    }
+
+    fn versions_path(&self, registry: &Registry, package: &PackageRef) -> PathBuf {
+        let registry: String = registry
+            .as_str()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.dir
+            .join("versions")
+            .join(registry)
+            .join(package.namespace())
+            .join(format!("{}.json", package.name()))
+    }
+
+    /// A version list cached less than [`VERSIONS_TTL`] ago (or of any age when `any_age`).
+    pub fn versions(
+        &self,
+        registry: &Registry,
+        package: &PackageRef,
+        any_age: bool,
+    ) -> Option<Vec<VersionInfo>> {
+        let path = self.versions_path(registry, package);
+        let fresh = std::fs::metadata(&path)
+            .ok()?
+            .modified()
+            .ok()?
+            .elapsed()
+            .is_ok_and(|age| age < VERSIONS_TTL);
+        if !fresh && !any_age {
+            return None;
+        }
+        serde_json::from_slice(&std::fs::read(&path).ok()?).ok()
+    }
+
+    /// Caches a version list; a failure to cache is only logged.
+    pub fn store_versions(
+        &self,
+        registry: &Registry,
+        package: &PackageRef,
+        versions: &[VersionInfo],
+    ) {
+        let path = self.versions_path(registry, package);
+        let write = || -> std::io::Result<()> {
+            let dir = path.parent().expect("has a parent");
+            std::fs::create_dir_all(dir)?;
+            let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+            std::io::Write::write_all(&mut temp, &serde_json::to_vec(versions)?)?;
+            temp.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        };
+        if let Err(err) = write() {
+            tracing::debug!(path = %path.display(), "cannot cache a version list: {err}");
         }
     }
 

@@ -13,6 +13,7 @@ use registry_core::{
 use crate::cache::Cache;
 use crate::discovery::{Discovery, RegistryMetadata};
 use crate::local::{self, LocalBackend, LocalSettings};
+use crate::progress::{Progress, Reporting};
 
 /// Resolves packages to registries and registries to backends, and fetches content through
 /// a verified [`Cache`]. Cheap to share: backends are built once per registry.
@@ -25,7 +26,9 @@ struct Inner {
     config: Config,
     cache: Cache,
     offline: bool,
+    refresh: bool,
     discovery: Discovery,
+    progress: Option<Arc<dyn Progress>>,
     backends: Mutex<HashMap<Registry, Arc<dyn Backend>>>,
 }
 
@@ -44,7 +47,15 @@ pub struct ClientBuilder {
     config: Config,
     cache_dir: Option<PathBuf>,
     offline: bool,
+    refresh: bool,
     discovery_timeout: Option<std::time::Duration>,
+    progress: Option<Arc<dyn Progress>>,
+}
+
+impl std::fmt::Debug for dyn Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
 }
 
 impl ClientBuilder {
@@ -57,6 +68,19 @@ impl ClientBuilder {
     /// Uses only the cache (and lock files): no network, no registry directory reads.
     pub fn offline(mut self, offline: bool) -> Self {
         self.offline = offline;
+        self
+    }
+
+    /// Asks registries for their version lists every time instead of using lists cached in
+    /// the last minute.
+    pub fn refresh(mut self, refresh: bool) -> Self {
+        self.refresh = refresh;
+        self
+    }
+
+    /// Reports downloads to `progress`.
+    pub fn progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.progress = Some(progress);
         self
     }
 
@@ -78,7 +102,9 @@ impl ClientBuilder {
                 config: self.config,
                 cache,
                 offline: self.offline,
+                refresh: self.refresh,
                 discovery,
+                progress: self.progress,
                 backends: Mutex::new(HashMap::new()),
             }),
         }
@@ -101,7 +127,9 @@ impl Client {
             config,
             cache_dir: None,
             offline: false,
+            refresh: false,
             discovery_timeout: None,
+            progress: None,
         }
     }
 
@@ -253,17 +281,30 @@ impl Client {
         }
     }
 
-    /// Lists `package`'s versions (newest last).
+    /// Lists `package`'s versions (newest last). Lists are cached for a minute (see
+    /// [`ClientBuilder::refresh`]); offline, the cached list is used whatever its age.
     pub async fn list_versions(
         &self,
         package: &PackageRef,
         registry: Option<&Registry>,
     ) -> Result<Vec<VersionInfo>, Error> {
+        let registry = match registry {
+            Some(registry) => registry.clone(),
+            None => self.registry_for(package)?.value.registry().clone(),
+        };
+        let cache = &self.inner.cache;
+        if (!self.inner.refresh || self.inner.offline)
+            && let Some(versions) = cache.versions(&registry, package, self.inner.offline)
+        {
+            return Ok(versions);
+        }
         if self.inner.offline {
             return Err(self.offline_error(package, "list versions"));
         }
-        let (_, backend) = self.backend_for(package, registry).await?;
-        backend.list_versions(package).await
+        let (_, backend) = self.backend_for(package, Some(&registry)).await?;
+        let versions = backend.list_versions(package).await?;
+        cache.store_versions(&registry, package, &versions);
+        Ok(versions)
     }
 
     /// The newest release of `package` matching `requirement` that is not yanked.
@@ -276,11 +317,19 @@ impl Client {
         registry: Option<&Registry>,
         requirement: &VersionReq,
     ) -> Result<Release, Error> {
-        if self.inner.offline {
-            return Err(self.offline_error(package, "resolve a version"));
+        let registry = match registry {
+            Some(registry) => registry.clone(),
+            None => self.registry_for(package)?.value.registry().clone(),
+        };
+        let mut versions = self.list_versions(package, Some(&registry)).await?;
+        if pick(&versions, requirement).is_none() && !self.inner.offline {
+            // The cached list may predate the release asked for: ask the registry.
+            let (_, backend) = self.backend_for(package, Some(&registry)).await?;
+            versions = backend.list_versions(package).await?;
+            self.inner
+                .cache
+                .store_versions(&registry, package, &versions);
         }
-        let (registry, backend) = self.backend_for(package, registry).await?;
-        let versions = backend.list_versions(package).await?;
         let chosen = pick(&versions, requirement).ok_or_else(|| Error::VersionNotFound {
             registry: registry.clone(),
             package: package.clone(),
@@ -291,6 +340,10 @@ impl Client {
                 .map(|v| v.version.clone())
                 .max(),
         })?;
+        if self.inner.offline {
+            return Err(self.offline_error(package, &format!("describe {chosen}")));
+        }
+        let (_, backend) = self.backend_for(package, Some(&registry)).await?;
         backend.get_release(package, &chosen).await
     }
 
@@ -310,7 +363,16 @@ impl Client {
             return Err(self.offline_error(package, &format!("fetch {}", release.version)));
         }
         let (registry, backend) = self.backend_for(package, registry).await?;
-        let stream = backend.fetch_content(package, release).await?;
+        let mut stream = backend.fetch_content(package, release).await?;
+        if let Some(progress) = &self.inner.progress {
+            stream = Reporting::wrap(
+                stream,
+                progress.clone(),
+                package,
+                &release.version,
+                release.size,
+            );
+        }
         let subject = format!("{package}@{} from {registry}", release.version);
         cache
             .insert(&release.digest, release.size, &subject, stream)

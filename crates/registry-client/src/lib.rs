@@ -33,12 +33,14 @@ mod client;
 pub mod discovery;
 pub mod local;
 pub mod lock;
+mod progress;
 mod resolver;
 
 pub use cache::Cache;
 pub use client::{Client, ClientBuilder};
 pub use local::{LocalBackend, LocalSettings};
 pub use lock::{LOCK_FILE_NAME, LockFile, LockedPackage, LockedVersion};
+pub use progress::Progress;
 pub use registry_config as config;
 pub use registry_core as core;
-pub use resolver::{CONCURRENCY, Dependency, LockMode, Resolution};
+pub use resolver::{CONCURRENCY, Dependency, LockMode, Override, Overrides, Resolution};

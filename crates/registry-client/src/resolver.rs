@@ -52,15 +52,113 @@ impl Dependency {
     }
 }
 
+/// What replaces part of a dependency: a local file or WIT directory, another registry,
+/// another version requirement.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Override {
+    /// A local file (or WIT directory) to use instead of any registry.
+    pub path: Option<PathBuf>,
+    /// The registry to use instead of the configured one.
+    pub registry: Option<Registry>,
+    /// The requirement to use instead of the dependency's.
+    pub requirement: Option<VersionReq>,
+}
+
+impl Override {
+    /// An override by a local path.
+    pub fn path(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: Some(path.into()),
+            ..Self::default()
+        }
+    }
+
+    /// An override by another registry.
+    pub fn registry(registry: Registry) -> Self {
+        Self {
+            registry: Some(registry),
+            ..Self::default()
+        }
+    }
+
+    /// An override by another requirement.
+    pub fn requirement(requirement: VersionReq) -> Self {
+        Self {
+            requirement: Some(requirement),
+            ..Self::default()
+        }
+    }
+}
+
+/// Overrides keyed by `ns:name` (every dependency on the package) or `ns:name@version`
+/// (the dependencies whose requirement that version satisfies). A versioned key wins over
+/// an unversioned one.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    entries: Vec<(PackageRef, Option<Version>, Override)>,
+}
+
+impl Overrides {
+    /// No overrides.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an override under `key` (`ns:name` or `ns:name@version`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the key is not a package name with an optional version.
+    pub fn insert(&mut self, key: &str, value: Override) -> Result<(), Error> {
+        let spec: registry_core::PackageSpec = key.parse()?;
+        self.entries
+            .retain(|(p, v, _)| !(p == &spec.package && v == &spec.version));
+        self.entries.push((spec.package, spec.version, value));
+        Ok(())
+    }
+
+    /// The override for `dependency`, if any.
+    pub fn find(&self, dependency: &Dependency) -> Option<&Override> {
+        let mut unversioned = None;
+        for (package, version, value) in &self.entries {
+            if package != &dependency.package {
+                continue;
+            }
+            match version {
+                Some(v) if dependency.requirement.matches(v) => return Some(value),
+                Some(_) => {}
+                None => unversioned = Some(value),
+            }
+        }
+        unversioned
+    }
+
+    /// `dependencies` with their overrides applied.
+    pub fn apply(&self, dependencies: &[Dependency]) -> Vec<Dependency> {
+        dependencies
+            .iter()
+            .map(|d| {
+                let mut d = d.clone();
+                if let Some(o) = self.find(&d) {
+                    d.path = o.path.clone().or(d.path);
+                    d.registry = o.registry.clone().or(d.registry);
+                    d.requirement = o.requirement.clone().unwrap_or(d.requirement);
+                }
+                d
+            })
+            .collect()
+    }
+}
+
 /// What a dependency resolved to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Resolution {
-    /// A local file given by the dependency.
+    /// A local file or WIT directory given by the dependency.
     Local {
         /// The package.
         package: PackageRef,
-        /// The file.
+        /// The file or directory.
         path: PathBuf,
     },
     /// A release from a registry, verified into the cache.
@@ -195,10 +293,10 @@ impl Client {
     ) -> Result<Resolution, Error> {
         let package = &dependency.package;
         if let Some(path) = &dependency.path {
-            if !path.is_file() {
+            if !path.exists() {
                 return Err(Error::InvalidInput {
                     message: format!(
-                        "the local override for `{package}`, {}, is not a file",
+                        "the local override for `{package}`, {}, does not exist",
                         path.display()
                     ),
                 });

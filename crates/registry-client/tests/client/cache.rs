@@ -199,6 +199,7 @@ fn concurrent_fetches_from_several_processes() {
                     "--exact",
                     "cache::concurrent_fetches_from_several_processes",
                     "--test-threads=1",
+                    "--nocapture",
                 ])
                 .env(CHILD, dir.path())
                 .stdout(std::process::Stdio::null())

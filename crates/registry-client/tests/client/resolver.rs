@@ -199,7 +199,7 @@ async fn a_local_path_overrides_the_registry() {
         )
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("is not a file"), "{err}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
 }
 
 #[tokio::test]
@@ -236,4 +236,155 @@ async fn a_hundred_dependencies_resolve_with_bounded_concurrency() {
         "{max} requests in flight"
     );
     assert!(max > 4, "requests overlap ({max} in flight at most)");
+}
+
+#[tokio::test]
+async fn overrides_by_versioned_and_unversioned_keys() {
+    use registry_client::{Override, Overrides};
+    let dir = tempfile::tempdir().unwrap();
+    let (client, backend) = setup(dir.path());
+    backend.add("a:pkg", "1.0.0", false);
+    backend.add("a:pkg", "2.0.0", false);
+    let file = dir.path().join("local-a.wasm");
+    std::fs::write(&file, test_support::component::small("local a")).unwrap();
+
+    let mut overrides = Overrides::new();
+    // Every dependency on a:pkg moves to ^1 ...
+    overrides
+        .insert("a:pkg", Override::requirement("^1".parse().unwrap()))
+        .unwrap();
+    // ... except those a 2.0.0 satisfies, which use a local file.
+    overrides
+        .insert("a:pkg@2.0.0", Override::path(&file))
+        .unwrap();
+    let deps = overrides.apply(&[dep("a:pkg", "*"), dep("a:pkg", "=1.0.0")]);
+    assert_eq!(
+        deps[0].path.as_deref(),
+        Some(file.as_path()),
+        "* accepts 2.0.0: versioned key wins"
+    );
+    assert_eq!(deps[1].path, None);
+    assert_eq!(deps[1].requirement.to_string(), "^1");
+    let resolved = client
+        .resolve_all(&deps, None, LockMode::Update)
+        .await
+        .unwrap();
+    assert_eq!(versions(&resolved), ["local", "1.0.0"]);
+
+    let err = overrides.insert("A:pkg", Override::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("namespace must be lowercase"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn version_lists_are_cached_refreshed_on_a_miss_and_used_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (client, backend) = setup(dir.path());
+    backend.add("a:pkg", "1.0.0", false);
+    let first = client
+        .resolve(
+            &package("a:pkg"),
+            Some(&scripted_registry()),
+            &"^1".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.version.to_string(), "1.0.0");
+    // A new release within the cache's minute: `^1` still gets the cached answer ...
+    backend.add("a:pkg", "1.1.0", false);
+    let cached = client
+        .resolve(
+            &package("a:pkg"),
+            Some(&scripted_registry()),
+            &"^1".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(cached.version.to_string(), "1.0.0");
+    // ... a requirement only the new release meets asks the registry again ...
+    let fresh = client
+        .resolve(
+            &package("a:pkg"),
+            Some(&scripted_registry()),
+            &"^1.1".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fresh.version.to_string(), "1.1.0");
+    // ... and a client that refreshes always asks.
+    let refreshing = Client::builder(client.config().clone())
+        .cache_dir(dir.path().join("cache"))
+        .refresh(true)
+        .build();
+    refreshing.register_backend(scripted_registry(), backend.clone());
+    backend.add("a:pkg", "1.2.0", false);
+    let newest = refreshing
+        .list_versions(&package("a:pkg"), Some(&scripted_registry()))
+        .await
+        .unwrap();
+    assert_eq!(newest.last().unwrap().version.to_string(), "1.2.0");
+    // Offline, the cached list still answers (the content must be cached to fetch).
+    let offline = Client::builder(client.config().clone())
+        .cache_dir(dir.path().join("cache"))
+        .offline(true)
+        .build();
+    let listed = offline
+        .list_versions(&package("a:pkg"), Some(&scripted_registry()))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 3);
+}
+
+#[tokio::test]
+async fn progress_is_reported_per_download() {
+    use std::sync::Mutex;
+
+    use registry_client::Progress;
+    use registry_core::{PackageRef, Version};
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+    impl Progress for Recorder {
+        fn download_started(&self, p: &PackageRef, v: &Version, total: Option<u64>) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("start {p}@{v} {total:?}"));
+        }
+        fn downloaded(&self, _: &PackageRef, _: &Version, bytes: u64) {
+            self.0.lock().unwrap().push(format!("+{bytes}"));
+        }
+        fn download_finished(&self, p: &PackageRef, v: &Version, ok: bool) {
+            self.0.lock().unwrap().push(format!("done {p}@{v} {ok}"));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let client = Client::builder(crate::support::local_client(dir.path()).config().clone())
+        .cache_dir(dir.path().join("cache"))
+        .progress(recorder.clone())
+        .build();
+    let backend = Arc::new(Scripted::default());
+    client.register_backend(scripted_registry(), backend.clone());
+    let bytes = backend.add("a:pkg", "1.0.0", false);
+    client
+        .resolve_all(&[dep("a:pkg", "^1")], None, LockMode::Update)
+        .await
+        .unwrap();
+    // A second resolution is served by the cache: no download.
+    client
+        .resolve_all(&[dep("a:pkg", "^1")], None, LockMode::Update)
+        .await
+        .unwrap();
+    let events = recorder.0.lock().unwrap().clone();
+    assert_eq!(
+        events,
+        [
+            format!("start a:pkg@1.0.0 Some({})", bytes.len()),
+            format!("+{}", bytes.len()),
+            "done a:pkg@1.0.0 true".to_owned(),
+        ]
+    );
 }

@@ -24,14 +24,14 @@ pub(crate) fn local_client(dir: &Path) -> Client {
 pub(crate) fn client_with(dir: &Path, extra: &str) -> Client {
     let config = dir.join("config.toml");
     let root = dir.join("registry");
-    std::fs::write(
-        &config,
-        format!(
-            "default_registry = \"local.test\"\n[registry.\"local.test\".local]\nroot = {:?}\n{extra}",
-            root.display().to_string()
-        ),
-    )
-    .unwrap();
+    let text = format!(
+        "default_registry = \"local.test\"\n[registry.\"local.test\".local]\nroot = {:?}\n{extra}",
+        root.display().to_string()
+    );
+    // Atomically: processes of the concurrency tests share the file.
+    let mut temp = tempfile::NamedTempFile::new_in(dir).unwrap();
+    std::io::Write::write_all(&mut temp, text.as_bytes()).unwrap();
+    temp.persist(&config).unwrap();
     let config = ConfigLoader::new()
         .user_file(&config)
         .without_project_files()
