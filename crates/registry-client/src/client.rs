@@ -207,7 +207,8 @@ impl Client {
             .transpose()?
             .flatten();
         if configured.is_none() && metadata.is_none() {
-            metadata = self.inner.discovery.metadata(registry).await?;
+            let tls = self.tls_for(registry)?;
+            metadata = self.inner.discovery.metadata_with(registry, &tls).await?;
         }
         let metadata = metadata.unwrap_or_default();
         let kind = configured
@@ -253,6 +254,45 @@ impl Client {
                 ),
             }),
         }
+    }
+
+    /// The TLS trust settings of `registry`'s OCI section, for its well-known document.
+    fn tls_for(&self, registry: &Registry) -> Result<crate::discovery::Tls, Error> {
+        #[cfg(feature = "oci")]
+        {
+            let oci = registry_oci::OciSettings::from_config(&self.inner.config, registry)?.value;
+            let mut tls = crate::discovery::Tls {
+                https: oci.effective_protocol(registry) == registry_oci::Protocol::Https,
+                insecure: oci.insecure_skip_tls_verify,
+                ..Default::default()
+            };
+            if let Some(pem) = oci.ca_pem {
+                tls.extra_roots_pem.push(pem.into_bytes());
+            }
+            if let Some(path) = oci.ca_file {
+                tls.extra_roots_pem
+                    .push(std::fs::read(&path).map_err(|e| Error::io(path, e))?);
+            }
+            Ok(tls)
+        }
+        #[cfg(not(feature = "oci"))]
+        {
+            let _ = registry;
+            Ok(crate::discovery::Tls::default())
+        }
+    }
+
+    /// Opens the verified content of a resolution as a stream (for callers that want bytes
+    /// rather than a path).
+    pub async fn open(
+        &self,
+        resolution: &crate::Resolution,
+    ) -> Result<registry_core::ContentStream, Error> {
+        let path = resolution.path().clone();
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(crate::local::file_stream(file, path))
     }
 
     /// The backend for `package`, and its registry.

@@ -177,6 +177,19 @@ fn check_url(url: &str) -> Result<(), String> {
     Err(format!("{url:?} is not an https URL"))
 }
 
+/// How to trust a registry's TLS certificate when fetching its document: the same
+/// settings its OCI section gives (`ca_file`, `ca_pem`, `insecure_skip_tls_verify`).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Tls {
+    /// Use `https` even for a loopback registry (its OCI section says `protocol = "https"`).
+    pub https: bool,
+    /// Extra root certificates, PEM.
+    pub extra_roots_pem: Vec<Vec<u8>>,
+    /// Accept any certificate.
+    pub insecure: bool,
+}
+
 /// Fetches registry metadata, with an on-disk cache.
 #[derive(Clone, Debug)]
 pub struct Discovery {
@@ -225,6 +238,15 @@ impl Discovery {
     /// The metadata of `registry`: `Ok(None)` when it has none (404), or when offline and
     /// nothing is cached.
     pub async fn metadata(&self, registry: &Registry) -> Result<Option<RegistryMetadata>, Error> {
+        self.metadata_with(registry, &Tls::default()).await
+    }
+
+    /// As [`metadata`](Self::metadata), trusting certificates as `tls` says.
+    pub async fn metadata_with(
+        &self,
+        registry: &Registry,
+        tls: &Tls,
+    ) -> Result<Option<RegistryMetadata>, Error> {
         let path = self.cache_path(registry);
         if let Some(cached) = read_cached(&path, self.offline) {
             return Ok(cached.metadata);
@@ -232,19 +254,30 @@ impl Discovery {
         if self.offline {
             return Ok(None);
         }
-        let metadata = self.fetch(registry).await?;
+        let metadata = self.fetch(registry, tls).await?;
         write_cached(&path, &metadata);
         Ok(metadata)
     }
 
-    async fn fetch(&self, registry: &Registry) -> Result<Option<RegistryMetadata>, Error> {
-        let scheme = if registry.is_loopback() {
+    async fn fetch(
+        &self,
+        registry: &Registry,
+        tls: &Tls,
+    ) -> Result<Option<RegistryMetadata>, Error> {
+        let scheme = if registry.is_loopback() && !tls.https {
             "http"
         } else {
             "https"
         };
         let url = format!("{scheme}://{registry}{WELL_KNOWN_PATH}");
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder().danger_accept_invalid_certs(tls.insecure);
+        for pem in &tls.extra_roots_pem {
+            let certificate = reqwest::Certificate::from_pem(pem).map_err(|e| {
+                Error::registry_with_source(registry, "its `ca_file`/`ca_pem` is not PEM", e)
+            })?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        let client = builder
             .timeout(self.timeout)
             .redirect(reqwest::redirect::Policy::limited(3))
             .user_agent(concat!("wreg/", env!("CARGO_PKG_VERSION")))

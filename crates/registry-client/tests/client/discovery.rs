@@ -160,3 +160,43 @@ async fn the_client_follows_the_document_to_the_real_registry() {
     );
     assert!(String::from_utf8_lossy(&response.body).contains("1.0.0"));
 }
+
+#[tokio::test]
+async fn discovery_trusts_what_the_oci_section_trusts() {
+    let ca = test_support::tls::TestCa::new();
+    let registry = Distribution::start_tls(&ca).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.ca_pem).unwrap();
+    let host = registry.host();
+    // A loopback registry is asked over http by default; this one speaks TLS, so its
+    // section says https and names the CA, and discovery must follow both.
+    let load = |extra: &str| {
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, format!("default_registry = \"{host}\"\n[registry.\"{host}\".oci]\nprotocol = \"https\"\n{extra}")).unwrap();
+        let config = ConfigLoader::new()
+            .user_file(&path)
+            .without_project_files()
+            .without_env()
+            .load()
+            .unwrap();
+        Client::builder(config)
+            .cache_dir(dir.path().join(format!("cache{}", extra.len())))
+            .build()
+    };
+    let untrusted = load("");
+    let err = untrusted
+        .list_versions(&package("tls:widget"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Registry { .. }), "{err}");
+    let trusted = load(&format!("ca_file = {:?}\n", ca_file.display().to_string()));
+    let err = trusted
+        .list_versions(&package("tls:widget"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_not_found(),
+        "discovery and OCI both trusted the CA: {err}"
+    );
+}
