@@ -6,6 +6,7 @@
 //! content/sha256/<64 hex>     verified content, named by its digest (no `:`, Windows-safe)
 //! tmp/                        downloads in progress; renamed into `content/` once verified
 //! versions/<registry>/<ns>/<name>.json   version lists, used for a minute (offline: always)
+//! releases/<registry>/<ns>/<name>/<version>.json   release descriptions, likewise
 //! metadata/<registry>.json    well-known registry documents, used for an hour
 //! ```
 //!
@@ -20,11 +21,13 @@ use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt as _;
 use registry_core::{
-    ContentDigest, ContentStream, DigestVerifier, Error, PackageRef, Registry, VersionInfo,
+    ContentDigest, ContentStream, DigestVerifier, Error, PackageRef, Registry, Release, Version,
+    VersionInfo,
 };
 
-/// How long a cached version list is used before the registry is asked again.
-pub const VERSIONS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a cached version list or release description is used before the registry is
+/// asked again (offline, they are used whatever their age).
+pub const METADATA_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 use tokio::io::AsyncWriteExt as _;
 
 /// The content cache.
@@ -144,7 +147,15 @@ impl Cache {
         }
     }
 
-    fn versions_path(&self, registry: &Registry, package: &PackageRef) -> PathBuf {
+    /// `<cache>/<kind>/<registry>/<namespace>/<name><suffix>`, with the registry's `:`
+    /// written `_`.
+    fn metadata_path(
+        &self,
+        kind: &str,
+        registry: &Registry,
+        package: &PackageRef,
+        suffix: &str,
+    ) -> PathBuf {
         let registry: String = registry
             .as_str()
             .chars()
@@ -157,30 +168,23 @@ impl Cache {
             })
             .collect();
         self.dir
-            .join("versions")
+            .join(kind)
             .join(registry)
             .join(package.namespace())
-            .join(format!("{}.json", package.name()))
+            .join(format!("{}{suffix}", package.name()))
     }
 
-    /// A version list cached less than [`VERSIONS_TTL`] ago (or of any age when `any_age`).
+    /// A version list cached less than [`METADATA_TTL`] ago (or of any age when `any_age`).
     pub fn versions(
         &self,
         registry: &Registry,
         package: &PackageRef,
         any_age: bool,
     ) -> Option<Vec<VersionInfo>> {
-        let path = self.versions_path(registry, package);
-        let fresh = std::fs::metadata(&path)
-            .ok()?
-            .modified()
-            .ok()?
-            .elapsed()
-            .is_ok_and(|age| age < VERSIONS_TTL);
-        if !fresh && !any_age {
-            return None;
-        }
-        serde_json::from_slice(&std::fs::read(&path).ok()?).ok()
+        read_json(
+            &self.metadata_path("versions", registry, package, ".json"),
+            any_age,
+        )
     }
 
     /// Caches a version list; a failure to cache is only logged.
@@ -190,18 +194,32 @@ impl Cache {
         package: &PackageRef,
         versions: &[VersionInfo],
     ) {
-        let path = self.versions_path(registry, package);
-        let write = || -> std::io::Result<()> {
-            let dir = path.parent().expect("has a parent");
-            std::fs::create_dir_all(dir)?;
-            let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-            std::io::Write::write_all(&mut temp, &serde_json::to_vec(versions)?)?;
-            temp.persist(&path).map_err(|e| e.error)?;
-            Ok(())
-        };
-        if let Err(err) = write() {
-            tracing::debug!(path = %path.display(), "cannot cache a version list: {err}");
-        }
+        write_json(
+            &self.metadata_path("versions", registry, package, ".json"),
+            versions,
+        );
+    }
+
+    /// A release description cached less than [`METADATA_TTL`] ago (or of any age when
+    /// `any_age`).
+    pub fn release(
+        &self,
+        registry: &Registry,
+        package: &PackageRef,
+        version: &Version,
+        any_age: bool,
+    ) -> Option<Release> {
+        let path = self.metadata_path("releases", registry, package, &format!("/{version}.json"));
+        read_json(&path, any_age)
+    }
+
+    /// Caches a release description; a failure to cache is only logged.
+    pub fn store_release(&self, registry: &Registry, package: &PackageRef, release: &Release) {
+        let suffix = format!("/{}.json", release.version);
+        write_json(
+            &self.metadata_path("releases", registry, package, &suffix),
+            release,
+        );
     }
 
     /// Removes temporary files older than `age` (left by killed processes).
@@ -231,6 +249,34 @@ impl Cache {
             }
         }
         Ok(removed)
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path, any_age: bool) -> Option<T> {
+    let fresh = std::fs::metadata(path)
+        .ok()?
+        .modified()
+        .ok()?
+        .elapsed()
+        .is_ok_and(|age| age < METADATA_TTL);
+    if !fresh && !any_age {
+        return None;
+    }
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Writes a small JSON file atomically; a failure is only logged (it is a cache).
+fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) {
+    let write = || -> std::io::Result<()> {
+        let dir = path.parent().expect("has a parent");
+        std::fs::create_dir_all(dir)?;
+        let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut temp, &serde_json::to_vec(value)?)?;
+        temp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    if let Err(err) = write() {
+        tracing::debug!(path = %path.display(), "cannot write a cache entry: {err}");
     }
 }
 

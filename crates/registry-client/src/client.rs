@@ -380,11 +380,20 @@ impl Client {
                 .map(|v| v.version.clone())
                 .max(),
         })?;
+        let cache = &self.inner.cache;
+        let any_age = self.inner.offline;
+        if !self.inner.refresh || any_age {
+            if let Some(release) = cache.release(&registry, package, &chosen, any_age) {
+                return Ok(release);
+            }
+        }
         if self.inner.offline {
             return Err(self.offline_error(package, &format!("describe {chosen}")));
         }
         let (_, backend) = self.backend_for(package, Some(&registry)).await?;
-        backend.get_release(package, &chosen).await
+        let release = backend.get_release(package, &chosen).await?;
+        cache.store_release(&registry, package, &release);
+        Ok(release)
     }
 
     /// The verified content of `release` in the cache, fetching it if needed. A cached copy
