@@ -382,10 +382,10 @@ impl Client {
         })?;
         let cache = &self.inner.cache;
         let any_age = self.inner.offline;
-        if !self.inner.refresh || any_age {
-            if let Some(release) = cache.release(&registry, package, &chosen, any_age) {
-                return Ok(release);
-            }
+        if (!self.inner.refresh || any_age)
+            && let Some(release) = cache.release(&registry, package, &chosen, any_age)
+        {
+            return Ok(release);
         }
         if self.inner.offline {
             return Err(self.offline_error(package, &format!("describe {chosen}")));

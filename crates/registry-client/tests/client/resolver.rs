@@ -335,6 +335,29 @@ async fn version_lists_are_cached_refreshed_on_a_miss_and_used_offline() {
         .await
         .unwrap();
     assert_eq!(listed.len(), 3);
+    // Release descriptions are cached too: offline resolution works for what was seen.
+    let seen = offline
+        .resolve(
+            &package("a:pkg"),
+            Some(&scripted_registry()),
+            &">=1.1, <1.2".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(seen, fresh);
+    let err = offline
+        .resolve(
+            &package("a:pkg"),
+            Some(&scripted_registry()),
+            &"^1.2".parse().unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("offline: cannot describe 1.2.0 for `a:pkg`"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
