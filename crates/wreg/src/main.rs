@@ -1,11 +1,45 @@
-//! `wreg`: the command-line tool over `registry-client` (work in progress).
+//! `wreg`: fetch, publish and configure WebAssembly packages from the command line.
 //!
-//! It will offer `get`, `publish`, `versions`, `fetch`/`lock`, `config` and `cache`
-//! commands. Until those land it only says so.
+//! A thin layer over `registry-client`: every command is a few calls into the library.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!(
-        "wreg {} has no commands yet; the library crates are usable today (see README.md)",
-        env!("CARGO_PKG_VERSION")
-    )
+mod cli;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = match err.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                _ => output::EXIT_USAGE,
+            };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    output::init_logging(&cli.global);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", output::describe(&err));
+            ExitCode::from(output::exit_code(&err))
+        }
+    }
 }

@@ -1,0 +1,240 @@
+//! The command line: arguments, help texts and examples.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Fetch, publish and configure WebAssembly packages in OCI and directory registries.
+#[derive(Debug, Parser)]
+#[command(name = "wreg", version, propagate_version = true, after_help = EXAMPLES)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  wreg get wasi:http@0.2.0 -o http.wasm
+  wreg versions wasi:http
+  wreg publish widget.wasm --package acme:widget@1.0.0
+  wreg fetch --dep wasi:http@^0.2 --dep acme:widget@1.0.0
+  wreg config show --origin
+  wreg config set --user default_registry ghcr.io
+
+Exit codes: 0 ok, 1 other errors, 2 not found, 3 unauthorized, 4 network or registry
+error, 5 integrity (digest or size mismatch), 64 usage.";
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// Read this config file as the user file (instead of ~/.config/wasm-pkg/config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Keep the cache here (default: ~/.cache/wasm-pkg).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Use only the cache and lock file; no network.
+    #[arg(long, global = true)]
+    pub(crate) offline: bool,
+    /// Print machine-readable JSON on stdout (commands that print data).
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// More logging (-v, -vv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// Print nothing but errors and requested data.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+    /// When to use colors and progress bars.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub(crate) color: Color,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Resolve a package, fetch it through the verified cache, and write it out.
+    #[command(after_help = "\
+Examples:
+  wreg get wasi:http                 newest release, to ./wasi_http@<version>.wasm
+  wreg get wasi:http@0.2.0 -o out/   exact version, into a directory
+  wreg get 'wasi:http@^0.2' -o -     newest 0.2.x, to stdout")]
+    Get(GetArgs),
+    /// Publish a component.
+    #[command(after_help = "\
+Examples:
+  wreg publish widget.wasm --package acme:widget@1.0.0
+  wreg publish widget.wasm --package acme:widget@1.0.0 --registry localhost:5000 --dry-run")]
+    Publish(PublishArgs),
+    /// List a package's versions, newest first.
+    #[command(
+        after_help = "Examples:\n  wreg versions wasi:http\n  wreg versions wasi:http --json"
+    )]
+    Versions(VersionsArgs),
+    /// Resolve dependencies, fetch them into a directory, and update the lock file.
+    #[command(after_help = "\
+Examples:
+  wreg fetch --dep wasi:http@^0.2 --dep acme:widget@1.0.0     into ./deps, ./wkg.lock
+  wreg fetch --deps deps.toml --locked                         fail if the lock would change
+
+A dependency file lists packages and requirements:
+  [dependencies]
+  \"wasi:http\" = \"^0.2\"
+  \"acme:widget\" = { version = \"1.0\", registry = \"localhost:5000\" }
+  \"acme:local\" = { path = \"../local.wasm\" }")]
+    Fetch(FetchArgs),
+    /// Resolve dependencies and write the lock file, without writing a deps directory.
+    #[command(after_help = "Examples:\n  wreg lock --dep wasi:http@^0.2")]
+    Lock(LockArgs),
+    /// Show and change the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Inspect and clean the cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:\n  wreg completions bash > /etc/bash_completion.d/wreg")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GetArgs {
+    /// `ns:name`, `ns:name@version` or `ns:name@requirement` (e.g. `wasi:http@^0.2`).
+    pub(crate) package: String,
+    /// Where to write: a file, a directory, or `-` for stdout.
+    #[arg(short, long, value_name = "PATH")]
+    pub(crate) output: Option<PathBuf>,
+    /// Use this registry instead of the configured one.
+    #[arg(long, value_name = "REGISTRY")]
+    pub(crate) registry: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    /// The component file.
+    pub(crate) file: PathBuf,
+    /// The package and version, `ns:name@version`.
+    #[arg(long, value_name = "NS:NAME@VERSION")]
+    pub(crate) package: Option<String>,
+    /// Use this registry instead of the configured one.
+    #[arg(long, value_name = "REGISTRY")]
+    pub(crate) registry: Option<String>,
+    /// Check everything, publish nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VersionsArgs {
+    /// `ns:name`.
+    pub(crate) package: String,
+    /// Use this registry instead of the configured one.
+    #[arg(long, value_name = "REGISTRY")]
+    pub(crate) registry: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DepsArgs {
+    /// A dependency, `ns:name@requirement` (repeatable).
+    #[arg(long = "dep", value_name = "NS:NAME[@REQ]")]
+    pub(crate) deps: Vec<String>,
+    /// A dependency file (`[dependencies]` table).
+    #[arg(long = "deps", value_name = "FILE")]
+    pub(crate) deps_file: Option<PathBuf>,
+    /// The lock file.
+    #[arg(long, value_name = "FILE", default_value = "wkg.lock")]
+    pub(crate) lock: PathBuf,
+    /// Fail if the lock file would change.
+    #[arg(long)]
+    pub(crate) locked: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FetchArgs {
+    #[command(flatten)]
+    pub(crate) deps: DepsArgs,
+    /// The directory to write `<ns>/<name>.wasm` files into.
+    #[arg(short, long, value_name = "DIR", default_value = "deps")]
+    pub(crate) output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LockArgs {
+    #[command(flatten)]
+    pub(crate) deps: DepsArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Print every effective value (credentials redacted).
+    #[command(after_help = "Examples:\n  wreg config show --origin")]
+    Show {
+        /// Say where each value comes from.
+        #[arg(long)]
+        origin: bool,
+    },
+    /// Print the effective value(s) at a key.
+    #[command(
+        after_help = "Examples:\n  wreg config get default_registry\n  wreg config get 'registry.\"ghcr.io\"'"
+    )]
+    Get {
+        /// A dotted key.
+        key: String,
+    },
+    /// Set a key in the user file (default) or the project file, keeping its comments.
+    #[command(
+        after_help = "Examples:\n  wreg config set default_registry ghcr.io\n  wreg config set --project namespace_registries.acme localhost:5000"
+    )]
+    Set {
+        /// A dotted key.
+        key: String,
+        /// The value: TOML (`true`, `5`, `\"text\"`) or plain text.
+        value: String,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Remove a key from the user file (default) or the project file.
+    Unset {
+        /// A dotted key.
+        key: String,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Print the config files, lowest precedence first.
+    Path,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TargetArgs {
+    /// Change the user file.
+    #[arg(long, conflicts_with = "project")]
+    pub(crate) user: bool,
+    /// Change the nearest project file (`.wasm-pkg/config.toml`).
+    #[arg(long)]
+    pub(crate) project: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// List cached content.
+    Ls,
+    /// Re-hash every entry; remove and report corrupt ones.
+    Verify,
+    /// Remove cached content (all, or older than a duration such as `7d`, `12h`, `30m`).
+    Clean {
+        /// Only entries not used for this long.
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+    },
+}

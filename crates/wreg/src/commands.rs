@@ -1,0 +1,619 @@
+//! The commands: each a few calls into `registry-client`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::CommandFactory as _;
+use registry_client::{Client, Dependency, LockFile, LockMode, Resolution};
+use registry_config::{Config, ConfigLoader, Target};
+use registry_core::{ContentDigest, PackageRef, PublishOptions, Registry, Version, VersionReq};
+use serde_json::json;
+use tokio::io::AsyncWriteExt as _;
+
+use crate::cli::{CacheCommand, Cli, Command, ConfigCommand, DepsArgs, Global, TargetArgs};
+use crate::output::{self, UsageError};
+
+pub(crate) async fn run(cli: Cli) -> Result<()> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "wreg", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Config(command) => config(command, global),
+        Command::Get(args) => {
+            let client = client(global)?;
+            let (package, requirement) = parse_spec(&args.package)?;
+            let registry = parse_registry(args.registry.as_deref())?;
+            get(
+                &client,
+                global,
+                &package,
+                registry.as_ref(),
+                &requirement,
+                args.output.as_deref(),
+            )
+            .await
+        }
+        Command::Publish(args) => {
+            let client = client(global)?;
+            publish(&client, global, &args).await
+        }
+        Command::Versions(args) => {
+            let client = client(global)?;
+            let package: PackageRef = args.package.parse().map_err(usage)?;
+            let registry = parse_registry(args.registry.as_deref())?;
+            let mut versions = client.list_versions(&package, registry.as_ref()).await?;
+            versions.sort_by(|a, b| b.version.cmp(&a.version));
+            if global.json {
+                let list: Vec<_> = versions
+                    .iter()
+                    .map(|v| json!({"version": v.version.to_string(), "yanked": v.yanked}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for v in versions {
+                    println!("{}{}", v.version, if v.yanked { " (yanked)" } else { "" });
+                }
+            }
+            Ok(())
+        }
+        Command::Fetch(args) => {
+            let client = client(global)?;
+            let resolved = resolve(&client, &args.deps).await?;
+            let mut rows = Vec::new();
+            for resolution in &resolved {
+                let package = resolution.package();
+                let dest = args
+                    .output
+                    .join(package.namespace())
+                    .join(format!("{}.wasm", package.name()));
+                write_resolution(&client, resolution, &dest).await?;
+                rows.push((resolution, dest));
+            }
+            report(global, &rows)
+        }
+        Command::Lock(args) => {
+            let client = client(global)?;
+            let resolved = resolve(&client, &args.deps).await?;
+            let rows: Vec<_> = resolved.iter().map(|r| (r, r.path().clone())).collect();
+            report(global, &rows)
+        }
+        Command::Cache(command) => cache(command, global).await,
+    }
+}
+
+fn usage(err: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(UsageError(err.to_string()))
+}
+
+fn load_config(global: &Global) -> Result<Config> {
+    let mut loader = ConfigLoader::new();
+    if let Some(path) = &global.config {
+        if !path.is_file() {
+            return Err(usage(format!("--config {}: no such file", path.display())));
+        }
+        loader = loader.user_file(path);
+    }
+    Ok(loader.load()?)
+}
+
+fn client(global: &Global) -> Result<Client> {
+    let mut builder = Client::builder(load_config(global)?).offline(global.offline);
+    if let Some(dir) = &global.cache_dir {
+        builder = builder.cache_dir(dir);
+    }
+    if output::show_progress(global) {
+        builder = builder.progress(Arc::new(output::Bars::default()));
+    }
+    Ok(builder.build())
+}
+
+fn parse_registry(registry: Option<&str>) -> Result<Option<Registry>> {
+    registry.map(|r| r.parse().map_err(usage)).transpose()
+}
+
+/// `ns:name`, `ns:name@1.2.3` (exactly that version) or `ns:name@<requirement>`.
+fn parse_spec(spec: &str) -> Result<(PackageRef, VersionReq)> {
+    let (name, version) = match spec.split_once('@') {
+        Some((name, version)) => (name, Some(version)),
+        None => (spec, None),
+    };
+    let package: PackageRef = name.parse().map_err(usage)?;
+    let requirement = match version {
+        None => VersionReq::STAR,
+        Some(v) => match Version::parse(v) {
+            Ok(exact) => VersionReq::parse(&format!("={exact}")).map_err(usage)?,
+            Err(_) => VersionReq::parse(v).map_err(|e| {
+                usage(format!(
+                    "`{v}` is neither a version nor a version requirement ({e}); write e.g. \
+                     {package}@1.2.3 or {package}@^1.2"
+                ))
+            })?,
+        },
+    };
+    Ok((package, requirement))
+}
+
+async fn get(
+    client: &Client,
+    global: &Global,
+    package: &PackageRef,
+    registry: Option<&Registry>,
+    requirement: &VersionReq,
+    output: Option<&Path>,
+) -> Result<()> {
+    let release = client.resolve(package, registry, requirement).await?;
+    let cached = client.fetch(package, registry, &release).await?;
+    let file_name = format!(
+        "{}_{}@{}.wasm",
+        package.namespace(),
+        package.name(),
+        release.version
+    );
+    let to_stdout = output == Some(Path::new("-"));
+    let dest = match output {
+        _ if to_stdout => None,
+        Some(path) if path.is_dir() => Some(path.join(file_name)),
+        Some(path) => Some(path.to_owned()),
+        None => Some(PathBuf::from(file_name)),
+    };
+    match &dest {
+        None => {
+            let mut file = tokio::fs::File::open(&cached).await?;
+            let mut stdout = tokio::io::stdout();
+            tokio::io::copy(&mut file, &mut stdout).await?;
+            stdout.flush().await?;
+        }
+        Some(dest) => {
+            if !client
+                .cache()
+                .copy_verified(&release.digest, release.size, dest)
+                .await?
+            {
+                // The cached copy was corrupt and is gone: fetch again, once.
+                client.fetch(package, registry, &release).await?;
+                if !client
+                    .cache()
+                    .copy_verified(&release.digest, release.size, dest)
+                    .await?
+                {
+                    bail!(
+                        "the cache keeps losing {package}@{}; check the disk",
+                        release.version
+                    );
+                }
+            }
+        }
+    }
+    let summary = json!({
+        "package": package.to_string(),
+        "version": release.version.to_string(),
+        "digest": release.digest.to_string(),
+        "size": release.size,
+        "path": dest.as_ref().map(|d| d.display().to_string()),
+    });
+    if global.json && !to_stdout {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else if !global.quiet {
+        let line = format!(
+            "{package}@{} {}{}",
+            release.version,
+            release.digest,
+            dest.map(|d| format!(" -> {}", d.display()))
+                .unwrap_or_default()
+        );
+        if to_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+async fn publish(client: &Client, global: &Global, args: &crate::cli::PublishArgs) -> Result<()> {
+    let Some(spec) = &args.package else {
+        return Err(usage(
+            "give the package and version with --package ns:name@version (reading them from \
+             the component's metadata is not supported yet)",
+        ));
+    };
+    let spec: registry_core::PackageSpec = spec.parse().map_err(usage)?;
+    let Some(version) = spec.version else {
+        return Err(usage(format!(
+            "--package {} has no version; write {}@1.0.0",
+            spec.package, spec.package
+        )));
+    };
+    let registry = parse_registry(args.registry.as_deref())?;
+    let file = tokio::fs::File::open(&args.file)
+        .await
+        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    let size = file.metadata().await?.len();
+    let (target, _) = client.backend_for(&spec.package, registry.as_ref()).await?;
+    if args.dry_run {
+        let bytes = tokio::fs::read(&args.file).await?;
+        if !bytes.starts_with(b"\0asm") {
+            return Err(usage(format!("{} is not WebAssembly", args.file.display())));
+        }
+        println!(
+            "would publish {}@{version} ({size} bytes, {}) to {target}",
+            spec.package,
+            ContentDigest::sha256(&bytes)
+        );
+        return Ok(());
+    }
+    let release = client
+        .publish(
+            &spec.package,
+            registry.as_ref(),
+            &version,
+            Box::pin(file),
+            &PublishOptions::default().with_size(size),
+        )
+        .await?;
+    if global.json {
+        let out = json!({
+            "package": spec.package.to_string(),
+            "version": version.to_string(),
+            "digest": release.digest.to_string(),
+            "size": release.size,
+            "registry": target.to_string(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if !global.quiet {
+        println!(
+            "published {}@{version} {} to {target}",
+            spec.package, release.digest
+        );
+    }
+    Ok(())
+}
+
+/// The dependencies from `--dep` flags and a `--deps` file.
+fn dependencies(args: &DepsArgs) -> Result<Vec<Dependency>> {
+    let mut deps = Vec::new();
+    for dep in &args.deps {
+        let (package, requirement) = parse_spec(dep)?;
+        deps.push(Dependency::new(package, requirement));
+    }
+    if let Some(path) = &args.deps_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let doc: toml_edit::DocumentMut = text
+            .parse()
+            .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+        let Some(table) = doc.get("dependencies").and_then(|d| d.as_table_like()) else {
+            return Err(usage(format!(
+                "{} has no [dependencies] table",
+                path.display()
+            )));
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        for (name, value) in table.iter() {
+            let package: PackageRef = name.parse().map_err(usage)?;
+            let bad = || {
+                usage(format!(
+                    "{}: dependency `{name}` is not a requirement string or a table with version/registry/path",
+                    path.display()
+                ))
+            };
+            let dep = if let Some(req) = value.as_str() {
+                Dependency::new(package, req.parse().map_err(usage)?)
+            } else if let Some(t) = value.as_table_like() {
+                let requirement = match t.get("version").and_then(|v| v.as_str()) {
+                    Some(req) => req.parse().map_err(usage)?,
+                    None => VersionReq::STAR,
+                };
+                let mut dep = Dependency::new(package, requirement);
+                if let Some(registry) = t.get("registry").and_then(|v| v.as_str()) {
+                    dep = dep.with_registry(registry.parse().map_err(usage)?);
+                }
+                if let Some(p) = t.get("path").and_then(|v| v.as_str()) {
+                    dep = dep.with_path(base.join(p));
+                }
+                dep
+            } else {
+                return Err(bad());
+            };
+            deps.push(dep);
+        }
+    }
+    if deps.is_empty() {
+        return Err(usage(
+            "no dependencies: give --dep ns:name@req or --deps FILE",
+        ));
+    }
+    Ok(deps)
+}
+
+async fn resolve(client: &Client, args: &DepsArgs) -> Result<Vec<Resolution>> {
+    let deps = dependencies(args)?;
+    let mut lock = LockFile::load(&args.lock)?.unwrap_or_else(LockFile::new);
+    let before = lock.clone();
+    let mode = if args.locked {
+        LockMode::Locked
+    } else {
+        LockMode::Update
+    };
+    let resolved = client.resolve_all(&deps, Some(&mut lock), mode).await?;
+    if lock != before {
+        if args.locked {
+            bail!(
+                "{} would change, and --locked forbids it; run without --locked",
+                args.lock.display()
+            );
+        }
+        lock.save(&args.lock)?;
+    }
+    Ok(resolved)
+}
+
+async fn write_resolution(client: &Client, resolution: &Resolution, dest: &Path) -> Result<()> {
+    if let Some(dir) = dest.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    match resolution {
+        Resolution::Registry { release, .. } => {
+            if !client
+                .cache()
+                .copy_verified(&release.digest, release.size, dest)
+                .await?
+            {
+                bail!(
+                    "the cached {} was corrupt; run the command again",
+                    resolution.package()
+                );
+            }
+        }
+        _ => {
+            tokio::fs::copy(resolution.path(), dest)
+                .await
+                .with_context(|| format!("cannot copy {}", resolution.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn report(global: &Global, rows: &[(&Resolution, PathBuf)]) -> Result<()> {
+    if global.json {
+        let list: Vec<_> = rows
+            .iter()
+            .map(|(r, path)| {
+                let registry = match r {
+                    Resolution::Registry { registry, .. } => Some(registry.to_string()),
+                    _ => None,
+                };
+                json!({
+                    "package": r.package().to_string(),
+                    "version": r.version().map(ToString::to_string),
+                    "digest": r.digest().map(ToString::to_string),
+                    "registry": registry,
+                    "path": path.display().to_string(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else if !global.quiet {
+        for (r, path) in rows {
+            match (r.version(), r.digest()) {
+                (Some(v), Some(d)) => println!("{}@{v} {d} -> {}", r.package(), path.display()),
+                _ => println!("{} (local) -> {}", r.package(), path.display()),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn target(args: &TargetArgs) -> Target {
+    if args.project {
+        Target::Project
+    } else {
+        Target::User
+    }
+}
+
+fn config(command: ConfigCommand, global: &Global) -> Result<()> {
+    let mut config = load_config(global)?;
+    match command {
+        ConfigCommand::Show { origin } => {
+            let entries = config.entries();
+            if global.json {
+                let list: Vec<_> = entries
+                    .iter()
+                    .map(|e| json!({"key": e.key.to_string(), "value": e.value, "origin": e.origin.to_string()}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for entry in entries {
+                    if origin {
+                        println!("{entry}  # {}", entry.origin);
+                    } else {
+                        println!("{entry}");
+                    }
+                }
+            }
+        }
+        ConfigCommand::Get { key } => {
+            let entries = config.get(&key).map_err(usage)?;
+            if entries.is_empty() {
+                return Err(usage(format!("`{key}` is not set")));
+            }
+            if global.json {
+                let map: serde_json::Map<String, serde_json::Value> = entries
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.key.to_string(),
+                            json!({"value": e.value, "origin": e.origin.to_string()}),
+                        )
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&map)?);
+            } else if entries.len() == 1 && entries[0].key.to_string() == key {
+                println!("{}", entries[0].value.trim_matches('"'));
+            } else {
+                for entry in entries {
+                    println!("{entry}");
+                }
+            }
+        }
+        ConfigCommand::Set {
+            key,
+            value,
+            target: t,
+        } => {
+            let value = value
+                .parse::<toml_edit::Value>()
+                .unwrap_or_else(|_| toml_edit::Value::from(value.as_str()));
+            config.set(target(&t), &key, value).map_err(usage)?;
+            let written = config.save()?;
+            if !global.quiet {
+                for path in written {
+                    println!("set `{key}` in {}", path.display());
+                }
+            }
+        }
+        ConfigCommand::Unset { key, target: t } => {
+            let removed = config.unset(target(&t), &key).map_err(usage)?;
+            let written = config.save()?;
+            if !global.quiet {
+                match (removed, written.first()) {
+                    (true, Some(path)) => println!("removed `{key}` from {}", path.display()),
+                    _ => println!("`{key}` was not set there"),
+                }
+            }
+        }
+        ConfigCommand::Path => {
+            for layer in config.layers() {
+                if let Some(path) = layer.path {
+                    let state = if layer.exists {
+                        ""
+                    } else {
+                        " (not created yet)"
+                    };
+                    println!("{:<8} {}{state}", layer.scope, path.display());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_duration(text: &str) -> Result<Duration> {
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: u64 = number.parse().map_err(|_| {
+        usage(format!(
+            "`{text}` is not a duration; write e.g. 7d, 12h, 30m or 45s"
+        ))
+    })?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => {
+            return Err(usage(format!(
+                "`{text}` is not a duration; write e.g. 7d, 12h, 30m or 45s"
+            )));
+        }
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+async fn cache(command: CacheCommand, global: &Global) -> Result<()> {
+    let client = client(global)?;
+    let cache = client.cache();
+    let content = cache.dir().join("content").join("sha256");
+    let mut entries = Vec::new();
+    if let Ok(mut dir) = tokio::fs::read_dir(&content).await {
+        while let Some(entry) = dir.next_entry().await? {
+            let Some(hex) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let Ok(digest) = format!("sha256:{hex}").parse::<ContentDigest>() else {
+                continue;
+            };
+            let meta = entry.metadata().await?;
+            entries.push((digest, meta.len(), meta.modified().ok(), entry.path()));
+        }
+    }
+    entries.sort_by_key(|a| a.0);
+    match command {
+        CacheCommand::Ls => {
+            if global.json {
+                let list: Vec<_> = entries
+                    .iter()
+                    .map(|(d, size, _, path)| json!({"digest": d.to_string(), "size": size, "path": path.display().to_string()}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for (digest, size, _, _) in &entries {
+                    println!("{digest} {size}");
+                }
+                if !global.quiet {
+                    let total: u64 = entries.iter().map(|e| e.1).sum();
+                    eprintln!(
+                        "{} entries, {total} bytes in {}",
+                        entries.len(),
+                        cache.dir().display()
+                    );
+                }
+            }
+        }
+        CacheCommand::Verify => {
+            let mut corrupt = Vec::new();
+            for (digest, _, _, _) in &entries {
+                if cache.verified_path(digest, None).await?.is_none() {
+                    corrupt.push(digest.to_string());
+                }
+            }
+            if global.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({"checked": entries.len(), "removed": corrupt})
+                    )?
+                );
+            } else if !global.quiet {
+                println!(
+                    "checked {} entries, removed {} corrupt",
+                    entries.len(),
+                    corrupt.len()
+                );
+                for digest in &corrupt {
+                    println!("removed {digest}");
+                }
+            }
+        }
+        CacheCommand::Clean { older_than } => {
+            let age = older_than.as_deref().map(parse_duration).transpose()?;
+            let mut removed = 0;
+            for (_, _, modified, path) in &entries {
+                let old = match (age, modified) {
+                    (None, _) => true,
+                    (Some(age), Some(m)) => m.elapsed().is_ok_and(|e| e > age),
+                    (Some(_), None) => false,
+                };
+                if old {
+                    tokio::fs::remove_file(path).await?;
+                    removed += 1;
+                }
+            }
+            if age.is_none() {
+                for dir in ["versions", "releases", "metadata", "tmp"] {
+                    let _ = tokio::fs::remove_dir_all(cache.dir().join(dir)).await;
+                }
+            } else {
+                cache.clean_tmp(age.unwrap_or_default()).await?;
+            }
+            if !global.quiet {
+                println!("removed {removed} of {} entries", entries.len());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! Exit codes, error text, logging and progress bars.
+
+use std::collections::HashMap;
+use std::io::IsTerminal as _;
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use registry_client::Progress;
+use registry_core::{Error, PackageRef, Version};
+
+use crate::cli::{Color, Global};
+
+/// Not found: package or version.
+pub(crate) const EXIT_NOT_FOUND: u8 = 2;
+/// The registry refused the credentials.
+pub(crate) const EXIT_AUTH: u8 = 3;
+/// Network or registry failure.
+pub(crate) const EXIT_NETWORK: u8 = 4;
+/// Bytes failed verification.
+pub(crate) const EXIT_INTEGRITY: u8 = 5;
+/// Bad command line (as `EX_USAGE`).
+pub(crate) const EXIT_USAGE: u8 = 64;
+
+/// The exit code for an error: the first registry error in its chain decides.
+pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(err) = cause.downcast_ref::<Error>() {
+            return match err {
+                Error::PackageNotFound { .. } | Error::VersionNotFound { .. } => EXIT_NOT_FOUND,
+                Error::Unauthorized { .. } => EXIT_AUTH,
+                Error::Registry { .. } => EXIT_NETWORK,
+                Error::DigestMismatch { .. } | Error::SizeMismatch { .. } => EXIT_INTEGRITY,
+                Error::InvalidInput { .. } | Error::NoRegistryForNamespace { .. } => EXIT_USAGE,
+                _ => 1,
+            };
+        }
+        if cause.downcast_ref::<UsageError>().is_some() {
+            return EXIT_USAGE;
+        }
+    }
+    1
+}
+
+/// A mistake in how the command was used.
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The error and its causes, one sentence each.
+pub(crate) fn describe(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(&format!("\n  caused by: {cause}"));
+        }
+    }
+    text
+}
+
+pub(crate) fn init_logging(global: &Global) {
+    let level = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info,wreg=debug,registry_client=debug,registry_oci=debug",
+        (false, _) => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WREG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let ansi = match global.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal(),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .without_time()
+        .try_init();
+}
+
+/// Whether to draw progress bars: on a terminal (or `--color always`), unless quiet.
+pub(crate) fn show_progress(global: &Global) -> bool {
+    !global.quiet
+        && match global.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => std::io::stderr().is_terminal(),
+        }
+}
+
+/// Progress bars on stderr, one per download.
+#[derive(Default)]
+pub(crate) struct Bars {
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Progress for Bars {
+    fn download_started(&self, package: &PackageRef, version: &Version, total: Option<u64>) {
+        let bar = match total {
+            Some(total) => ProgressBar::new(total),
+            None => ProgressBar::new_spinner(),
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{msg:30} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message(format!("{package}@{version}"));
+        self.bars
+            .lock()
+            .expect("not poisoned")
+            .insert(format!("{package}@{version}"), bar);
+    }
+
+    fn downloaded(&self, package: &PackageRef, version: &Version, bytes: u64) {
+        if let Some(bar) = self
+            .bars
+            .lock()
+            .expect("not poisoned")
+            .get(&format!("{package}@{version}"))
+        {
+            bar.inc(bytes);
+        }
+    }
+
+    fn download_finished(&self, package: &PackageRef, version: &Version, _ok: bool) {
+        if let Some(bar) = self
+            .bars
+            .lock()
+            .expect("not poisoned")
+            .remove(&format!("{package}@{version}"))
+        {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! `wreg` as a user runs it: real processes, a local directory registry and a real OCI
+//! registry, output snapshots, exit codes, JSON shapes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use expect_test::expect;
+use test_support::{Distribution, component};
+
+/// A scratch home: a config file, a cache, a local registry, no user environment.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new(extra_config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("registry");
+        std::fs::write(
+            dir.path().join("config.toml"),
+            format!(
+                "# my config\ndefault_registry = \"local.test\" # the default\n\n\
+                 [registry.\"local.test\".local]\nroot = {:?}\n{extra_config}",
+                root.display().to_string()
+            ),
+        )
+        .unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn wreg(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_wreg"))
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("HOME", self.dir.path())
+            .env("XDG_CONFIG_HOME", self.path("xdg"))
+            .env("XDG_CACHE_HOME", self.path("xdg-cache"))
+            .arg("--config")
+            .arg(self.path("config.toml"))
+            .arg("--cache-dir")
+            .arg(self.path("cache"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.wreg(args);
+        assert!(
+            out.status.success(),
+            "wreg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.redact(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.wreg(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "wreg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.redact(&String::from_utf8_lossy(&out.stderr))
+    }
+
+    fn redact(&self, text: &str) -> String {
+        text.replace(&self.dir.path().display().to_string(), "$HOME")
+    }
+
+    fn component(&self, name: &str, seed: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, component::small(seed)).unwrap();
+        path
+    }
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn publish_versions_get_and_fetch_on_a_local_registry() {
+    let home = Home::new("");
+    let one = home.component("one.wasm", "one");
+    let two = home.component("two.wasm", "two");
+    home.ok(&["publish", s(&one), "--package", "acme:widget@1.0.0"]);
+    home.ok(&["publish", s(&two), "--package", "acme:widget@1.1.0"]);
+    expect![[r#"
+        1.1.0
+        1.0.0
+    "#]]
+    .assert_eq(&home.ok(&["versions", "acme:widget"]));
+
+    let out = home.ok(&["get", "acme:widget@^1.0", "-o", "got.wasm"]);
+    assert!(out.starts_with("acme:widget@1.1.0 sha256:"), "{out}");
+    assert!(out.trim_end().ends_with("-> got.wasm"), "{out}");
+    assert_eq!(
+        std::fs::read(home.path("got.wasm")).unwrap(),
+        std::fs::read(&two).unwrap()
+    );
+
+    // To stdout: the bytes and nothing else.
+    let out = home.wreg(&["get", "acme:widget@1.0.0", "-o", "-"]);
+    assert!(out.status.success());
+    assert_eq!(out.stdout, std::fs::read(&one).unwrap());
+
+    // Into a directory, with the default name.
+    std::fs::create_dir(home.path("dl")).unwrap();
+    home.ok(&["get", "acme:widget@1.0.0", "-o", "dl"]);
+    assert!(home.path("dl/acme_widget@1.0.0.wasm").is_file());
+
+    let json: serde_json::Value =
+        serde_json::from_str(&home.ok(&["--json", "fetch", "--dep", "acme:widget@~1.0"])).unwrap();
+    assert_eq!(json[0]["package"], "acme:widget");
+    assert_eq!(json[0]["version"], "1.0.0");
+    assert_eq!(json[0]["registry"], "local.test");
+    assert_eq!(json[0]["path"], "deps/acme/widget.wasm");
+    assert!(json[0]["digest"].as_str().unwrap().starts_with("sha256:"));
+    let lock = std::fs::read_to_string(home.path("wkg.lock")).unwrap();
+    assert!(
+        lock.contains("requirement = \"~1.0\"") && lock.contains("version = \"1.0.0\""),
+        "{lock}"
+    );
+
+    // --locked passes with the lock file, and fails when a new dependency would change it.
+    home.ok(&["fetch", "--dep", "acme:widget@~1.0", "--locked"]);
+    let err = home.fails(&["fetch", "--dep", "acme:widget@^1.1", "--locked"], 64);
+    assert!(err.contains("--locked forbids changing it"), "{err}");
+}
+
+#[test]
+fn exit_codes_and_messages() {
+    let home = Home::new("");
+    expect![[r#"
+        error: package `acme:nothing` was not found in registry `local.test`; check the spelling, and which registry its namespace maps to
+    "#]]
+    .assert_eq(&home.fails(&["get", "acme:nothing"], 2));
+    let err = home.fails(&["get", "Acme:widget"], 64);
+    assert!(
+        err.contains("namespace must be lowercase, e.g. \"acme:widget\""),
+        "{err}"
+    );
+    home.fails(&["frobnicate"], 64);
+    let err = home.fails(&["get", "acme:widget@latest"], 64);
+    assert!(
+        err.contains("is neither a version nor a version requirement"),
+        "{err}"
+    );
+    let err = home.fails(&["publish", "x.wasm"], 64);
+    assert!(err.contains("--package ns:name@version"), "{err}");
+
+    // A registry nobody listens on: a network error.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = home.fails(
+        &[
+            "versions",
+            "acme:widget",
+            "--registry",
+            &format!("127.0.0.1:{port}"),
+        ],
+        4,
+    );
+    assert!(err.contains("Connection refused"), "{err}");
+    assert_eq!(home.wreg(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn config_commands_keep_comments() {
+    let home = Home::new("");
+    let out = home.ok(&["config", "show", "--origin"]);
+    expect![[r#"
+        default_registry = "local.test"  # $HOME/config.toml:2:1
+        namespace_registries.ba = "bytecodealliance.org"  # built-in default
+        namespace_registries.wasi = "wasi.dev"  # built-in default
+        registry."local.test".local.root = "$HOME/registry"  # $HOME/config.toml:5:1
+    "#]]
+    .assert_eq(&out);
+    assert_eq!(
+        home.ok(&["config", "get", "default_registry"]),
+        "local.test\n"
+    );
+    home.ok(&["config", "set", "default_registry", "ghcr.io"]);
+    home.ok(&[
+        "config",
+        "set",
+        "namespace_registries.acme",
+        "localhost:5000",
+    ]);
+    let text = std::fs::read_to_string(home.path("config.toml")).unwrap();
+    assert!(
+        text.starts_with("# my config\ndefault_registry = \"ghcr.io\" # the default\n"),
+        "{text}"
+    );
+    assert!(text.contains("acme = \"localhost:5000\""), "{text}");
+    let err = home.fails(&["config", "set", "default_registry", "https://x"], 64);
+    assert!(err.contains("without the `https://` scheme"), "{err}");
+    home.ok(&["config", "unset", "namespace_registries.acme"]);
+    assert!(
+        !std::fs::read_to_string(home.path("config.toml"))
+            .unwrap()
+            .contains("acme")
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&home.ok(&["--json", "config", "show"])).unwrap();
+    assert_eq!(json[0]["key"], "default_registry");
+    assert_eq!(json[0]["value"], "\"ghcr.io\"");
+}
+
+#[test]
+fn credentials_are_never_printed() {
+    let home = Home::new(
+        "[registry.\"ghcr.io\".oci]\nauth = { username = \"me\", password = \"hunter2-secret\" }\n",
+    );
+    let out = home.ok(&["config", "show"]);
+    assert!(
+        !out.contains("hunter2-secret") && out.contains("<redacted>"),
+        "{out}"
+    );
+    let out = home.ok(&["config", "get", "registry.\"ghcr.io\""]);
+    assert!(!out.contains("hunter2-secret"), "{out}");
+}
+
+#[test]
+fn cache_and_offline() {
+    let home = Home::new("");
+    let one = home.component("one.wasm", "cached");
+    home.ok(&["publish", s(&one), "--package", "acme:widget@1.0.0"]);
+    home.ok(&["fetch", "--dep", "acme:widget@^1"]);
+    let ls = home.ok(&["cache", "ls"]);
+    assert_eq!(ls.lines().count(), 1, "{ls}");
+    // Offline with the lock file and a warm cache works; a new package does not.
+    home.ok(&["--offline", "fetch", "--dep", "acme:widget@^1"]);
+    let err = home.fails(&["--offline", "get", "acme:other"], 64);
+    assert!(
+        err.contains("offline: cannot") && err.contains("acme:other"),
+        "{err}"
+    );
+    // Corruption is found and removed by verify.
+    let digest = ls
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_owned();
+    std::fs::write(home.path("cache/content/sha256").join(&digest), b"rot").unwrap();
+    let out = home.ok(&["cache", "verify"]);
+    assert!(
+        out.starts_with("checked 1 entries, removed 1 corrupt"),
+        "{out}"
+    );
+    home.ok(&["cache", "clean"]);
+    assert_eq!(home.ok(&["cache", "ls"]), "");
+    let err = home.fails(&["cache", "clean", "--older-than", "soon"], 64);
+    assert!(err.contains("is not a duration"), "{err}");
+}
+
+#[test]
+fn against_a_real_oci_registry() {
+    let registry = Distribution::shared();
+    let home = Home::new(&format!(
+        "[namespace_registries]\noci = \"{}\"\n",
+        registry.host()
+    ));
+    let file = home.component("c.wasm", "oci cli");
+    let out = home.ok(&[
+        "--json",
+        "publish",
+        s(&file),
+        "--package",
+        "oci:widget@2.0.0",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["registry"], registry.host());
+    assert_eq!(home.ok(&["versions", "oci:widget"]), "2.0.0\n");
+    let out = home.wreg(&["get", "oci:widget", "-o", "-"]);
+    assert!(out.status.success());
+    assert_eq!(out.stdout, std::fs::read(&file).unwrap());
+    let out = home.ok(&[
+        "publish",
+        s(&file),
+        "--package",
+        "oci:widget@3.0.0",
+        "--dry-run",
+    ]);
+    assert!(out.starts_with("would publish oci:widget@3.0.0"), "{out}");
+    assert_eq!(
+        home.ok(&["versions", "oci:widget"]),
+        "2.0.0\n",
+        "a dry run publishes nothing"
+    );
+}
+
+#[test]
+fn refused_credentials_exit_with_3() {
+    let registry = Distribution::start_with_basic_auth("user", "right-password").unwrap();
+    let home = Home::new(&format!(
+        "[namespace_registries]\nprivate = \"{host}\"\n[registry.\"{host}\".oci]\nauth = {{ username = \"user\", password = \"wrong-password\" }}\n",
+        host = registry.host()
+    ));
+    let err = home.fails(&["versions", "private:widget"], 3);
+    assert!(err.contains("not found or not authorized"), "{err}");
+    assert!(!err.contains("wrong-password"), "{err}");
+}
+
+#[test]
+fn completions_are_printed() {
+    let home = Home::new("");
+    let out = home.ok(&["completions", "bash"]);
+    assert!(out.contains("_wreg()"), "{out}");
+}
