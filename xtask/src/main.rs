@@ -97,6 +97,7 @@ fn demo() -> Result<()> {
         "--example",
         "demo",
     ])?;
+    wreg_session()?;
     cargo(&[
         "run",
         "--quiet",
@@ -105,6 +106,57 @@ fn demo() -> Result<()> {
         "--example",
         "layers",
     ])
+}
+/// The same job through the `wreg` command, in a throwaway home.
+fn wreg_session() -> Result<()> {
+    cargo(&["build", "--quiet", "-p", "wreg"])?;
+    let wreg = root().join("target/debug/wreg");
+    let home = tempfile::tempdir()?;
+    let dir = home.path();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "# the demo's config\ndefault_registry = \"local.demo\"\n\n\
+             [registry.\"local.demo\".local]\nroot = {:?}\n",
+            dir.join("registry").display().to_string()
+        ),
+    )?;
+    std::fs::write(
+        dir.join("hello.wasm"),
+        test_support::component::small("hello from wreg"),
+    )?;
+    println!("\n== The same through the wreg command (in a throwaway home, $HOME)");
+    let sessions: &[&[&str]] = &[
+        &["publish", "hello.wasm", "--package", "demo:hello@0.1.0"],
+        &["versions", "demo:hello"],
+        &["fetch", "--dep", "demo:hello@^0.1"],
+        &["get", "demo:hello", "-o", "hello-copy.wasm"],
+        &["config", "show", "--origin"],
+        &["cache", "ls"],
+    ];
+    for args in sessions {
+        println!("\n$ wreg {}", args.join(" "));
+        let output = Command::new(&wreg)
+            .current_dir(dir)
+            .env("HOME", dir)
+            .env("XDG_CONFIG_HOME", dir.join("xdg"))
+            .arg("--config")
+            .arg(dir.join("config.toml"))
+            .arg("--cache-dir")
+            .arg(dir.join("cache"))
+            .args(*args)
+            .output()
+            .context("run wreg")?;
+        let show = |bytes: &[u8]| {
+            String::from_utf8_lossy(bytes).replace(&dir.display().to_string(), "$HOME")
+        };
+        print!("{}", show(&output.stdout));
+        eprint!("{}", show(&output.stderr));
+        if !output.status.success() {
+            bail!("`wreg {}` failed ({})", args.join(" "), output.status);
+        }
+    }
+    Ok(())
 }
 
 fn test() -> Result<()> {
