@@ -82,8 +82,11 @@ Examples:
     /// Resolve dependencies, fetch them into a directory, and update the lock file.
     #[command(after_help = "\
 Examples:
+  wreg fetch                                                   the packages ./wit uses
   wreg fetch --dep wasi:http@^0.2 --dep acme:widget@1.0.0     into ./deps, ./wkg.lock
   wreg fetch --deps deps.toml --locked                         fail if the lock would change
+
+A WIT reference `ns:pkg/iface@1.2.0` asks for a semver-compatible release (`^1.2.0`).
 
 A dependency file lists packages and requirements:
   [dependencies]
@@ -152,6 +155,10 @@ pub(crate) struct DepsArgs {
     /// A dependency file (`[dependencies]` table).
     #[arg(long = "deps", value_name = "FILE")]
     pub(crate) deps_file: Option<PathBuf>,
+    /// A WIT directory whose imports are the dependencies (default: `./wit` when no other
+    /// dependency is given).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) wit: Option<PathBuf>,
     /// The lock file.
     #[arg(long, value_name = "FILE", default_value = "wkg.lock")]
     pub(crate) lock: PathBuf,

@@ -322,10 +322,48 @@ fn dependencies(args: &DepsArgs) -> Result<Vec<Dependency>> {
             deps.push(dep);
         }
     }
+    let wit = match &args.wit {
+        Some(dir) => Some(dir.clone()),
+        None if deps.is_empty() && Path::new("wit").is_dir() => Some(PathBuf::from("wit")),
+        None => None,
+    };
+    if let Some(dir) = wit {
+        deps.extend(wit_dependencies(&dir)?);
+    }
     if deps.is_empty() {
         return Err(usage(
-            "no dependencies: give --dep ns:name@req or --deps FILE",
+            "no dependencies: give --dep ns:name@req, --deps FILE or --wit DIR (or run where \
+             ./wit is)",
         ));
+    }
+    Ok(deps)
+}
+
+/// The packages a WIT directory uses but does not define, each as a semver-compatible
+/// requirement on the version it names.
+fn wit_dependencies(dir: &Path) -> Result<Vec<Dependency>> {
+    let group = wit_parser::UnresolvedPackageGroup::parse_dir(dir)
+        .map_err(|err| usage(format!("cannot read the WIT in {}: {err:#}", dir.display())))?;
+    let defined: Vec<String> = std::iter::once(&group.main)
+        .chain(&group.nested)
+        .map(|p| format!("{}:{}", p.name.namespace, p.name.name))
+        .collect();
+    let mut deps: Vec<Dependency> = Vec::new();
+    for package in std::iter::once(&group.main).chain(&group.nested) {
+        for name in package.foreign_deps.keys() {
+            let id = format!("{}:{}", name.namespace, name.name);
+            if defined.contains(&id) {
+                continue;
+            }
+            let requirement = match &name.version {
+                Some(version) => VersionReq::parse(&format!("^{version}")).map_err(usage)?,
+                None => VersionReq::STAR,
+            };
+            let dep = Dependency::new(id.parse().map_err(usage)?, requirement);
+            if !deps.contains(&dep) {
+                deps.push(dep);
+            }
+        }
     }
     Ok(deps)
 }

@@ -318,3 +318,36 @@ fn completions_are_printed() {
     let out = home.ok(&["completions", "bash"]);
     assert!(out.contains("_wreg()"), "{out}");
 }
+
+#[test]
+fn fetch_reads_the_imports_of_a_wit_directory() {
+    let home = Home::new("");
+    for (name, seed) in [
+        ("wasi:io@0.2.1", "io"),
+        ("wasi:io@0.3.0", "io3"),
+        ("acme:logger@1.4.0", "log"),
+    ] {
+        let file = home.component(&format!("{seed}.wasm"), seed);
+        home.ok(&["publish", s(&file), "--package", name]);
+    }
+    std::fs::create_dir(home.path("wit")).unwrap();
+    std::fs::write(
+        home.path("wit/world.wit"),
+        "package my:app@0.1.0;\n\n\
+         interface local { }\n\n\
+         world app {\n  import wasi:io/streams@0.2.0;\n  import acme:logger/log@1.0.0;\n  export local;\n}\n",
+    )
+    .unwrap();
+    let out = home.ok(&["fetch"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("wasi:io@0.2.1 sha256:"),
+        "^0.2.0 takes 0.2.1, not 0.3.0: {out}"
+    );
+    assert!(lines[0].ends_with("-> deps/wasi/io.wasm"), "{out}");
+    assert!(lines[1].starts_with("acme:logger@1.4.0 sha256:"), "{out}");
+    assert!(home.path("deps/acme/logger.wasm").is_file());
+    let err = home.fails(&["fetch", "--wit", "nowhere"], 64);
+    assert!(err.contains("cannot read the WIT in nowhere"), "{err}");
+}
