@@ -156,17 +156,7 @@ impl Cache {
         package: &PackageRef,
         suffix: &str,
     ) -> PathBuf {
-        let registry: String = registry
-            .as_str()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let registry = file_name_for(registry);
         self.dir
             .join(kind)
             .join(registry)
@@ -250,6 +240,23 @@ impl Cache {
         }
         Ok(removed)
     }
+}
+
+/// A registry name as a file name: every character but letters, digits, `.` and `-`
+/// (the `:` before a port, brackets of an IPv6 address) written `_`, so it is valid on
+/// every platform.
+pub(crate) fn file_name_for(registry: &Registry) -> String {
+    registry
+        .as_str()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path, any_age: bool) -> Option<T> {

@@ -221,17 +221,7 @@ impl Discovery {
     }
 
     fn cache_path(&self, registry: &Registry) -> PathBuf {
-        let name: String = registry
-            .as_str()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let name = crate::cache::file_name_for(registry);
         self.cache_dir.join("metadata").join(format!("{name}.json"))
     }
 

@@ -125,17 +125,10 @@ async fn the_client_follows_the_document_to_the_real_registry() {
     );
     let (_server, registry) = serving(200, &body).await;
     let dir = tempfile::tempdir().unwrap();
-    let config_path = dir.path().join("config.toml");
-    std::fs::write(&config_path, format!("default_registry = \"{registry}\"\n")).unwrap();
-    let config = ConfigLoader::new()
-        .user_file(&config_path)
-        .without_project_files()
-        .without_env()
-        .load()
-        .unwrap();
-    let client = Client::builder(config)
-        .cache_dir(dir.path().join("cache"))
-        .build();
+    let client = crate::support::client_from_toml(
+        dir.path(),
+        &format!("default_registry = \"{registry}\"\n"),
+    );
     client
         .publish(
             &package("found:widget"),

@@ -1,7 +1,6 @@
 //! End to end against the real OCI registry: config -> registry -> OCI backend -> cache.
 
 use registry_client::{Client, Dependency, LockFile, LockMode};
-use registry_config::ConfigLoader;
 use registry_core::PublishOptions;
 use test_support::{Distribution, component};
 
@@ -11,21 +10,10 @@ use crate::support::{package, version};
 async fn resolve_and_fetch_from_a_real_oci_registry() {
     let registry = Distribution::shared();
     let dir = tempfile::tempdir().unwrap();
-    let config_path = dir.path().join("config.toml");
-    std::fs::write(
-        &config_path,
-        format!("[namespace_registries]\ne2e = \"{}\"\n", registry.host()),
-    )
-    .unwrap();
-    let config = ConfigLoader::new()
-        .user_file(&config_path)
-        .without_project_files()
-        .without_env()
-        .load()
-        .unwrap();
-    let client = Client::builder(config)
-        .cache_dir(dir.path().join("cache"))
-        .build();
+    let client = crate::support::client_from_toml(
+        dir.path(),
+        &format!("[namespace_registries]\ne2e = \"{}\"\n", registry.host()),
+    );
     for (v, seed) in [("0.1.0", "a"), ("0.2.0", "b"), ("0.2.1", "c")] {
         client
             .publish(

@@ -41,6 +41,19 @@ pub(crate) fn client_with(dir: &Path, extra: &str) -> Client {
     Client::builder(config).cache_dir(dir.join("cache")).build()
 }
 
+/// A client whose only config file is `text`, with its cache in `dir/cache`.
+pub(crate) fn client_from_toml(dir: &Path, text: &str) -> Client {
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    let config = ConfigLoader::new()
+        .user_file(&path)
+        .without_project_files()
+        .without_env()
+        .load()
+        .unwrap();
+    Client::builder(config).cache_dir(dir.join("cache")).build()
+}
+
 pub(crate) fn package(name: &str) -> PackageRef {
     name.parse().unwrap()
 }
