@@ -228,8 +228,8 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Base64, standard or URL-safe without padding.
-fn base64(bytes: &[u8], url: bool) -> String {
+/// Base64, standard (padded) or URL-safe without padding.
+pub fn base64(bytes: &[u8], url: bool) -> String {
     let alphabet: &[u8; 64] = if url {
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     } else {
