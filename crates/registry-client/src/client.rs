@@ -29,7 +29,10 @@ struct Inner {
     refresh: bool,
     discovery: Discovery,
     progress: Option<Arc<dyn Progress>>,
-    backends: Mutex<HashMap<Registry, Arc<dyn Backend>>>,
+    /// Backends by registry and the metadata they were built with (two namespaces may map
+    /// one registry with different metadata, e.g. different OCI prefixes). Backends given
+    /// with [`Client::register_backend`] are under the metadata key `*`.
+    backends: Mutex<HashMap<(Registry, String), Arc<dyn Backend>>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -111,6 +114,9 @@ impl ClientBuilder {
     }
 }
 
+/// The metadata key of backends given with [`Client::register_backend`].
+const REGISTERED: &str = "*";
+
 /// The backends this build knows.
 const OCI: &str = "oci";
 const WARG: &str = "warg";
@@ -164,7 +170,7 @@ impl Client {
             .backends
             .lock()
             .expect("not poisoned")
-            .insert(registry, backend);
+            .insert((registry, REGISTERED.to_owned()), backend);
     }
 
     /// The backend for `registry`, built on first use: the registry's configured `default`
@@ -179,19 +185,27 @@ impl Client {
         registry: &Registry,
         mapping: Option<&RegistryMapping>,
     ) -> Result<Arc<dyn Backend>, Error> {
-        let cached = self
-            .inner
-            .backends
-            .lock()
-            .expect("not poisoned")
-            .get(registry)
-            .cloned();
+        let metadata_key = match mapping.filter(|m| m.has_metadata()) {
+            Some(m) => serde_json::to_string(&m.metadata::<RegistryMetadata>()?)
+                .expect("metadata serializes"),
+            None => String::new(),
+        };
+        let cached = {
+            let backends = self.inner.backends.lock().expect("not poisoned");
+            backends
+                .get(&(registry.clone(), REGISTERED.to_owned()))
+                .or_else(|| backends.get(&(registry.clone(), metadata_key.clone())))
+                .cloned()
+        };
         if let Some(backend) = cached {
             return Ok(backend);
         }
         let backend = self.build_backend(registry, mapping).await?;
         let mut backends = self.inner.backends.lock().expect("not poisoned");
-        Ok(backends.entry(registry.clone()).or_insert(backend).clone())
+        Ok(backends
+            .entry((registry.clone(), metadata_key))
+            .or_insert(backend)
+            .clone())
     }
 
     async fn build_backend(
@@ -301,15 +315,19 @@ impl Client {
         package: &PackageRef,
         registry: Option<&Registry>,
     ) -> Result<(Registry, Arc<dyn Backend>), Error> {
-        match registry {
-            Some(registry) => Ok((registry.clone(), self.backend(registry, None).await?)),
-            None => {
-                let mapping = self.registry_for(package)?.value;
-                let registry = mapping.registry().clone();
-                let backend = self.backend(&registry, Some(&mapping)).await?;
-                Ok((registry, backend))
-            }
-        }
+        // The package's own mapping carries metadata (an OCI prefix, a protocol) that applies
+        // whenever the package is fetched from that registry, named explicitly or not.
+        let mapping = match registry {
+            Some(_) => self.registry_for(package).ok().map(|s| s.value),
+            None => Some(self.registry_for(package)?.value),
+        };
+        let registry = match registry {
+            Some(registry) => registry.clone(),
+            None => mapping.as_ref().expect("resolved above").registry().clone(),
+        };
+        let mapping = mapping.filter(|m| m.registry() == &registry);
+        let backend = self.backend(&registry, mapping.as_ref()).await?;
+        Ok((registry, backend))
     }
 
     fn offline_error(&self, package: &PackageRef, what: &str) -> Error {

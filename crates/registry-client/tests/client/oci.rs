@@ -57,3 +57,54 @@ async fn resolve_and_fetch_from_a_real_oci_registry() {
         .unwrap();
     assert_eq!(again[0].path(), resolved[0].path());
 }
+
+#[tokio::test]
+async fn two_namespaces_on_one_registry_keep_their_own_prefixes() {
+    let registry = Distribution::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let host = registry.host();
+    let client = crate::support::client_from_toml(
+        dir.path(),
+        &format!(
+            "[namespace_registries]\n\
+             one = {{ registry = \"{host}\", metadata = {{ oci = {{ namespacePrefix = \"first/\" }} }} }}\n\
+             two = {{ registry = \"{host}\", metadata = {{ oci = {{ namespacePrefix = \"second/\" }} }} }}\n"
+        ),
+    );
+    for name in ["one:widget", "two:widget"] {
+        client
+            .publish(
+                &package(name),
+                None,
+                &version("1.0.0"),
+                Box::pin(std::io::Cursor::new(component::small(name))),
+                &PublishOptions::default(),
+            )
+            .await
+            .unwrap();
+    }
+    for repo in ["first/one/widget", "second/two/widget"] {
+        let response = test_support::http::request(
+            registry.addr(),
+            "GET",
+            &format!("/v2/{repo}/tags/list"),
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(response.status, 200, "{repo}");
+    }
+    // Resolving with the registry named explicitly (as a lock file does) keeps the prefix.
+    let deps = [
+        Dependency::new(package("two:widget"), "^1".parse().unwrap())
+            .with_registry(host.parse().unwrap()),
+    ];
+    let resolved = client
+        .resolve_all(&deps, None, LockMode::Update)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(resolved[0].path()).unwrap(),
+        component::small("two:widget")
+    );
+}
