@@ -191,6 +191,14 @@ fn test() -> Result<()> {
     for krate in CRATES {
         cargo(&["build", "--locked", "-p", krate])?;
     }
+    // A tool that drops the backends it does not use still builds.
+    cargo(&[
+        "check",
+        "--locked",
+        "-p",
+        "registry-client",
+        "--no-default-features",
+    ])?;
     let mut counts = TestCounts::default();
     counts += cargo_test(&["test", "--workspace", "--locked", "--all-targets"])?;
     counts += cargo_test(&["test", "--workspace", "--locked", "--doc"])?;

@@ -71,6 +71,7 @@ Examples:
     /// Publish a component.
     #[command(after_help = "\
 Examples:
+  wreg publish api.wasm                                 a WIT package names itself
   wreg publish widget.wasm --package acme:widget@1.0.0
   wreg publish widget.wasm --package acme:widget@1.0.0 --registry localhost:5000 --dry-run")]
     Publish(PublishArgs),
@@ -127,7 +128,7 @@ pub(crate) struct GetArgs {
 pub(crate) struct PublishArgs {
     /// The component file.
     pub(crate) file: PathBuf,
-    /// The package and version, `ns:name@version`.
+    /// The package and version, `ns:name@version` (a WIT package names itself).
     #[arg(long, value_name = "NS:NAME@VERSION")]
     pub(crate) package: Option<String>,
     /// Use this registry instead of the configured one.

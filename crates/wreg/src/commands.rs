@@ -215,13 +215,10 @@ async fn get(
 }
 
 async fn publish(client: &Client, global: &Global, args: &crate::cli::PublishArgs) -> Result<()> {
-    let Some(spec) = &args.package else {
-        return Err(usage(
-            "give the package and version with --package ns:name@version (reading them from \
-             the component's metadata is not supported yet)",
-        ));
+    let spec = match &args.package {
+        Some(spec) => spec.parse().map_err(usage)?,
+        None => package_of(&args.file)?,
     };
-    let spec: registry_core::PackageSpec = spec.parse().map_err(usage)?;
     let Some(version) = spec.version else {
         return Err(usage(format!(
             "--package {} has no version; write {}@1.0.0",
@@ -271,6 +268,42 @@ async fn publish(client: &Client, global: &Global, args: &crate::cli::PublishArg
         );
     }
     Ok(())
+}
+
+/// The package a file says it is: a binary-encoded WIT package names itself
+/// (`package acme:api@1.2.0;`); a component does not, so it needs `--package`.
+fn package_of(path: &Path) -> Result<registry_core::PackageSpec> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let needs_flag = || {
+        usage(format!(
+            "{} does not say which package it is; give --package ns:name@version",
+            path.display()
+        ))
+    };
+    match wit_parser::decoding::decode_reader(std::io::BufReader::new(file)) {
+        Ok(wit_parser::decoding::DecodedWasm::WitPackage(resolve, id)) => {
+            let name = &resolve.packages[id].name;
+            let package = PackageRef::new(&name.namespace, &name.name).map_err(usage)?;
+            let Some(version) = name.version.clone() else {
+                return Err(usage(format!(
+                    "the WIT package {package} in {} has no version; give --package \
+                     {package}@1.0.0",
+                    path.display()
+                )));
+            };
+            Ok(registry_core::PackageSpec {
+                package,
+                version: Some(version),
+            })
+        }
+        Ok(wit_parser::decoding::DecodedWasm::Component(..)) => Err(needs_flag()),
+        Err(err) => Err(usage(format!(
+            "{} is not a component or WIT package ({err}); give --package ns:name@version \
+             to publish it anyway",
+            path.display()
+        ))),
+    }
 }
 
 /// The dependencies from `--dep` flags and a `--deps` file.

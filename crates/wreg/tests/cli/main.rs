@@ -152,8 +152,12 @@ fn exit_codes_and_messages() {
         err.contains("is neither a version nor a version requirement"),
         "{err}"
     );
-    let err = home.fails(&["publish", "x.wasm"], 64);
-    assert!(err.contains("--package ns:name@version"), "{err}");
+    let component = home.component("c.wasm", "anonymous");
+    let err = home.fails(&["publish", s(&component)], 64);
+    assert!(
+        err.contains("does not say which package it is; give --package ns:name@version"),
+        "{err}"
+    );
 
     // A registry nobody listens on: a network error.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -350,4 +354,21 @@ fn fetch_reads_the_imports_of_a_wit_directory() {
     assert!(home.path("deps/acme/logger.wasm").is_file());
     let err = home.fails(&["fetch", "--wit", "nowhere"], 64);
     assert!(err.contains("cannot read the WIT in nowhere"), "{err}");
+}
+
+#[test]
+fn a_wit_package_names_itself_when_published() {
+    let home = Home::new("");
+    let mut resolve = wit_parser::Resolve::default();
+    let id = resolve
+        .push_str(
+            "api.wit",
+            "package acme:api@1.2.0;\ninterface greet { hello: func() -> string; }\n",
+        )
+        .unwrap();
+    let bytes = wit_component::encode(&resolve, id, false).unwrap();
+    std::fs::write(home.path("api.wasm"), &bytes).unwrap();
+    let out = home.ok(&["publish", "api.wasm"]);
+    assert!(out.starts_with("published acme:api@1.2.0 sha256:"), "{out}");
+    assert_eq!(home.ok(&["versions", "acme:api"]), "1.2.0\n");
 }
