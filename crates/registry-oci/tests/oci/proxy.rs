@@ -1,30 +1,50 @@
-//! `HTTP_PROXY`/`NO_PROXY` are honoured. Proxy variables are process-wide, so this runs the
-//! `oci-transfer` example in a child process with its own environment.
+//! `HTTP_PROXY`/`NO_PROXY` are honoured. Proxy variables are process-wide, so the pull runs
+//! in a child process (this test binary again, in child mode) with its own environment.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use registry_core::ContentDigest;
+use registry_core::{Backend as _, ContentDigest};
 use registry_oci::manifest::OCI_MANIFEST;
 use test_support::component;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// `target/<profile>/examples/oci-transfer`, built by `cargo test` with the tests.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let path = profile_dir.join("examples").join("oci-transfer");
-    assert!(
-        path.is_file(),
-        "{} is missing: run the tests with `cargo test`",
-        path.display()
-    );
-    path
+const CHILD: &str = "REGISTRY_OCI_TEST_PROXY_CHILD";
+
+/// In the child: pull `proxied:widget@1.0.0` from `registry.invalid` into the file named by
+/// the variable, with proxies from the environment.
+async fn child(out: &str) {
+    let mut settings = registry_oci::OciSettings::default();
+    settings.protocol = Some(registry_oci::Protocol::Http);
+    let backend = registry_oci::OciBackend::with_credential_sources(
+        "registry.invalid".parse().unwrap(),
+        settings,
+        &registry_oci::CredentialSources {
+            env: Some(Default::default()),
+            docker_config_dir: Some(std::env::temp_dir().join("no-docker-config-here")),
+            helper_dirs: Vec::new(),
+        },
+    )
+    .unwrap()
+    .with_retry_policy(registry_oci::RetryPolicy {
+        retries: 0,
+        base: std::time::Duration::ZERO,
+    });
+    let package = "proxied:widget".parse().unwrap();
+    let release = backend
+        .get_release(&package, &"1.0.0".parse().unwrap())
+        .await
+        .unwrap();
+    let stream = backend.fetch_verified(&package, &release).await.unwrap();
+    std::fs::write(out, crate::support::read_all(stream).await.unwrap()).unwrap();
 }
 
 #[tokio::test]
 async fn requests_go_through_the_configured_proxy() {
+    if let Ok(out) = std::env::var(CHILD) {
+        child(&out).await;
+        return;
+    }
     // The proxy answers as the registry would; `registry.invalid` cannot resolve, so a
     // download that succeeds went through the proxy.
     let proxy = MockServer::start().await;
@@ -55,24 +75,17 @@ async fn requests_go_through_the_configured_proxy() {
         .await;
 
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        "[registry.\"registry.invalid\".oci]\nprotocol = \"http\"\n",
-    )
-    .unwrap();
     let out = dir.path().join("pulled.wasm");
     let run = |proxy_url: &str, no_proxy: &str| {
-        Command::new(example())
-            .args(["pull", "registry.invalid", "proxied:widget@1.0.0"])
-            .arg(&out)
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "proxy::requests_go_through_the_configured_proxy"])
+            .args(["--test-threads=1", "--nocapture"])
             .env_clear()
-            .env("HOME", dir.path())
-            .env("XDG_CONFIG_HOME", dir.path())
-            .env("WASM_PKG_CONFIG_FILE", &config)
+            .env(CHILD, &out)
             .env("HTTP_PROXY", proxy_url)
             .env("http_proxy", proxy_url)
             .env("NO_PROXY", no_proxy)
+            .env("no_proxy", no_proxy)
             .output()
             .unwrap()
     };
