@@ -4,6 +4,7 @@ mod concurrency;
 mod errors;
 mod layers;
 mod mutate;
+mod robustness;
 mod secrets;
 mod support;
 mod wkg_compat;
