@@ -14,6 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod delay;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
