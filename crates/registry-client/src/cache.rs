@@ -126,18 +126,16 @@ impl Cache {
         dest: &Path,
     ) -> Result<bool, Error> {
         let source = self.content_path(digest);
-        let file = match tokio::fs::File::open(&source).await {
-            Ok(file) => file,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-            Err(err) => return Err(Error::io(source, err)),
-        };
-        let stream = crate::local::file_stream(file, source.clone());
-        let dir = match dest.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        match write_verified(&dir, dest, *digest, size, &digest.to_string(), stream).await {
-            Ok(()) => Ok(true),
+        let (from, to, digest) = (source.clone(), dest.to_owned(), *digest);
+        // One pass, in a blocking thread with large reads: hashing and copying together.
+        let copied = tokio::task::spawn_blocking(move || copy_blocking(&from, &to, digest, size))
+            .await
+            .map_err(|err| Error::Io {
+                path: Some(source.clone()),
+                source: std::io::Error::other(err),
+            })?;
+        match copied {
+            Ok(found) => Ok(found),
             Err(err) if err.is_integrity() => {
                 tracing::warn!(path = %source.display(), "removing a corrupted cache entry");
                 remove_quietly(&source).await;
@@ -284,6 +282,91 @@ fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) {
     };
     if let Err(err) = write() {
         tracing::debug!(path = %path.display(), "cannot write a cache entry: {err}");
+    }
+}
+
+/// Copies `source` to `dest` through a temporary file next to `dest`, verifying the bytes;
+/// `Ok(false)` when `source` does not exist.
+///
+/// On Unix the copy is done by the kernel (`std::io::copy` between files uses
+/// `copy_file_range`) while another thread hashes the same open file with positional reads,
+/// so the two run side by side; the temporary file is renamed into place only if the hash
+/// matches. Elsewhere, one pass hashes and writes.
+fn copy_blocking(
+    source: &Path,
+    dest: &Path,
+    digest: ContentDigest,
+    size: Option<u64>,
+) -> Result<bool, Error> {
+    let input = match std::fs::File::open(source) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(Error::io(source, err)),
+    };
+    let dir = match dest.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".wasm-pkg-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let verifier = DigestVerifier::new(digest, size, digest.to_string());
+    copy_and_hash(&input, source, temp.as_file_mut(), verifier)?;
+    temp.persist(dest).map_err(|e| Error::io(dest, e.error))?;
+    Ok(true)
+}
+
+#[cfg(unix)]
+fn copy_and_hash(
+    input: &std::fs::File,
+    source: &Path,
+    output: &mut std::fs::File,
+    mut verifier: DigestVerifier,
+) -> Result<(), Error> {
+    use std::os::unix::fs::FileExt as _;
+    std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| -> Result<(), Error> {
+            let mut buffer = vec![0u8; 1 << 20];
+            let mut offset = 0u64;
+            loop {
+                let n = input
+                    .read_at(&mut buffer, offset)
+                    .map_err(|e| Error::io(source, e))?;
+                if n == 0 {
+                    return verifier.finish().map(|_| ());
+                }
+                verifier.update(&buffer[..n])?;
+                offset += n as u64;
+            }
+        });
+        let mut reader = input;
+        let copied = std::io::copy(&mut reader, output).map_err(|e| Error::io(source, e));
+        let verified = hashing.join().expect("the hashing thread does not panic");
+        verified.and(copied.map(|_| ()))
+    })
+}
+
+#[cfg(not(unix))]
+fn copy_and_hash(
+    mut input: &std::fs::File,
+    source: &Path,
+    output: &mut std::fs::File,
+    mut verifier: DigestVerifier,
+) -> Result<(), Error> {
+    use std::io::{Read as _, Write as _};
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = input.read(&mut buffer).map_err(|e| Error::io(source, e))?;
+        if n == 0 {
+            return verifier.finish().map(|_| ());
+        }
+        verifier.update(&buffer[..n])?;
+        output
+            .write_all(&buffer[..n])
+            .map_err(|e| Error::io(source, e))?;
     }
 }
 

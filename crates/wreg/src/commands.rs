@@ -146,7 +146,6 @@ async fn get(
     output: Option<&Path>,
 ) -> Result<()> {
     let release = client.resolve(package, registry, requirement).await?;
-    let cached = client.fetch(package, registry, &release).await?;
     let file_name = format!(
         "{}_{}@{}.wasm",
         package.namespace(),
@@ -162,21 +161,22 @@ async fn get(
     };
     match &dest {
         None => {
+            let cached = client.fetch(package, registry, &release).await?;
             let mut file = tokio::fs::File::open(&cached).await?;
             let mut stdout = tokio::io::stdout();
             tokio::io::copy(&mut file, &mut stdout).await?;
             stdout.flush().await?;
         }
         Some(dest) => {
-            if !client
-                .cache()
+            // A warm cache is copied out (verified on the way) without a second pass; a
+            // missing or corrupt entry is fetched, then copied.
+            let cache = client.cache();
+            if !cache
                 .copy_verified(&release.digest, release.size, dest)
                 .await?
             {
-                // The cached copy was corrupt and is gone: fetch again, once.
                 client.fetch(package, registry, &release).await?;
-                if !client
-                    .cache()
+                if !cache
                     .copy_verified(&release.digest, release.size, dest)
                     .await?
                 {

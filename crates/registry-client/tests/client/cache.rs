@@ -213,3 +213,100 @@ fn concurrent_fetches_from_several_processes() {
     assert_eq!(entries(&dir.path().join("cache/content/sha256")).len(), 1);
     assert!(entries(&dir.path().join("cache/tmp")).is_empty());
 }
+
+const KILL_CHILD: &str = "REGISTRY_CLIENT_TEST_KILLED_CHILD";
+
+/// Answers every request with the headers and half the body of `blob`, then stalls.
+fn stalling_server(blob: Vec<u8>) -> std::net::SocketAddr {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let blob = blob.clone();
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+                    blob.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&blob[..blob.len() / 2]);
+                let _ = stream.flush();
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            });
+        }
+    });
+    addr
+}
+
+/// A fetch killed (SIGKILL) half-way leaves no visible cache entry; only a temporary file,
+/// which `clean_tmp` removes.
+#[test]
+fn a_fetch_killed_half_way_leaves_no_entry() {
+    let bytes = component::build(&component::Spec {
+        padding: 1024 * 1024,
+        ..component::Spec::default()
+    });
+    let digest = ContentDigest::sha256(&bytes);
+    if let (Ok(dir), Ok(addr)) = (std::env::var(KILL_CHILD), std::env::var("STALL_ADDR")) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let client = crate::support::client_from_toml(
+                std::path::Path::new(&dir),
+                &format!("default_registry = \"{addr}\"\n[registry.\"{addr}\".oci]\nprotocol = \"http\"\n"),
+            );
+            let release = registry_core::Release::new(version("1.0.0"), digest).with_size(bytes.len() as u64);
+            // Hangs half-way until the parent kills this process.
+            let _ = client.fetch(&package("stall:widget"), None, &release).await;
+        });
+        return;
+    }
+    let addr = stalling_server(bytes.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "cache::a_fetch_killed_half_way_leaves_no_entry"])
+        .args(["--test-threads=1", "--nocapture"])
+        .env(KILL_CHILD, dir.path())
+        .env("STALL_ADDR", addr.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the download is under way: a temporary file holds part of the content.
+    let tmp = dir.path().join("cache/tmp");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let partial = std::fs::read_dir(&tmp)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .any(|e| e.metadata().map(|m| m.len() > 0).unwrap_or(false))
+            })
+            .unwrap_or(false);
+        if partial {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never started writing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let cache = Cache::new(dir.path().join("cache"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        assert!(!cache.contains(&digest).await, "no entry became visible");
+        assert_eq!(
+            entries(&tmp).len(),
+            1,
+            "the killed download left only its temporary file"
+        );
+        assert_eq!(cache.clean_tmp(std::time::Duration::ZERO).await.unwrap(), 1);
+        assert!(entries(&tmp).is_empty());
+    });
+}
