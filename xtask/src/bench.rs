@@ -236,7 +236,7 @@ fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
     ]);
     let publish: Vec<&str> = publish.iter().map(String::as_str).collect();
     measure(&publish)?;
-    let digest = registry_core_digest(&component)?;
+    let digest = sha256_of(&component)?;
     let out = work.path().join("pulled.wasm");
     let out_path = out.to_str().context("UTF-8 path")?.to_owned();
     let mut samples: Vec<(String, Vec<Sample>)> = vec![
@@ -540,7 +540,7 @@ fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
-fn registry_core_digest(path: &Path) -> Result<String> {
+fn sha256_of(path: &Path) -> Result<String> {
     let output = Command::new("sha256sum").arg(path).output()?;
     let text = String::from_utf8(output.stdout)?;
     let hex = text.split_whitespace().next().context("sha256sum output")?;
@@ -549,7 +549,7 @@ fn registry_core_digest(path: &Path) -> Result<String> {
 
 fn check_same(a: &Path, b: &Path) -> Result<()> {
     let same = std::fs::metadata(a)?.len() == std::fs::metadata(b)?.len()
-        && registry_core_digest(a)? == registry_core_digest(b)?;
+        && sha256_of(a)? == sha256_of(b)?;
     if !same {
         bail!("{} differs from {}", a.display(), b.display());
     }
