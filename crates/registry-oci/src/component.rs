@@ -17,6 +17,7 @@ pub const METADATA_ANNOTATIONS: &[(&str, &str)] = &[
     ("source", "org.opencontainers.image.source"),
     ("homepage", "org.opencontainers.image.url"),
     ("revision", "org.opencontainers.image.revision"),
+    ("version", "org.opencontainers.image.version"),
 ];
 
 /// The largest import, export or metadata section read into memory.

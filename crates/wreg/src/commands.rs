@@ -215,14 +215,19 @@ async fn get(
 }
 
 async fn publish(client: &Client, global: &Global, args: &crate::cli::PublishArgs) -> Result<()> {
-    let spec = match &args.package {
+    let mut spec: registry_core::PackageSpec = match &args.package {
         Some(spec) => spec.parse().map_err(usage)?,
         None => package_of(&args.file)?,
     };
+    if spec.version.is_none() {
+        spec.version = version_section(&args.file)?;
+    }
     let Some(version) = spec.version else {
         return Err(usage(format!(
-            "--package {} has no version; write {}@1.0.0",
-            spec.package, spec.package
+            "--package {} has no version, and {} has no `version` metadata; write {}@1.0.0",
+            spec.package,
+            args.file.display(),
+            spec.package
         )));
     };
     let registry = parse_registry(args.registry.as_deref())?;
@@ -268,6 +273,18 @@ async fn publish(client: &Client, global: &Global, args: &crate::cli::PublishArg
         );
     }
     Ok(())
+}
+
+/// The version a component's `version` custom section (as `wasm-tools metadata add` writes
+/// it) names, if it has a valid one.
+fn version_section(path: &Path) -> Result<Option<Version>> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let info = registry_oci::component::inspect(&mut file).map_err(usage)?;
+    Ok(info
+        .annotations
+        .get("org.opencontainers.image.version")
+        .and_then(|v| Version::parse(v.trim()).ok()))
 }
 
 /// The package a file says it is: a binary-encoded WIT package names itself

@@ -97,7 +97,10 @@ pub(crate) fn show_progress(global: &Global) -> bool {
         }
 }
 
-/// Progress bars on stderr, one per download.
+/// How long a transfer runs before its bar appears.
+const MOMENT: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Progress bars on stderr, one per download, shown once a transfer lasts a moment.
 #[derive(Default)]
 pub(crate) struct Bars {
     bars: Mutex<HashMap<String, ProgressBar>>,
@@ -114,6 +117,8 @@ impl Progress for Bars {
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_message(format!("{package}@{version}"));
+        // Drawn only once the transfer has lasted a moment (see `downloaded`).
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         self.bars
             .lock()
             .expect("not poisoned")
@@ -121,13 +126,12 @@ impl Progress for Bars {
     }
 
     fn downloaded(&self, package: &PackageRef, version: &Version, bytes: u64) {
-        if let Some(bar) = self
-            .bars
-            .lock()
-            .expect("not poisoned")
-            .get(&format!("{package}@{version}"))
-        {
+        let bars = self.bars.lock().expect("not poisoned");
+        if let Some(bar) = bars.get(&format!("{package}@{version}")) {
             bar.inc(bytes);
+            if bar.is_hidden() && bar.elapsed() > MOMENT {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
         }
     }
 

@@ -401,3 +401,21 @@ fn lock_versions_json_and_config_path() {
     let out = home.ok(&["config", "path"]);
     assert_eq!(out, "user     $HOME/config.toml\n");
 }
+
+#[test]
+fn a_version_in_the_components_metadata_completes_the_package() {
+    let home = Home::new("");
+    std::fs::write(
+        home.path("v.wasm"),
+        component::build(&component::Spec {
+            metadata: &[("version", "2.3.4")],
+            ..component::Spec::default()
+        }),
+    )
+    .unwrap();
+    let out = home.ok(&["publish", "v.wasm", "--package", "acme:versioned"]);
+    assert!(out.starts_with("published acme:versioned@2.3.4 "), "{out}");
+    let bare = home.component("bare.wasm", "no version");
+    let err = home.fails(&["publish", s(&bare), "--package", "acme:bare"], 64);
+    assert!(err.contains("has no `version` metadata"), "{err}");
+}
