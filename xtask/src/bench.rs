@@ -110,7 +110,7 @@ fn median(mut samples: Vec<Sample>) -> Sample {
     }
 }
 
-fn wkg() -> Option<PathBuf> {
+pub(crate) fn wkg() -> Option<PathBuf> {
     let path = root().join("target/bench-tools/bin/wkg");
     if path.is_file() {
         return Some(path);

@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod delay;
+mod interop;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
@@ -23,6 +24,7 @@ tasks:
   demo    show what the workspace does today, end to end, with no server
   test    run the whole test suite as CI does (fmt, clippy, per-crate builds, tests)
   bench   run the benchmarks next to their peers (wkg, curl) and write BENCHMARKS.md
+  interop publish and read across wreg, wkg and skopeo; fail on any red cell
 ";
 
 /// The library crates, each of which must build on its own.
@@ -48,6 +50,7 @@ fn run() -> Result<()> {
         Some("demo") => demo(),
         Some("test") => test(),
         Some("bench") => bench(),
+        Some("interop") => interop::run_matrix(),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
