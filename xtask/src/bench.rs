@@ -425,6 +425,45 @@ fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
          trip is a delay line on loopback (10 ms each way)"
     ));
 
+    // The command each contestant runs in an app directory (its `wit/`, cache and lock).
+    let fetch_cmd = |contestant: &str, config: &str, app: &Path, locked: bool| -> Vec<String> {
+        let app_dir = app.display().to_string();
+        let cache = format!("{app_dir}/cache");
+        if contestant == "ours" {
+            let mut cmd = vec![
+                "env".into(),
+                format!("HOME={}", home.display()),
+                wreg.clone(),
+                "-q".into(),
+                "--config".into(),
+                config.to_owned(),
+                "--cache-dir".into(),
+                cache,
+                "fetch".into(),
+                "--wit".into(),
+                format!("{app_dir}/wit"),
+                "-o".into(),
+                format!("{app_dir}/deps"),
+                "--lock".into(),
+                format!("{app_dir}/wkg.lock"),
+            ];
+            if locked {
+                cmd.push("--locked".into());
+            }
+            cmd
+        } else {
+            vec![
+                "sh".into(),
+                "-c".into(),
+                format!(
+                    "cd {app_dir} && HOME={} {wkg} wit fetch wit -t wasm --config {config} \
+                     --cache {cache} >/dev/null 2>&1",
+                    home.display()
+                ),
+            ]
+        }
+    };
+
     for (label, config) in [("loopback", &direct), ("20 ms RTT", &delayed)] {
         let mut samples: Vec<(String, Vec<Sample>)> = vec![
             ("ours".into(), Vec::new()),
@@ -436,36 +475,7 @@ fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
                 let app = dir.join(format!("app-{}-{run}-{}", label.len(), contestant.len()));
                 std::fs::create_dir_all(app.join("wit"))?;
                 std::fs::write(app.join("wit/world.wit"), &world)?;
-                let cache = app.join("cache").display().to_string();
-                let app_dir = app.display().to_string();
-                let cmd: Vec<String> = if contestant == "ours" {
-                    vec![
-                        "env".into(),
-                        format!("HOME={}", home.display()),
-                        wreg.clone(),
-                        "-q".into(),
-                        "--config".into(),
-                        config.to_string(),
-                        "--cache-dir".into(),
-                        cache,
-                        "fetch".into(),
-                        "--wit".into(),
-                        format!("{app_dir}/wit"),
-                        "-o".into(),
-                        format!("{app_dir}/deps"),
-                        "--lock".into(),
-                        format!("{app_dir}/wkg.lock"),
-                    ]
-                } else {
-                    vec![
-                        "sh".into(),
-                        "-c".into(),
-                        format!(
-                            "cd {app_dir} && HOME={} {wkg} wit fetch wit -t wasm --config {config} --cache {cache} >/dev/null 2>&1",
-                            home.display()
-                        ),
-                    ]
-                };
+                let cmd = fetch_cmd(contestant, config, &app, false);
                 let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
                 runs.push(measure(&cmd)?);
                 if run == RUNS - 1 {
@@ -491,37 +501,7 @@ fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
             for _run in 0..RUNS {
                 for (contestant, runs) in &mut samples {
                     let app = &last.iter().find(|(c, _)| c == contestant).expect("ran").1;
-                    let app_dir = app.display().to_string();
-                    let cache = format!("{app_dir}/cache");
-                    let cmd: Vec<String> = if contestant == "ours" {
-                        vec![
-                            "env".into(),
-                            format!("HOME={}", home.display()),
-                            wreg.clone(),
-                            "-q".into(),
-                            "--config".into(),
-                            config.to_string(),
-                            "--cache-dir".into(),
-                            cache,
-                            "fetch".into(),
-                            "--wit".into(),
-                            format!("{app_dir}/wit"),
-                            "-o".into(),
-                            format!("{app_dir}/deps"),
-                            "--lock".into(),
-                            format!("{app_dir}/wkg.lock"),
-                            "--locked".into(),
-                        ]
-                    } else {
-                        vec![
-                            "sh".into(),
-                            "-c".into(),
-                            format!(
-                                "cd {app_dir} && HOME={} {wkg} wit fetch wit -t wasm --config {config} --cache {cache} >/dev/null 2>&1",
-                                home.display()
-                            ),
-                        ]
-                    };
+                    let cmd = fetch_cmd(contestant, config, app, true);
                     let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
                     runs.push(measure(&cmd)?);
                 }
