@@ -99,6 +99,19 @@ fn measure(command: &[&str]) -> Result<Sample> {
     Ok(Sample { seconds, peak_kib })
 }
 
+/// One row per contestant: the medians of its runs.
+fn push_medians(rows: &mut Vec<Row>, scenario: String, samples: Vec<(String, Vec<Sample>)>) {
+    for (contestant, runs) in samples {
+        let m = median(runs);
+        rows.push(Row {
+            scenario: scenario.clone(),
+            contestant,
+            seconds: m.seconds,
+            peak_kib: m.peak_kib,
+        });
+    }
+}
+
 fn median(mut samples: Vec<Sample>) -> Sample {
     samples.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
     let seconds = samples[samples.len() / 2].seconds;
@@ -214,15 +227,7 @@ fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
             runs.push(measure(&cmd)?);
         }
     }
-    for (contestant, runs) in samples {
-        let m = median(runs);
-        rows.push(Row {
-            scenario: format!("publish {mib} MiB"),
-            contestant,
-            seconds: m.seconds,
-            peak_kib: m.peak_kib,
-        });
-    }
+    push_medians(rows, format!("publish {mib} MiB"), samples);
 
     // Cold pull: one registry holding the component; every run downloads it whole.
     let registry = Distribution::start().map_err(anyhow::Error::msg)?;
@@ -280,15 +285,7 @@ fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
             }
         }
     }
-    for (contestant, runs) in samples {
-        let m = median(runs);
-        rows.push(Row {
-            scenario: format!("cold pull {mib} MiB"),
-            contestant,
-            seconds: m.seconds,
-            peak_kib: m.peak_kib,
-        });
-    }
+    push_medians(rows, format!("cold pull {mib} MiB"), samples);
 
     // Warm pull: the content is in each tool's cache; write it to an output path.
     let config = work.path().join("warm.toml");
@@ -355,15 +352,7 @@ fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
             check_same(&out, &component)?;
         }
     }
-    for (contestant, runs) in samples {
-        let m = median(runs);
-        rows.push(Row {
-            scenario: format!("warm pull {mib} MiB"),
-            contestant,
-            seconds: m.seconds,
-            peak_kib: m.peak_kib,
-        });
-    }
+    push_medians(rows, format!("warm pull {mib} MiB"), samples);
     Ok(())
 }
 
@@ -483,15 +472,11 @@ fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
                 }
             }
         }
-        for (contestant, runs) in samples {
-            let m = median(runs);
-            rows.push(Row {
-                scenario: format!("resolve+fetch {COUNT} packages, cold, {label}"),
-                contestant,
-                seconds: m.seconds,
-                peak_kib: m.peak_kib,
-            });
-        }
+        push_medians(
+            rows,
+            format!("resolve+fetch {COUNT} packages, cold, {label}"),
+            samples,
+        );
         if label == "loopback" {
             // The same, with the lock file and warm cache each tool left behind.
             let mut samples: Vec<(String, Vec<Sample>)> = vec![
@@ -506,15 +491,11 @@ fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
                     runs.push(measure(&cmd)?);
                 }
             }
-            for (contestant, runs) in samples {
-                let m = median(runs);
-                rows.push(Row {
-                    scenario: format!("fetch {COUNT} packages, lock file + warm cache"),
-                    contestant,
-                    seconds: m.seconds,
-                    peak_kib: m.peak_kib,
-                });
-            }
+            push_medians(
+                rows,
+                format!("fetch {COUNT} packages, lock file + warm cache"),
+                samples,
+            );
         }
     }
     Ok(())
