@@ -96,6 +96,19 @@ pub enum Error {
         actual: u64,
     },
 
+    /// The registry's own proofs failed: a log, checkpoint or signature did not verify (warg
+    /// registries sign and prove what they serve). Nothing it sent was used.
+    #[error(
+        "registry `{registry}` failed verification: {message}; nothing it sent was used. Do \
+         not trust this registry's answers until its operator explains; report it to them"
+    )]
+    Untrusted {
+        /// The registry whose proofs failed.
+        registry: Registry,
+        /// What failed to verify.
+        message: String,
+    },
+
     /// A name, version, digest or argument given by the caller is not valid.
     #[error("{message}")]
     InvalidInput {

@@ -29,7 +29,9 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
                 Error::PackageNotFound { .. } | Error::VersionNotFound { .. } => EXIT_NOT_FOUND,
                 Error::Unauthorized { .. } => EXIT_AUTH,
                 Error::Registry { .. } => EXIT_NETWORK,
-                Error::DigestMismatch { .. } | Error::SizeMismatch { .. } => EXIT_INTEGRITY,
+                Error::DigestMismatch { .. }
+                | Error::SizeMismatch { .. }
+                | Error::Untrusted { .. } => EXIT_INTEGRITY,
                 Error::InvalidInput { .. } | Error::NoRegistryForNamespace { .. } => EXIT_USAGE,
                 _ => 1,
             };

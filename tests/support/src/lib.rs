@@ -6,6 +6,7 @@
 //!   fails with a message that says what to install; it never skips.
 //! - [`http`]: a minimal HTTP/1.1 client for pushing hand-made artifacts in the exact byte
 //!   layout a test needs, which a registry client library would normalize away.
+//! - [`warg::WargServer`]: a real `warg-server`, in process, with the memory data store.
 //! - [`component`]: Wasm components generated for tests, never downloaded.
 #![allow(clippy::print_stderr)]
 
@@ -13,6 +14,7 @@ pub mod component;
 pub mod http;
 pub mod tls;
 pub mod token;
+pub mod warg;
 
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};

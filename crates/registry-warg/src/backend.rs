@@ -1,0 +1,538 @@
+//! [`WargBackend`]: the [`Backend`] over warg-client.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use registry_core::async_trait;
+use registry_core::{
+    Backend, ContentDigest, ContentReader, ContentStream, DigestVerifier, Error, PackageRef,
+    PublishOptions, Registry, Release, Secret, VersionInfo,
+};
+use semver::Version;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+use warg_client::storage::{ContentStorage, PublishEntry, PublishInfo};
+use warg_client::{FileSystemClient, RegistryUrl};
+use warg_crypto::hash::AnyHash;
+use warg_crypto::signing::PrivateKey;
+use warg_protocol::package::LogState as PackageState;
+use warg_protocol::registry::PackageName;
+
+use crate::error::Context;
+use crate::settings::WargSettings;
+use crate::storage::{self, ClientSpec, StorageDirs};
+
+/// How often a pending record's state is asked for while waiting for it.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A warg registry, through `warg-client`.
+///
+/// Every listing refreshes the package log from the registry and verifies it (signatures,
+/// checkpoint, inclusion and consistency proofs) before answering. Content streams are
+/// verified against the digest the log records. Nothing prompts, and the OS keyring is read
+/// only when [`WargSettings::keyring_backend`] is set.
+pub struct WargBackend {
+    registry: Registry,
+    url: RegistryUrl,
+    dirs: StorageDirs,
+    settings: WargSettings,
+    auth_token: Option<Secret>,
+    signing_key: Option<Secret>,
+}
+
+impl fmt::Debug for WargBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WargBackend")
+            .field("registry", &self.registry)
+            .field("url", &self.url.to_string())
+            .field("storage", &self.dirs.registry)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "signing_key",
+                &self.signing_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl WargBackend {
+    /// A backend for `registry` at `settings`' URL (else `https://<registry>`, `http` for
+    /// loopback), keeping warg's state under `settings.storage_dir`, else `default_storage`.
+    ///
+    /// Nothing is contacted or locked until the first operation.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a URL that is not `https` (or `http` on loopback), a
+    /// signing key that does not parse, or a token or key file or variable that cannot be
+    /// read.
+    pub fn new(
+        registry: Registry,
+        settings: WargSettings,
+        default_storage: impl Into<PathBuf>,
+    ) -> Result<Self, Error> {
+        let url_text = settings.effective_url(&registry);
+        let url = RegistryUrl::new(url_text.as_str()).map_err(|err| Error::InvalidInput {
+            message: format!(
+                "warg registry `{registry}`: `{url_text}` is not a usable server URL ({err}); \
+                 set `url = \"https://...\"` under [registry.\"{registry}\".warg] (`http` is \
+                 allowed only for loopback hosts)"
+            ),
+        })?;
+        let root = settings
+            .storage_dir
+            .clone()
+            .unwrap_or_else(|| default_storage.into());
+        let dirs = StorageDirs::under(&root, &url);
+        let mut auth_token = settings.resolve_auth_token(&registry)?;
+        let mut signing_key = settings.resolve_signing_key(&registry)?;
+        if let Some(backend) = &settings.keyring_backend {
+            let keyring =
+                warg_client::keyring::Keyring::new(backend).map_err(|err| Error::InvalidInput {
+                    message: format!(
+                        "[registry.\"{registry}\".warg] keyring_backend = \"{backend}\": {err}; \
+                         supported here: {}",
+                        warg_client::keyring::Keyring::SUPPORTED_BACKENDS.join(", ")
+                    ),
+                })?;
+            if auth_token.is_none() {
+                auth_token = keyring
+                    .get_auth_token(&url)
+                    .ok()
+                    .flatten()
+                    .map(|t| Secret::new(secrecy::ExposeSecret::expose_secret(&t).clone()));
+            }
+            if signing_key.is_none() {
+                signing_key = keyring
+                    .get_signing_key(None, &["default".to_owned()].into_iter().collect(), None)
+                    .ok()
+                    .map(|key| Secret::new(key.encode().as_str()));
+            }
+        }
+        if let Some(key) = &signing_key {
+            parse_key(&registry, key)?;
+        }
+        Ok(Self {
+            registry,
+            url,
+            dirs,
+            settings,
+            auth_token,
+            signing_key,
+        })
+    }
+
+    /// The registry this backend serves.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The warg server's URL.
+    pub fn url(&self) -> String {
+        self.url.to_string()
+    }
+
+    /// The directory warg's package logs are kept in.
+    pub fn storage_dir(&self) -> &std::path::Path {
+        &self.dirs.registry
+    }
+
+    async fn client(&self) -> Result<Arc<FileSystemClient>, Error> {
+        storage::client(&ClientSpec {
+            registry: &self.registry,
+            url: &self.url,
+            dirs: &self.dirs,
+            auth_token: self.auth_token.as_ref().map(Secret::expose),
+            auto_init: self.settings.auto_init(),
+            lock_timeout: self.settings.lock_timeout(),
+        })
+        .await
+    }
+
+    fn context<'a>(&'a self, package: &'a PackageRef, version: Option<&'a Version>) -> Context<'a> {
+        Context {
+            registry: &self.registry,
+            package,
+            version,
+            publishing: false,
+        }
+    }
+
+    /// The package's log, fetched from the registry and verified now.
+    async fn fresh_state(
+        &self,
+        client: &FileSystemClient,
+        package: &PackageRef,
+    ) -> Result<PackageState, Error> {
+        let name = package_name(package)?;
+        let info = client
+            .fetch_package(&name)
+            .await
+            .map_err(|e| self.context(package, None).map(e))?;
+        Ok(info.state)
+    }
+
+    fn signing_key(&self, package: &PackageRef) -> Result<PrivateKey, Error> {
+        let Some(key) = &self.signing_key else {
+            return Err(Error::InvalidInput {
+                message: format!(
+                    "publishing `{package}` to warg registry `{}` needs a signing key; set \
+                     `signing_key`, `signing_key_file` or `signing_key_env` under \
+                     [registry.\"{}\".warg]",
+                    self.registry, self.registry
+                ),
+            });
+        };
+        parse_key(&self.registry, key)
+    }
+
+    /// Submits `entries` for `package` and waits, within the publish timeout, for the
+    /// registry to accept them.
+    async fn submit(
+        &self,
+        client: &FileSystemClient,
+        package: &PackageRef,
+        version: Option<&Version>,
+        entries: Vec<PublishEntry>,
+    ) -> Result<(), Error> {
+        let key = self.signing_key(package)?;
+        let name = package_name(package)?;
+        let context = Context {
+            publishing: true,
+            ..self.context(package, version)
+        };
+        let info = PublishInfo {
+            name: name.clone(),
+            head: None,
+            entries,
+        };
+        let timeout = self.settings.publish_timeout();
+        let wait = async {
+            let record = client
+                .publish_with_info(&key, info)
+                .await
+                .map_err(|e| context.map(e))?;
+            client
+                .wait_for_publish(&name, &record, POLL_INTERVAL)
+                .await
+                .map_err(|e| context.map(e))
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::registry(
+                &self.registry,
+                format!(
+                    "the record for `{package}` was not accepted within {} s; it may still be \
+                     published: list the versions before retrying, or raise `publish_timeout`",
+                    timeout.as_secs()
+                ),
+            )),
+        }
+    }
+
+    /// Marks `version` of `package` yanked: resolvers skip it from then on.
+    ///
+    /// # Errors
+    /// [`Error::VersionNotFound`] when the package has no such release,
+    /// [`Error::Unauthorized`] when the signing key may not yank it, and the errors of
+    /// [`Backend::publish`].
+    pub async fn yank(&self, package: &PackageRef, version: &Version) -> Result<(), Error> {
+        let client = self.client().await?;
+        let state = self.fresh_state(&client, package).await?;
+        if state.release(version).is_none_or(|r| r.yanked()) {
+            return Err(Error::VersionNotFound {
+                registry: self.registry.clone(),
+                package: package.clone(),
+                requirement: format!("={version}"),
+                newest: newest(&state),
+            });
+        }
+        self.submit(
+            &client,
+            package,
+            Some(version),
+            vec![PublishEntry::Yank {
+                version: version.clone(),
+            }],
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Backend for WargBackend {
+    async fn list_versions(&self, package: &PackageRef) -> Result<Vec<VersionInfo>, Error> {
+        let client = self.client().await?;
+        let state = self.fresh_state(&client, package).await?;
+        let mut versions: Vec<VersionInfo> = state
+            .releases()
+            .map(|r| VersionInfo::new(r.version.clone()).with_yanked(r.yanked()))
+            .collect();
+        versions.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(versions)
+    }
+
+    fn tracks_yanks(&self) -> bool {
+        true
+    }
+
+    async fn get_release(&self, package: &PackageRef, version: &Version) -> Result<Release, Error> {
+        let client = self.client().await?;
+        let name = package_name(package)?;
+        // A release's content never changes, so a stored log that has it answers; only a
+        // miss asks the registry.
+        let stored = client
+            .package(&name)
+            .await
+            .map_err(|e| self.context(package, Some(version)).map(e))?
+            .state;
+        let state = if stored.release(version).is_some() {
+            stored
+        } else {
+            self.fresh_state(&client, package).await?
+        };
+        let content = state.release(version).and_then(|r| r.content());
+        let Some(content) = content else {
+            let yanked = state.release(version).is_some();
+            return Err(Error::VersionNotFound {
+                registry: self.registry.clone(),
+                package: package.clone(),
+                requirement: if yanked {
+                    format!("={version} (yanked)")
+                } else {
+                    format!("={version}")
+                },
+                newest: newest(&state),
+            });
+        };
+        Ok(Release::new(
+            version.clone(),
+            to_digest(&self.registry, content)?,
+        ))
+    }
+
+    async fn fetch_content(
+        &self,
+        package: &PackageRef,
+        release: &Release,
+    ) -> Result<ContentStream, Error> {
+        let client = self.client().await?;
+        let name = package_name(package)?;
+        let context_err = |e| self.context(package, Some(&release.version)).map(e);
+        let (info, stream) = client
+            .download_exact_as_stream(&name, &release.version)
+            .await
+            .map_err(context_err)?;
+        let declared = to_digest(&self.registry, &info.digest)?;
+        if declared != release.digest {
+            return Err(Error::DigestMismatch {
+                subject: format!("{package}@{} from {}", release.version, self.registry),
+                expected: release.digest,
+                actual: declared,
+            });
+        }
+        let subject = format!("{package}@{} from {}", release.version, self.registry);
+        let registry = self.registry.clone();
+        // warg-client checks the digest too, but only says so in prose: keep our own hash so a
+        // mismatch comes out as `DigestMismatch`. The client stays alive (and its storage
+        // locked) until the stream is dropped.
+        let mut verifier = Some(DigestVerifier::new(release.digest, release.size, subject));
+        let stream = stream.map(move |item| {
+            let _keep = &client;
+            match item {
+                Ok(chunk) => {
+                    if let Some(v) = verifier.as_mut() {
+                        v.update(&chunk)?;
+                    }
+                    Ok(chunk)
+                }
+                // warg-client's own check fails only once the whole body has arrived, so
+                // our hash of it is complete and names the digest that did arrive.
+                Err(err) if err.to_string().starts_with("expected digest") => {
+                    match verifier.take().map(DigestVerifier::finish) {
+                        Some(Err(mismatch)) => Err(mismatch),
+                        _ => Err(Error::registry(&registry, format!("{err:#}"))),
+                    }
+                }
+                Err(err) => {
+                    verifier = None;
+                    Err(Error::registry(
+                        &registry,
+                        format!("downloading content failed: {err:#}"),
+                    ))
+                }
+            }
+        });
+        Ok(Box::pin(stream))
+    }
+
+    async fn publish(
+        &self,
+        package: &PackageRef,
+        version: &Version,
+        content: ContentReader,
+        options: &PublishOptions,
+    ) -> Result<Release, Error> {
+        // Check what can be checked before anything is sent.
+        self.signing_key(package)?;
+        let client = self.client().await?;
+        match self.fresh_state(&client, package).await {
+            Ok(state) => {
+                if state.release(version).is_some() {
+                    let why = if options.allow_overwrite {
+                        " (a warg log is append-only: overwriting is impossible)"
+                    } else {
+                        ""
+                    };
+                    return Err(Error::InvalidInput {
+                        message: format!(
+                            "`{package}@{version}` already exists in warg registry `{}`{why}; \
+                             publish a new version",
+                            self.registry
+                        ),
+                    });
+                }
+            }
+            Err(Error::PackageNotFound { .. }) if self.settings.auto_init() => {}
+            Err(Error::PackageNotFound { .. }) => {
+                return Err(Error::InvalidInput {
+                    message: format!(
+                        "package `{package}` does not exist in warg registry `{}`, and creating \
+                         it on publish is off; set `auto_init = true` under \
+                         [registry.\"{}\".warg] to create it",
+                        self.registry, self.registry
+                    ),
+                });
+            }
+            Err(err) => return Err(err),
+        }
+
+        let (digest, size) = store_content(&client, content, options).await?;
+        let any_hash = AnyHash::from_str(&digest.to_string()).map_err(|err| {
+            Error::registry_with_source(&self.registry, "digest not representable in warg", err)
+        })?;
+        self.submit(
+            &client,
+            package,
+            Some(version),
+            vec![PublishEntry::Release {
+                version: version.clone(),
+                content: any_hash,
+            }],
+        )
+        .await?;
+        tracing::info!(%package, %version, registry = %self.registry, %digest, "published to warg");
+        Ok(Release::new(version.clone(), digest).with_size(size))
+    }
+}
+
+/// Streams `content` into warg's content storage (from which publishing uploads it),
+/// checking it against `options`.
+async fn store_content(
+    client: &FileSystemClient,
+    mut content: ContentReader,
+    options: &PublishOptions,
+) -> Result<(ContentDigest, u64), Error> {
+    // warg's storage wants a `Sync` stream; a reader is not, so a task feeds a channel.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let reader = tokio::spawn(async move {
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        loop {
+            let mut buf = vec![0u8; 256 * 1024];
+            match content.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    hasher.update(&buf);
+                    size += n as u64;
+                    if tx.send(Ok(Bytes::from(buf))).await.is_err() {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    let kind = err.kind();
+                    let _ = tx
+                        .send(Err(std::io::Error::new(kind, err.to_string())))
+                        .await;
+                    return Err(err);
+                }
+            }
+        }
+        Ok((
+            ContentDigest::from_sha256_bytes(hasher.finalize().into()),
+            size,
+        ))
+    });
+    let stream =
+        futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).map_err(anyhow::Error::from);
+    let expected = options
+        .digest
+        .map(|d| AnyHash::from_str(&d.to_string()))
+        .transpose()
+        .map_err(|err| Error::InvalidInput {
+            message: format!("the digest to publish is not valid: {err}"),
+        })?;
+    let stored = client
+        .content()
+        .store_content(Box::pin(stream), expected.as_ref())
+        .await;
+    let read = reader.await.map_err(|err| Error::Io {
+        path: None,
+        source: std::io::Error::other(err),
+    })?;
+    let (digest, size) = read.map_err(|source| Error::Io { path: None, source })?;
+    if let Err(err) = stored {
+        return Err(Error::InvalidInput {
+            message: format!("the content to publish was not stored: {err:#}"),
+        });
+    }
+    if let Some(expected) = options.size
+        && expected != size
+    {
+        return Err(Error::InvalidInput {
+            message: format!("the content to publish is {size} bytes, not the {expected} declared"),
+        });
+    }
+    Ok((digest, size))
+}
+
+fn package_name(package: &PackageRef) -> Result<PackageName, Error> {
+    PackageName::new(package.to_string()).map_err(|err| Error::InvalidInput {
+        message: format!("`{package}` is not a valid warg package name: {err}"),
+    })
+}
+
+fn parse_key(registry: &Registry, key: &Secret) -> Result<PrivateKey, Error> {
+    PrivateKey::decode(key.expose().to_owned()).map_err(|_| Error::InvalidInput {
+        message: format!(
+            "the signing key for warg registry `{registry}` does not parse; it must look like \
+             `ecdsa-p256:<base64 of 32 bytes>` (the value is not shown)"
+        ),
+    })
+}
+
+fn to_digest(registry: &Registry, hash: &AnyHash) -> Result<ContentDigest, Error> {
+    hash.to_string().parse().map_err(|err| {
+        Error::registry_with_source(
+            registry,
+            format!("the log names content by `{hash}`, which is not a sha256 digest"),
+            err,
+        )
+    })
+}
+
+fn newest(state: &PackageState) -> Option<Version> {
+    state
+        .releases()
+        .filter(|r| !r.yanked())
+        .map(|r| r.version.clone())
+        .max()
+}

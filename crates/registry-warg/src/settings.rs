@@ -1,0 +1,271 @@
+//! The `[registry."<name>".warg]` section.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use registry_config::{Config, ConfigError, Origin, Secret, Setting};
+use registry_core::{Error, Registry};
+use serde::{Deserialize, Serialize};
+
+use crate::BACKEND_NAME;
+
+/// Settings of one warg registry, read from `[registry."<name>".warg]`.
+///
+/// ```toml
+/// [registry."example.com".warg]
+/// url = "https://warg.example.com"    # default: the well-known document's, else https://<name>
+/// auth_token = "..."                  # or auth_token_file = "path", or auth_token_env = "VAR"
+/// signing_key = "ecdsa-p256:..."      # or signing_key_file = "path", or signing_key_env = "VAR"
+/// storage_dir = "/var/cache/warg"     # package logs and content (default: under the cache)
+/// auto_init = true                    # create a package on its first publish (default true)
+/// publish_timeout = 60                # seconds to wait for a release to be accepted
+/// lock_timeout = 60                   # seconds to wait for another process's storage lock
+/// keyring_backend = "secret-service"  # read a token or key missing above from this keyring
+/// ```
+///
+/// Nothing here is prompted for, and the OS keyring is used only when `keyring_backend` is
+/// set. `http` URLs are accepted for loopback hosts only.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct WargSettings {
+    /// The warg server's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A bearer token sent with every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<Secret>,
+    /// A file holding the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token_file: Option<PathBuf>,
+    /// An environment variable holding the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token_env: Option<String>,
+    /// The key that signs published records, `ecdsa-p256:<base64>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<Secret>,
+    /// A file holding the signing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key_file: Option<PathBuf>,
+    /// An environment variable holding the signing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key_env: Option<String>,
+    /// Where package logs and downloaded content are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_dir: Option<PathBuf>,
+    /// Whether publishing a package the registry does not have creates it (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_init: Option<bool>,
+    /// Seconds to wait for a published release to be accepted (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_timeout: Option<u64>,
+    /// Seconds to wait for another process to release the storage directory (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_timeout: Option<u64>,
+    /// A keyring backend (as the `warg` CLI names them) to read a token or signing key from
+    /// when none is configured above. Unset: the keyring is never touched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyring_backend: Option<String>,
+}
+
+impl WargSettings {
+    /// Reads the `[registry."<registry>".warg]` section of `config`; empty settings when the
+    /// registry has none.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file, line and key of a bad value.
+    pub fn from_config(config: &Config, registry: &Registry) -> Result<Setting<Self>, ConfigError> {
+        let settings = config.registry_settings(registry);
+        Ok(settings.backend::<Self>(BACKEND_NAME)?.unwrap_or(Setting {
+            value: Self::default(),
+            origin: Origin::Builtin,
+        }))
+    }
+
+    /// The server URL: the configured one, else `https://<registry>` (`http` for loopback).
+    pub fn effective_url(&self, registry: &Registry) -> String {
+        match &self.url {
+            Some(url) => url.clone(),
+            None if registry.is_loopback() => format!("http://{registry}"),
+            None => format!("https://{registry}"),
+        }
+    }
+
+    /// How long to wait for a release to be accepted.
+    pub fn publish_timeout(&self) -> Duration {
+        Duration::from_secs(self.publish_timeout.unwrap_or(60))
+    }
+
+    /// How long to wait for another process's storage lock.
+    pub fn lock_timeout(&self) -> Duration {
+        Duration::from_secs(self.lock_timeout.unwrap_or(60))
+    }
+
+    /// Whether a first publish creates the package.
+    pub fn auto_init(&self) -> bool {
+        self.auto_init.unwrap_or(true)
+    }
+
+    /// The auth token from the setting, its file or its variable, if any is set.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the file or variable that cannot be read; the value
+    /// itself is never shown.
+    pub fn resolve_auth_token(&self, registry: &Registry) -> Result<Option<Secret>, Error> {
+        resolve_secret(
+            registry,
+            "auth_token",
+            self.auth_token.as_ref(),
+            self.auth_token_file.as_ref(),
+            self.auth_token_env.as_deref(),
+        )
+    }
+
+    /// The signing key from the setting, its file or its variable, if any is set.
+    ///
+    /// # Errors
+    /// As [`resolve_auth_token`](Self::resolve_auth_token).
+    pub fn resolve_signing_key(&self, registry: &Registry) -> Result<Option<Secret>, Error> {
+        resolve_secret(
+            registry,
+            "signing_key",
+            self.signing_key.as_ref(),
+            self.signing_key_file.as_ref(),
+            self.signing_key_env.as_deref(),
+        )
+    }
+}
+
+/// The first of a value, a file and a variable that is set; whitespace around it is dropped.
+fn resolve_secret(
+    registry: &Registry,
+    key: &str,
+    value: Option<&Secret>,
+    file: Option<&PathBuf>,
+    env: Option<&str>,
+) -> Result<Option<Secret>, Error> {
+    let section = format!("[registry.\"{registry}\".warg]");
+    if let Some(value) = value {
+        return Ok(Some(Secret::new(value.expose().trim())));
+    }
+    if let Some(path) = file {
+        return match std::fs::read_to_string(path) {
+            Ok(text) => Ok(Some(Secret::new(text.trim()))),
+            Err(err) => Err(Error::InvalidInput {
+                message: format!(
+                    "{section} {key}_file: cannot read `{}`: {err}; fix the path or the \
+                     file's permissions",
+                    path.display()
+                ),
+            }),
+        };
+    }
+    if let Some(var) = env {
+        return match std::env::var(var) {
+            Ok(text) if !text.trim().is_empty() => Ok(Some(Secret::new(text.trim()))),
+            _ => Err(Error::InvalidInput {
+                message: format!(
+                    "{section} {key}_env names `{var}`, which is not set (or empty) in this \
+                     environment; export it, or remove {key}_env"
+                ),
+            }),
+        };
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(section: &str) -> Result<WargSettings, String> {
+        let text = format!("[registry.\"example.com\".warg]\n{section}\n");
+        let config = Config::from_toml_str("config.toml", &text).unwrap();
+        WargSettings::from_config(&config, &"example.com".parse().unwrap())
+            .map(|s| s.value)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_key_reads_and_defaults_apply() {
+        let settings = parse(
+            "url = \"https://warg.example.com\"\nauth_token = \"t\"\nauto_init = false\n\
+             publish_timeout = 5\nstorage_dir = \"/tmp/w\"",
+        )
+        .unwrap();
+        let registry: Registry = "example.com".parse().unwrap();
+        assert_eq!(
+            settings.effective_url(&registry),
+            "https://warg.example.com"
+        );
+        assert!(!settings.auto_init());
+        assert_eq!(settings.publish_timeout(), Duration::from_secs(5));
+        assert_eq!(settings.lock_timeout(), Duration::from_secs(60));
+        assert_eq!(
+            settings
+                .resolve_auth_token(&registry)
+                .unwrap()
+                .unwrap()
+                .expose(),
+            "t"
+        );
+
+        let empty = WargSettings::default();
+        assert_eq!(empty.effective_url(&registry), "https://example.com");
+        let local: Registry = "127.0.0.1:8090".parse().unwrap();
+        assert_eq!(empty.effective_url(&local), "http://127.0.0.1:8090");
+        assert!(empty.auto_init());
+        assert!(empty.resolve_signing_key(&registry).unwrap().is_none());
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_located() {
+        let err = parse("signing_kye = \"x\"").unwrap_err();
+        assert!(err.contains("signing_kye"), "{err}");
+        assert!(err.contains("config.toml:2"), "{err}");
+        let err = parse("signing_key = 12345").unwrap_err();
+        assert!(!err.contains("12345"), "a wrong value is not echoed: {err}");
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_variables_without_being_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        std::fs::write(&file, "ecdsa-p256:abc\n").unwrap();
+        let registry: Registry = "example.com".parse().unwrap();
+        let settings = WargSettings {
+            signing_key_file: Some(file),
+            auth_token_env: Some("REGISTRY_WARG_TEST_UNSET_VARIABLE".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            settings
+                .resolve_signing_key(&registry)
+                .unwrap()
+                .unwrap()
+                .expose(),
+            "ecdsa-p256:abc"
+        );
+        let err = settings
+            .resolve_auth_token(&registry)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("REGISTRY_WARG_TEST_UNSET_VARIABLE") && err.contains("export it"),
+            "{err}"
+        );
+        let missing = WargSettings {
+            signing_key_file: Some(dir.path().join("absent")),
+            ..Default::default()
+        };
+        let err = missing
+            .resolve_signing_key(&registry)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("absent") && err.contains("signing_key_file"),
+            "{err}"
+        );
+        assert!(format!("{settings:?}").contains("signing_key_file"));
+    }
+}

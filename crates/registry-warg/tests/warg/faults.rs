@@ -1,0 +1,126 @@
+//! What a broken or hostile warg registry, or bad settings, produce.
+
+use registry_core::{Backend, Error};
+use registry_warg::{WargBackend, WargSettings};
+use test_support::component;
+use test_support::warg::{WargServer, signing_key};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{backend, fetch, package, publish, version};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tampered_content_from_a_content_source_is_detected() {
+    let mirror = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/content/"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"\0asm tampered".to_vec()))
+        .mount(&mirror)
+        .await;
+    let server = WargServer::builder()
+        .content_base_url(&mirror.uri())
+        .start();
+    let (publisher, _p) = backend(&server, 1);
+    let bytes = component::small("genuine");
+    let release = publish(&publisher, "test:tampered", "1.0.0", &bytes)
+        .await
+        .unwrap();
+
+    // A fresh client has no copy of its own, so it downloads from the mirror.
+    let (reader, _r) = backend(&server, 2);
+    let described = reader
+        .get_release(&package("test:tampered"), &version("1.0.0"))
+        .await
+        .unwrap();
+    assert_eq!(
+        described.digest, release.digest,
+        "the log records the genuine digest"
+    );
+    let err = fetch(&reader, "test:tampered", &described)
+        .await
+        .unwrap_err();
+    match &err {
+        Error::DigestMismatch {
+            subject,
+            expected,
+            actual,
+        } => {
+            assert_eq!(*expected, release.digest);
+            assert_eq!(
+                *actual,
+                registry_core::ContentDigest::sha256(b"\0asm tampered")
+            );
+            assert!(subject.contains("test:tampered@1.0.0"), "{subject}");
+        }
+        other => panic!("expected DigestMismatch, got {other:?}"),
+    }
+    assert!(
+        !mirror.received_requests().await.unwrap().is_empty(),
+        "the mirror was asked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_is_not_there_names_the_registry() {
+    // Bind and drop, so the port is closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let registry = format!("127.0.0.1:{port}");
+    let backend = WargBackend::new(
+        registry.parse().unwrap(),
+        WargSettings::default(),
+        dir.path(),
+    )
+    .unwrap();
+    let err = backend
+        .list_versions(&package("test:any"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Registry { .. }), "{err:?}");
+    assert!(err.to_string().contains(&registry), "{err}");
+}
+
+#[test]
+fn plain_http_is_refused_for_a_remote_host_and_bad_keys_are_not_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = WargSettings::default();
+    settings.url = Some("http://warg.example.com".into());
+    let err = WargBackend::new("example.com".parse().unwrap(), settings, dir.path()).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("loopback") && text.contains("example.com"),
+        "{text}"
+    );
+
+    let mut settings = WargSettings::default();
+    settings.signing_key = Some(registry_config::Secret::new(
+        "ecdsa-p256:not-a-key-SECRETVALUE",
+    ));
+    let err = WargBackend::new("127.0.0.1:1".parse().unwrap(), settings, dir.path()).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("does not parse") && !text.contains("SECRETVALUE"),
+        "{text}"
+    );
+}
+
+#[test]
+fn credentials_never_show_in_debug_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = signing_key(9);
+    let mut settings = WargSettings::default();
+    settings.signing_key = Some(registry_config::Secret::new(key.clone()));
+    settings.auth_token = Some(registry_config::Secret::new("tok-SECRET-123"));
+    let debug_settings = format!("{settings:?}");
+    let backend = WargBackend::new("127.0.0.1:1".parse().unwrap(), settings, dir.path()).unwrap();
+    let debug_backend = format!("{backend:?}");
+    for text in [&debug_settings, &debug_backend] {
+        assert!(!text.contains("tok-SECRET-123"), "{text}");
+        assert!(!text.contains(&key[11..]), "{text}");
+    }
+    assert!(debug_backend.contains("<redacted>"), "{debug_backend}");
+}
