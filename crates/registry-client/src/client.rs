@@ -255,16 +255,39 @@ impl Client {
                     oci,
                 )?))
             }
+            #[cfg(feature = "warg")]
+            WARG => {
+                let mut warg = registry_warg::WargSettings::from_config(config, registry)?.value;
+                if warg.url.is_none() {
+                    // A configured section without a URL still lets the registry say where
+                    // its warg server is.
+                    let meta = match metadata.warg.clone() {
+                        Some(meta) => Some(meta),
+                        None => {
+                            let tls = self.tls_for(registry)?;
+                            let found = self.inner.discovery.metadata_with(registry, &tls).await?;
+                            found.and_then(|m| m.warg)
+                        }
+                    };
+                    warg.url = meta.and_then(|m| m.url);
+                }
+                Ok(Arc::new(registry_warg::WargBackend::new(
+                    registry.clone(),
+                    warg,
+                    self.inner.cache.dir().join("warg"),
+                )?))
+            }
+            #[cfg(not(feature = "warg"))]
             WARG => Err(Error::InvalidInput {
                 message: format!(
-                    "registry `{registry}` uses the warg backend, which this build does not \
-                     include yet"
+                    "registry `{registry}` uses the warg backend, which this build leaves out; \
+                     build with the `warg` feature of registry-client"
                 ),
             }),
             other => Err(Error::InvalidInput {
                 message: format!(
                     "registry `{registry}` asks for a `{other}` backend, which does not exist; \
-                     use \"oci\" or \"local\""
+                     use \"oci\", \"warg\" or \"local\""
                 ),
             }),
         }

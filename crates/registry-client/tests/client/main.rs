@@ -7,3 +7,4 @@ mod local;
 mod oci;
 mod resolver;
 mod support;
+mod warg;
