@@ -29,12 +29,14 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+pub mod cargo_component;
 mod client;
 pub mod discovery;
 pub mod local;
 pub mod lock;
 mod progress;
 mod resolver;
+pub mod wac;
 
 pub use cache::Cache;
 pub use client::{Client, ClientBuilder};
