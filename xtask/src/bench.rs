@@ -124,19 +124,18 @@ fn median(mut samples: Vec<Sample>) -> Sample {
 }
 
 pub(crate) fn wkg() -> Option<PathBuf> {
-    let path = root().join("target/bench-tools/bin/wkg");
+    cargo_install("wkg", "0.16.1", "wkg")
+}
+
+/// `binary` from crate `krate` at `version`, `cargo install`ed into `target/bench-tools`
+/// unless it is there already.
+pub(crate) fn cargo_install(krate: &str, version: &str, binary: &str) -> Option<PathBuf> {
+    let path = root().join("target/bench-tools/bin").join(binary);
     if path.is_file() {
         return Some(path);
     }
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args([
-            "install",
-            "wkg",
-            "--locked",
-            "--version",
-            "0.16.1",
-            "--root",
-        ])
+        .args(["install", krate, "--locked", "--version", version, "--root"])
         .arg(root().join("target/bench-tools"))
         .status()
         .ok()?;

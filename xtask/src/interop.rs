@@ -240,6 +240,9 @@ pub(crate) fn run_matrix() -> Result<()> {
         });
     }
 
+    warg_cells(&wreg, &mut cells)?;
+    wac_cell(&wreg, &host, &mut cells)?;
+
     println!("\n| writer | reader | result |\n|---|---|---|");
     let mut red = 0;
     for cell in &cells {
@@ -252,14 +255,192 @@ pub(crate) fn run_matrix() -> Result<()> {
         };
         println!("| {} | {} | {result} |", cell.writer, cell.reader);
     }
-    println!(
-        "\nNot in this matrix yet: warg cells (the warg backend is not written) and \
-         `wac compose` over a fetched deps/ directory."
-    );
     if red > 0 {
         bail!("{red} of {} interop cells failed", cells.len());
     }
     println!("{} interop cells passed", cells.len());
+    Ok(())
+}
+
+/// `warg` from crates.io (`warg-cli` 0.10.0), installed into the tool cache if missing.
+pub(crate) fn warg_cli() -> Option<std::path::PathBuf> {
+    crate::bench::cargo_install("warg-cli", "0.10.0", "warg")
+}
+
+/// `wac` from crates.io (`wac-cli` 0.12.0), installed into the tool cache if missing.
+fn wac_cli() -> Option<std::path::PathBuf> {
+    crate::bench::cargo_install("wac-cli", "0.12.0", "wac")
+}
+
+/// The `warg` CLI publishes and we read; we publish and `warg download` reads; against an
+/// in-process warg-server.
+fn warg_cells(wreg: &str, cells: &mut Vec<Cell>) -> Result<()> {
+    let warg = warg_cli()
+        .context("could not install warg-cli 0.10.0 with `cargo install`")?
+        .display()
+        .to_string();
+    let server = test_support::warg::WargServer::builder()
+        .namespaces(&["interop"])
+        .start();
+    let (registry, url) = (server.registry(), server.url());
+    let work = tempfile::tempdir()?;
+    let dir = work.path();
+    // The warg CLI reads its signing key from a keyring; the flat-file one is a file under
+    // $XDG_CONFIG_HOME, written here by hand so nothing prompts.
+    let keyring = dir.join("xdg/warg/keyring");
+    std::fs::create_dir_all(&keyring)?;
+    std::fs::write(
+        keyring.join("service=warg-signing-key&user=default"),
+        test_support::warg::signing_key(11),
+    )?;
+    std::fs::write(
+        dir.join("warg-config.json"),
+        serde_json::json!({
+            "homeUrl": url,
+            "registriesDir": dir.join("warg-state/registries"),
+            "contentDir": dir.join("warg-state/content"),
+            "namespaceMapPath": dir.join("warg-state/namespaces"),
+            "keys": ["default"],
+            "keyringBackend": "flat-file",
+            "disableInteractive": true,
+        })
+        .to_string(),
+    )?;
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "[namespace_registries]\ninterop = \"{registry}\"\n\
+             [registry.\"{registry}\"]\ndefault = \"warg\"\n\
+             [registry.\"{registry}\".warg]\nsigning_key = \"{}\"\n",
+            test_support::warg::signing_key(12)
+        ),
+    )?;
+    let ours = |args: &[&str]| {
+        let mut all = vec!["--config", "config.toml", "--cache-dir", "cache", "-q"];
+        all.extend_from_slice(args);
+        run(wreg, &all, dir)
+    };
+    let theirs = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--config", "warg-config.json", "--registry", url.as_str()]);
+        run(&warg, &all, dir)
+    };
+
+    let from_warg = test_support::component::small("interop: from the warg CLI");
+    std::fs::write(dir.join("from-warg.wasm"), &from_warg)?;
+    cells.push(Cell {
+        writer: "warg publish release",
+        reader: "wreg get (warg)",
+        result: theirs(&[
+            "publish",
+            "release",
+            "--name",
+            "interop:fromwarg",
+            "--version",
+            "1.0.0",
+            "from-warg.wasm",
+        ])
+        .and_then(|()| ours(&["get", "interop:fromwarg@1.0.0", "-o", "got-from-warg.wasm"]))
+        .and_then(|()| same(&dir.join("got-from-warg.wasm"), &dir.join("from-warg.wasm"))),
+    });
+
+    std::fs::write(
+        dir.join("ours.wasm"),
+        test_support::component::small("interop: ours, to warg"),
+    )?;
+    cells.push(Cell {
+        writer: "wreg publish (warg)",
+        reader: "warg download",
+        result: ours(&["publish", "ours.wasm", "--package", "interop:ours@1.0.0"])
+            .and_then(|()| {
+                theirs(&[
+                    "download",
+                    "interop:ours",
+                    "--version",
+                    "=1.0.0",
+                    "-o",
+                    "warg-downloaded.wasm",
+                ])
+            })
+            .and_then(|()| same(&dir.join("warg-downloaded.wasm"), &dir.join("ours.wasm"))),
+    });
+    Ok(())
+}
+
+/// We fetch two packages into `deps/`; the real `wac compose` composes them from there.
+fn wac_cell(wreg: &str, host: &str, cells: &mut Vec<Cell>) -> Result<()> {
+    let wac = wac_cli()
+        .context("could not install wac-cli 0.12.0 with `cargo install`")?
+        .display()
+        .to_string();
+    let work = tempfile::tempdir()?;
+    let dir = work.path();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!("default_registry = \"{host}\"\n"),
+    )?;
+    let ours = |args: &[&str]| {
+        let mut all = vec!["--config", "config.toml", "--cache-dir", "cache", "-q"];
+        all.extend_from_slice(args);
+        run(wreg, &all, dir)
+    };
+    let spec = |imports: &'static [&'static str], exports: &'static [&'static str]| {
+        test_support::component::build(&test_support::component::Spec {
+            imports,
+            exports,
+            ..Default::default()
+        })
+    };
+    std::fs::write(dir.join("producer.wasm"), spec(&["dep"], &["greet"]))?;
+    std::fs::write(dir.join("consumer.wasm"), spec(&["greet"], &["run"]))?;
+    std::fs::write(
+        dir.join("composition.wac"),
+        "package interop:composition;\n\
+         let producer = new wacinterop:producer { ... };\n\
+         let consumer = new wacinterop:consumer { greet: producer.greet };\n\
+         export consumer...;\n",
+    )?;
+    let result = ours(&["publish", "producer.wasm", "--package", "wacinterop:producer@1.0.0"])
+        .and_then(|()| {
+            ours(&["publish", "consumer.wasm", "--package", "wacinterop:consumer@1.0.0"])
+        })
+        .and_then(|()| {
+            ours(&[
+                "fetch",
+                "--dep",
+                "wacinterop:producer@1",
+                "--dep",
+                "wacinterop:consumer@1",
+                "-o",
+                "deps",
+            ])
+        })
+        .and_then(|()| {
+            run(
+                &wac,
+                &[
+                    "compose",
+                    "composition.wac",
+                    "--deps-dir",
+                    "deps",
+                    "-o",
+                    "composed.wasm",
+                ],
+                dir,
+            )
+        })
+        .and_then(|()| {
+            let bytes = std::fs::read(dir.join("composed.wasm")).map_err(|e| e.to_string())?;
+            wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+                .validate_all(&bytes)
+                .map(|_| ())
+                .map_err(|e| format!("the composition does not validate: {e}"))
+        });
+    cells.push(Cell {
+        writer: "wreg fetch (deps/)",
+        reader: "wac compose",
+        result,
+    });
     Ok(())
 }
 
