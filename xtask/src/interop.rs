@@ -400,42 +400,52 @@ fn wac_cell(wreg: &str, host: &str, cells: &mut Vec<Cell>) -> Result<()> {
          let consumer = new wacinterop:consumer { greet: producer.greet };\n\
          export consumer...;\n",
     )?;
-    let result = ours(&["publish", "producer.wasm", "--package", "wacinterop:producer@1.0.0"])
-        .and_then(|()| {
-            ours(&["publish", "consumer.wasm", "--package", "wacinterop:consumer@1.0.0"])
-        })
-        .and_then(|()| {
-            ours(&[
-                "fetch",
-                "--dep",
-                "wacinterop:producer@1",
-                "--dep",
-                "wacinterop:consumer@1",
-                "-o",
+    let result = ours(&[
+        "publish",
+        "producer.wasm",
+        "--package",
+        "wacinterop:producer@1.0.0",
+    ])
+    .and_then(|()| {
+        ours(&[
+            "publish",
+            "consumer.wasm",
+            "--package",
+            "wacinterop:consumer@1.0.0",
+        ])
+    })
+    .and_then(|()| {
+        ours(&[
+            "fetch",
+            "--dep",
+            "wacinterop:producer@1",
+            "--dep",
+            "wacinterop:consumer@1",
+            "-o",
+            "deps",
+        ])
+    })
+    .and_then(|()| {
+        run(
+            &wac,
+            &[
+                "compose",
+                "composition.wac",
+                "--deps-dir",
                 "deps",
-            ])
-        })
-        .and_then(|()| {
-            run(
-                &wac,
-                &[
-                    "compose",
-                    "composition.wac",
-                    "--deps-dir",
-                    "deps",
-                    "-o",
-                    "composed.wasm",
-                ],
-                dir,
-            )
-        })
-        .and_then(|()| {
-            let bytes = std::fs::read(dir.join("composed.wasm")).map_err(|e| e.to_string())?;
-            wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-                .validate_all(&bytes)
-                .map(|_| ())
-                .map_err(|e| format!("the composition does not validate: {e}"))
-        });
+                "-o",
+                "composed.wasm",
+            ],
+            dir,
+        )
+    })
+    .and_then(|()| {
+        let bytes = std::fs::read(dir.join("composed.wasm")).map_err(|e| e.to_string())?;
+        wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+            .validate_all(&bytes)
+            .map(|_| ())
+            .map_err(|e| format!("the composition does not validate: {e}"))
+    });
     cells.push(Cell {
         writer: "wreg fetch (deps/)",
         reader: "wac compose",

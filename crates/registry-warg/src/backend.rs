@@ -92,7 +92,11 @@ impl WargBackend {
             .unwrap_or_else(|| default_storage.into());
         let dirs = StorageDirs::under(&root, &url);
         let mut auth_token = settings.resolve_auth_token(&registry)?;
-        let mut signing_key = settings.resolve_signing_key(&registry)?;
+        // A key in a file or variable is read when publishing, so reading never needs it.
+        let mut signing_key = settings.signing_key.clone();
+        let key_configured = signing_key.is_some()
+            || settings.signing_key_file.is_some()
+            || settings.signing_key_env.is_some();
         if let Some(backend) = &settings.keyring_backend {
             let keyring =
                 warg_client::keyring::Keyring::new(backend).map_err(|err| Error::InvalidInput {
@@ -109,7 +113,7 @@ impl WargBackend {
                     .flatten()
                     .map(|t| Secret::new(secrecy::ExposeSecret::expose_secret(&t).clone()));
             }
-            if signing_key.is_none() {
+            if !key_configured {
                 signing_key = keyring
                     .get_signing_key(None, &["default".to_owned()].into_iter().collect(), None)
                     .ok()
@@ -180,7 +184,11 @@ impl WargBackend {
     }
 
     fn signing_key(&self, package: &PackageRef) -> Result<PrivateKey, Error> {
-        let Some(key) = &self.signing_key else {
+        let resolved = match &self.signing_key {
+            Some(key) => Some(key.clone()),
+            None => self.settings.resolve_signing_key(&self.registry)?,
+        };
+        let Some(key) = &resolved else {
             return Err(Error::InvalidInput {
                 message: format!(
                     "publishing `{package}` to warg registry `{}` needs a signing key; set \

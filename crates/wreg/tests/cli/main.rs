@@ -419,3 +419,55 @@ fn a_version_in_the_components_metadata_completes_the_package() {
     let err = home.fails(&["publish", s(&bare), "--package", "acme:bare"], 64);
     assert!(err.contains("has no `version` metadata"), "{err}");
 }
+
+#[test]
+fn against_a_real_warg_registry() {
+    let server = test_support::warg::WargServer::start();
+    let registry = server.registry();
+    let home = Home::new(&format!(
+        "[namespace_registries]\ntest = \"{registry}\"\n\
+         [registry.\"{registry}\"]\ndefault = \"warg\"\n\
+         [registry.\"{registry}\".warg]\nsigning_key_env = \"WREG_TEST_WARG_KEY\"\n"
+    ));
+    let file = home.component("w.wasm", "warg cli");
+    let key = test_support::warg::signing_key(5);
+    let publish = |version: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wreg"));
+        cmd.current_dir(home.dir.path())
+            .env_clear()
+            .env("HOME", home.dir.path())
+            .env("WREG_TEST_WARG_KEY", &key)
+            .arg("--config")
+            .arg(home.path("config.toml"))
+            .arg("--cache-dir")
+            .arg(home.path("cache"))
+            .args(["publish", s(&file), "--package"])
+            .arg(format!("test:gizmo@{version}"));
+        cmd.output().unwrap()
+    };
+    let out = publish("1.0.0");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(&key[11..])
+            && !String::from_utf8_lossy(&out.stderr).contains(&key[11..]),
+        "the key is never printed"
+    );
+    assert_eq!(home.ok(&["versions", "test:gizmo"]), "1.0.0\n");
+    let out = home.wreg(&["get", "test:gizmo", "-o", "-"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, std::fs::read(&file).unwrap());
+
+    // Without the variable, publishing says what is missing; an unknown package exits 2.
+    let err = home.fails(&["publish", s(&file), "--package", "test:gizmo@2.0.0"], 64);
+    assert!(err.contains("WREG_TEST_WARG_KEY"), "{err}");
+    let err = home.fails(&["get", "test:nothing", "-o", "-"], 2);
+    assert!(err.contains("test:nothing"), "{err}");
+}
