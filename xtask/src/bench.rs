@@ -33,13 +33,33 @@ pub(crate) fn run() -> Result<()> {
     let mut rows = Vec::new();
     let mut notes = Vec::new();
 
-    config_load(&mut rows)?;
+    // `BENCH_ONLY=warg,oci` runs some scenario groups (config, oci, many, warg) and prints
+    // their table without replacing BENCHMARKS.md.
+    let only = std::env::var("BENCH_ONLY").ok();
+    let wanted = |group: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|g| g == group))
+    };
+    if wanted("config") {
+        config_load(&mut rows)?;
+    }
     cargo(&["build", "--locked", "--release", "-p", "wreg"])?;
-    oci_transfers(&mut rows, &mut notes)?;
-    many_packages(&mut rows, &mut notes)?;
+    if wanted("oci") {
+        oci_transfers(&mut rows, &mut notes)?;
+    }
+    if wanted("many") {
+        many_packages(&mut rows, &mut notes)?;
+    }
+    if wanted("warg") {
+        warg_fetch(&mut rows, &mut notes)?;
+    }
 
     let report = render(&rows, &notes);
     println!("\n{report}");
+    if only.is_some() {
+        println!("BENCH_ONLY is set: BENCHMARKS.md left as it was");
+        return Ok(());
+    }
     std::fs::write(root().join("BENCHMARKS.md"), report).context("write BENCHMARKS.md")?;
     println!("written to BENCHMARKS.md");
     Ok(())
@@ -134,9 +154,11 @@ pub(crate) fn cargo_install(krate: &str, version: &str, binary: &str) -> Option<
     if path.is_file() {
         return Some(path);
     }
+    // One build directory for every peer, so the crates they share are built once.
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["install", krate, "--locked", "--version", version, "--root"])
         .arg(root().join("target/bench-tools"))
+        .env("CARGO_TARGET_DIR", root().join("target/bench-tools/build"))
         .status()
         .ok()?;
     (status.success() && path.is_file()).then_some(path)
@@ -497,6 +519,125 @@ fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// Scenario 6: a cold fetch of a 64 MiB release from an in-process warg-server, ours
+/// (`wreg get`) against the `warg` CLI (`warg download`), each run with empty state.
+fn warg_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
+    let mib: usize = std::env::var("BENCH_WARG_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let warg = crate::interop::warg_cli()
+        .context("could not install warg-cli 0.10.0 with `cargo install`; the comparison needs it")?
+        .display()
+        .to_string();
+    let wreg = root().join("target/release/wreg").display().to_string();
+    let server = test_support::warg::WargServer::builder()
+        .namespaces(&["bench"])
+        .start();
+    let (registry, url) = (server.registry(), server.url());
+    let work = tempfile::tempdir()?;
+    let dir = work.path();
+    let component = dir.join("big.wasm");
+    std::fs::write(
+        &component,
+        test_support::component::build(&test_support::component::Spec {
+            padding: mib << 20,
+            ..Default::default()
+        }),
+    )?;
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[namespace_registries]\nbench = \"{registry}\"\n[registry.\"{registry}\"]\n\
+             default = \"warg\"\n[registry.\"{registry}\".warg]\nsigning_key = \"{}\"\n",
+            test_support::warg::signing_key(21)
+        ),
+    )?;
+    let config = config.display().to_string();
+    let out = dir.join("fetched.wasm");
+    let out_path = out.display().to_string();
+    let publish = [
+        wreg.as_str(),
+        "--config",
+        &config,
+        "--cache-dir",
+        &dir.join("publisher-cache").display().to_string(),
+        "-q",
+        "publish",
+        &component.display().to_string(),
+        "--package",
+        "bench:big@1.0.0",
+    ]
+    .map(str::to_owned);
+    let publish: Vec<&str> = publish.iter().map(String::as_str).collect();
+    measure(&publish).context("publishing the warg benchmark release")?;
+
+    let mut samples: Vec<(String, Vec<Sample>)> = vec![
+        ("ours".into(), Vec::new()),
+        ("warg download".into(), Vec::new()),
+    ];
+    for run in 0..RUNS {
+        for (contestant, runs) in &mut samples {
+            let _ = std::fs::remove_file(&out);
+            // Fresh state every run: a cold fetch of the log and the content.
+            let state = dir.join(format!("state-{contestant}-{run}").replace(' ', "-"));
+            std::fs::create_dir_all(&state)?;
+            let cmd: Vec<String> = if contestant == "ours" {
+                vec![
+                    wreg.clone(),
+                    "--config".into(),
+                    config.clone(),
+                    "--cache-dir".into(),
+                    state.display().to_string(),
+                    "-q".into(),
+                    "get".into(),
+                    "bench:big@1.0.0".into(),
+                    "-o".into(),
+                    out_path.clone(),
+                ]
+            } else {
+                let warg_config = state.join("warg-config.json");
+                std::fs::write(
+                    &warg_config,
+                    serde_json::json!({
+                        "homeUrl": url,
+                        "registriesDir": state.join("registries"),
+                        "contentDir": state.join("content"),
+                        "namespaceMapPath": state.join("namespaces"),
+                        "disableInteractive": true,
+                    })
+                    .to_string(),
+                )?;
+                vec![
+                    warg.clone(),
+                    "download".into(),
+                    "bench:big".into(),
+                    "--version".into(),
+                    "1.0.0".into(),
+                    "--config".into(),
+                    warg_config.display().to_string(),
+                    "--registry".into(),
+                    url.clone(),
+                    "-o".into(),
+                    out_path.clone(),
+                ]
+            };
+            let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            runs.push(measure(&cmd)?);
+            check_same(&out, &component)?;
+            std::fs::remove_dir_all(&state)?;
+        }
+    }
+    notes.push(format!(
+        "warg: a {mib} MiB release from an in-process warg-server 0.10 (memory store) on \
+         loopback; each run starts with empty client state (log and content fetched and \
+         verified); the peer is the `warg` CLI 0.10.0 (`warg download`)."
+    ));
+    push_medians(rows, format!("warg fetch {mib} MiB, cold"), samples);
     Ok(())
 }
 

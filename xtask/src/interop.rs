@@ -357,7 +357,7 @@ fn warg_cells(wreg: &str, cells: &mut Vec<Cell>) -> Result<()> {
                     "download",
                     "interop:ours",
                     "--version",
-                    "=1.0.0",
+                    "1.0.0",
                     "-o",
                     "warg-downloaded.wasm",
                 ])

@@ -128,12 +128,13 @@ impl Cache {
         let source = self.content_path(digest);
         let (from, to, digest) = (source.clone(), dest.to_owned(), *digest);
         // One pass, in a blocking thread with large reads: hashing and copying together.
-        let copied = tokio::task::spawn_blocking(move || copy_blocking(&from, &to, digest, size))
-            .await
-            .map_err(|err| Error::Io {
-                path: Some(source.clone()),
-                source: std::io::Error::other(err),
-            })?;
+        let copied =
+            tokio::task::spawn_blocking(move || copy_blocking(&from, &to, Some((digest, size))))
+                .await
+                .map_err(|err| Error::Io {
+                    path: Some(source.clone()),
+                    source: std::io::Error::other(err),
+                })?;
         match copied {
             Ok(found) => Ok(found),
             Err(err) if err.is_integrity() => {
@@ -143,6 +144,20 @@ impl Cache {
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// Copies `digest`'s content to `dest` atomically without hashing it again: for an
+    /// entry this process has just [`insert`](Self::insert)ed, whose bytes were verified as
+    /// they were written. Returns `false` when there is no such entry.
+    pub async fn copy_inserted(&self, digest: &ContentDigest, dest: &Path) -> Result<bool, Error> {
+        let source = self.content_path(digest);
+        let (from, to) = (source.clone(), dest.to_owned());
+        tokio::task::spawn_blocking(move || copy_blocking(&from, &to, None))
+            .await
+            .map_err(|err| Error::Io {
+                path: Some(source),
+                source: std::io::Error::other(err),
+            })?
     }
 
     /// `<cache>/<kind>/<registry>/<namespace>/<name><suffix>`, with the registry's `:`
@@ -292,11 +307,12 @@ fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) {
 /// `copy_file_range`) while another thread hashes the same open file with positional reads,
 /// so the two run side by side; the temporary file is renamed into place only if the hash
 /// matches. Elsewhere, one pass hashes and writes.
+/// Copies `source` to `dest` through a temporary file next to it, verifying the bytes
+/// against `expect` (digest, size) when given.
 fn copy_blocking(
     source: &Path,
     dest: &Path,
-    digest: ContentDigest,
-    size: Option<u64>,
+    expect: Option<(ContentDigest, Option<u64>)>,
 ) -> Result<bool, Error> {
     let input = match std::fs::File::open(source) {
         Ok(file) => file,
@@ -313,8 +329,16 @@ fn copy_blocking(
         .suffix(".part")
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
-    let verifier = DigestVerifier::new(digest, size, digest.to_string());
-    copy_and_hash(&input, source, temp.as_file_mut(), verifier)?;
+    match expect {
+        Some((digest, size)) => {
+            let verifier = DigestVerifier::new(digest, size, digest.to_string());
+            copy_and_hash(&input, source, temp.as_file_mut(), verifier)?;
+        }
+        None => {
+            let mut reader = &input;
+            std::io::copy(&mut reader, temp.as_file_mut()).map_err(|e| Error::io(source, e))?;
+        }
+    }
     temp.persist(dest).map_err(|e| Error::io(dest, e.error))?;
     Ok(true)
 }

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use registry_core::async_trait;
 use registry_core::{
-    Backend, ContentDigest, ContentReader, ContentStream, DigestVerifier, Error, PackageRef,
-    PublishOptions, Registry, Release, Secret, VersionInfo,
+    Backend, ContentDigest, ContentReader, ContentStream, Error, PackageRef, PublishOptions,
+    Registry, Release, Secret, VersionInfo,
 };
 use semver::Version;
 use sha2::{Digest, Sha256};
@@ -348,35 +348,21 @@ impl Backend for WargBackend {
         }
         let subject = format!("{package}@{} from {}", release.version, self.registry);
         let registry = self.registry.clone();
-        // warg-client checks the digest too, but only says so in prose: keep our own hash so a
-        // mismatch comes out as `DigestMismatch`. The client stays alive (and its storage
-        // locked) until the stream is dropped.
-        let mut verifier = Some(DigestVerifier::new(release.digest, release.size, subject));
+        let expected = release.digest;
+        // warg-client hashes the body as it passes and fails the stream's end on a mismatch,
+        // naming both digests in prose; that becomes `DigestMismatch` here rather than being
+        // hashed a second time. The client stays alive (and its storage locked) until the
+        // stream is dropped.
         let stream = stream.map(move |item| {
             let _keep = &client;
-            match item {
-                Ok(chunk) => {
-                    if let Some(v) = verifier.as_mut() {
-                        v.update(&chunk)?;
-                    }
-                    Ok(chunk)
-                }
-                // warg-client's own check fails only once the whole body has arrived, so
-                // our hash of it is complete and names the digest that did arrive.
-                Err(err) if err.to_string().starts_with("expected digest") => {
-                    match verifier.take().map(DigestVerifier::finish) {
-                        Some(Err(mismatch)) => Err(mismatch),
-                        _ => Err(Error::registry(&registry, format!("{err:#}"))),
-                    }
-                }
-                Err(err) => {
-                    verifier = None;
-                    Err(Error::registry(
-                        &registry,
-                        format!("downloading content failed: {err:#}"),
-                    ))
-                }
-            }
+            item.map_err(|err| match computed_digest(&err.to_string()) {
+                Some(actual) => Error::DigestMismatch {
+                    subject: subject.clone(),
+                    expected,
+                    actual,
+                },
+                None => Error::registry(&registry, format!("downloading content failed: {err:#}")),
+            })
         });
         Ok(Box::pin(stream))
     }
@@ -535,6 +521,14 @@ fn to_digest(registry: &Registry, hash: &AnyHash) -> Result<ContentDigest, Error
             err,
         )
     })
+}
+
+/// The digest warg-client computed, from its mismatch message: "expected digest `a` but
+/// computed digest `b`".
+fn computed_digest(message: &str) -> Option<ContentDigest> {
+    let rest = message.strip_prefix("expected digest `")?;
+    let (_, computed) = rest.split_once("computed digest `")?;
+    computed.strip_suffix('`')?.parse().ok()
 }
 
 fn newest(state: &PackageState) -> Option<Version> {

@@ -176,10 +176,8 @@ async fn get(
                 .await?
             {
                 client.fetch(package, registry, &release).await?;
-                if !cache
-                    .copy_verified(&release.digest, release.size, dest)
-                    .await?
-                {
+                // Just fetched, and verified on the way into the cache.
+                if !cache.copy_inserted(&release.digest, dest).await? {
                     bail!(
                         "the cache keeps losing {package}@{}; check the disk",
                         release.version

@@ -1,26 +1,12 @@
 //! End to end against a real warg-server: config -> registry -> warg backend -> cache.
 
 use registry_client::{Client, Dependency, LockFile, LockMode};
-use registry_core::PublishOptions;
 use test_support::component;
 use test_support::warg::{WargServer, signing_key};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{package, version};
-
-async fn publish(client: &Client, name: &str, v: &str, bytes: Vec<u8>) {
-    client
-        .publish(
-            &package(name),
-            None,
-            &version(v),
-            Box::pin(std::io::Cursor::new(bytes)),
-            &PublishOptions::default(),
-        )
-        .await
-        .unwrap();
-}
+use crate::support::{package, publish, version};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resolve_lock_and_fetch_from_a_warg_registry_skipping_yanked_releases() {
