@@ -268,8 +268,10 @@ fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
     let mut samples: Vec<(String, Vec<Sample>)> = vec![
         ("ours".into(), Vec::new()),
         ("wkg oci pull".into(), Vec::new()),
+        ("skopeo copy".into(), Vec::new()),
         ("curl | sha256sum".into(), Vec::new()),
     ];
+    let skopeo_dir = work.path().join("skopeo-layout");
     for _run in 0..RUNS {
         for (contestant, runs) in &mut samples {
             let _ = std::fs::remove_file(&out);
@@ -291,6 +293,17 @@ fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
                     "-o".into(),
                     out_path.clone(),
                 ]),
+                "skopeo copy" => {
+                    let _ = std::fs::remove_dir_all(&skopeo_dir);
+                    vec![
+                        "skopeo".into(),
+                        "copy".into(),
+                        "-q".into(),
+                        "--src-tls-verify=false".into(),
+                        format!("docker://{host}/bench/big:1.0.0"),
+                        format!("oci:{}:1.0.0", skopeo_dir.display()),
+                    ]
+                }
                 _ => vec![
                     "sh".into(),
                     "-c".into(),
@@ -301,8 +314,15 @@ fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
             };
             let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
             runs.push(measure(&cmd)?);
-            if contestant != "curl | sha256sum" {
-                check_same(&out, &component)?;
+            match contestant.as_str() {
+                "curl | sha256sum" => {}
+                "skopeo copy" => check_same(
+                    &skopeo_dir
+                        .join("blobs/sha256")
+                        .join(digest.trim_start_matches("sha256:")),
+                    &component,
+                )?,
+                _ => check_same(&out, &component)?,
             }
         }
     }

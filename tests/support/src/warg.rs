@@ -39,6 +39,8 @@ pub struct WargServer {
 pub struct Builder {
     namespaces: Option<Vec<String>>,
     content_base_url: Option<String>,
+    port: u16,
+    operator_seed: Option<u8>,
 }
 
 impl Builder {
@@ -55,6 +57,19 @@ impl Builder {
         self
     }
 
+    /// Listens on this port (default: any free one), e.g. to stand a different registry
+    /// where a client met another.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Signs the operator log and checkpoints with [`signing_key`]`(seed)` (default 254).
+    pub fn operator_seed(mut self, seed: u8) -> Self {
+        self.operator_seed = Some(seed);
+        self
+    }
+
     /// Starts the server on its own thread and runtime, and waits until it listens.
     pub fn start(self) -> WargServer {
         let content = tempfile::tempdir().expect("a temporary directory");
@@ -65,6 +80,8 @@ impl Builder {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let content_base_url = self.content_base_url;
+        let port = self.port;
+        let operator_seed = self.operator_seed.unwrap_or(254);
         let thread = std::thread::Builder::new()
             .name("warg-server".into())
             .spawn(move || {
@@ -74,7 +91,8 @@ impl Builder {
                     .build()
                     .expect("a runtime");
                 runtime.block_on(async move {
-                    let operator = PrivateKey::decode(signing_key(254)).expect("a valid key");
+                    let operator =
+                        PrivateKey::decode(signing_key(operator_seed)).expect("a valid key");
                     let mut config = warg_server::Config::new(
                         operator,
                         Some(
@@ -85,7 +103,7 @@ impl Builder {
                         ),
                         content_dir,
                     )
-                    .with_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+                    .with_addr(SocketAddr::from(([127, 0, 0, 1], port)))
                     .with_checkpoint_interval(Duration::from_millis(100))
                     .with_content_policy(WasmContentPolicy::default())
                     .with_shutdown(async move {

@@ -124,3 +124,72 @@ fn credentials_never_show_in_debug_output() {
     }
     assert!(debug_backend.contains("<redacted>"), "{debug_backend}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_checkpoint_whose_signature_does_not_verify_makes_the_registry_untrusted() {
+    let server = WargServer::start();
+    let (publisher, _p) = backend(&server, 1);
+    publish(&publisher, "test:signed", "1.0.0", &component::small("s"))
+        .await
+        .unwrap();
+
+    // Record the real server's answers, then serve them with the checkpoint's signature
+    // altered: everything else is genuine.
+    let api = warg_client::api::Client::new(server.url(), None).unwrap();
+    let checkpoint = api.latest_checkpoint(None).await.unwrap();
+    let log_id = warg_protocol::registry::LogId::package_log::<warg_crypto::hash::Sha256>(
+        &warg_protocol::registry::PackageName::new("test:signed").unwrap(),
+    );
+    let mut packages = indexmap::IndexMap::new();
+    packages.insert(log_id, None);
+    let logs = api
+        .fetch_logs(
+            None,
+            warg_api::v1::fetch::FetchLogsRequest {
+                log_length: checkpoint.as_ref().checkpoint.log_length,
+                limit: None,
+                operator: None,
+                packages: std::borrow::Cow::Owned(packages),
+            },
+        )
+        .await
+        .unwrap();
+    let mut forged = serde_json::to_value(&checkpoint).unwrap();
+    let signature = forged["signature"].as_str().unwrap().to_owned();
+    let (algorithm, encoded) = signature.split_once(':').unwrap();
+    let mut chars: Vec<char> = encoded.chars().collect();
+    chars[12] = if chars[12] == 'A' { 'B' } else { 'A' };
+    forged["signature"] = format!("{algorithm}:{}", chars.into_iter().collect::<String>()).into();
+
+    let mirror = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path("/v1/fetch/checkpoint"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(forged))
+        .mount(&mirror)
+        .await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path("/v1/fetch/logs"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::to_value(&logs).unwrap()),
+        )
+        .mount(&mirror)
+        .await;
+    let registry = mirror.address().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let reader = WargBackend::new(
+        registry.parse().unwrap(),
+        WargSettings::default(),
+        dir.path(),
+    )
+    .unwrap();
+    let err = reader
+        .list_versions(&package("test:signed"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Untrusted { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&registry) && text.contains("checkpoint signature"),
+        "{text}"
+    );
+}
