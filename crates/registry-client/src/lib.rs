@@ -11,8 +11,11 @@
 //! - [`Client::resolve_all`]: many dependencies at once, bounded concurrency, with a
 //!   `wkg.lock`-compatible [`LockFile`] and `--locked` semantics.
 //! - Offline mode ([`ClientBuilder::offline`]): only the cache and lock file.
+//! - [`wac::WacResolver`] and [`cargo_component`]: the adapters `wac` and `cargo-component`
+//!   wrap.
 //!
-//! Cargo features `oci` and `warg` (both default) choose the backends compiled in.
+//! Cargo features `oci` and `warg` (both default) choose the backends compiled in; `wac`
+//! adds WIT-directory encoding to the wac resolver.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
