@@ -3,6 +3,7 @@
 
 mod auth;
 mod faults;
+mod hostile;
 mod interop;
 mod lenient;
 mod list;

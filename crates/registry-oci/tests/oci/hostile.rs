@@ -1,0 +1,263 @@
+//! Registries that misbehave on purpose (wiremock): each gives a clear error or a bounded
+//! answer, never a hang or bytes that were not verified.
+
+use std::time::Duration;
+
+use registry_core::{Backend, ContentDigest, Error, Release};
+use registry_oci::manifest::OCI_MANIFEST;
+use registry_oci::{Auth, OciBackend, OciSettings, RetryPolicy};
+use test_support::component;
+use wiremock::matchers::{header_exists, method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::support::{package, read_all, version};
+
+fn backend(server: &MockServer, settings: OciSettings) -> OciBackend {
+    OciBackend::new(server.address().to_string().parse().unwrap(), settings)
+        .unwrap()
+        .with_retry_policy(RetryPolicy {
+            retries: 2,
+            base: Duration::from_millis(10),
+        })
+}
+
+async fn ping(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/v2/"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(server)
+        .await;
+}
+
+/// Serves a manifest for `hostile:widget@1.0.0` whose layer is `bytes`.
+async fn manifest(server: &MockServer, bytes: &[u8]) -> Release {
+    let digest = ContentDigest::sha256(bytes);
+    let body = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.wasm.config.v0+json","digest":"{digest}","size":2}},"layers":[{{"mediaType":"application/wasm","digest":"{digest}","size":{}}}]}}"#,
+        bytes.len()
+    );
+    Mock::given(method("GET"))
+        .and(path("/v2/hostile/widget/manifests/1.0.0"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("Content-Type", OCI_MANIFEST)
+                .set_body_string(body),
+        )
+        .mount(server)
+        .await;
+    Release::new(version("1.0.0"), digest).with_size(bytes.len() as u64)
+}
+
+/// Every page is full and names tags never seen before: the registry never stops.
+struct EndlessTags;
+
+impl Respond for EndlessTags {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let n: usize = request
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "n")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(2);
+        let start: usize = request
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "last")
+            .and_then(|(_, v)| v.trim_start_matches("0.0.").parse().ok())
+            .map_or(0, |last: usize| last + 1);
+        let tags: Vec<String> = (start..start + n).map(|i| format!("0.0.{i}")).collect();
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "name": "hostile/widget",
+            "tags": tags,
+        }))
+    }
+}
+
+#[tokio::test]
+async fn endless_tag_pagination_is_cut_off() {
+    let server = MockServer::start().await;
+    ping(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/v2/hostile/widget/tags/list"))
+        .respond_with(EndlessTags)
+        .mount(&server)
+        .await;
+    let backend = backend(&server, OciSettings::default()).with_tag_page_size(2);
+    let versions = backend
+        .list_versions(&package("hostile:widget"))
+        .await
+        .unwrap();
+    let pages = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/tags/list"))
+        .count();
+    assert_eq!(pages, 1000, "at most 1000 pages are read");
+    assert_eq!(versions.len(), 2000);
+}
+
+#[tokio::test]
+async fn tags_with_path_characters_are_not_versions() {
+    let server = MockServer::start().await;
+    ping(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/v2/hostile/widget/tags/list"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "name": "hostile/widget",
+            "tags": ["../../etc/passwd", "1.0.0/../../x", "/abs", "1.0.0", "a\u{0}b", "..", "2.0.0"],
+        })))
+        .mount(&server)
+        .await;
+    let versions = backend(&server, OciSettings::default())
+        .list_versions(&package("hostile:widget"))
+        .await
+        .unwrap();
+    let listed: Vec<String> = versions.iter().map(|v| v.version.to_string()).collect();
+    assert_eq!(listed, ["1.0.0", "2.0.0"]);
+}
+
+#[tokio::test]
+async fn too_many_requests_is_retried() {
+    let server = MockServer::start().await;
+    ping(&server).await;
+    let bytes = component::small("429");
+    let release = manifest(&server, &bytes).await;
+    Mock::given(method("GET"))
+        .and(path("/v2/hostile/widget/manifests/1.0.0"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let got = backend(&server, OciSettings::default())
+        .get_release(&package("hostile:widget"), &version("1.0.0"))
+        .await
+        .unwrap();
+    assert_eq!(got, release);
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_does_not_carry_credentials() {
+    let (server, elsewhere) = (MockServer::start().await, MockServer::start().await);
+    // The registry asks for credentials.
+    Mock::given(method("GET"))
+        .and(path("/v2/"))
+        .and(header_exists("authorization"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/"))
+        .respond_with(
+            ResponseTemplate::new(401).insert_header("WWW-Authenticate", "Basic realm=\"test\""),
+        )
+        .mount(&server)
+        .await;
+    let bytes = component::small("redirected");
+    let release = manifest(&server, &bytes).await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/v2/hostile/widget/blobs/"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/storage/blob", elsewhere.uri())),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/storage/blob"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(bytes.clone()))
+        .mount(&elsewhere)
+        .await;
+    let mut settings = OciSettings::default();
+    settings.auth = Some(Auth::Basic {
+        username: "me".into(),
+        password: registry_config::Secret::new("hunter2"),
+    });
+    let got = read_all(
+        backend(&server, settings)
+            .fetch_verified(&package("hostile:widget"), &release)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(got, bytes);
+    let to_registry = server.received_requests().await.unwrap();
+    assert!(
+        to_registry
+            .iter()
+            .any(|r| r.headers.contains_key("authorization")),
+        "the registry itself gets the credentials"
+    );
+    for request in elsewhere.received_requests().await.unwrap() {
+        assert!(
+            !request.headers.contains_key("authorization"),
+            "credentials went to another host: {request:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_loop_ends_with_an_error() {
+    let server = MockServer::start().await;
+    ping(&server).await;
+    let bytes = component::small("loop");
+    let release = manifest(&server, &bytes).await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/v2/hostile/widget/blobs/"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", "/loop"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/loop"))
+        .respond_with(ResponseTemplate::new(302).insert_header(
+            "Location",
+            format!("/v2/hostile/widget/blobs/{}", release.digest),
+        ))
+        .mount(&server)
+        .await;
+    let backend = backend(&server, OciSettings::default());
+    let result = match backend
+        .fetch_verified(&package("hostile:widget"), &release)
+        .await
+    {
+        Ok(stream) => read_all(stream).await.map(|_| ()),
+        Err(err) => Err(err),
+    };
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::Registry { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&server.address().to_string()),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_registry_that_stops_answering_hits_the_read_timeout() {
+    let server = MockServer::start().await;
+    ping(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/v2/hostile/widget/tags/list"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"name": "hostile/widget", "tags": ["1.0.0"]}))
+                .set_delay(Duration::from_secs(30)),
+        )
+        .mount(&server)
+        .await;
+    let mut settings = OciSettings::default();
+    settings.read_timeout = Some(1);
+    let started = std::time::Instant::now();
+    let err = backend(&server, settings)
+        .list_versions(&package("hostile:widget"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Registry { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "gave up instead of waiting for the 30 s answer"
+    );
+}
