@@ -117,3 +117,67 @@ async fn the_backend_stands_alone() {
         .unwrap();
     assert_eq!(again, release);
 }
+
+#[tokio::test]
+async fn names_and_versions_never_reach_outside_the_registry_or_cache() {
+    for hostile in [
+        "../etc:passwd",
+        "acme:../../x",
+        "acme:wid/get",
+        "/abs:x",
+        "acme:a\0b",
+        "acme:..",
+        "acme:WIDGET",
+        "acme:wid\\get",
+        "c\u{0}:x",
+    ] {
+        assert!(
+            hostile.parse::<registry_core::PackageRef>().is_err(),
+            "{hostile:?} must not parse"
+        );
+    }
+    for hostile in ["1.0.0/../../x", "../1.0.0", "1.0.0+../x", "1.0.0+a/b"] {
+        assert!(
+            hostile.parse::<registry_core::Version>().is_err(),
+            "{hostile:?} must not parse"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let client = local_client(dir.path());
+    // Build metadata stays in one file name.
+    publish(
+        &client,
+        "acme:widget",
+        "1.0.0+build.7",
+        component::small("b"),
+    )
+    .await;
+    assert!(
+        dir.path()
+            .join("registry/acme/widget/1.0.0+build.7.wasm")
+            .is_file()
+    );
+    // A name too long for the file system fails clearly and writes nothing elsewhere.
+    let long = format!("acme:{}", "w".repeat(300));
+    let before: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let err = client
+        .publish(
+            &package(&long),
+            None,
+            &version("1.0.0"),
+            Box::pin(std::io::Cursor::new(component::small("long"))),
+            &PublishOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    let after: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(before, after);
+}
