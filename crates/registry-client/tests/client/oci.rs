@@ -108,3 +108,80 @@ async fn two_namespaces_on_one_registry_keep_their_own_prefixes() {
         component::small("two:widget")
     );
 }
+
+/// Sockets this process has open.
+fn open_sockets() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|e| {
+                    std::fs::read_link(e.path())
+                        .is_ok_and(|t| t.to_string_lossy().starts_with("socket:"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hundred_concurrent_fetches_through_one_client() {
+    let registry = Distribution::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let client = crate::support::client_from_toml(
+        dir.path(),
+        &format!("[namespace_registries]\nload = \"{}\"\n", registry.host()),
+    );
+    let names: Vec<String> = (0..200).map(|i| format!("load:pkg{i}")).collect();
+    let publishes = names.iter().map(|name| {
+        let client = client.clone();
+        async move {
+            client
+                .publish(
+                    &package(name),
+                    None,
+                    &version("1.0.0"),
+                    Box::pin(std::io::Cursor::new(component::small(name))),
+                    &PublishOptions::default(),
+                )
+                .await
+                .unwrap()
+        }
+    });
+    futures_util::future::join_all(publishes).await;
+
+    let fresh = Client::builder(client.config().clone())
+        .cache_dir(dir.path().join("fresh-cache"))
+        .build();
+    drop(client); // and the connections its 200 publishes left in its pool
+    let deps: Vec<Dependency> = names
+        .iter()
+        .map(|n| Dependency::new(package(n), "^1".parse().unwrap()))
+        .collect();
+    let before = open_sockets();
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (peak, done) = (peak.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak.fetch_max(open_sockets(), std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        })
+    };
+    let resolved = fresh
+        .resolve_all(&deps, None, LockMode::Update)
+        .await
+        .unwrap();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    sampler.join().unwrap();
+    assert_eq!(resolved.len(), 200);
+    for (name, r) in names.iter().zip(&resolved) {
+        assert_eq!(std::fs::read(r.path()).unwrap(), component::small(name));
+    }
+    let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        peak.saturating_sub(before) <= 2 * registry_client::CONCURRENCY + 4,
+        "{peak} sockets open at the peak ({before} before): connections are not bounded"
+    );
+}
