@@ -346,7 +346,25 @@ impl OciBackend {
                     err,
                 )
             }
-            other => Error::registry_with_source(&self.registry, "request failed", other),
+            OciDistributionError::DigestError(
+                oci_client::errors::DigestError::VerificationError { expected, actual },
+            ) if expected.parse::<registry_core::ContentDigest>().is_ok()
+                && actual.parse::<registry_core::ContentDigest>().is_ok() =>
+            {
+                Error::DigestMismatch {
+                    subject: match version {
+                        Some(v) => format!("the manifest of {package}@{v} from {}", self.registry),
+                        None => format!("a manifest of {package} from {}", self.registry),
+                    },
+                    expected: expected.parse().expect("checked"),
+                    actual: actual.parse().expect("checked"),
+                }
+            }
+            other => Error::registry_with_source(
+                &self.registry,
+                format!("request for `{package}` failed"),
+                other,
+            ),
         }
     }
 

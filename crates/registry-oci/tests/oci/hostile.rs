@@ -261,3 +261,63 @@ async fn a_registry_that_stops_answering_hits_the_read_timeout() {
         "gave up instead of waiting for the 30 s answer"
     );
 }
+
+#[tokio::test]
+async fn a_manifest_that_does_not_match_its_declared_digest_is_refused() {
+    let server = MockServer::start().await;
+    ping(&server).await;
+    let bytes = component::small("digest header");
+    let digest = ContentDigest::sha256(&bytes);
+    let body = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.wasm.config.v0+json","digest":"{digest}","size":2}},"layers":[{{"mediaType":"application/wasm","digest":"{digest}","size":{}}}]}}"#,
+        bytes.len()
+    );
+    let wrong = ContentDigest::sha256(b"another manifest");
+    Mock::given(method("GET"))
+        .and(path("/v2/hostile/widget/manifests/1.0.0"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("Content-Type", OCI_MANIFEST)
+                .insert_header("Docker-Content-Digest", wrong.to_string())
+                .set_body_string(body),
+        )
+        .mount(&server)
+        .await;
+    let err = backend(&server, OciSettings::default())
+        .get_release(&package("hostile:widget"), &version("1.0.0"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DigestMismatch { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("the manifest of hostile:widget@1.0.0 from 127.0.0.1:"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_manifest_is_refused() {
+    let server = MockServer::start().await;
+    ping(&server).await;
+    let huge = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","annotations":{{"padding":"{}"}}}}"#,
+        "x".repeat(5 << 20)
+    );
+    Mock::given(method("GET"))
+        .and(path("/v2/hostile/widget/manifests/1.0.0"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("Content-Type", OCI_MANIFEST)
+                .set_body_string(huge),
+        )
+        .mount(&server)
+        .await;
+    let err = backend(&server, OciSettings::default())
+        .get_release(&package("hostile:widget"), &version("1.0.0"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("over the 4194304-byte limit"),
+        "{err}"
+    );
+}
