@@ -6,7 +6,7 @@
 //! does not depend on wac's crates, so it works with whichever version a tool builds with:
 //!
 //! ```no_run
-//! # async fn example(client: registry_client::Client) -> Result<(), registry_client::wac::WacError> {
+//! # async fn example(client: registry_client::Client) -> Result<(), Box<dyn std::error::Error>> {
 //! use registry_client::wac::{WacPackage, WacResolver};
 //!
 //! let resolver = WacResolver::new(client)
