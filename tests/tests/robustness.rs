@@ -11,22 +11,7 @@ use registry_client::LockFile;
 use registry_client::cargo_component::ComponentManifest;
 use registry_client::discovery::RegistryMetadata;
 use registry_core::{PackageRef, PackageSpec, Registry};
-
-/// xorshift64: a fixed sequence, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use test_support::rng::Rng;
 
 const ALPHABET: &[u8] = b"\"'=[]{}.,:#@/\\-_+^~*<>\n \x00\xffazAZ09\xc3\xa9";
 

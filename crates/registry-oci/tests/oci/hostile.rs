@@ -29,13 +29,19 @@ async fn ping(server: &MockServer) {
         .await;
 }
 
+/// A manifest whose one layer is `bytes`.
+fn manifest_body(bytes: &[u8]) -> String {
+    let digest = ContentDigest::sha256(bytes);
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.wasm.config.v0+json","digest":"{digest}","size":2}},"layers":[{{"mediaType":"application/wasm","digest":"{digest}","size":{}}}]}}"#,
+        bytes.len()
+    )
+}
+
 /// Serves a manifest for `hostile:widget@1.0.0` whose layer is `bytes`.
 async fn manifest(server: &MockServer, bytes: &[u8]) -> Release {
     let digest = ContentDigest::sha256(bytes);
-    let body = format!(
-        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.wasm.config.v0+json","digest":"{digest}","size":2}},"layers":[{{"mediaType":"application/wasm","digest":"{digest}","size":{}}}]}}"#,
-        bytes.len()
-    );
+    let body = manifest_body(bytes);
     Mock::given(method("GET"))
         .and(path("/v2/hostile/widget/manifests/1.0.0"))
         .respond_with(
@@ -266,12 +272,7 @@ async fn a_registry_that_stops_answering_hits_the_read_timeout() {
 async fn a_manifest_that_does_not_match_its_declared_digest_is_refused() {
     let server = MockServer::start().await;
     ping(&server).await;
-    let bytes = component::small("digest header");
-    let digest = ContentDigest::sha256(&bytes);
-    let body = format!(
-        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.wasm.config.v0+json","digest":"{digest}","size":2}},"layers":[{{"mediaType":"application/wasm","digest":"{digest}","size":{}}}]}}"#,
-        bytes.len()
-    );
+    let body = manifest_body(&component::small("digest header"));
     let wrong = ContentDigest::sha256(b"another manifest");
     Mock::given(method("GET"))
         .and(path("/v2/hostile/widget/manifests/1.0.0"))
