@@ -580,20 +580,22 @@ fn warg_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
     let config = config.display().to_string();
     let out = dir.join("fetched.wasm");
     let out_path = out.display().to_string();
+    let (cache, component_arg) = (
+        dir.join("publisher-cache").display().to_string(),
+        component.display().to_string(),
+    );
     let publish = [
         wreg.as_str(),
         "--config",
         &config,
         "--cache-dir",
-        &dir.join("publisher-cache").display().to_string(),
+        &cache,
         "-q",
         "publish",
-        &component.display().to_string(),
+        &component_arg,
         "--package",
         "bench:big@1.0.0",
-    ]
-    .map(str::to_owned);
-    let publish: Vec<&str> = publish.iter().map(String::as_str).collect();
+    ];
     measure(&publish).context("publishing the warg benchmark release")?;
 
     let mut samples: Vec<(String, Vec<Sample>)> = vec![

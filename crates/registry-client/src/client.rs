@@ -220,7 +220,8 @@ impl Client {
             .map(RegistryMapping::metadata::<RegistryMetadata>)
             .transpose()?
             .flatten();
-        if configured.is_none() && metadata.is_none() {
+        let discovered = configured.is_none() && metadata.is_none();
+        if discovered {
             let tls = self.tls_for(registry)?;
             metadata = self.inner.discovery.metadata_with(registry, &tls).await?;
         }
@@ -260,14 +261,14 @@ impl Client {
                 let mut warg = registry_warg::WargSettings::from_config(config, registry)?.value;
                 if warg.url.is_none() {
                     // A configured section without a URL still lets the registry say where
-                    // its warg server is.
+                    // its warg server is (unless its document was read above already).
                     let meta = match metadata.warg.clone() {
-                        Some(meta) => Some(meta),
-                        None => {
+                        None if !discovered => {
                             let tls = self.tls_for(registry)?;
                             let found = self.inner.discovery.metadata_with(registry, &tls).await?;
                             found.and_then(|m| m.warg)
                         }
+                        meta => meta,
                     };
                     warg.url = meta.and_then(|m| m.url);
                 }

@@ -157,12 +157,10 @@ impl WacResolver {
         let mut out: Vec<(WacPackage, Vec<u8>)> = Vec::with_capacity(keys.len());
         let mut from_registry = Vec::new();
         for key in keys {
+            // Registry keys hold a placeholder in `out` too, so one check covers both.
             if out
                 .iter()
                 .any(|(k, _)| k.name == key.name && k.version == key.version)
-                || from_registry.iter().any(|(k, _): &(&WacPackage, usize)| {
-                    k.name == key.name && k.version == key.version
-                })
             {
                 continue;
             }

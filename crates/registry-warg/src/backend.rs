@@ -206,11 +206,11 @@ impl WargBackend {
     async fn submit(
         &self,
         client: &FileSystemClient,
+        key: &PrivateKey,
         package: &PackageRef,
         version: Option<&Version>,
         entries: Vec<PublishEntry>,
     ) -> Result<(), Error> {
-        let key = self.signing_key(package)?;
         let name = package_name(package)?;
         let context = Context {
             publishing: true,
@@ -224,7 +224,7 @@ impl WargBackend {
         let timeout = self.settings.publish_timeout();
         let wait = async {
             let record = client
-                .publish_with_info(&key, info)
+                .publish_with_info(key, info)
                 .await
                 .map_err(|e| context.map(e))?;
             client
@@ -252,6 +252,7 @@ impl WargBackend {
     /// [`Error::Unauthorized`] when the signing key may not yank it, and the errors of
     /// [`Backend::publish`].
     pub async fn yank(&self, package: &PackageRef, version: &Version) -> Result<(), Error> {
+        let key = self.signing_key(package)?;
         let client = self.client().await?;
         let state = self.fresh_state(&client, package).await?;
         if state.release(version).is_none_or(|r| r.yanked()) {
@@ -264,6 +265,7 @@ impl WargBackend {
         }
         self.submit(
             &client,
+            &key,
             package,
             Some(version),
             vec![PublishEntry::Yank {
@@ -374,8 +376,8 @@ impl Backend for WargBackend {
         content: ContentReader,
         options: &PublishOptions,
     ) -> Result<Release, Error> {
-        // Check what can be checked before anything is sent.
-        self.signing_key(package)?;
+        // Check what can be checked before anything is sent; the key is read once.
+        let key = self.signing_key(package)?;
         let client = self.client().await?;
         match self.fresh_state(&client, package).await {
             Ok(state) => {
@@ -396,14 +398,7 @@ impl Backend for WargBackend {
             }
             Err(Error::PackageNotFound { .. }) if self.settings.auto_init() => {}
             Err(Error::PackageNotFound { .. }) => {
-                return Err(Error::InvalidInput {
-                    message: format!(
-                        "package `{package}` does not exist in warg registry `{}`, and creating \
-                         it on publish is off; set `auto_init = true` under \
-                         [registry.\"{}\".warg] to create it",
-                        self.registry, self.registry
-                    ),
-                });
+                return Err(crate::error::must_initialize(&self.registry, package));
             }
             Err(err) => return Err(err),
         }
@@ -414,6 +409,7 @@ impl Backend for WargBackend {
         })?;
         self.submit(
             &client,
+            &key,
             package,
             Some(version),
             vec![PublishEntry::Release {

@@ -6,6 +6,17 @@ use warg_api::v1::package::PackageError;
 use warg_client::ClientError;
 use warg_client::api::ClientError as ApiError;
 
+/// `package` is not in the registry and publishing may not create it.
+pub(crate) fn must_initialize(registry: &Registry, package: &PackageRef) -> Error {
+    Error::InvalidInput {
+        message: format!(
+            "package `{package}` does not exist in warg registry `{registry}`, and creating it \
+             on publish is off; set `auto_init = true` under [registry.\"{registry}\".warg] to \
+             create it"
+        ),
+    }
+}
+
 /// What was being done when an error happened, for its message.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Context<'a> {
@@ -43,13 +54,7 @@ impl Context<'_> {
             }
             ClientError::Unauthorized(reason) => self.unauthorized(&reason),
             ClientError::PublishRejected { reason, .. } => self.rejected(&reason),
-            ClientError::MustInitializePackage { .. } => Error::InvalidInput {
-                message: format!(
-                    "package `{package}` does not exist in warg registry `{registry}`, and \
-                     creating it on publish is off; set `auto_init = true` under \
-                     [registry.\"{registry}\".warg] to create it"
-                ),
-            },
+            ClientError::MustInitializePackage { .. } => must_initialize(self.registry, &package),
             ClientError::CannotInitializePackage { .. } => Error::InvalidInput {
                 message: format!(
                     "package `{package}` already exists in warg registry `{registry}`; \

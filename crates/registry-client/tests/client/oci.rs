@@ -132,21 +132,9 @@ async fn two_hundred_concurrent_fetches_through_one_client() {
         &format!("[namespace_registries]\nload = \"{}\"\n", registry.host()),
     );
     let names: Vec<String> = (0..200).map(|i| format!("load:pkg{i}")).collect();
-    let publishes = names.iter().map(|name| {
-        let client = client.clone();
-        async move {
-            client
-                .publish(
-                    &package(name),
-                    None,
-                    &version("1.0.0"),
-                    Box::pin(std::io::Cursor::new(component::small(name))),
-                    &PublishOptions::default(),
-                )
-                .await
-                .unwrap()
-        }
-    });
+    let publishes = names
+        .iter()
+        .map(|name| crate::support::publish(&client, name, "1.0.0", component::small(name)));
     futures_util::future::join_all(publishes).await;
 
     let fresh = Client::builder(client.config().clone())

@@ -1,16 +1,14 @@
 //! Faults a real registry will not produce, served by wiremock: wrong bytes, truncated
 //! bodies, transient 5xx.
 
-use std::time::Duration;
-
 use registry_core::{Backend, ContentDigest, Error, Release};
+use registry_oci::OciSettings;
 use registry_oci::manifest::OCI_MANIFEST;
-use registry_oci::{OciBackend, OciSettings, RetryPolicy};
 use test_support::component;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{package, read_all, version};
+use crate::support::{mock_backend, package, read_all, version};
 
 const REPO: &str = "/v2/fault/widget";
 
@@ -46,16 +44,6 @@ async fn server(declared: &[u8], served: Vec<u8>) -> (MockServer, Release) {
     (server, release)
 }
 
-fn backend_for(server: &MockServer) -> OciBackend {
-    let host = server.address().to_string();
-    OciBackend::new(host.parse().unwrap(), OciSettings::default())
-        .unwrap()
-        .with_retry_policy(RetryPolicy {
-            retries: 2,
-            base: Duration::from_millis(10),
-        })
-}
-
 #[tokio::test]
 async fn wrong_bytes_are_detected_and_never_returned_as_valid() {
     let good = component::small("good");
@@ -63,7 +51,7 @@ async fn wrong_bytes_are_detected_and_never_returned_as_valid() {
     let last = bad.len() - 1;
     bad[last] ^= 0xff;
     let (server, release) = server(&good, bad).await;
-    let backend = backend_for(&server);
+    let backend = mock_backend(&server, OciSettings::default());
     let pkg = package("fault:widget");
     assert_eq!(
         backend.get_release(&pkg, &version("1.0.0")).await.unwrap(),
@@ -93,7 +81,7 @@ async fn a_truncated_or_overlong_body_fails() {
         [good.clone(), b"extra".to_vec()].concat(),
     ] {
         let (server, release) = server(&good, served).await;
-        let backend = backend_for(&server);
+        let backend = mock_backend(&server, OciSettings::default());
         let err = read_all(
             backend
                 .fetch_verified(&package("fault:widget"), &release)
@@ -121,7 +109,7 @@ async fn transient_server_errors_are_retried() {
         .with_priority(1)
         .mount(&server)
         .await;
-    let backend = backend_for(&server);
+    let backend = mock_backend(&server, OciSettings::default());
     let got = backend
         .get_release(&package("fault:widget"), &version("1.0.0"))
         .await
@@ -144,7 +132,7 @@ async fn persistent_server_errors_give_up_after_the_retries() {
         .respond_with(ResponseTemplate::new(500))
         .mount(&server)
         .await;
-    let backend = backend_for(&server);
+    let backend = mock_backend(&server, OciSettings::default());
     let err = backend
         .list_versions(&package("fault:widget"))
         .await
@@ -177,7 +165,7 @@ async fn not_found_and_denied_are_told_apart() {
         ))
         .mount(&server)
         .await;
-    let backend = backend_for(&server);
+    let backend = mock_backend(&server, OciSettings::default());
     let err = backend
         .list_versions(&package("gone:widget"))
         .await

@@ -5,21 +5,12 @@ use std::time::Duration;
 
 use registry_core::{Backend, ContentDigest, Error, Release};
 use registry_oci::manifest::OCI_MANIFEST;
-use registry_oci::{Auth, OciBackend, OciSettings, RetryPolicy};
+use registry_oci::{Auth, OciSettings};
 use test_support::component;
 use wiremock::matchers::{header_exists, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::support::{package, read_all, version};
-
-fn backend(server: &MockServer, settings: OciSettings) -> OciBackend {
-    OciBackend::new(server.address().to_string().parse().unwrap(), settings)
-        .unwrap()
-        .with_retry_policy(RetryPolicy {
-            retries: 2,
-            base: Duration::from_millis(10),
-        })
-}
+use crate::support::{mock_backend, package, read_all, version};
 
 async fn ping(server: &MockServer) {
     Mock::given(method("GET"))
@@ -88,7 +79,7 @@ async fn endless_tag_pagination_is_cut_off() {
         .respond_with(EndlessTags)
         .mount(&server)
         .await;
-    let backend = backend(&server, OciSettings::default()).with_tag_page_size(2);
+    let backend = mock_backend(&server, OciSettings::default()).with_tag_page_size(2);
     let versions = backend
         .list_versions(&package("hostile:widget"))
         .await
@@ -116,7 +107,7 @@ async fn tags_with_path_characters_are_not_versions() {
         })))
         .mount(&server)
         .await;
-    let versions = backend(&server, OciSettings::default())
+    let versions = mock_backend(&server, OciSettings::default())
         .list_versions(&package("hostile:widget"))
         .await
         .unwrap();
@@ -137,7 +128,7 @@ async fn too_many_requests_is_retried() {
         .with_priority(1)
         .mount(&server)
         .await;
-    let got = backend(&server, OciSettings::default())
+    let got = mock_backend(&server, OciSettings::default())
         .get_release(&package("hostile:widget"), &version("1.0.0"))
         .await
         .unwrap();
@@ -183,7 +174,7 @@ async fn a_redirect_to_another_host_does_not_carry_credentials() {
         password: registry_config::Secret::new("hunter2"),
     });
     let got = read_all(
-        backend(&server, settings)
+        mock_backend(&server, settings)
             .fetch_verified(&package("hostile:widget"), &release)
             .await
             .unwrap(),
@@ -225,7 +216,7 @@ async fn a_redirect_loop_ends_with_an_error() {
         ))
         .mount(&server)
         .await;
-    let backend = backend(&server, OciSettings::default());
+    let backend = mock_backend(&server, OciSettings::default());
     let result = match backend
         .fetch_verified(&package("hostile:widget"), &release)
         .await
@@ -257,7 +248,7 @@ async fn a_registry_that_stops_answering_hits_the_read_timeout() {
     let mut settings = OciSettings::default();
     settings.read_timeout = Some(1);
     let started = std::time::Instant::now();
-    let err = backend(&server, settings)
+    let err = mock_backend(&server, settings)
         .list_versions(&package("hostile:widget"))
         .await
         .unwrap_err();
@@ -284,7 +275,7 @@ async fn a_manifest_that_does_not_match_its_declared_digest_is_refused() {
         )
         .mount(&server)
         .await;
-    let err = backend(&server, OciSettings::default())
+    let err = mock_backend(&server, OciSettings::default())
         .get_release(&package("hostile:widget"), &version("1.0.0"))
         .await
         .unwrap_err();
@@ -313,7 +304,7 @@ async fn an_oversized_manifest_is_refused() {
         )
         .mount(&server)
         .await;
-    let err = backend(&server, OciSettings::default())
+    let err = mock_backend(&server, OciSettings::default())
         .get_release(&package("hostile:widget"), &version("1.0.0"))
         .await
         .unwrap_err();

@@ -9,6 +9,16 @@ pub(crate) fn registry() -> &'static Distribution {
     Distribution::shared()
 }
 
+/// A backend for a wiremock registry, retrying quickly (2 retries, 10 ms apart at first).
+pub(crate) fn mock_backend(server: &wiremock::MockServer, settings: OciSettings) -> OciBackend {
+    OciBackend::new(server.address().to_string().parse().unwrap(), settings)
+        .unwrap()
+        .with_retry_policy(registry_oci::RetryPolicy {
+            retries: 2,
+            base: std::time::Duration::from_millis(10),
+        })
+}
+
 /// A backend for the shared registry, with default settings (loopback: plain HTTP).
 pub(crate) fn backend() -> OciBackend {
     OciBackend::new(registry().host().parse().unwrap(), OciSettings::default()).unwrap()
