@@ -5,6 +5,8 @@
 //! - `test`: the whole test suite, as CI runs it (formatting, lints, each crate built on its
 //!   own, every test).
 //! - `bench`: the benchmarks.
+//! - `interop`: transfers between us and the peer tools.
+//! - `fuzz`: coverage-guided fuzzing of the parsers, time-bounded.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod delay;
+mod fuzz;
 mod interop;
 
 const USAGE: &str = "\
@@ -25,6 +28,7 @@ tasks:
   test    run the whole test suite as CI does (fmt, clippy, per-crate builds, tests)
   bench   run the benchmarks next to their peers (wkg, curl) and write BENCHMARKS.md
   interop publish and read across wreg, wkg and skopeo; fail on any red cell
+  fuzz    coverage-guided fuzzing of every parser, FUZZ_SECONDS (60) per target
 ";
 
 /// The library crates, each of which must build on its own.
@@ -35,6 +39,7 @@ const CRATES: &[&str] = &[
     "registry-warg",
     "registry-client",
     "wreg",
+    "wreg-fuzz",
 ];
 
 fn main() {
@@ -51,6 +56,7 @@ fn run() -> Result<()> {
         Some("test") => test(),
         Some("bench") => bench(),
         Some("interop") => interop::run_matrix(),
+        Some("fuzz") => fuzz::run(),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())

@@ -12,7 +12,6 @@
 
 pub mod component;
 pub mod http;
-pub mod rng;
 pub mod tls;
 pub mod token;
 pub mod warg;

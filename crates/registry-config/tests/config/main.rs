@@ -4,7 +4,6 @@ mod concurrency;
 mod errors;
 mod layers;
 mod mutate;
-mod robustness;
 mod secrets;
 mod support;
 mod wkg_compat;
