@@ -30,6 +30,81 @@ use registry_core::{
 pub const METADATA_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 use tokio::io::AsyncWriteExt as _;
 
+/// A temporary file written to within this long belongs to a download in progress, which a
+/// clean leaves alone (a download that stalls this long has hit its read timeout already).
+pub const IN_PROGRESS: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// One verified entry of the cache.
+#[derive(Clone, Debug)]
+pub struct CacheEntry {
+    /// The content's digest.
+    pub digest: ContentDigest,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was written.
+    pub modified: Option<std::time::SystemTime>,
+    /// The file.
+    pub path: PathBuf,
+}
+
+/// Verified content in the cache, held open: on Unix the bytes stay readable through this
+/// handle even if a concurrent clean removes the entry's name.
+#[derive(Debug)]
+pub struct CachedContent {
+    pub(crate) path: PathBuf,
+    pub(crate) file: std::fs::File,
+}
+
+impl CachedContent {
+    /// The entry's path in the cache (which a concurrent clean may remove).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The entry's path, dropping the handle.
+    pub fn into_path(self) -> PathBuf {
+        self.path
+    }
+
+    /// The open file, positioned at its start.
+    pub fn into_file(self) -> std::fs::File {
+        self.file
+    }
+
+    /// All the bytes.
+    pub async fn read(self) -> Result<Vec<u8>, Error> {
+        let Self { path, mut file } = self;
+        blocking(&path, move || {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut file, &mut bytes).map(|_| bytes)
+        })
+        .await?
+        .map_err(|err| Error::io(path, err))
+    }
+
+    /// Copies the bytes to `dest` atomically (through a temporary file next to it), without
+    /// hashing them again: they were verified when opened or written.
+    pub async fn copy_to(self, dest: &Path) -> Result<(), Error> {
+        let Self { path, file } = self;
+        let to = dest.to_owned();
+        let source = path.clone();
+        blocking(&path, move || copy_blocking(&file, &source, &to, None)).await?
+    }
+}
+
+/// Runs `work` on the blocking pool; a panic there becomes an I/O error naming `path`.
+async fn blocking<T: Send + 'static>(
+    path: &Path,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| Error::Io {
+            path: Some(path.to_owned()),
+            source: std::io::Error::other(err),
+        })
+}
+
 /// The content cache.
 #[derive(Clone, Debug)]
 pub struct Cache {
@@ -72,39 +147,65 @@ impl Cache {
 
     /// The path of `digest`'s content after checking that the file still hashes to it. A
     /// corrupted entry is removed and reported as absent (`Ok(None)`), so it is fetched
-    /// again.
+    /// again. The path can be removed by a concurrent clean before it is opened; to keep
+    /// the bytes, use [`open_verified`](Self::open_verified).
     pub async fn verified_path(
         &self,
         digest: &ContentDigest,
         size: Option<u64>,
     ) -> Result<Option<PathBuf>, Error> {
+        Ok(self
+            .open_verified(digest, size)
+            .await?
+            .map(|content| content.path))
+    }
+
+    /// `digest`'s content, opened and checked to still hash to it: the bytes stay readable
+    /// through the returned handle even if a concurrent clean removes the entry. A corrupted
+    /// entry is removed and reported as absent (`Ok(None)`), so it is fetched again.
+    pub async fn open_verified(
+        &self,
+        digest: &ContentDigest,
+        size: Option<u64>,
+    ) -> Result<Option<CachedContent>, Error> {
         let path = self.content_path(digest);
-        match crate::local::hash_file(&path).await {
-            Ok((actual, actual_size)) => {
-                if actual == *digest && size.is_none_or(|s| s == actual_size) {
-                    Ok(Some(path))
-                } else {
-                    tracing::warn!(path = %path.display(), "removing a corrupted cache entry");
-                    remove_quietly(&path).await;
-                    Ok(None)
-                }
+        let (from, expect) = (path.clone(), *digest);
+        let opened = blocking(&path, move || -> std::io::Result<_> {
+            let mut file = match std::fs::File::open(&from) {
+                Ok(file) => file,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(err) => return Err(err),
+            };
+            let (actual, actual_size) = crate::local::hash_reader(&mut file)?;
+            std::io::Seek::rewind(&mut file)?;
+            let intact = actual == expect && size.is_none_or(|s| s == actual_size);
+            Ok(Some((file, intact)))
+        })
+        .await?
+        .map_err(|err| Error::io(&path, err))?;
+        match opened {
+            None => Ok(None),
+            Some((file, true)) => Ok(Some(CachedContent { path, file })),
+            Some((_, false)) => {
+                tracing::warn!(path = %path.display(), "removing a corrupted cache entry");
+                remove_quietly(&path).await;
+                Ok(None)
             }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(Error::io(path, err)),
         }
     }
 
-    /// Writes `stream` into the cache under `digest`, verifying it; returns the path of the
-    /// verified content. On any error (transfer, digest, size, disk), nothing is left behind.
+    /// Writes `stream` into the cache under `digest`, verifying it; returns the verified
+    /// content, held open. On any error (transfer, digest, size, disk), nothing is left
+    /// behind.
     pub async fn insert(
         &self,
         digest: &ContentDigest,
         size: Option<u64>,
         subject: &str,
         stream: ContentStream,
-    ) -> Result<PathBuf, Error> {
+    ) -> Result<CachedContent, Error> {
         let final_path = self.content_path(digest);
-        write_verified(
+        let file = write_verified(
             &self.dir.join("tmp"),
             &final_path,
             *digest,
@@ -113,12 +214,15 @@ impl Cache {
             stream,
         )
         .await?;
-        Ok(final_path)
+        Ok(CachedContent {
+            path: final_path,
+            file,
+        })
     }
 
     /// Copies `digest`'s content to `dest` atomically (through a temporary file next to
-    /// it), verifying the bytes as they are copied. Returns `false` (and removes the entry)
-    /// when the cached copy turns out to be corrupt.
+    /// it), verifying the bytes as they are copied. Returns `false` when there is no entry,
+    /// or (after removing it) when the cached copy turns out to be corrupt.
     pub async fn copy_verified(
         &self,
         digest: &ContentDigest,
@@ -128,13 +232,15 @@ impl Cache {
         let source = self.content_path(digest);
         let (from, to, digest) = (source.clone(), dest.to_owned(), *digest);
         // One pass, in a blocking thread with large reads: hashing and copying together.
-        let copied =
-            tokio::task::spawn_blocking(move || copy_blocking(&from, &to, Some((digest, size))))
-                .await
-                .map_err(|err| Error::Io {
-                    path: Some(source.clone()),
-                    source: std::io::Error::other(err),
-                })?;
+        let copied = blocking(&source, move || {
+            let input = match std::fs::File::open(&from) {
+                Ok(file) => file,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+                Err(err) => return Err(Error::io(&from, err)),
+            };
+            copy_blocking(&input, &from, &to, Some((digest, size))).map(|()| true)
+        })
+        .await?;
         match copied {
             Ok(found) => Ok(found),
             Err(err) if err.is_integrity() => {
@@ -146,18 +252,71 @@ impl Cache {
         }
     }
 
-    /// Copies `digest`'s content to `dest` atomically without hashing it again: for an
-    /// entry this process has just [`insert`](Self::insert)ed, whose bytes were verified as
-    /// they were written. Returns `false` when there is no such entry.
-    pub async fn copy_inserted(&self, digest: &ContentDigest, dest: &Path) -> Result<bool, Error> {
-        let source = self.content_path(digest);
-        let (from, to) = (source.clone(), dest.to_owned());
-        tokio::task::spawn_blocking(move || copy_blocking(&from, &to, None))
-            .await
-            .map_err(|err| Error::Io {
-                path: Some(source),
-                source: std::io::Error::other(err),
-            })?
+    /// The verified entries, sorted by digest. Files in `content/` whose name is not a
+    /// digest are left out.
+    pub async fn entries(&self) -> Result<Vec<CacheEntry>, Error> {
+        let content = self.dir.join("content").join("sha256");
+        let mut entries = Vec::new();
+        let mut dir = match tokio::fs::read_dir(&content).await {
+            Ok(dir) => dir,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(entries),
+            Err(err) => return Err(Error::io(content, err)),
+        };
+        while let Some(entry) = dir.next_entry().await.map_err(|e| Error::io(&content, e))? {
+            let Some(digest) = entry
+                .file_name()
+                .to_str()
+                .and_then(|hex| format!("sha256:{hex}").parse::<ContentDigest>().ok())
+            else {
+                continue;
+            };
+            // Removed since it was listed (a concurrent clean): not an entry any more.
+            let Ok(meta) = entry.metadata().await else {
+                continue;
+            };
+            entries.push(CacheEntry {
+                digest,
+                size: meta.len(),
+                modified: meta.modified().ok(),
+                path: entry.path(),
+            });
+        }
+        entries.sort_by_key(|e| e.digest);
+        Ok(entries)
+    }
+
+    /// Removes the entries not written for `older_than` (all of them when `None`, with the
+    /// cached version lists, release descriptions and registry documents). Returns how many
+    /// entries were removed.
+    ///
+    /// Safe while other processes use the cache: a reader holding a [`CachedContent`] keeps
+    /// its bytes; a download in progress (its temporary file written to within
+    /// [`IN_PROGRESS`]) is left alone, so it still lands; two cleans at once do not trip on
+    /// each other.
+    pub async fn clean(&self, older_than: Option<std::time::Duration>) -> Result<usize, Error> {
+        let mut removed = 0;
+        for entry in self.entries().await? {
+            let old = match (older_than, entry.modified) {
+                (None, _) => true,
+                (Some(age), Some(modified)) => modified.elapsed().is_ok_and(|e| e > age),
+                (Some(_), None) => false,
+            };
+            if old {
+                match tokio::fs::remove_file(&entry.path).await {
+                    Ok(()) => removed += 1,
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(err) => return Err(Error::io(entry.path, err)),
+                }
+            }
+        }
+        if older_than.is_none() {
+            for dir in ["versions", "releases", "metadata"] {
+                let _ = tokio::fs::remove_dir_all(self.dir.join(dir)).await;
+            }
+        }
+        self.clean_tmp(older_than.unwrap_or_default().max(IN_PROGRESS))
+            .await?;
+        Ok(removed)
     }
 
     /// `<cache>/<kind>/<registry>/<namespace>/<name><suffix>`, with the registry's `:`
@@ -300,25 +459,19 @@ fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) {
     }
 }
 
-/// Copies `source` to `dest` through a temporary file next to `dest`, verifying the bytes;
-/// `Ok(false)` when `source` does not exist.
+/// Copies `input` (opened from `source`) to `dest` through a temporary file next to `dest`,
+/// verifying the bytes against `expect` (digest, size) when given.
 ///
 /// On Unix the copy is done by the kernel (`std::io::copy` between files uses
 /// `copy_file_range`) while another thread hashes the same open file with positional reads,
 /// so the two run side by side; the temporary file is renamed into place only if the hash
 /// matches. Elsewhere, one pass hashes and writes.
-/// Copies `source` to `dest` through a temporary file next to it, verifying the bytes
-/// against `expect` (digest, size) when given.
 fn copy_blocking(
+    input: &std::fs::File,
     source: &Path,
     dest: &Path,
     expect: Option<(ContentDigest, Option<u64>)>,
-) -> Result<bool, Error> {
-    let input = match std::fs::File::open(source) {
-        Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(err) => return Err(Error::io(source, err)),
-    };
+) -> Result<(), Error> {
     let dir = match dest.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -332,15 +485,15 @@ fn copy_blocking(
     match expect {
         Some((digest, size)) => {
             let verifier = DigestVerifier::new(digest, size, digest.to_string());
-            copy_and_hash(&input, source, temp.as_file_mut(), verifier)?;
+            copy_and_hash(input, source, temp.as_file_mut(), verifier)?;
         }
         None => {
-            let mut reader = &input;
+            let mut reader = input;
             std::io::copy(&mut reader, temp.as_file_mut()).map_err(|e| Error::io(source, e))?;
         }
     }
     temp.persist(dest).map_err(|e| Error::io(dest, e.error))?;
-    Ok(true)
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -396,7 +549,8 @@ fn copy_and_hash(
 
 /// Writes `stream` to `dest` through a temporary file in `temp_dir` (on the same file
 /// system), hashing as it writes, and renames it into place only once digest and size are
-/// verified and the data is synced. On any error the temporary file is removed.
+/// verified and the data is synced. On any error the temporary file is removed. Returns the
+/// written file, open and positioned at its start.
 pub(crate) async fn write_verified(
     temp_dir: &Path,
     dest: &Path,
@@ -404,7 +558,7 @@ pub(crate) async fn write_verified(
     size: Option<u64>,
     subject: &str,
     mut stream: ContentStream,
-) -> Result<(), Error> {
+) -> Result<std::fs::File, Error> {
     for dir in [Some(temp_dir), dest.parent()].into_iter().flatten() {
         tokio::fs::create_dir_all(dir)
             .await
@@ -430,11 +584,12 @@ pub(crate) async fn write_verified(
     file.sync_all()
         .await
         .map_err(|e| Error::io(&*temp_path, e))?;
-    drop(file);
+    let mut file = file.into_std().await;
+    std::io::Seek::rewind(&mut file).map_err(|e| Error::io(&*temp_path, e))?;
     temp_path
         .persist(dest)
         .map_err(|err| Error::io(dest, err.error))?;
-    Ok(())
+    Ok(file)
 }
 
 async fn remove_quietly(path: &Path) {

@@ -10,7 +10,7 @@ use registry_core::{
     VersionInfo, VersionReq,
 };
 
-use crate::cache::Cache;
+use crate::cache::{Cache, CachedContent};
 use crate::discovery::{Discovery, RegistryMetadata};
 use crate::local::{self, LocalBackend, LocalSettings};
 use crate::progress::{Progress, Reporting};
@@ -321,16 +321,47 @@ impl Client {
     }
 
     /// Opens the verified content of a resolution as a stream (for callers that want bytes
-    /// rather than a path).
+    /// rather than a path). A registry release whose cache entry was removed since it was
+    /// resolved (a concurrent `cache clean`) is fetched again.
     pub async fn open(
         &self,
         resolution: &crate::Resolution,
     ) -> Result<registry_core::ContentStream, Error> {
+        let content = self.open_resolution(resolution).await?;
+        let path = content.path().to_owned();
+        Ok(crate::local::file_stream(
+            tokio::fs::File::from_std(content.into_file()),
+            path,
+        ))
+    }
+
+    /// The bytes of a resolution; like [`open`](Self::open).
+    pub async fn read(&self, resolution: &crate::Resolution) -> Result<Vec<u8>, Error> {
+        self.open_resolution(resolution).await?.read().await
+    }
+
+    /// The resolution's file, opened; a registry release whose cache entry is gone is
+    /// fetched again.
+    async fn open_resolution(
+        &self,
+        resolution: &crate::Resolution,
+    ) -> Result<CachedContent, Error> {
         let path = resolution.path().clone();
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| Error::io(&path, e))?;
-        Ok(crate::local::file_stream(file, path))
+        match (std::fs::File::open(&path), resolution) {
+            (Ok(file), _) => Ok(CachedContent { path, file }),
+            (
+                Err(err),
+                crate::Resolution::Registry {
+                    package,
+                    registry,
+                    release,
+                    ..
+                },
+            ) if err.kind() == std::io::ErrorKind::NotFound => {
+                self.fetch_open(package, Some(registry), release).await
+            }
+            (Err(err), _) => Err(Error::io(path, err)),
+        }
     }
 
     /// The backend for `package`, and its registry.
@@ -440,15 +471,32 @@ impl Client {
 
     /// The verified content of `release` in the cache, fetching it if needed. A cached copy
     /// is re-hashed first and fetched again if it was corrupted.
+    ///
+    /// The path can be removed by a concurrent `cache clean` before the caller opens it;
+    /// [`fetch_open`](Self::fetch_open) returns the content held open instead.
     pub async fn fetch(
         &self,
         package: &PackageRef,
         registry: Option<&Registry>,
         release: &Release,
     ) -> Result<PathBuf, Error> {
+        Ok(self
+            .fetch_open(package, registry, release)
+            .await?
+            .into_path())
+    }
+
+    /// Like [`fetch`](Self::fetch), returning the verified content held open, so its bytes
+    /// stay readable whatever another process does to the cache meanwhile.
+    pub async fn fetch_open(
+        &self,
+        package: &PackageRef,
+        registry: Option<&Registry>,
+        release: &Release,
+    ) -> Result<CachedContent, Error> {
         let cache = &self.inner.cache;
-        if let Some(path) = cache.verified_path(&release.digest, release.size).await? {
-            return Ok(path);
+        if let Some(content) = cache.open_verified(&release.digest, release.size).await? {
+            return Ok(content);
         }
         if self.inner.offline {
             return Err(self.offline_error(package, &format!("fetch {}", release.version)));

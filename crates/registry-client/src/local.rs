@@ -69,14 +69,15 @@ impl LocalBackend {
     }
 }
 
-/// The digest and size of a file, read in chunks.
-pub(crate) async fn hash_file(path: &Path) -> std::io::Result<(ContentDigest, u64)> {
-    let mut file = tokio::fs::File::open(path).await?;
+/// The digest and size of everything `reader` yields, read in chunks (blocking).
+pub(crate) fn hash_reader(
+    reader: &mut impl std::io::Read,
+) -> std::io::Result<(ContentDigest, u64)> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; CHUNK];
     let mut size = 0u64;
     loop {
-        let n = file.read(&mut buffer).await?;
+        let n = reader.read(&mut buffer)?;
         if n == 0 {
             break;
         }
@@ -87,6 +88,14 @@ pub(crate) async fn hash_file(path: &Path) -> std::io::Result<(ContentDigest, u6
         ContentDigest::from_sha256_bytes(hasher.finalize().into()),
         size,
     ))
+}
+
+/// The digest and size of a file, read in chunks on the blocking pool.
+pub(crate) async fn hash_file(path: &Path) -> std::io::Result<(ContentDigest, u64)> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || hash_reader(&mut std::fs::File::open(&path)?))
+        .await
+        .map_err(std::io::Error::other)?
 }
 
 /// A file's bytes as a content stream.

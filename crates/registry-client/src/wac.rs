@@ -202,12 +202,17 @@ impl WacResolver {
         {
             Ok(resolutions) => {
                 for (resolution, (_, index)) in resolutions.iter().zip(&from_registry) {
-                    let path = resolution.path();
-                    let bytes = std::fs::read(path).map_err(|e| WacError {
-                        package: out[*index].0.to_string(),
-                        span: out[*index].0.span.clone(),
-                        source: Error::io(path, e),
-                    })?;
+                    // Read through the client: an entry a concurrent clean removed is
+                    // fetched again.
+                    let bytes = self
+                        .client
+                        .read(resolution)
+                        .await
+                        .map_err(|source| WacError {
+                            package: out[*index].0.to_string(),
+                            span: out[*index].0.span.clone(),
+                            source,
+                        })?;
                     out[*index].1 = bytes;
                 }
                 Ok(out)

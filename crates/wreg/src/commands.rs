@@ -8,7 +8,9 @@ use anyhow::{Context, Result, bail};
 use clap::CommandFactory as _;
 use registry_client::{Client, Dependency, LockFile, LockMode, Resolution};
 use registry_config::{Config, ConfigLoader, Target};
-use registry_core::{ContentDigest, PackageRef, PublishOptions, Registry, Version, VersionReq};
+use registry_core::{
+    ContentDigest, PackageRef, PublishOptions, Registry, Release, Version, VersionReq,
+};
 use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
 
@@ -161,29 +163,17 @@ async fn get(
     };
     match &dest {
         None => {
-            let cached = client.fetch(package, registry, &release).await?;
-            let mut file = tokio::fs::File::open(&cached).await?;
+            let cached = client.fetch_open(package, registry, &release).await?;
+            let mut file = tokio::fs::File::from_std(cached.into_file());
             let mut stdout = tokio::io::stdout();
             tokio::io::copy(&mut file, &mut stdout).await?;
             stdout.flush().await?;
         }
         Some(dest) => {
             // A warm cache is copied out (verified on the way) without a second pass; a
-            // missing or corrupt entry is fetched, then copied.
-            let cache = client.cache();
-            if !cache
-                .copy_verified(&release.digest, release.size, dest)
-                .await?
-            {
-                client.fetch(package, registry, &release).await?;
-                // Just fetched, and verified on the way into the cache.
-                if !cache.copy_inserted(&release.digest, dest).await? {
-                    bail!(
-                        "the cache keeps losing {package}@{}; check the disk",
-                        release.version
-                    );
-                }
-            }
+            // missing or corrupt entry is fetched (verified on the way in), then copied
+            // from the still open file.
+            copy_out(client, package, registry, &release, dest).await?;
         }
     }
     let summary = json!({
@@ -443,23 +433,41 @@ async fn write_resolution(client: &Client, resolution: &Resolution, dest: &Path)
         tokio::fs::create_dir_all(dir).await?;
     }
     match resolution {
-        Resolution::Registry { release, .. } => {
-            if !client
-                .cache()
-                .copy_verified(&release.digest, release.size, dest)
-                .await?
-            {
-                bail!(
-                    "the cached {} was corrupt; run the command again",
-                    resolution.package()
-                );
-            }
-        }
+        Resolution::Registry {
+            package,
+            registry,
+            release,
+            ..
+        } => copy_out(client, package, Some(registry), release, dest).await?,
         _ => {
             tokio::fs::copy(resolution.path(), dest)
                 .await
                 .with_context(|| format!("cannot copy {}", resolution.path().display()))?;
         }
+    }
+    Ok(())
+}
+
+/// Writes `release`'s verified bytes to `dest`: copied from the cache, hashed on the way;
+/// when the entry is missing (never fetched, or removed by a concurrent clean) or corrupt,
+/// fetched and copied from the file it was verified into.
+async fn copy_out(
+    client: &Client,
+    package: &PackageRef,
+    registry: Option<&Registry>,
+    release: &Release,
+    dest: &Path,
+) -> Result<()> {
+    if !client
+        .cache()
+        .copy_verified(&release.digest, release.size, dest)
+        .await?
+    {
+        client
+            .fetch_open(package, registry, release)
+            .await?
+            .copy_to(dest)
+            .await?;
     }
     Ok(())
 }
@@ -613,35 +621,21 @@ fn parse_duration(text: &str) -> Result<Duration> {
 async fn cache(command: CacheCommand, global: &Global) -> Result<()> {
     let client = client(global)?;
     let cache = client.cache();
-    let content = cache.dir().join("content").join("sha256");
-    let mut entries = Vec::new();
-    if let Ok(mut dir) = tokio::fs::read_dir(&content).await {
-        while let Some(entry) = dir.next_entry().await? {
-            let Some(hex) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            let Ok(digest) = format!("sha256:{hex}").parse::<ContentDigest>() else {
-                continue;
-            };
-            let meta = entry.metadata().await?;
-            entries.push((digest, meta.len(), meta.modified().ok(), entry.path()));
-        }
-    }
-    entries.sort_by_key(|a| a.0);
+    let entries = cache.entries().await?;
     match command {
         CacheCommand::Ls => {
             if global.json {
                 let list: Vec<_> = entries
                     .iter()
-                    .map(|(d, size, _, path)| json!({"digest": d.to_string(), "size": size, "path": path.display().to_string()}))
+                    .map(|e| json!({"digest": e.digest.to_string(), "size": e.size, "path": e.path.display().to_string()}))
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
-                for (digest, size, _, _) in &entries {
-                    println!("{digest} {size}");
+                for entry in &entries {
+                    println!("{} {}", entry.digest, entry.size);
                 }
                 if !global.quiet {
-                    let total: u64 = entries.iter().map(|e| e.1).sum();
+                    let total: u64 = entries.iter().map(|e| e.size).sum();
                     eprintln!(
                         "{} entries, {total} bytes in {}",
                         entries.len(),
@@ -652,9 +646,9 @@ async fn cache(command: CacheCommand, global: &Global) -> Result<()> {
         }
         CacheCommand::Verify => {
             let mut corrupt = Vec::new();
-            for (digest, _, _, _) in &entries {
-                if cache.verified_path(digest, None).await?.is_none() {
-                    corrupt.push(digest.to_string());
+            for entry in &entries {
+                if cache.verified_path(&entry.digest, None).await?.is_none() {
+                    corrupt.push(entry.digest.to_string());
                 }
             }
             if global.json {
@@ -677,25 +671,9 @@ async fn cache(command: CacheCommand, global: &Global) -> Result<()> {
         }
         CacheCommand::Clean { older_than } => {
             let age = older_than.as_deref().map(parse_duration).transpose()?;
-            let mut removed = 0;
-            for (_, _, modified, path) in &entries {
-                let old = match (age, modified) {
-                    (None, _) => true,
-                    (Some(age), Some(m)) => m.elapsed().is_ok_and(|e| e > age),
-                    (Some(_), None) => false,
-                };
-                if old {
-                    tokio::fs::remove_file(path).await?;
-                    removed += 1;
-                }
-            }
-            if age.is_none() {
-                for dir in ["versions", "releases", "metadata", "tmp"] {
-                    let _ = tokio::fs::remove_dir_all(cache.dir().join(dir)).await;
-                }
-            } else {
-                cache.clean_tmp(age.unwrap_or_default()).await?;
-            }
+            // Safe beside other processes using the cache: downloads in progress land,
+            // readers keep their bytes.
+            let removed = cache.clean(age).await?;
             if !global.quiet {
                 println!("removed {removed} of {} entries", entries.len());
             }

@@ -71,7 +71,7 @@ async fn failed_or_wrong_downloads_leave_no_trace() {
         "no temporary file is left"
     );
 
-    let path = cache
+    let content = cache
         .insert(
             &digest,
             Some(bytes.len() as u64),
@@ -80,9 +80,12 @@ async fn failed_or_wrong_downloads_leave_no_trace() {
         )
         .await
         .unwrap();
+    let path = content.path().to_owned();
     assert_eq!(path, dir.path().join("content/sha256").join(digest.hex()));
     assert!(!path.file_name().unwrap().to_str().unwrap().contains(':'));
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    // The handle reads the same bytes from the start.
+    assert_eq!(content.read().await.unwrap(), bytes);
 }
 
 #[tokio::test]
@@ -309,4 +312,148 @@ fn a_fetch_killed_half_way_leaves_no_entry() {
         assert_eq!(cache.clean_tmp(std::time::Duration::ZERO).await.unwrap(), 1);
         assert!(entries(&tmp).is_empty());
     });
+}
+
+const MIXED_CHILD: &str = "REGISTRY_CLIENT_TEST_FETCH_OR_CLEAN";
+const MIXED_PACKAGES: [&str; 4] = ["acme:one", "acme:two", "acme:three", "acme:four"];
+const MIXED_ROUNDS: usize = 12;
+
+/// What a child of [`fetching_and_cleaning_processes_at_once`] does: `fetch` (every package,
+/// `MIXED_ROUNDS` times, checking each read's bytes against the release digest) or `clean`
+/// (whole-cache and by-age cleans back to back until the parent's stop file appears).
+/// Prints what it did.
+#[expect(
+    clippy::print_stdout,
+    reason = "a child process reports to its parent on stdout"
+)]
+fn mixed_child(role: &str, dir: &std::path::Path) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = local_client(dir);
+        if role == "clean" {
+            let (mut removed, mut cleans) = (0, 0);
+            // Also stops on its own if the parent failed before writing the stop file.
+            let started = std::time::Instant::now();
+            while !dir.join("stop").exists() && started.elapsed().as_secs() < 300 {
+                let age = (cleans % 2 == 1).then_some(std::time::Duration::ZERO);
+                removed += client.cache().clean(age).await.expect("a clean fails");
+                cleans += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            println!("removed {removed} in {cleans} cleans");
+            return;
+        }
+        let mut reads = 0;
+        for round in 0..MIXED_ROUNDS {
+            for name in MIXED_PACKAGES {
+                let pkg = package(name);
+                let requirement: registry_core::VersionReq = "^1".parse().unwrap();
+                // Two ways a tool reads: the content of a release held open, and the bytes
+                // of a resolution (whose cache entry may have been cleaned since).
+                let (digest, bytes) = if round % 2 == 0 {
+                    let release = client.resolve(&pkg, None, &requirement).await.unwrap();
+                    let content = client.fetch_open(&pkg, None, &release).await.unwrap();
+                    (release.digest, content.read().await.unwrap())
+                } else {
+                    let dependency = registry_client::Dependency::new(pkg, requirement);
+                    let resolved = client
+                        .resolve_all(&[dependency], None, registry_client::LockMode::Update)
+                        .await
+                        .unwrap();
+                    let registry_client::Resolution::Registry { release, .. } = &resolved[0] else {
+                        panic!("not from the registry")
+                    };
+                    (release.digest, client.read(&resolved[0]).await.unwrap())
+                };
+                assert_eq!(ContentDigest::sha256(&bytes), digest, "{name}: wrong bytes");
+                reads += 1;
+            }
+        }
+        println!("read {reads}");
+    });
+}
+
+/// 8 processes fetching and reading 4 packages while 2 processes clean the same cache as
+/// fast as they can: every read returns the verified bytes, no clean fails, and the cache
+/// is consistent afterwards.
+#[test]
+fn fetching_and_cleaning_processes_at_once() {
+    if let Ok(spec) = std::env::var(MIXED_CHILD) {
+        let (role, dir) = spec.split_once(':').unwrap();
+        mixed_child(role, std::path::Path::new(dir));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = local_client(dir.path());
+        for (i, name) in MIXED_PACKAGES.iter().enumerate() {
+            let bytes = component::build(&component::Spec {
+                padding: (1 + i) * 512 * 1024,
+                ..component::Spec::default()
+            });
+            publish(&client, name, "1.0.0", bytes).await;
+        }
+    });
+    let exe = std::env::current_exe().unwrap();
+    let spawn = |role: &str| {
+        Command::new(&exe)
+            .args([
+                "--exact",
+                "cache::fetching_and_cleaning_processes_at_once",
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .env(MIXED_CHILD, format!("{role}:{}", dir.path().display()))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let cleaners: Vec<_> = (0..2).map(|_| spawn("clean")).collect();
+    let fetchers: Vec<_> = (0..8).map(|_| spawn("fetch")).collect();
+    let reads = total(fetchers, "read ");
+    std::fs::write(dir.path().join("stop"), "").unwrap();
+    let removed = total(cleaners, "removed ");
+    assert_eq!(reads, 8 * MIXED_ROUNDS * MIXED_PACKAGES.len());
+    // The cleans really raced the fetches: entries were removed under the readers.
+    assert!(removed > 0, "the cleaners never removed an entry");
+
+    let cache = Cache::new(dir.path().join("cache"));
+    runtime.block_on(async {
+        for entry in cache.entries().await.unwrap() {
+            assert!(
+                cache
+                    .verified_path(&entry.digest, None)
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "{} is corrupt",
+                entry.digest
+            );
+        }
+    });
+    assert!(entries(&dir.path().join("cache/tmp")).is_empty());
+}
+
+/// Waits for `children`, each of which must succeed, and sums the number each printed
+/// after `prefix`.
+fn total(children: Vec<std::process::Child>, prefix: &str) -> usize {
+    children
+        .into_iter()
+        .map(|child| {
+            let output = child.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(output.status.success(), "a child process failed: {stdout}");
+            number_after(&stdout, prefix)
+        })
+        .sum()
+}
+
+fn number_after(text: &str, prefix: &str) -> usize {
+    text.lines()
+        // The harness prints the test's name on the same line as the child's output.
+        .find_map(|line| line.split(prefix).nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `{prefix}` line in: {text}"))
 }
