@@ -132,3 +132,69 @@ fn library_crates_deny_missing_docs() {
         );
     }
 }
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The credentials the tests write literally are all listed in
+/// `test_support::secrets::LITERALS`, so `cargo xtask test` searches the run's output for
+/// every one of them.
+#[test]
+fn every_test_credential_is_known_to_the_leak_search() {
+    let mut files = Vec::new();
+    for dir in ["crates", "tests", "fuzz"] {
+        rust_files(&root().join(dir), &mut files);
+    }
+    // Where a test writes a credential: config text, `Secret` values, basic auth helpers.
+    let markers = [
+        "password = \\\"",
+        "password = \"",
+        "auth_token = \"",
+        "Secret::new(\"",
+        "basic(\"",
+        "start_with_basic_auth(\"user\", \"",
+    ];
+    let mut found = 0;
+    for file in files.iter().filter(|f| {
+        let s = f.to_string_lossy();
+        s.contains("/tests/") || s.contains("/fuzz/")
+    }) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for marker in markers {
+            for (at, _) in text.match_indices(marker) {
+                let rest = &text[at + marker.len()..];
+                let value: String = rest
+                    .chars()
+                    .take_while(|c| *c != '"' && *c != '\\')
+                    .collect();
+                if value.is_empty() || value.starts_with(['{', '<']) {
+                    continue;
+                }
+                found += 1;
+                assert!(
+                    test_support::secrets::LITERALS
+                        .iter()
+                        .any(|known| value.contains(known)),
+                    "{}: the credential {value:?} is not in test_support::secrets::LITERALS",
+                    file.display()
+                );
+            }
+        }
+    }
+    assert!(
+        found >= 10,
+        "only {found} credentials found: is the scan broken?"
+    );
+}

@@ -143,24 +143,56 @@ fn median(mut samples: Vec<Sample>) -> Sample {
     }
 }
 
-pub(crate) fn wkg() -> Option<PathBuf> {
-    cargo_install("wkg", "0.16.1", "wkg")
+pub(crate) fn wkg(peer: Peer) -> Option<PathBuf> {
+    cargo_install("wkg", "0.16.1", "wkg", peer)
 }
 
-/// `binary` from crate `krate` at `version`, `cargo install`ed into `target/bench-tools`
-/// unless it is there already.
-pub(crate) fn cargo_install(krate: &str, version: &str, binary: &str) -> Option<PathBuf> {
-    let path = root().join("target/bench-tools/bin").join(binary);
-    if path.is_file() {
+/// What a peer tool is installed for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Peer {
+    /// Timed next to us: a release build, in `target/bench-tools`.
+    Measured,
+    /// Only exchanging artifacts with us: a release build if there is one already, else a
+    /// debug build in `target/interop-tools`, which compiles in about half the time.
+    Interop,
+}
+
+/// `binary` from crate `krate` at `version`, `cargo install`ed unless it is there already.
+pub(crate) fn cargo_install(
+    krate: &str,
+    version: &str,
+    binary: &str,
+    peer: Peer,
+) -> Option<PathBuf> {
+    let release = root().join("target/bench-tools");
+    let debug = root().join("target/interop-tools");
+    let usable: &[&PathBuf] = match peer {
+        Peer::Measured => &[&release],
+        Peer::Interop => &[&release, &debug],
+    };
+    if let Some(path) = usable
+        .iter()
+        .map(|dir| dir.join("bin").join(binary))
+        .find(|path| path.is_file())
+    {
         return Some(path);
     }
-    // One build directory for every peer, so the crates they share are built once.
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let dest = if peer == Peer::Measured {
+        release
+    } else {
+        debug
+    };
+    let mut install = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    install
         .args(["install", krate, "--locked", "--version", version, "--root"])
-        .arg(root().join("target/bench-tools"))
-        .env("CARGO_TARGET_DIR", root().join("target/bench-tools/build"))
-        .status()
-        .ok()?;
+        .arg(&dest)
+        // One build directory for every peer, so the crates they share are built once.
+        .env("CARGO_TARGET_DIR", dest.join("build"));
+    if peer == Peer::Interop {
+        install.arg("--debug");
+    }
+    let status = install.status().ok()?;
+    let path = dest.join("bin").join(binary);
     (status.success() && path.is_file()).then_some(path)
 }
 
@@ -180,7 +212,7 @@ fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
     ])?;
     let ours = root().join("target/release/examples/oci-transfer");
     let ours = ours.to_str().context("UTF-8 path")?.to_owned();
-    let wkg = wkg();
+    let wkg = wkg(Peer::Measured);
     if wkg.is_none() {
         bail!("could not install wkg 0.16.1 with `cargo install`; the comparison needs it");
     }
@@ -549,7 +581,7 @@ fn warg_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(64);
-    let warg = crate::interop::warg_cli()
+    let warg = crate::interop::warg_cli(Peer::Measured)
         .context("could not install warg-cli 0.10.0 with `cargo install`; the comparison needs it")?
         .display()
         .to_string();

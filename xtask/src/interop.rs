@@ -7,6 +7,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use test_support::Distribution;
 
+use crate::bench::Peer;
 use crate::root;
 
 /// One cell: who wrote, who read, and how it went.
@@ -45,9 +46,11 @@ fn same(a: &Path, b: &Path) -> Result<(), String> {
 }
 
 pub(crate) fn run_matrix() -> Result<()> {
-    crate::cargo(&["build", "--locked", "--release", "-p", "wreg"])?;
-    let wreg = root().join("target/release/wreg").display().to_string();
-    let wkg = crate::bench::wkg()
+    // Debug builds: the matrix checks what crosses the wire, not speed, and the test run
+    // before it has built most of this already.
+    crate::cargo(&["build", "--locked", "-p", "wreg"])?;
+    let wreg = root().join("target/debug/wreg").display().to_string();
+    let wkg = crate::bench::wkg(Peer::Interop)
         .context("could not install wkg 0.16.1 with `cargo install`")?
         .display()
         .to_string();
@@ -262,20 +265,20 @@ pub(crate) fn run_matrix() -> Result<()> {
     Ok(())
 }
 
-/// `warg` from crates.io (`warg-cli` 0.10.0), installed into the tool cache if missing.
-pub(crate) fn warg_cli() -> Option<std::path::PathBuf> {
-    crate::bench::cargo_install("warg-cli", "0.10.0", "warg")
+/// `warg` from crates.io (`warg-cli` 0.10.0), installed if missing.
+pub(crate) fn warg_cli(peer: Peer) -> Option<std::path::PathBuf> {
+    crate::bench::cargo_install("warg-cli", "0.10.0", "warg", peer)
 }
 
-/// `wac` from crates.io (`wac-cli` 0.12.0), installed into the tool cache if missing.
+/// `wac` from crates.io (`wac-cli` 0.12.0), installed if missing.
 fn wac_cli() -> Option<std::path::PathBuf> {
-    crate::bench::cargo_install("wac-cli", "0.12.0", "wac")
+    crate::bench::cargo_install("wac-cli", "0.12.0", "wac", Peer::Interop)
 }
 
 /// The `warg` CLI publishes and we read; we publish and `warg download` reads; against an
 /// in-process warg-server.
 fn warg_cells(wreg: &str, cells: &mut Vec<Cell>) -> Result<()> {
-    let warg = warg_cli()
+    let warg = warg_cli(Peer::Interop)
         .context("could not install warg-cli 0.10.0 with `cargo install`")?
         .display()
         .to_string();

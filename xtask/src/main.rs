@@ -211,9 +211,51 @@ fn test() -> Result<()> {
         "registry-client",
         "--no-default-features",
     ])?;
+    // `--nocapture`: everything the tests, the servers they start and the tools they run
+    // print reaches the output, which is then searched for the tests' credentials.
     let mut counts = TestCounts::default();
-    counts += cargo_test(&["test", "--workspace", "--locked", "--all-targets"])?;
-    counts += cargo_test(&["test", "--workspace", "--locked", "--doc"])?;
+    let mut output = Vec::new();
+    counts += cargo_test(
+        &[
+            "test",
+            "--workspace",
+            "--locked",
+            "--all-targets",
+            "--",
+            "--nocapture",
+        ],
+        &mut output,
+    )?;
+    counts += cargo_test(
+        &[
+            "test",
+            "--workspace",
+            "--locked",
+            "--doc",
+            "--",
+            "--nocapture",
+        ],
+        &mut output,
+    )?;
+    let secrets = test_support::secrets::all();
+    let found = leaks(&output, &secrets);
+    if !found.is_empty() {
+        // Where, not what: the log should not repeat them.
+        let places: Vec<String> = found
+            .iter()
+            .map(|(line, secret)| format!("output line {line} (credential #{secret})"))
+            .collect();
+        bail!(
+            "a credential the tests use appeared in their output: {}\nsearch the output above \
+             for the values in tests/support/src/secrets.rs",
+            places.join(", ")
+        );
+    }
+    println!(
+        "searched {} lines of test output for {} known credentials: none found",
+        output.len(),
+        secrets.len()
+    );
     println!(
         "\nall checks passed in {:.0}s",
         started.elapsed().as_secs_f64()
@@ -239,7 +281,9 @@ impl std::ops::AddAssign for TestCounts {
 }
 
 /// Runs `cargo test ...`, passing its output through, and adds up its `test result` lines.
-fn cargo_test(args: &[&str]) -> Result<TestCounts> {
+/// Runs a `cargo test` command, echoing its output (stdout and stderr) and adding every
+/// line to `output`; returns the counts from its `test result:` lines.
+fn cargo_test(args: &[&str], output: &mut Vec<String>) -> Result<TestCounts> {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
@@ -250,13 +294,24 @@ fn cargo_test(args: &[&str]) -> Result<TestCounts> {
         .args(args)
         .current_dir(root())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("could not run `cargo {}`", args.join(" ")))?;
+    let stderr = child.stderr.take().expect("piped");
+    let errors = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            lines.push(line);
+        }
+        lines
+    });
     let mut counts = TestCounts::default();
     for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
         let line = line?;
         println!("{line}");
-        if let Some(rest) = line.strip_prefix("test result: ") {
+        // Found anywhere: with --nocapture a test's output can precede it on the line.
+        if let Some((_, rest)) = line.split_once("test result: ") {
             let number = |word: &str| -> u64 {
                 rest.split(';')
                     .find_map(|part| {
@@ -273,7 +328,9 @@ fn cargo_test(args: &[&str]) -> Result<TestCounts> {
             counts.passed += number("passed");
             counts.failed += number("failed");
         }
+        output.push(line);
     }
+    output.extend(errors.join().expect("the stderr reader does not panic"));
     let status = child.wait()?;
     if !status.success() {
         bail!("`cargo {}` failed ({status})", args.join(" "));
@@ -282,7 +339,35 @@ fn cargo_test(args: &[&str]) -> Result<TestCounts> {
     Ok(counts)
 }
 
+/// The lines of `output` that contain one of `secrets`, as (line number, index of the
+/// secret).
+fn leaks(output: &[String], secrets: &[String]) -> Vec<(usize, usize)> {
+    output
+        .iter()
+        .enumerate()
+        .filter_map(|(n, line)| {
+            let found = secrets.iter().position(|s| line.contains(s.as_str()))?;
+            Some((n + 1, found))
+        })
+        .collect()
+}
+
 fn bench() -> Result<()> {
     println!("Benchmarks run on this machine; compare figures only within one run.");
     bench::run()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leaks;
+
+    #[test]
+    fn the_leak_search_finds_a_credential_anywhere_in_a_line() {
+        let output: Vec<String> = ["running 3 tests", "auth failed for hunter2-pw at 1", "ok"]
+            .map(str::to_owned)
+            .to_vec();
+        let secrets = vec!["sesame".to_owned(), "hunter2".to_owned()];
+        assert_eq!(leaks(&output, &secrets), vec![(2, 1)]);
+        assert!(leaks(&output[..1], &secrets).is_empty());
+    }
 }

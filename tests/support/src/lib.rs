@@ -12,6 +12,7 @@
 
 pub mod component;
 pub mod http;
+pub mod secrets;
 pub mod tls;
 pub mod token;
 pub mod warg;
