@@ -1,5 +1,6 @@
 //! End to end against the real OCI registry: config -> registry -> OCI backend -> cache.
 
+use futures_util::StreamExt as _;
 use registry_client::{Client, Dependency, LockFile, LockMode};
 use registry_core::PublishOptions;
 use test_support::{Distribution, component};
@@ -123,53 +124,155 @@ fn open_sockets() -> usize {
         .unwrap_or(0)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn two_hundred_concurrent_fetches_through_one_client() {
+const LOAD_CHILD: &str = "REGISTRY_CLIENT_TEST_LOAD_CHILD";
+
+/// Each of the load test's 200 packages: 100 MiB in all, far more than its memory bound.
+const LOAD_PACKAGE_BYTES: usize = 512 * 1024;
+
+/// A process may grow by this much while fetching the 200 packages (100 MiB).
+const LOAD_MEMORY_BOUND_KIB: usize = 48 * 1024;
+
+fn load_component(name: &str) -> Vec<u8> {
+    component::build(&component::Spec {
+        imports: &["wasi:cli/environment@0.2.0"],
+        exports: &[],
+        metadata: &[("description", name)],
+        padding: LOAD_PACKAGE_BYTES,
+    })
+}
+
+fn load_names() -> Vec<String> {
+    (0..200).map(|i| format!("load:pkg{i}")).collect()
+}
+
+/// The resident memory of this process, in KiB.
+fn rss_kib() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// 200 concurrent fetches (100 MiB) through one `Client` against the real registry: all
+/// verified, open connections bounded by the client's concurrency, memory growth bounded.
+/// The fetching runs in a child process, so other tests running in this one do not blur
+/// its memory figure.
+#[test]
+fn two_hundred_concurrent_fetches_through_one_client() {
+    if let Ok(spec) = std::env::var(LOAD_CHILD) {
+        let (host, dir) = spec.split_once(' ').unwrap();
+        load_child(host, std::path::Path::new(dir));
+        return;
+    }
     let registry = Distribution::shared();
     let dir = tempfile::tempdir().unwrap();
-    let client = crate::support::client_from_toml(
-        dir.path(),
-        &format!("[namespace_registries]\nload = \"{}\"\n", registry.host()),
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = crate::support::client_from_toml(
+            dir.path(),
+            &format!("[namespace_registries]\nload = \"{}\"\n", registry.host()),
+        );
+        let publishes = load_names().into_iter().map(|name| {
+            let client = client.clone();
+            async move {
+                let bytes = load_component(&name);
+                crate::support::publish(&client, &name, "1.0.0", bytes).await
+            }
+        });
+        futures_util::stream::iter(publishes)
+            .buffer_unordered(16)
+            .collect::<Vec<_>>()
+            .await;
+    });
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "oci::two_hundred_concurrent_fetches_through_one_client",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env(
+            LOAD_CHILD,
+            format!("{} {}", registry.host(), dir.path().display()),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the fetching process failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     );
-    let names: Vec<String> = (0..200).map(|i| format!("load:pkg{i}")).collect();
-    let publishes = names
-        .iter()
-        .map(|name| crate::support::publish(&client, name, "1.0.0", component::small(name)));
-    futures_util::future::join_all(publishes).await;
+}
 
-    let fresh = Client::builder(client.config().clone())
-        .cache_dir(dir.path().join("fresh-cache"))
+#[expect(
+    clippy::print_stdout,
+    reason = "the child reports its figures; the parent shows them on failure"
+)]
+fn load_child(host: &str, dir: &std::path::Path) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    std::fs::create_dir_all(dir.join("child")).unwrap();
+    let config = crate::support::client_from_toml(
+        &dir.join("child"),
+        &format!("[namespace_registries]\nload = \"{host}\"\n"),
+    )
+    .config()
+    .clone();
+    let client = Client::builder(config)
+        .cache_dir(dir.join("fresh-cache"))
         .build();
-    drop(client); // and the connections its 200 publishes left in its pool
+    let names = load_names();
     let deps: Vec<Dependency> = names
         .iter()
         .map(|n| Dependency::new(package(n), "^1".parse().unwrap()))
         .collect();
-    let before = open_sockets();
-    let peak = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (sockets_before, rss_before) = (open_sockets(), rss_kib());
+    let peak_sockets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let peak_rss = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = {
-        let (peak, done) = (peak.clone(), done.clone());
+        let (peak_sockets, peak_rss, done) = (peak_sockets.clone(), peak_rss.clone(), done.clone());
         std::thread::spawn(move || {
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                peak.fetch_max(open_sockets(), std::sync::atomic::Ordering::Relaxed);
+                peak_sockets.fetch_max(open_sockets(), std::sync::atomic::Ordering::Relaxed);
+                peak_rss.fetch_max(rss_kib(), std::sync::atomic::Ordering::Relaxed);
                 std::thread::sleep(std::time::Duration::from_millis(2));
             }
         })
     };
-    let resolved = fresh
-        .resolve_all(&deps, None, LockMode::Update)
-        .await
+    let resolved = runtime
+        .block_on(client.resolve_all(&deps, None, LockMode::Update))
         .unwrap();
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     sampler.join().unwrap();
     assert_eq!(resolved.len(), 200);
     for (name, r) in names.iter().zip(&resolved) {
-        assert_eq!(std::fs::read(r.path()).unwrap(), component::small(name));
+        assert!(
+            std::fs::read(r.path()).unwrap() == load_component(name),
+            "{name}: wrong bytes"
+        );
     }
-    let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
+    let sockets = peak_sockets
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(sockets_before);
+    let grown = peak_rss
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(rss_before);
+    println!("200 fetches: sockets +{sockets} at the peak, memory +{grown} KiB at the peak");
     assert!(
-        peak.saturating_sub(before) <= 2 * registry_client::CONCURRENCY + 4,
-        "{peak} sockets open at the peak ({before} before): connections are not bounded"
+        sockets <= 2 * registry_client::CONCURRENCY + 4,
+        "{sockets} more sockets open at the peak: connections are not bounded"
+    );
+    assert!(
+        grown <= LOAD_MEMORY_BOUND_KIB,
+        "memory grew by {grown} KiB fetching 100 MiB: downloads are being buffered"
     );
 }
