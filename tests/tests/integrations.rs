@@ -9,7 +9,7 @@ use std::path::Path;
 use registry_client::cargo_component::{self, ComponentManifest};
 use registry_client::wac::{WacPackage, WacResolver};
 use registry_client::{Client, LockMode};
-use registry_config::ConfigLoader;
+use registry_config::{ConfigLoader, ToolLayer};
 use registry_core::PublishOptions;
 use test_support::Distribution;
 use test_support::component::{self, Spec};
@@ -222,6 +222,35 @@ async fn a_wac_document_resolved_from_oci_and_warg_composes_and_validates() {
     assert!(text.contains("example:missing"), "{text}");
     let at = missing.find("example:missing").unwrap();
     assert_eq!(err.span, Some(at..at + "example:missing".len()), "{text}");
+
+    // wac's own settings come in as a tool layer above the user's file: here the user file
+    // maps nothing, and wac's layer names the default registry.
+    let user = dir.path().join("wac-user.toml");
+    std::fs::write(&user, "# the user's file maps nothing\n").unwrap();
+    let wac_layer =
+        ToolLayer::from_toml_str("wac", &format!("default_registry = \"{host}\"\n")).unwrap();
+    let config = ConfigLoader::new()
+        .user_file(&user)
+        .without_project_files()
+        .without_env()
+        .tool_layer(wac_layer)
+        .load()
+        .unwrap();
+    let default = config
+        .entries()
+        .into_iter()
+        .find(|e| e.key.to_string() == "default_registry")
+        .expect("a default registry");
+    assert_eq!(default.origin.to_string(), "settings from `wac`");
+    let from_wac_settings = WacResolver::new(
+        Client::builder(config)
+            .cache_dir(dir.path().join("wac-cache"))
+            .build(),
+    )
+    .resolve(&[WacPackage::new("example:producer", None).unwrap()])
+    .await
+    .unwrap();
+    assert_eq!(from_wac_settings[0].1, producer("new"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -240,6 +269,8 @@ async fn a_cargo_component_manifest_resolves_with_a_lock_file() {
         ("cc:math", "1.3.0"),
         ("cc:math", "2.0.0"),
         ("cc:greeter", "0.3.1"),
+        ("cc:world", "1.0.0"),
+        ("cc:world", "1.1.0"),
     ] {
         publish(
             &publisher,
@@ -292,23 +323,41 @@ internal = "{host}"
             .build()
     };
 
-    let first = cargo_component::resolve(&load(false), &manifest, LockMode::Update)
+    let client = load(false);
+    let first = cargo_component::resolve(&client, &manifest, LockMode::Update)
         .await
         .unwrap();
-    assert_eq!(first[0].version.as_ref().unwrap().to_string(), "1.3.0");
+    // The target `cc:world/app@1.0.0` asks for a compatible release of `cc:world`.
+    let target = first.target.as_ref().expect("the target is resolved");
+    assert_eq!(target.name, "target");
+    assert_eq!(target.version.as_ref().unwrap().to_string(), "1.1.0");
+    let deps = &first.dependencies;
+    assert_eq!(deps[0].version.as_ref().unwrap().to_string(), "1.3.0");
     assert_eq!(
-        std::fs::read(&first[0].path).unwrap(),
+        deps[0].read(&client).await.unwrap(),
         component::small("cc:math@1.3.0")
     );
-    assert_eq!(first[1].version.as_ref().unwrap().to_string(), "0.3.1");
-    assert_eq!(first[2].path, project.join("wit/local.wasm"));
-    assert!(first[2].version.is_none());
+    assert_eq!(
+        std::fs::read(&deps[0].path).unwrap(),
+        component::small("cc:math@1.3.0")
+    );
+    assert_eq!(deps[1].version.as_ref().unwrap().to_string(), "0.3.1");
+    assert_eq!(deps[2].path, project.join("wit/local.wasm"));
+    assert!(deps[2].version.is_none());
+    assert_eq!(
+        deps[2].read(&client).await.unwrap(),
+        component::small("local")
+    );
     let lock_text = std::fs::read_to_string(manifest.lock_path()).unwrap();
     assert!(
         lock_text.contains("name = \"cc:math\"") && lock_text.contains("version = \"1.3.0\""),
         "{lock_text}"
     );
     assert!(lock_text.contains("cc:greeter"), "{lock_text}");
+    assert!(
+        lock_text.contains("name = \"cc:world\"") && lock_text.contains("version = \"1.1.0\""),
+        "{lock_text}"
+    );
 
     // A newer release appears; the lock keeps 1.3.0, offline and `--locked` both work.
     publish(
@@ -321,8 +370,14 @@ internal = "{host}"
     let second = cargo_component::resolve(&load(true), &manifest, LockMode::Locked)
         .await
         .unwrap();
-    assert_eq!(second[0].version.as_ref().unwrap().to_string(), "1.3.0");
-    assert_eq!(second[0].digest, first[0].digest);
+    let again = &second.dependencies;
+    assert_eq!(again[0].version.as_ref().unwrap().to_string(), "1.3.0");
+    assert_eq!(again[0].digest, deps[0].digest);
+    let (locked, fresh) = (second.target.unwrap(), first.target.as_ref().unwrap());
+    assert_eq!(
+        (&locked.version, &locked.digest),
+        (&fresh.version, &fresh.digest)
+    );
     assert_eq!(
         std::fs::read_to_string(manifest.lock_path()).unwrap(),
         lock_text
@@ -343,5 +398,12 @@ internal = "{host}"
     let updated = cargo_component::resolve(&load(false), &bumped, LockMode::Update)
         .await
         .unwrap();
-    assert_eq!(updated[0].version.as_ref().unwrap().to_string(), "2.0.0");
+    assert_eq!(
+        updated.dependencies[0]
+            .version
+            .as_ref()
+            .unwrap()
+            .to_string(),
+        "2.0.0"
+    );
 }

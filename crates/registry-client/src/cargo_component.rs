@@ -33,8 +33,10 @@
 //!     .load()
 //!     .map_err(|e| registry_client::core::Error::InvalidInput { message: e.to_string() })?;
 //! let client = Client::new(config);
-//! for dep in cargo_component::resolve(&client, &manifest, LockMode::Update).await? {
-//!     println!("{}: {}", dep.name, dep.path.display());
+//! let resolved = cargo_component::resolve(&client, &manifest, LockMode::Update).await?;
+//! for dep in resolved.target.iter().chain(&resolved.dependencies) {
+//!     let bytes = dep.read(&client).await?; // verified against the lock's digest
+//!     println!("{}: {} bytes from {}", dep.name, bytes.len(), dep.path.display());
 //! }
 //! # Ok(()) }
 //! ```
@@ -115,11 +117,11 @@ pub enum DependencySource {
     Path(PathBuf),
 }
 
-/// A resolved dependency.
+/// A resolved dependency (or the resolved target).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ResolvedDependency {
-    /// The key it is written under.
+    /// The key it is written under (`target` for the target).
     pub name: String,
     /// The package, for a registry dependency.
     pub package: Option<PackageRef>,
@@ -129,6 +131,53 @@ pub struct ResolvedDependency {
     pub digest: Option<ContentDigest>,
     /// The verified file in the cache, or the local path.
     pub path: PathBuf,
+    /// The resolution behind it (registry, requirement, release).
+    pub resolution: Resolution,
+}
+
+impl ResolvedDependency {
+    fn new(name: String, resolution: Resolution) -> Self {
+        let (package, version, digest) = match &resolution {
+            Resolution::Registry {
+                package, release, ..
+            } => (
+                Some(package.clone()),
+                Some(release.version.clone()),
+                Some(release.digest),
+            ),
+            _ => (None, None, None),
+        };
+        Self {
+            name,
+            package,
+            version,
+            digest,
+            path: resolution.path().clone(),
+            resolution,
+        }
+    }
+
+    /// The dependency's bytes: a registry release read from the cache and checked against
+    /// its digest (fetched again if a cache clean removed it meanwhile), a local file as it
+    /// is.
+    ///
+    /// # Errors
+    /// [`Error::DigestMismatch`] when the bytes are not the release's, [`Error::Io`] when a
+    /// local path cannot be read (a WIT directory is not a file: read it with `wit-parser`),
+    /// and the client's errors when fetching again.
+    pub async fn read(&self, client: &Client) -> Result<Vec<u8>, Error> {
+        client.read(&self.resolution).await
+    }
+}
+
+/// What [`resolve`] found: the target (when the manifest names one) and every dependency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResolvedComponent {
+    /// The world's package: from a registry, or the local WIT path.
+    pub target: Option<ResolvedDependency>,
+    /// The dependencies, in the order written.
+    pub dependencies: Vec<ResolvedDependency>,
 }
 
 impl ComponentManifest {
@@ -261,8 +310,8 @@ impl ComponentManifest {
     }
 
     /// The settings the manifest implies, as a config layer above the user's files: the
-    /// `default` registry as `default_registry`, and each registry dependency's registry as
-    /// a package override.
+    /// `default` registry as `default_registry`, and the registry named by each registry
+    /// dependency (and by the target) as a package override.
     ///
     /// # Errors
     /// None in practice (the TOML is generated); kept for the layer's own validation.
@@ -272,16 +321,27 @@ impl ComponentManifest {
             doc["default_registry"] = toml_edit::value(default.to_string());
         }
         let mut overrides = toml_edit::Table::new();
-        for dep in &self.dependencies {
-            if let DependencySource::Registry {
-                package,
-                registry: Some(name),
-                ..
-            } = &dep.source
-            {
-                overrides[&package.to_string()] =
-                    toml_edit::value(self.registries[name].to_string());
-            }
+        let pinned = self
+            .dependencies
+            .iter()
+            .filter_map(|dep| match &dep.source {
+                DependencySource::Registry {
+                    package,
+                    registry: Some(name),
+                    ..
+                } => Some((package, name)),
+                _ => None,
+            })
+            .chain(self.target.iter().filter_map(|target| match target {
+                ComponentTarget::Package {
+                    package,
+                    registry: Some(name),
+                    ..
+                } => Some((package, name)),
+                _ => None,
+            }));
+        for (package, name) in pinned {
+            overrides[&package.to_string()] = toml_edit::value(self.registries[name].to_string());
         }
         if !overrides.is_empty() {
             doc["package_registry_overrides"] = Item::Table(overrides);
@@ -290,6 +350,33 @@ impl ComponentManifest {
         ToolLayer::from_toml_str(&name, &doc.to_string()).map_err(|err| Error::InvalidInput {
             message: err.to_string(),
         })
+    }
+
+    /// The target as the resolver takes it: a registry package (its registry pinned when
+    /// named), or the local WIT path made absolute.
+    pub fn target_dependency(&self) -> Option<Dependency> {
+        let dependency = match self.target.as_ref()? {
+            ComponentTarget::Package {
+                package,
+                requirement,
+                registry,
+                ..
+            } => {
+                let dependency = Dependency::new(package.clone(), requirement.clone());
+                match registry {
+                    Some(name) => dependency.with_registry(self.registries[name].clone()),
+                    None => dependency,
+                }
+            }
+            ComponentTarget::Path { path, .. } => {
+                let package = self
+                    .package
+                    .clone()
+                    .unwrap_or_else(|| "local:target".parse().expect("a valid name"));
+                Dependency::new(package, VersionReq::STAR).with_path(self.dir().join(path))
+            }
+        };
+        Some(dependency)
     }
 
     /// The dependencies as the resolver takes them: registries pinned, paths made absolute.
@@ -325,10 +412,10 @@ impl ComponentManifest {
     }
 }
 
-/// Resolves `manifest`'s dependencies with the lock file next to it ([`ComponentManifest::lock_path`]):
-/// pins that still satisfy a requirement are used, new ones recorded; with
-/// [`LockMode::Locked`] a resolution that would change the lock file is an error and the file
-/// is left as it was. Offline behaviour is the client's.
+/// Resolves `manifest`'s target and dependencies with the lock file next to it
+/// ([`ComponentManifest::lock_path`]): pins that still satisfy a requirement are used, new
+/// ones recorded; with [`LockMode::Locked`] a resolution that would change the lock file is
+/// an error and the file is left as it was. Offline behaviour is the client's.
 ///
 /// # Errors
 /// The first dependency that fails, naming it.
@@ -336,41 +423,28 @@ pub async fn resolve(
     client: &Client,
     manifest: &ComponentManifest,
     mode: LockMode,
-) -> Result<Vec<ResolvedDependency>, Error> {
+) -> Result<ResolvedComponent, Error> {
     let lock_path = manifest.lock_path();
     let mut lock = LockFile::load(&lock_path)?.unwrap_or_default();
     let before = lock.to_toml();
-    let named = manifest.dependencies();
+    let mut named = manifest.dependencies();
+    let target = manifest.target_dependency();
+    let has_target = target.is_some();
+    named.splice(0..0, target.map(|t| ("target".to_owned(), t)));
     let deps: Vec<Dependency> = named.iter().map(|(_, d)| d.clone()).collect();
     let resolutions = client.resolve_all(&deps, Some(&mut lock), mode).await?;
     if lock.to_toml() != before {
         lock.save(&lock_path)?;
     }
-    Ok(named
+    let mut resolved = named
         .into_iter()
         .zip(resolutions)
-        .map(|((name, _), resolution)| match resolution {
-            Resolution::Local { path, .. } => ResolvedDependency {
-                name,
-                package: None,
-                version: None,
-                digest: None,
-                path,
-            },
-            Resolution::Registry {
-                package,
-                release,
-                path,
-                ..
-            } => ResolvedDependency {
-                name,
-                package: Some(package),
-                version: Some(release.version),
-                digest: Some(release.digest),
-                path,
-            },
-        })
-        .collect())
+        .map(|((name, _), resolution)| ResolvedDependency::new(name, resolution));
+    let target = if has_target { resolved.next() } else { None };
+    Ok(ResolvedComponent {
+        target,
+        dependencies: resolved.collect(),
+    })
 }
 
 fn sanitize(name: &str) -> String {
@@ -517,16 +591,14 @@ impl Reader<'_> {
             )
         })?;
         let requirement = match version {
-            Some(v) => {
-                let exact: Version = v.parse().map_err(|err| {
-                    self.error(
-                        item,
-                        key,
-                        &format!("has a version that is not semver ({err})"),
-                    )
-                })?;
-                VersionReq::parse(&format!("={exact}")).expect("an exact requirement")
-            }
+            // As in cargo-component (and Cargo): `@0.2.0` means `^0.2.0`.
+            Some(v) => VersionReq::parse(v).map_err(|err| {
+                self.error(
+                    item,
+                    key,
+                    &format!("has a version that is not a version requirement ({err})"),
+                )
+            })?,
             None => VersionReq::STAR,
         };
         Ok(ComponentTarget::Package {
@@ -683,7 +755,7 @@ internal = "registry.internal:5000"
             Some(ComponentTarget::Package {
                 package: "wasi:http".parse().unwrap(),
                 world: Some("proxy".into()),
-                requirement: "=0.2.0".parse().unwrap(),
+                requirement: "^0.2.0".parse().unwrap(),
                 registry: None,
             })
         );
