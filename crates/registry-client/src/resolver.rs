@@ -368,13 +368,17 @@ impl Client {
         }
         let release = backend.get_release(package, &pin.version).await?;
         if release.digest != pin.digest {
-            return Err(Error::InvalidInput {
-                message: format!(
-                    "`{package}@{}` from `{registry}` has digest {}, but the lock file pins {}; \
-                     the release was replaced. If that is expected, delete its entry from the \
-                     lock file and resolve again",
-                    pin.version, release.digest, pin.digest
+            // An integrity failure, not a usage mistake: the registry now serves other bytes
+            // under a version the lock file recorded.
+            return Err(Error::DigestMismatch {
+                subject: format!(
+                    "`{package}@{}` from `{registry}`, pinned by the lock file (the release \
+                     was replaced; if that is expected, delete its entry from the lock file \
+                     and resolve again)",
+                    pin.version
                 ),
+                expected: pin.digest,
+                actual: release.digest,
             });
         }
         Ok(release)

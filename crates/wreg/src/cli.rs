@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Fetch, publish and configure WebAssembly packages in OCI and directory registries.
+/// Fetch, publish and configure WebAssembly packages in OCI, warg and directory registries.
 #[derive(Debug, Parser)]
 #[command(name = "wreg", version, propagate_version = true, after_help = EXAMPLES)]
 pub(crate) struct Cli {
@@ -213,6 +213,9 @@ pub(crate) enum ConfigCommand {
         target: TargetArgs,
     },
     /// Remove a key from the user file (default) or the project file.
+    #[command(
+        after_help = "Examples:\n  wreg config unset namespace_registries.acme\n  wreg config unset --project default_registry"
+    )]
     Unset {
         /// A dotted key.
         key: String,
@@ -220,6 +223,7 @@ pub(crate) enum ConfigCommand {
         target: TargetArgs,
     },
     /// Print the config files, lowest precedence first.
+    #[command(after_help = "Examples:\n  wreg config path\n  wreg --json config path")]
     Path,
 }
 
@@ -236,10 +240,13 @@ pub(crate) struct TargetArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum CacheCommand {
     /// List cached content.
+    #[command(after_help = "Examples:\n  wreg cache ls\n  wreg --json cache ls")]
     Ls,
     /// Re-hash every entry; remove and report corrupt ones.
+    #[command(after_help = "Examples:\n  wreg cache verify")]
     Verify,
     /// Remove cached content (all, or older than a duration such as `7d`, `12h`, `30m`).
+    #[command(after_help = "Examples:\n  wreg cache clean\n  wreg cache clean --older-than 30d")]
     Clean {
         /// Only entries not used for this long.
         #[arg(long, value_name = "DURATION")]

@@ -581,6 +581,21 @@ fn config(command: ConfigCommand, global: &Global) -> Result<()> {
                 }
             }
         }
+        ConfigCommand::Path if global.json => {
+            let files: Vec<_> = config
+                .layers()
+                .into_iter()
+                .filter_map(|layer| {
+                    let path = layer.path?;
+                    Some(json!({
+                        "scope": layer.scope.to_string(),
+                        "path": path.display().to_string(),
+                        "exists": layer.exists,
+                    }))
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&files)?);
+        }
         ConfigCommand::Path => {
             for layer in config.layers() {
                 if let Some(path) = layer.path {

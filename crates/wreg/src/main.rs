@@ -28,7 +28,19 @@ fn main() -> ExitCode {
         }
     };
     output::init_logging(&cli.global);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Configuration and completions touch no network: a single-threaded runtime starts
+    // faster than the worker pool the transfers use.
+    let runtime = if matches!(
+        cli.command,
+        cli::Command::Config(_) | cli::Command::Completions { .. }
+    ) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Runtime::new()
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

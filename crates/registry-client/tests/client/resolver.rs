@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use registry_client::{Client, Dependency, LockFile, LockMode, LockedVersion, Resolution};
-use registry_core::{ContentDigest, Registry};
+use registry_core::{ContentDigest, Error, Registry};
 
 use crate::support::{Scripted, local_client, package};
 
@@ -141,8 +141,12 @@ async fn a_pin_whose_content_changed_is_an_error_naming_both_digests() {
         .await
         .unwrap_err();
     let message = err.to_string();
+    assert!(
+        matches!(err, Error::DigestMismatch { expected, .. } if expected == stale),
+        "{message}"
+    );
     assert!(message.contains(&stale.to_string()), "{message}");
-    assert!(message.contains("but the lock file pins"), "{message}");
+    assert!(message.contains("pinned by the lock file"), "{message}");
 }
 
 #[tokio::test]

@@ -471,3 +471,77 @@ fn against_a_real_warg_registry() {
     let err = home.fails(&["get", "test:nothing", "-o", "-"], 2);
     assert!(err.contains("test:nothing"), "{err}");
 }
+
+#[test]
+fn a_registry_that_changes_a_locked_release_exits_with_5() {
+    let home = Home::new("");
+    let one = home.component("one.wasm", "locked bytes");
+    home.ok(&["publish", s(&one), "--package", "acme:widget@1.0.0"]);
+    home.ok(&["fetch", "--dep", "acme:widget@^1"]);
+    let lock = std::fs::read_to_string(home.path("wkg.lock")).unwrap();
+
+    // Publishing the same version again is refused, and changes nothing.
+    let other = home.component("other.wasm", "other bytes");
+    let err = home.fails(
+        &["publish", s(&other), "--package", "acme:widget@1.0.0"],
+        64,
+    );
+    assert!(
+        err.contains("acme:widget@1.0.0") && err.contains("already published"),
+        "{err}"
+    );
+
+    // Someone swaps the bytes behind the registry's back; the lock file's digest catches it
+    // once the cache no longer holds the original.
+    std::fs::copy(&other, home.path("registry/acme/widget/1.0.0.wasm")).unwrap();
+    home.ok(&["cache", "clean"]);
+    let err = home.fails(&["fetch", "--dep", "acme:widget@^1"], 5);
+    assert!(err.contains("acme:widget"), "{err}");
+    assert!(err.contains("sha256:"), "names the digests: {err}");
+    assert!(
+        !home.path("deps/acme/widget.wasm").exists()
+            || std::fs::read(home.path("deps/acme/widget.wasm")).unwrap()
+                == std::fs::read(&one).unwrap(),
+        "no wrong bytes are written out"
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.path("wkg.lock")).unwrap(),
+        lock,
+        "the lock file is left as it was"
+    );
+}
+
+#[test]
+fn every_command_has_help_with_examples() {
+    let home = Home::new("");
+    for command in [
+        &["get"][..],
+        &["publish"],
+        &["versions"],
+        &["fetch"],
+        &["lock"],
+        &["config", "show"],
+        &["config", "get"],
+        &["config", "set"],
+        &["config", "unset"],
+        &["config", "path"],
+        &["cache", "ls"],
+        &["cache", "verify"],
+        &["cache", "clean"],
+        &["completions"],
+    ] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = home.ok(&args);
+        assert!(
+            out.contains("Examples:\n  wreg "),
+            "wreg {command:?} --help:\n{out}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&home.ok(&["--json", "config", "path"])).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!([{"scope": "user", "path": "$HOME/config.toml", "exists": true}])
+    );
+}
