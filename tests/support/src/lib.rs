@@ -281,3 +281,13 @@ fn registry_config(data: &Path, addr: SocketAddr) -> String {
 pub fn is_listening(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
 }
+
+/// This test binary, run again for one test only (`--exact`, one thread, output not
+/// captured): how a test runs part of itself in a child process, which it tells apart by an
+/// environment variable it sets on the returned command.
+pub fn rerun_test(test: &str) -> std::process::Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut command = std::process::Command::new(exe);
+    command.args(["--exact", test, "--test-threads=1", "--nocapture"]);
+    command
+}

@@ -1,8 +1,6 @@
 //! The cache: nothing partial or unverified is ever visible; corruption is healed; several
 //! processes at once are safe.
 
-use std::process::Command;
-
 use bytes::Bytes;
 use registry_client::Cache;
 use registry_core::{ContentDigest, Error};
@@ -194,16 +192,9 @@ fn concurrent_fetches_from_several_processes() {
         let client = local_client(dir.path());
         publish(&client, "acme:shared", "1.0.0", bytes.clone()).await;
     });
-    let exe = std::env::current_exe().unwrap();
     let children: Vec<_> = (0..4)
         .map(|_| {
-            Command::new(&exe)
-                .args([
-                    "--exact",
-                    "cache::concurrent_fetches_from_several_processes",
-                    "--test-threads=1",
-                    "--nocapture",
-                ])
+            test_support::rerun_test("cache::concurrent_fetches_from_several_processes")
                 .env(CHILD, dir.path())
                 .stdout(std::process::Stdio::null())
                 .spawn()
@@ -269,9 +260,7 @@ fn a_fetch_killed_half_way_leaves_no_entry() {
     }
     let addr = stalling_server(bytes.clone());
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "cache::a_fetch_killed_half_way_leaves_no_entry"])
-        .args(["--test-threads=1", "--nocapture"])
+    let mut child = test_support::rerun_test("cache::a_fetch_killed_half_way_leaves_no_entry")
         .env(KILL_CHILD, dir.path())
         .env("STALL_ADDR", addr.to_string())
         .stdout(std::process::Stdio::null())
@@ -395,15 +384,8 @@ fn fetching_and_cleaning_processes_at_once() {
             publish(&client, name, "1.0.0", bytes).await;
         }
     });
-    let exe = std::env::current_exe().unwrap();
     let spawn = |role: &str| {
-        Command::new(&exe)
-            .args([
-                "--exact",
-                "cache::fetching_and_cleaning_processes_at_once",
-                "--test-threads=1",
-                "--nocapture",
-            ])
+        test_support::rerun_test("cache::fetching_and_cleaning_processes_at_once")
             .env(MIXED_CHILD, format!("{role}:{}", dir.path().display()))
             .stdout(std::process::Stdio::piped())
             .spawn()

@@ -189,13 +189,7 @@ fn two_hundred_concurrent_fetches_through_one_client() {
             .collect::<Vec<_>>()
             .await;
     });
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "oci::two_hundred_concurrent_fetches_through_one_client",
-            "--test-threads=1",
-            "--nocapture",
-        ])
+    let output = test_support::rerun_test("oci::two_hundred_concurrent_fetches_through_one_client")
         .env(
             LOAD_CHILD,
             format!("{} {}", registry.host(), dir.path().display()),

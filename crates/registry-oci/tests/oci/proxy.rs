@@ -1,8 +1,6 @@
 //! `HTTP_PROXY`/`NO_PROXY` are honoured. Proxy variables are process-wide, so the pull runs
 //! in a child process (this test binary again, in child mode) with its own environment.
 
-use std::process::Command;
-
 use registry_core::{Backend as _, ContentDigest};
 use registry_oci::manifest::OCI_MANIFEST;
 use test_support::component;
@@ -77,9 +75,7 @@ async fn requests_go_through_the_configured_proxy() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("pulled.wasm");
     let run = |proxy_url: &str, no_proxy: &str| {
-        Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "proxy::requests_go_through_the_configured_proxy"])
-            .args(["--test-threads=1", "--nocapture"])
+        test_support::rerun_test("proxy::requests_go_through_the_configured_proxy")
             .env_clear()
             .env(CHILD, &out)
             .env("HTTP_PROXY", proxy_url)
