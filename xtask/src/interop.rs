@@ -54,9 +54,7 @@ pub(crate) fn run_matrix() -> Result<()> {
         .context("could not install wkg 0.16.1 with `cargo install`")?
         .display()
         .to_string();
-    if Command::new("skopeo").arg("--version").output().is_err() {
-        bail!("skopeo is not installed: `apt-get install skopeo`");
-    }
+    crate::debian_tools(&[("skopeo", "skopeo"), ("docker-registry", "docker-registry")])?;
     let registry = Distribution::start().map_err(anyhow::Error::msg)?;
     let host = registry.host();
     let work = tempfile::tempdir()?;

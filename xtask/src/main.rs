@@ -73,6 +73,51 @@ fn root() -> PathBuf {
         .to_owned()
 }
 
+/// Installs, with `apt-get`, the Debian packages whose programs are missing: `tools` pairs
+/// a program (a name on `PATH` or an absolute path) with its package. Without root, says
+/// what to install instead.
+fn debian_tools(tools: &[(&str, &str)]) -> Result<()> {
+    let present = |program: &str| {
+        if program.starts_with('/') {
+            Path::new(program).is_file()
+        } else {
+            std::env::var_os("PATH").is_some_and(|path| {
+                std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+            })
+        }
+    };
+    let missing: Vec<&str> = tools
+        .iter()
+        .filter(|(program, _)| !present(program))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    println!("\n$ apt-get install -y {list}");
+    let as_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !as_root {
+        bail!("missing Debian packages: run `sudo apt-get install {list}`, then try again");
+    }
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let mut install = vec!["install", "-y", "-qq"];
+    install.extend(&missing);
+    if !(apt(&["update", "-qq"]) && apt(&install)) {
+        bail!("`apt-get install {list}` failed; install them by hand, then try again");
+    }
+    Ok(())
+}
+
 /// Runs `cargo` with `args` in the workspace root, failing if it fails.
 fn cargo(args: &[&str]) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
