@@ -250,6 +250,7 @@ fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
             exports: &[],
             metadata: &[("description", "benchmark payload")],
             padding: mib * 1024 * 1024,
+            name: None,
         }),
     )?;
     let component_path = component.to_str().context("UTF-8 path")?.to_owned();

@@ -70,6 +70,7 @@ async fn publish_greeter(client: &Client, version: &str, description: &str) -> R
         exports: &["demo:greeter/greet@1.0.0"],
         metadata: &metadata,
         padding: 0,
+        name: None,
     };
     publish(client, "demo:greeter", version, &spec).await
 }
@@ -89,6 +90,7 @@ async fn run(dir: &Path, config_text: &str) -> Result<()> {
         exports: &["demo:logger/log@0.3.0"],
         metadata: &[("description", "a logger")],
         padding: 64 * 1024,
+        name: None,
     };
     publish(&client, "demo:logger", "0.3.0", &logger).await?;
 

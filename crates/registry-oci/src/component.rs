@@ -32,6 +32,9 @@ pub struct WasmInfo {
     pub component: ComponentConfig,
     /// OCI annotations from its metadata custom sections.
     pub annotations: BTreeMap<String, String>,
+    /// The component's own name, from its `component-name` section (what
+    /// `wasm-tools metadata add --name` writes), if it has one.
+    pub name: Option<String>,
 }
 
 /// Reads `reader` (positioned at the start of a Wasm binary) section by section.
@@ -133,6 +136,10 @@ fn read_custom(
                 info.annotations.insert((*annotation).to_owned(), text);
             }
         }
+        _ if name == "component-name" && info.is_component && body_len <= SECTION_MAX => {
+            let body = read_section(reader, body_len as u32)?;
+            info.name = component_name(&body);
+        }
         _ => {
             reader
                 .seek(SeekFrom::Current(body_len as i64))
@@ -140,6 +147,17 @@ fn read_custom(
         }
     }
     Ok(())
+}
+
+/// The component's own name in a `component-name` section's body; a malformed section
+/// names nothing (names are debugging information, not a reason to refuse a component).
+fn component_name(body: &[u8]) -> Option<String> {
+    let reader =
+        wasmparser::ComponentNameSectionReader::new(wasmparser::BinaryReader::new(body, 0));
+    reader.into_iter().find_map(|subsection| match subsection {
+        Ok(wasmparser::ComponentName::Component { name, .. }) => Some(name.to_owned()),
+        _ => None,
+    })
 }
 
 fn extern_names(data: &[u8], imports: bool) -> Result<Vec<String>, String> {

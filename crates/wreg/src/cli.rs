@@ -72,6 +72,9 @@ Examples:
     #[command(after_help = "\
 Examples:
   wreg publish api.wasm                                 a WIT package names itself
+  wreg publish named.wasm                               so does a component whose name
+                                                        (wasm-tools metadata add --name) is ns:name;
+                                                        its version section gives the version
   wreg publish widget.wasm --package acme:widget@1.0.0
   wreg publish widget.wasm --package acme:widget@1.0.0 --registry localhost:5000 --dry-run")]
     Publish(PublishArgs),
@@ -128,7 +131,8 @@ pub(crate) struct GetArgs {
 pub(crate) struct PublishArgs {
     /// The component file.
     pub(crate) file: PathBuf,
-    /// The package and version, `ns:name@version` (a WIT package names itself).
+    /// The package and version, `ns:name@version`. Without it, a WIT package names itself,
+    /// and a component by its `ns:name` name and `version` metadata.
     #[arg(long, value_name = "NS:NAME@VERSION")]
     pub(crate) package: Option<String>,
     /// Use this registry instead of the configured one.

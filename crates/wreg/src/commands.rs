@@ -211,12 +211,17 @@ async fn publish(client: &Client, global: &Global, args: &crate::cli::PublishArg
         spec.version = version_section(&args.file)?;
     }
     let Some(version) = spec.version else {
-        return Err(usage(format!(
-            "--package {} has no version, and {} has no `version` metadata; write {}@1.0.0",
-            spec.package,
-            args.file.display(),
-            spec.package
-        )));
+        let (package, file) = (&spec.package, args.file.display());
+        return Err(usage(match args.package {
+            Some(_) => format!(
+                "--package {package} has no version, and {file} has no `version` metadata; \
+                 write {package}@1.0.0"
+            ),
+            None => format!(
+                "{file} names itself {package} but has no `version` metadata; give --package \
+                 {package}@1.0.0"
+            ),
+        }));
     };
     let registry = parse_registry(args.registry.as_deref())?;
     let file = tokio::fs::File::open(&args.file)
@@ -276,13 +281,32 @@ fn version_section(path: &Path) -> Result<Option<Version>> {
 }
 
 /// The package a file says it is: a binary-encoded WIT package names itself
-/// (`package acme:api@1.2.0;`); a component does not, so it needs `--package`.
+/// (`package acme:api@1.2.0;`); a component names itself when its `component-name` section
+/// holds `ns:name` (`wasm-tools metadata add --name acme:widget`), its version then coming
+/// from `--package`'s or its `version` section. Otherwise it needs `--package`.
 fn package_of(path: &Path) -> Result<registry_core::PackageSpec> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let info = registry_oci::component::inspect(&mut file).map_err(usage)?;
+    if let Some(name) = &info.name {
+        let package: PackageRef = name.parse().map_err(|err| {
+            usage(format!(
+                "{} is named `{name}`, which is not a package name ({err}); give --package \
+                 ns:name@version",
+                path.display()
+            ))
+        })?;
+        return Ok(registry_core::PackageSpec {
+            package,
+            version: None,
+        });
+    }
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let needs_flag = || {
         usage(format!(
-            "{} does not say which package it is; give --package ns:name@version",
+            "{} does not say which package it is; give --package ns:name@version, or name \
+             the component with `wasm-tools metadata add --name ns:name`",
             path.display()
         ))
     };

@@ -18,6 +18,9 @@ pub struct Spec<'a> {
     pub metadata: &'a [(&'a str, &'a str)],
     /// Extra bytes in a custom section named `padding`, to make the component larger.
     pub padding: usize,
+    /// The component's own name, in a `component-name` section (as `wasm-tools metadata
+    /// add --name` writes it).
+    pub name: Option<&'a str>,
 }
 
 /// Builds a valid component from `spec`.
@@ -54,6 +57,11 @@ pub fn build(spec: &Spec<'_>) -> Vec<u8> {
             data: text.as_bytes().into(),
         });
     }
+    if let Some(name) = spec.name {
+        let mut names = wasm_encoder::ComponentNameSection::new();
+        names.component(name);
+        component.section(&names);
+    }
     if spec.padding > 0 {
         component.section(&CustomSection {
             name: "padding".into(),
@@ -72,6 +80,7 @@ pub fn small(seed: &str) -> Vec<u8> {
         exports: &[],
         metadata: &[("description", seed)],
         padding: 0,
+        name: None,
     })
 }
 

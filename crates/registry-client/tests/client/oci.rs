@@ -138,6 +138,7 @@ fn load_component(name: &str) -> Vec<u8> {
         exports: &[],
         metadata: &[("description", name)],
         padding: LOAD_PACKAGE_BYTES,
+        ..component::Spec::default()
     })
 }
 

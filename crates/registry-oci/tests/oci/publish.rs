@@ -59,6 +59,7 @@ async fn the_artifact_follows_the_cncf_wasm_layout() {
             ("source", "https://example.com/widget"),
         ],
         padding: 0,
+        name: Some("layout:widget"),
     });
     publish(&backend, &pkg, &version("0.3.0"), bytes.clone())
         .await

@@ -545,3 +545,48 @@ fn every_command_has_help_with_examples() {
         serde_json::json!([{"scope": "user", "path": "$HOME/config.toml", "exists": true}])
     );
 }
+
+#[test]
+fn a_component_named_in_its_metadata_publishes_without_package() {
+    let home = Home::new("");
+    let named = |name: &str, metadata: &[(&str, &str)]| {
+        component::build(&component::Spec {
+            name: Some(name),
+            metadata,
+            ..component::Spec::default()
+        })
+    };
+    std::fs::write(
+        home.path("named.wasm"),
+        named("acme:named", &[("version", "0.4.0")]),
+    )
+    .unwrap();
+    let out = home.ok(&["publish", "named.wasm"]);
+    assert!(
+        out.starts_with("published acme:named@0.4.0 sha256:"),
+        "{out}"
+    );
+    assert_eq!(home.ok(&["versions", "acme:named"]), "0.4.0\n");
+
+    // Named but unversioned: --package gives the version; without it, the error says so.
+    std::fs::write(home.path("bare.wasm"), named("acme:named", &[])).unwrap();
+    let err = home.fails(&["publish", "bare.wasm"], 64);
+    assert!(
+        err.contains("names itself acme:named but has no `version` metadata"),
+        "{err}"
+    );
+    let out = home.ok(&["publish", "bare.wasm", "--package", "acme:named@0.5.0"]);
+    assert!(out.starts_with("published acme:named@0.5.0 "), "{out}");
+
+    // A name that is not `ns:name` is refused, naming it.
+    std::fs::write(
+        home.path("odd.wasm"),
+        named("my component", &[("version", "1.0.0")]),
+    )
+    .unwrap();
+    let err = home.fails(&["publish", "odd.wasm"], 64);
+    assert!(
+        err.contains("is named `my component`, which is not a package name"),
+        "{err}"
+    );
+}
