@@ -496,6 +496,13 @@ fn copy_blocking(
     Ok(())
 }
 
+/// Below this size a copy is hashed on the copying thread: a second thread costs more than
+/// it saves, and a hundred small copies at once would start a hundred threads.
+#[cfg(unix)]
+const HASH_BESIDE_MIN: u64 = 4 << 20;
+
+/// Copies `input` to `output`, hashing the bytes on the way; large files are copied by the
+/// kernel while another thread hashes them.
 #[cfg(unix)]
 fn copy_and_hash(
     input: &std::fs::File,
@@ -504,6 +511,10 @@ fn copy_and_hash(
     mut verifier: DigestVerifier,
 ) -> Result<(), Error> {
     use std::os::unix::fs::FileExt as _;
+    let size = input.metadata().map_err(|e| Error::io(source, e))?.len();
+    if size < HASH_BESIDE_MIN {
+        return copy_and_hash_serially(input, source, output, verifier);
+    }
     std::thread::scope(|scope| {
         let hashing = scope.spawn(|| -> Result<(), Error> {
             let mut buffer = vec![0u8; 1 << 20];
@@ -528,13 +539,23 @@ fn copy_and_hash(
 
 #[cfg(not(unix))]
 fn copy_and_hash(
+    input: &std::fs::File,
+    source: &Path,
+    output: &mut std::fs::File,
+    verifier: DigestVerifier,
+) -> Result<(), Error> {
+    copy_and_hash_serially(input, source, output, verifier)
+}
+
+/// Reads, hashes and writes in turn, on this thread.
+fn copy_and_hash_serially(
     mut input: &std::fs::File,
     source: &Path,
     output: &mut std::fs::File,
     mut verifier: DigestVerifier,
 ) -> Result<(), Error> {
     use std::io::{Read as _, Write as _};
-    let mut buffer = vec![0u8; 1 << 20];
+    let mut buffer = vec![0u8; 256 * 1024];
     loop {
         let n = input.read(&mut buffer).map_err(|e| Error::io(source, e))?;
         if n == 0 {

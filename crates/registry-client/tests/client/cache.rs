@@ -121,6 +121,44 @@ async fn a_corrupted_entry_is_detected_and_fetched_again() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn copying_out_verifies_small_and_large_entries() {
+    // Small entries are hashed on the copying thread, large ones (4 MiB and up) beside a
+    // kernel copy: both must refuse a flipped byte that keeps the size.
+    let dir = tempfile::tempdir().unwrap();
+    let client = local_client(dir.path());
+    for (name, padding) in [("acme:small", 64 * 1024), ("acme:large", 6 * 1024 * 1024)] {
+        let bytes = component::build(&component::Spec {
+            padding,
+            ..component::Spec::default()
+        });
+        let release = publish(&client, name, "1.0.0", bytes.clone()).await;
+        let path = client.fetch(&package(name), None, &release).await.unwrap();
+        let out = dir.path().join("out").join(format!("{padding}.wasm"));
+        let copied = client
+            .cache()
+            .copy_verified(&release.digest, release.size, &out)
+            .await
+            .unwrap();
+        assert!(copied, "{name}");
+        assert_eq!(std::fs::read(&out).unwrap(), bytes, "{name}");
+
+        std::fs::remove_file(&out).unwrap();
+        let mut rotten = bytes.clone();
+        let middle = rotten.len() / 2;
+        rotten[middle] ^= 0x01;
+        std::fs::write(&path, &rotten).unwrap();
+        let copied = client
+            .cache()
+            .copy_verified(&release.digest, release.size, &out)
+            .await
+            .unwrap();
+        assert!(!copied, "{name}: a flipped byte is caught");
+        assert!(!out.exists(), "{name}: nothing is written out");
+        assert!(!client.cache().contains(&release.digest).await, "{name}");
+    }
+}
+
 #[tokio::test]
 async fn offline_uses_the_cache_and_names_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
