@@ -330,20 +330,20 @@ internal = "{host}"
     // The target `cc:world/app@1.0.0` asks for a compatible release of `cc:world`.
     let target = first.target.as_ref().expect("the target is resolved");
     assert_eq!(target.name, "target");
-    assert_eq!(target.version.as_ref().unwrap().to_string(), "1.1.0");
+    assert_eq!(target.version().unwrap().to_string(), "1.1.0");
     let deps = &first.dependencies;
-    assert_eq!(deps[0].version.as_ref().unwrap().to_string(), "1.3.0");
+    assert_eq!(deps[0].version().unwrap().to_string(), "1.3.0");
     assert_eq!(
         deps[0].read(&client).await.unwrap(),
         component::small("cc:math@1.3.0")
     );
     assert_eq!(
-        std::fs::read(&deps[0].path).unwrap(),
+        std::fs::read(deps[0].path()).unwrap(),
         component::small("cc:math@1.3.0")
     );
-    assert_eq!(deps[1].version.as_ref().unwrap().to_string(), "0.3.1");
-    assert_eq!(deps[2].path, project.join("wit/local.wasm"));
-    assert!(deps[2].version.is_none());
+    assert_eq!(deps[1].version().unwrap().to_string(), "0.3.1");
+    assert_eq!(deps[2].path(), project.join("wit/local.wasm"));
+    assert!(deps[2].version().is_none());
     assert_eq!(
         deps[2].read(&client).await.unwrap(),
         component::small("local")
@@ -371,12 +371,12 @@ internal = "{host}"
         .await
         .unwrap();
     let again = &second.dependencies;
-    assert_eq!(again[0].version.as_ref().unwrap().to_string(), "1.3.0");
-    assert_eq!(again[0].digest, deps[0].digest);
+    assert_eq!(again[0].version().unwrap().to_string(), "1.3.0");
+    assert_eq!(again[0].digest(), deps[0].digest());
     let (locked, fresh) = (second.target.unwrap(), first.target.as_ref().unwrap());
     assert_eq!(
-        (&locked.version, &locked.digest),
-        (&fresh.version, &fresh.digest)
+        (locked.version(), locked.digest()),
+        (fresh.version(), fresh.digest())
     );
     assert_eq!(
         std::fs::read_to_string(manifest.lock_path()).unwrap(),
@@ -399,11 +399,7 @@ internal = "{host}"
         .await
         .unwrap();
     assert_eq!(
-        updated.dependencies[0]
-            .version
-            .as_ref()
-            .unwrap()
-            .to_string(),
+        updated.dependencies[0].version().unwrap().to_string(),
         "2.0.0"
     );
 }

@@ -117,16 +117,28 @@ fn config_load(rows: &mut Vec<Row>) -> Result<()> {
 /// Runs `command` under GNU time and returns its wall time and peak RSS.
 fn measure(command: &[&str]) -> Result<Sample> {
     let out = tempfile::NamedTempFile::new()?;
-    let status = Command::new("/usr/bin/time")
-        .args(["-f", "%e %M", "-o"])
-        .arg(out.path())
-        .args(command)
+    let mut timed = under_gnu_time(out.path(), command[0]);
+    timed.args(&command[1..]);
+    timed_sample(&mut timed, out.path(), &command.join(" "))
+}
+
+/// A command running `program` under GNU time, which writes `<wall seconds> <peak KiB>` to
+/// `out`; arguments, environment and directory are added to it as to `program`'s own.
+fn under_gnu_time(out: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new("/usr/bin/time");
+    command.args(["-f", "%e %M", "-o"]).arg(out).arg(program);
+    command
+}
+
+/// Runs a command from [`under_gnu_time`] and reads what it measured.
+fn timed_sample(command: &mut Command, out: &Path, what: &str) -> Result<Sample> {
+    let status = command
         .status()
         .context("run /usr/bin/time (Debian package `time`)")?;
     if !status.success() {
-        bail!("`{}` failed ({status})", command.join(" "));
+        bail!("`{what}` failed ({status})");
     }
-    let text = std::fs::read_to_string(out.path())?;
+    let text = std::fs::read_to_string(out)?;
     let mut fields = text.split_whitespace();
     let seconds = fields.next().context("no time")?.parse()?;
     let peak_kib = fields.next().context("no memory")?.parse()?;
@@ -755,8 +767,8 @@ fn config_show(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
             ),
         )?;
     }
-    let wreg_cmd = |args: &[&str]| {
-        let mut cmd = Command::new(&wreg);
+    // Each takes the command to set up: the program itself, or the program under GNU time.
+    let wreg_cmd = |mut cmd: Command, args: &[&str]| {
         cmd.current_dir(&project)
             .env_clear()
             .env("HOME", home)
@@ -767,8 +779,8 @@ fn config_show(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
         cmd
     };
     // The six layers are really read: four files, and values from the environment.
-    let paths = wreg_cmd(&["config", "path"]).output()?;
-    let shown = wreg_cmd(&["config", "show", "--origin"]).output()?;
+    let paths = wreg_cmd(Command::new(&wreg), &["config", "path"]).output()?;
+    let shown = wreg_cmd(Command::new(&wreg), &["config", "show", "--origin"]).output()?;
     let shown = String::from_utf8_lossy(&shown.stdout);
     if String::from_utf8_lossy(&paths.stdout).lines().count() != 4
         || !shown.contains("WASM_PKG_NAMESPACE_REGISTRIES")
@@ -780,8 +792,7 @@ fn config_show(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
 
     let repo = home.join("repo");
     std::fs::create_dir_all(&repo)?;
-    let git_cmd = |args: &[&str]| {
-        let mut cmd = Command::new("git");
+    let git_cmd = |mut cmd: Command, args: &[&str]| {
         cmd.current_dir(&repo)
             .env_clear()
             .env("HOME", home)
@@ -806,24 +817,30 @@ fn config_show(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
         );
     }
     std::fs::write(home.join("gitconfig-include-1"), &include)?;
-    if !git_cmd(&["init", "-q"]).status()?.success() {
+    if !git_cmd(Command::new("git"), &["init", "-q"])
+        .status()?
+        .success()
+    {
         bail!("git init failed");
     }
     std::fs::write(
         home.join("gitconfig-include-2"),
         include.replace("\"r", "\"s"),
     )?;
-    if !git_cmd(&[
-        "config",
-        "include.path",
-        &home.join("gitconfig-include-2").display().to_string(),
-    ])
+    if !git_cmd(
+        Command::new("git"),
+        &[
+            "config",
+            "include.path",
+            &home.join("gitconfig-include-2").display().to_string(),
+        ],
+    )
     .status()?
     .success()
     {
         bail!("git config include.path failed");
     }
-    let listed = git_cmd(&["config", "--list", "--show-origin"]).output()?;
+    let listed = git_cmd(Command::new("git"), &["config", "--list", "--show-origin"]).output()?;
     let listed = String::from_utf8_lossy(&listed.stdout);
     if [
         "gitconfig-system",
@@ -845,12 +862,22 @@ fn config_show(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
     ];
     for _ in 0..RUNS {
         for (contestant, runs) in &mut samples {
-            let mut cmd = if contestant == "ours" {
-                wreg_cmd(&["config", "show", "--origin"])
+            let ours = contestant == "ours";
+            let program: &std::ffi::OsStr = if ours {
+                wreg.as_os_str()
             } else {
-                git_cmd(&["config", "--list", "--show-origin"])
+                "git".as_ref()
             };
-            cmd.stdout(std::process::Stdio::null());
+            let set_up = |base: Command| {
+                let mut cmd = if ours {
+                    wreg_cmd(base, &["config", "show", "--origin"])
+                } else {
+                    git_cmd(base, &["config", "--list", "--show-origin"])
+                };
+                cmd.stdout(std::process::Stdio::null());
+                cmd
+            };
+            let mut cmd = set_up(Command::new(program));
             let started = std::time::Instant::now();
             for _ in 0..SHORT_REPEATS {
                 if !cmd.status()?.success() {
@@ -859,29 +886,13 @@ fn config_show(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
             }
             let seconds = started.elapsed().as_secs_f64() / f64::from(SHORT_REPEATS);
             // Peak memory from one more run under GNU time.
-            let mut timed = Command::new("/usr/bin/time");
-            timed.args(["-f", "%M", "-o"]);
             let out = tempfile::NamedTempFile::new()?;
-            timed
-                .arg(out.path())
-                .arg(cmd.get_program())
-                .args(cmd.get_args());
-            timed
-                .current_dir(cmd.get_current_dir().unwrap_or(home))
-                .env_clear();
-            for (key, value) in cmd.get_envs() {
-                if let Some(value) = value {
-                    timed.env(key, value);
-                }
-            }
-            if !timed
-                .stdout(std::process::Stdio::null())
-                .status()?
-                .success()
-            {
-                bail!("{contestant} failed under /usr/bin/time");
-            }
-            let peak_kib = std::fs::read_to_string(out.path())?.trim().parse()?;
+            let peak_kib = timed_sample(
+                &mut set_up(under_gnu_time(out.path(), program)),
+                out.path(),
+                contestant,
+            )?
+            .peak_kib;
             runs.push(Sample {
                 seconds,
                 peak_kib,

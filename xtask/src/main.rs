@@ -325,7 +325,6 @@ impl std::ops::AddAssign for TestCounts {
     }
 }
 
-/// Runs `cargo test ...`, passing its output through, and adds up its `test result` lines.
 /// Runs a `cargo test` command, echoing its output (stdout and stderr) and adding every
 /// line to `output`; returns the counts from its `test result:` lines.
 fn cargo_test(args: &[&str], output: &mut Vec<String>) -> Result<TestCounts> {

@@ -47,6 +47,16 @@ pub struct CacheEntry {
     pub path: PathBuf,
 }
 
+/// What [`Cache::clean`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Cleaned {
+    /// The entries the cache held when the clean began.
+    pub listed: usize,
+    /// The entries removed.
+    pub removed: usize,
+}
+
 /// Verified content in the cache, held open: on Unix the bytes stay readable through this
 /// handle even if a concurrent clean removes the entry's name.
 #[derive(Debug)]
@@ -287,15 +297,17 @@ impl Cache {
 
     /// Removes the entries not written for `older_than` (all of them when `None`, with the
     /// cached version lists, release descriptions and registry documents). Returns how many
-    /// entries were removed.
+    /// entries there were and how many were removed.
     ///
     /// Safe while other processes use the cache: a reader holding a [`CachedContent`] keeps
     /// its bytes; a download in progress (its temporary file written to within
     /// [`IN_PROGRESS`]) is left alone, so it still lands; two cleans at once do not trip on
     /// each other.
-    pub async fn clean(&self, older_than: Option<std::time::Duration>) -> Result<usize, Error> {
+    pub async fn clean(&self, older_than: Option<std::time::Duration>) -> Result<Cleaned, Error> {
+        let entries = self.entries().await?;
+        let listed = entries.len();
         let mut removed = 0;
-        for entry in self.entries().await? {
+        for entry in entries {
             let old = match (older_than, entry.modified) {
                 (None, _) => true,
                 (Some(age), Some(modified)) => modified.elapsed().is_ok_and(|e| e > age),
@@ -316,7 +328,7 @@ impl Cache {
         }
         self.clean_tmp(older_than.unwrap_or_default().max(IN_PROGRESS))
             .await?;
-        Ok(removed)
+        Ok(Cleaned { listed, removed })
     }
 
     /// `<cache>/<kind>/<registry>/<namespace>/<name><suffix>`, with the registry's `:`

@@ -35,8 +35,8 @@
 //! let client = Client::new(config);
 //! let resolved = cargo_component::resolve(&client, &manifest, LockMode::Update).await?;
 //! for dep in resolved.target.iter().chain(&resolved.dependencies) {
-//!     let bytes = dep.read(&client).await?; // verified against the lock's digest
-//!     println!("{}: {} bytes from {}", dep.name, bytes.len(), dep.path.display());
+//!     let bytes = dep.read(&client).await?; // the bytes verified when resolved
+//!     println!("{}: {} bytes from {}", dep.name, bytes.len(), dep.path().display());
 //! }
 //! # Ok(()) }
 //! ```
@@ -123,48 +123,42 @@ pub enum DependencySource {
 pub struct ResolvedDependency {
     /// The key it is written under (`target` for the target).
     pub name: String,
-    /// The package, for a registry dependency.
-    pub package: Option<PackageRef>,
-    /// The version chosen, for a registry dependency.
-    pub version: Option<Version>,
-    /// The content digest, for a registry dependency.
-    pub digest: Option<ContentDigest>,
-    /// The verified file in the cache, or the local path.
-    pub path: PathBuf,
-    /// The resolution behind it (registry, requirement, release).
+    /// The resolution behind it (registry, requirement, release, file).
     pub resolution: Resolution,
 }
 
 impl ResolvedDependency {
-    fn new(name: String, resolution: Resolution) -> Self {
-        let (package, version, digest) = match &resolution {
-            Resolution::Registry {
-                package, release, ..
-            } => (
-                Some(package.clone()),
-                Some(release.version.clone()),
-                Some(release.digest),
-            ),
-            _ => (None, None, None),
-        };
-        Self {
-            name,
-            package,
-            version,
-            digest,
-            path: resolution.path().clone(),
-            resolution,
+    /// The package, for a registry dependency.
+    pub fn package(&self) -> Option<&PackageRef> {
+        match &self.resolution {
+            Resolution::Registry { package, .. } => Some(package),
+            _ => None,
         }
     }
 
-    /// The dependency's bytes: a registry release read from the cache and checked against
-    /// its digest (fetched again if a cache clean removed it meanwhile), a local file as it
-    /// is.
+    /// The version chosen, for a registry dependency.
+    pub fn version(&self) -> Option<&Version> {
+        self.resolution.version()
+    }
+
+    /// The content digest, for a registry dependency.
+    pub fn digest(&self) -> Option<&ContentDigest> {
+        self.resolution.digest()
+    }
+
+    /// The verified file in the cache, or the local path.
+    pub fn path(&self) -> &Path {
+        self.resolution.path()
+    }
+
+    /// The dependency's bytes: a registry release from the cache entry verified when it
+    /// was resolved (fetched and verified again if a cache clean removed it meanwhile), a
+    /// local file as it is.
     ///
     /// # Errors
-    /// [`Error::DigestMismatch`] when the bytes are not the release's, [`Error::Io`] when a
-    /// local path cannot be read (a WIT directory is not a file: read it with `wit-parser`),
-    /// and the client's errors when fetching again.
+    /// [`Error::Io`] when a local path cannot be read (a WIT directory is not a file: read
+    /// it with `wit-parser`), and the client's errors (a [`Error::DigestMismatch`] among
+    /// them) when fetching again.
     pub async fn read(&self, client: &Client) -> Result<Vec<u8>, Error> {
         client.read(&self.resolution).await
     }
@@ -439,7 +433,7 @@ pub async fn resolve(
     let mut resolved = named
         .into_iter()
         .zip(resolutions)
-        .map(|((name, _), resolution)| ResolvedDependency::new(name, resolution));
+        .map(|((name, _), resolution)| ResolvedDependency { name, resolution });
     let target = if has_target { resolved.next() } else { None };
     Ok(ResolvedComponent {
         target,

@@ -41,7 +41,7 @@ mod progress;
 mod resolver;
 pub mod wac;
 
-pub use cache::{Cache, CacheEntry, CachedContent};
+pub use cache::{Cache, CacheEntry, CachedContent, Cleaned};
 pub use client::{Client, ClientBuilder};
 pub use local::{LocalBackend, LocalSettings};
 pub use lock::{LOCK_FILE_NAME, LockFile, LockedPackage, LockedVersion};

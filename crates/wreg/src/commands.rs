@@ -203,12 +203,22 @@ async fn get(
 }
 
 async fn publish(client: &Client, global: &Global, args: &crate::cli::PublishArgs) -> Result<()> {
-    let mut spec: registry_core::PackageSpec = match &args.package {
-        Some(spec) => spec.parse().map_err(usage)?,
-        None => package_of(&args.file)?,
+    let given: Option<registry_core::PackageSpec> = args
+        .package
+        .as_deref()
+        .map(|spec| spec.parse().map_err(usage))
+        .transpose()?;
+    // The file's metadata is read (once) only when `--package` leaves something out.
+    let (mut spec, info) = match given {
+        Some(spec) if spec.version.is_some() => (spec, None),
+        Some(spec) => (spec, Some(inspect(&args.file)?)),
+        None => {
+            let info = inspect(&args.file)?;
+            (package_of(&args.file, &info)?, Some(info))
+        }
     };
     if spec.version.is_none() {
-        spec.version = version_section(&args.file)?;
+        spec.version = info.as_ref().and_then(version_in);
     }
     let Some(version) = spec.version else {
         let (package, file) = (&spec.package, args.file.display());
@@ -268,26 +278,29 @@ async fn publish(client: &Client, global: &Global, args: &crate::cli::PublishArg
     Ok(())
 }
 
-/// The version a component's `version` custom section (as `wasm-tools metadata add` writes
-/// it) names, if it has a valid one.
-fn version_section(path: &Path) -> Result<Option<Version>> {
+/// What a Wasm file says about itself, read section by section in constant memory.
+fn inspect(path: &Path) -> Result<registry_oci::component::WasmInfo> {
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let info = registry_oci::component::inspect(&mut file).map_err(usage)?;
-    Ok(info
-        .annotations
+    registry_oci::component::inspect(&mut file).map_err(usage)
+}
+
+/// The version a component's `version` custom section (as `wasm-tools metadata add` writes
+/// it) names, if it has a valid one.
+fn version_in(info: &registry_oci::component::WasmInfo) -> Option<Version> {
+    info.annotations
         .get("org.opencontainers.image.version")
-        .and_then(|v| Version::parse(v.trim()).ok()))
+        .and_then(|v| Version::parse(v.trim()).ok())
 }
 
 /// The package a file says it is: a binary-encoded WIT package names itself
 /// (`package acme:api@1.2.0;`); a component names itself when its `component-name` section
 /// holds `ns:name` (`wasm-tools metadata add --name acme:widget`), its version then coming
 /// from `--package`'s or its `version` section. Otherwise it needs `--package`.
-fn package_of(path: &Path) -> Result<registry_core::PackageSpec> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let info = registry_oci::component::inspect(&mut file).map_err(usage)?;
+fn package_of(
+    path: &Path,
+    info: &registry_oci::component::WasmInfo,
+) -> Result<registry_core::PackageSpec> {
     if let Some(name) = &info.name {
         let package: PackageRef = name.parse().map_err(|err| {
             usage(format!(
@@ -660,9 +673,9 @@ fn parse_duration(text: &str) -> Result<Duration> {
 async fn cache(command: CacheCommand, global: &Global) -> Result<()> {
     let client = client(global)?;
     let cache = client.cache();
-    let entries = cache.entries().await?;
     match command {
         CacheCommand::Ls => {
+            let entries = cache.entries().await?;
             if global.json {
                 let list: Vec<_> = entries
                     .iter()
@@ -684,6 +697,7 @@ async fn cache(command: CacheCommand, global: &Global) -> Result<()> {
             }
         }
         CacheCommand::Verify => {
+            let entries = cache.entries().await?;
             let mut corrupt = Vec::new();
             for entry in &entries {
                 if cache.verified_path(&entry.digest, None).await?.is_none() {
@@ -712,9 +726,9 @@ async fn cache(command: CacheCommand, global: &Global) -> Result<()> {
             let age = older_than.as_deref().map(parse_duration).transpose()?;
             // Safe beside other processes using the cache: downloads in progress land,
             // readers keep their bytes.
-            let removed = cache.clean(age).await?;
+            let cleaned = cache.clean(age).await?;
             if !global.quiet {
-                println!("removed {removed} of {} entries", entries.len());
+                println!("removed {} of {} entries", cleaned.removed, cleaned.listed);
             }
         }
     }

@@ -363,7 +363,12 @@ fn mixed_child(role: &str, dir: &std::path::Path) {
             let started = std::time::Instant::now();
             while !dir.join("stop").exists() && started.elapsed().as_secs() < 300 {
                 let age = (cleans % 2 == 1).then_some(std::time::Duration::ZERO);
-                removed += client.cache().clean(age).await.expect("a clean fails");
+                removed += client
+                    .cache()
+                    .clean(age)
+                    .await
+                    .expect("a clean fails")
+                    .removed;
                 cleans += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(2)).await;
             }
