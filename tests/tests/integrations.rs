@@ -33,9 +33,10 @@ fn client(dir: &Path, toml: &str, offline: bool) -> Client {
 
 async fn publish(client: &Client, name: &str, version: &str, bytes: Vec<u8>) {
     client
+        .route(&name.parse().unwrap())
+        .await
+        .unwrap()
         .publish(
-            &name.parse().unwrap(),
-            None,
             &version.parse().unwrap(),
             Box::pin(std::io::Cursor::new(bytes)),
             &PublishOptions::default(),

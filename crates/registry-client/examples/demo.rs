@@ -32,9 +32,9 @@ fn client(dir: &Path, config_text: &str, offline: bool) -> Result<Client> {
 async fn publish(client: &Client, name: &str, version: &str, spec: &Spec<'_>) -> Result<()> {
     let bytes = component::build(spec);
     let release = client
+        .route(&name.parse()?)
+        .await?
         .publish(
-            &name.parse()?,
-            None,
             &Version::parse(version)?,
             Box::pin(std::io::Cursor::new(bytes)),
             &PublishOptions::default(),

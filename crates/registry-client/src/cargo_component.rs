@@ -44,9 +44,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use registry_config::ToolLayer;
-use registry_core::{ContentDigest, Error, PackageRef, Registry, Version, VersionReq};
+use registry_config::{Scope, SourceText, ToolLayer};
+use registry_core::{ContentDigest, Error, PackageRef, PackageReq, Registry, Version, VersionReq};
 use toml_edit::{DocumentMut, Item, TableLike};
+
+pub use crate::dependency_table::DependencySource;
+use crate::dependency_table::{RegistryField, TomlReader, to_dependency};
 
 use crate::{Client, Dependency, LockFile, LockMode, Resolution};
 
@@ -98,23 +101,6 @@ pub struct ComponentDependency {
     pub name: String,
     /// Where it comes from.
     pub source: DependencySource,
-}
-
-/// Where a dependency comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DependencySource {
-    /// A registry package.
-    Registry {
-        /// The package (the key, unless `package` is given).
-        package: PackageRef,
-        /// The versions acceptable.
-        requirement: VersionReq,
-        /// A registry name from `registries`.
-        registry: Option<String>,
-    },
-    /// A local file or WIT directory, relative to the manifest's directory.
-    Path(PathBuf),
 }
 
 /// A resolved dependency (or the resolved target).
@@ -191,16 +177,9 @@ impl ComponentManifest {
     /// # Errors
     /// [`Error::InvalidInput`] naming the file, line and key of a value that is wrong.
     pub fn parse(text: &str, path: &Path) -> Result<Self, Error> {
-        // Parsed without `DocumentMut`, so values keep their spans for error lines.
-        let doc =
-            toml_edit::Document::parse(text.to_owned()).map_err(|err| Error::InvalidInput {
-                message: format!(
-                    "{}: not valid TOML: {}",
-                    path.display(),
-                    err.message().trim_end()
-                ),
-            })?;
-        let reader = Reader { text, path };
+        let source = SourceText::new(Scope::Tool, path, text);
+        let reader = TomlReader::new(&source);
+        let doc = reader.document()?;
         let tables: Vec<(&str, &dyn TableLike)> = [
             (
                 "package.metadata.component",
@@ -239,7 +218,7 @@ impl ComponentManifest {
             if manifest.target.is_none()
                 && let Some(item) = table.get("target")
             {
-                manifest.target = Some(reader.target(item, &format!("{table_name}.target"))?);
+                manifest.target = Some(target(&reader, item, &format!("{table_name}.target"))?);
             }
             if let Some(registries) = table.get("registries") {
                 let key = format!("{table_name}.registries");
@@ -259,7 +238,7 @@ impl ComponentManifest {
                         continue;
                     }
                     let key = format!("{key}.\"{name}\"");
-                    let source = reader.dependency(name, value, &key)?;
+                    let source = reader.dependency(name, value, &key, RegistryField::Name)?;
                     manifest.dependencies.push(ComponentDependency {
                         name: name.to_owned(),
                         source,
@@ -281,13 +260,11 @@ impl ComponentManifest {
             }));
         for name in used {
             if !manifest.registries.contains_key(name) {
-                return Err(Error::InvalidInput {
-                    message: format!(
-                        "{}: registry `{name}` is used but not defined; add `{name} = \
-                         \"<registry>\"` under [package.metadata.component.registries]",
-                        path.display()
-                    ),
-                });
+                return Err(Error::config(format!(
+                    "{}: registry `{name}` is used but not defined; add `{name} = \
+                     \"<registry>\"` under [package.metadata.component.registries]",
+                    path.display()
+                )));
             }
         }
         Ok(manifest)
@@ -341,9 +318,7 @@ impl ComponentManifest {
             doc["package_registry_overrides"] = Item::Table(overrides);
         }
         let name = format!("{} [package.metadata.component]", self.path.display());
-        ToolLayer::from_toml_str(&name, &doc.to_string()).map_err(|err| Error::InvalidInput {
-            message: err.to_string(),
-        })
+        ToolLayer::from_toml_str(&name, &doc.to_string()).map_err(Error::config)
     }
 
     /// The target as the resolver takes it: a registry package (its registry pinned when
@@ -378,28 +353,9 @@ impl ComponentManifest {
         self.dependencies
             .iter()
             .map(|dep| {
-                let resolved = match &dep.source {
-                    DependencySource::Registry {
-                        package,
-                        requirement,
-                        registry,
-                    } => {
-                        let mut d = Dependency::new(package.clone(), requirement.clone());
-                        if let Some(name) = registry {
-                            d = d.with_registry(self.registries[name].clone());
-                        }
-                        d
-                    }
-                    DependencySource::Path(path) => {
-                        // The package name of a path dependency is the key when it is one.
-                        let package = dep.name.parse().unwrap_or_else(|_| {
-                            format!("local:{}", sanitize(&dep.name))
-                                .parse()
-                                .expect("a valid name")
-                        });
-                        Dependency::new(package, VersionReq::STAR).with_path(self.dir().join(path))
-                    }
-                };
+                let resolved = to_dependency(&dep.name, &dep.source, self.dir(), |name| {
+                    self.registries[name].clone()
+                });
                 (dep.name.clone(), resolved)
             })
             .collect()
@@ -441,231 +397,82 @@ pub async fn resolve(
     })
 }
 
-fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect::<String>()
-        .trim_matches('-')
-        .to_owned()
-}
-
-/// Reads values, with errors that name the file, line and key.
-struct Reader<'a> {
-    text: &'a str,
-    path: &'a Path,
-}
-
-impl Reader<'_> {
-    fn error(&self, item: &Item, key: &str, what: &str) -> Error {
-        let line = item
-            .span()
-            .map(|span| self.text[..span.start].matches('\n').count() + 1);
-        let location = match line {
-            Some(line) => format!("{}:{line}", self.path.display()),
-            None => self.path.display().to_string(),
-        };
-        Error::InvalidInput {
-            message: format!("{location}: `{key}` {what}"),
-        }
+/// The `target` setting: `"ns:pkg[/world][@version]"` or a table.
+fn target(reader: &TomlReader<'_>, item: &Item, key: &str) -> Result<ComponentTarget, Error> {
+    if let Some(text) = item.as_str() {
+        return target_str(reader, item, key, text, None);
     }
-
-    fn table<'i>(&self, item: &'i Item, key: &str) -> Result<&'i dyn TableLike, Error> {
-        item.as_table_like()
-            .ok_or_else(|| self.error(item, key, "must be a table"))
-    }
-
-    fn string<'i>(&self, item: &'i Item, key: &str) -> Result<&'i str, Error> {
-        item.as_str()
-            .ok_or_else(|| self.error(item, key, "must be a string"))
-    }
-
-    fn parse_str<T: std::str::FromStr>(&self, item: &Item, key: &str) -> Result<T, Error>
-    where
-        T::Err: std::fmt::Display,
-    {
-        let text = self.string(item, key)?;
-        text.parse()
-            .map_err(|err| self.error(item, key, &format!("is not valid: {err}")))
-    }
-
-    fn requirement(&self, item: &Item, key: &str) -> Result<VersionReq, Error> {
-        let text = self.string(item, key)?;
-        VersionReq::parse(text).map_err(|err| {
-            self.error(
-                item,
-                key,
-                &format!("is not a version requirement ({err}); write e.g. \"1.2\" or \"=1.2.3\""),
-            )
-        })
-    }
-
-    fn registry(&self, item: &Item, key: &str) -> Result<Registry, Error> {
-        let text = self.string(item, key)?;
-        // cargo-component writes URLs; a registry is its host and port.
-        let host = text
-            .trim_start_matches("https://")
-            .trim_start_matches("http://")
-            .trim_end_matches('/');
-        host.parse().map_err(|err| {
-            self.error(
-                item,
-                key,
-                &format!("is not a registry host ({err}); write e.g. \"ghcr.io\""),
-            )
-        })
-    }
-
-    fn target(&self, item: &Item, key: &str) -> Result<ComponentTarget, Error> {
-        if let Some(text) = item.as_str() {
-            return self.target_str(item, key, text, None);
-        }
-        let table = self.table(item, key)?;
-        let world = table
-            .get("world")
-            .map(|w| self.string(w, &format!("{key}.world")).map(str::to_owned))
-            .transpose()?;
-        if let Some(path) = table.get("path") {
-            return Ok(ComponentTarget::Path {
-                path: PathBuf::from(self.string(path, &format!("{key}.path"))?),
-                world,
-            });
-        }
-        let Some(package) = table.get("package") else {
-            return Err(self.error(item, key, "needs `package` or `path`"));
-        };
-        let mut target = self.target_str(
-            package,
-            &format!("{key}.package"),
-            self.string(package, key)?,
+    let table = reader.table(item, key)?;
+    let world = table
+        .get("world")
+        .map(|w| reader.string(w, &format!("{key}.world")).map(str::to_owned))
+        .transpose()?;
+    if let Some(path) = table.get("path") {
+        return Ok(ComponentTarget::Path {
+            path: PathBuf::from(reader.string(path, &format!("{key}.path"))?),
             world,
-        )?;
-        if let ComponentTarget::Package {
-            requirement,
-            registry,
-            ..
-        } = &mut target
-        {
-            if let Some(version) = table.get("version") {
-                *requirement = self.requirement(version, &format!("{key}.version"))?;
-            }
-            if let Some(name) = table.get("registry") {
-                *registry = Some(self.string(name, &format!("{key}.registry"))?.to_owned());
-            }
-        }
-        Ok(target)
+        });
     }
+    let Some(package) = table.get("package") else {
+        return Err(reader.error(item, key, "needs `package` or `path`"));
+    };
+    let mut target = target_str(
+        reader,
+        package,
+        &format!("{key}.package"),
+        reader.string(package, key)?,
+        world,
+    )?;
+    if let ComponentTarget::Package {
+        requirement,
+        registry,
+        ..
+    } = &mut target
+    {
+        if let Some(version) = table.get("version") {
+            *requirement = reader.requirement(version, &format!("{key}.version"))?;
+        }
+        if let Some(name) = table.get("registry") {
+            *registry = Some(reader.string(name, &format!("{key}.registry"))?.to_owned());
+        }
+    }
+    Ok(target)
+}
 
-    /// `ns:pkg[/world][@version]`.
-    fn target_str(
-        &self,
-        item: &Item,
-        key: &str,
-        text: &str,
-        world: Option<String>,
-    ) -> Result<ComponentTarget, Error> {
-        let (rest, version) = match text.split_once('@') {
-            Some((rest, version)) => (rest, Some(version)),
-            None => (text, None),
-        };
-        let (package, world_in_name) = match rest.split_once('/') {
-            Some((package, world)) => (package, Some(world.to_owned())),
-            None => (rest, None),
-        };
-        let package: PackageRef = package.parse().map_err(|err| {
-            self.error(
-                item,
-                key,
-                &format!("is not `ns:package[/world][@version]` ({err})"),
-            )
-        })?;
-        let requirement = match version {
-            // As in cargo-component (and Cargo): `@0.2.0` means `^0.2.0`.
-            Some(v) => VersionReq::parse(v).map_err(|err| {
-                self.error(
-                    item,
-                    key,
-                    &format!("has a version that is not a version requirement ({err})"),
-                )
-            })?,
-            None => VersionReq::STAR,
-        };
-        Ok(ComponentTarget::Package {
-            package,
-            world: world_in_name.or(world),
-            requirement,
-            registry: None,
-        })
-    }
-
-    fn dependency(&self, name: &str, item: &Item, key: &str) -> Result<DependencySource, Error> {
-        if item.is_str() {
-            return Ok(DependencySource::Registry {
-                package: self.package_key(name, item, key)?,
-                requirement: self.requirement(item, key)?,
-                registry: None,
-            });
-        }
-        let table = self.table(item, key)?;
-        for (field, value) in table.iter() {
-            if !["package", "version", "registry", "path"].contains(&field) {
-                return Err(self.error(
-                    value,
-                    &format!("{key}.{field}"),
-                    "is not a dependency field; use `package`, `version`, `registry` or `path`",
-                ));
-            }
-        }
-        if let Some(path) = table.get("path") {
-            if table.contains_key("version") || table.contains_key("registry") {
-                return Err(self.error(
-                    item,
-                    key,
-                    "sets `path` together with `version` or `registry`; a path dependency uses \
-                     no registry",
-                ));
-            }
-            return Ok(DependencySource::Path(PathBuf::from(
-                self.string(path, &format!("{key}.path"))?,
-            )));
-        }
-        let package = match table.get("package") {
-            Some(p) => self.parse_str(p, &format!("{key}.package"))?,
-            None => self.package_key(name, item, key)?,
-        };
-        let Some(version) = table.get("version") else {
-            return Err(self.error(item, key, "needs `version` (or `path`)"));
-        };
-        Ok(DependencySource::Registry {
-            package,
-            requirement: self.requirement(version, &format!("{key}.version"))?,
-            registry: table
-                .get("registry")
-                .map(|r| {
-                    self.string(r, &format!("{key}.registry"))
-                        .map(str::to_owned)
-                })
-                .transpose()?,
-        })
-    }
-
-    fn package_key(&self, name: &str, item: &Item, key: &str) -> Result<PackageRef, Error> {
-        name.parse().map_err(|err| {
-            self.error(
-                item,
-                key,
-                &format!(
-                    "names no package: its key is not `ns:name` ({err}); add `package = \
-                     \"ns:name\"`"
-                ),
-            )
-        })
-    }
+/// `ns:pkg[/world][@version]`: the world cut out, the rest read as a [`PackageReq`] (so
+/// `@0.2.0` means `^0.2.0`, as in cargo-component).
+fn target_str(
+    reader: &TomlReader<'_>,
+    item: &Item,
+    key: &str,
+    text: &str,
+    world: Option<String>,
+) -> Result<ComponentTarget, Error> {
+    let (name, version) = match text.split_once('@') {
+        Some((name, version)) => (name, Some(version)),
+        None => (text, None),
+    };
+    let (package, world_in_name) = match name.split_once('/') {
+        Some((package, world)) => (package, Some(world.to_owned())),
+        None => (name, None),
+    };
+    let spec = match version {
+        Some(version) => format!("{package}@{version}"),
+        None => package.to_owned(),
+    };
+    let req: PackageReq = spec.parse().map_err(|err| {
+        reader.error(
+            item,
+            key,
+            &format!("is not `ns:package[/world][@version]` ({err})"),
+        )
+    })?;
+    Ok(ComponentTarget::Package {
+        package: req.package,
+        world: world_in_name.or(world),
+        requirement: req.requirement,
+        registry: None,
+    })
 }
 
 #[cfg(test)]

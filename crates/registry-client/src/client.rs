@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use registry_config::{Config, RegistryMapping, Setting};
+use registry_config::{Config, Origin, RegistryMapping, Setting};
 use registry_core::{
     Backend, ContentReader, Error, PackageRef, PublishOptions, Registry, Release, Version,
     VersionInfo, VersionReq,
@@ -12,10 +12,10 @@ use registry_core::{
 
 use crate::cache::{Cache, CachedContent};
 use crate::discovery::{Discovery, RegistryMetadata};
-use crate::local::{self, LocalBackend, LocalSettings};
+use crate::local::{self, LocalBackend};
 use crate::progress::{Progress, Reporting};
 
-/// Resolves packages to registries and registries to backends, and fetches content through
+/// Resolves packages to [`Route`]s (registry, mapping, backend) and fetches content through
 /// a verified [`Cache`]. Cheap to share: backends are built once per registry.
 #[derive(Clone)]
 pub struct Client {
@@ -154,13 +154,77 @@ impl Client {
         self.inner.offline
     }
 
-    /// The registry `package` comes from: package override, namespace mapping, default
-    /// registry, built-in fallback.
+    /// The registry `package` comes from, and where that was configured: package override,
+    /// namespace mapping, default registry, built-in fallback. A look at the configuration
+    /// only; [`route`](Self::route) also builds the backend.
     ///
     /// # Errors
     /// [`Error::NoRegistryForNamespace`].
     pub fn registry_for(&self, package: &PackageRef) -> Result<Setting<RegistryMapping>, Error> {
         self.inner.config.resolve_registry(package)
+    }
+
+    /// Where `package` comes from, worked out once: its registry (package override ->
+    /// namespace mapping -> default registry), that mapping's metadata, and the backend for
+    /// the registry (built on first use, then shared). Every operation on the package goes
+    /// through the route; nothing asks "which registry?" again.
+    ///
+    /// # Errors
+    /// [`Error::NoRegistryForNamespace`]; [`Error::Config`] for bad registry settings;
+    /// [`Error::Registry`] for a malformed well-known document.
+    pub async fn route(&self, package: &PackageRef) -> Result<Route, Error> {
+        let mapping = self.registry_for(package)?;
+        let registry = mapping.value.registry().clone();
+        self.route_with(package, registry, Some(mapping)).await
+    }
+
+    /// The route of `package` from `registry`, named explicitly (a `--registry` flag, a
+    /// dependency pinned to a registry, a lock file entry). The package's own mapping still
+    /// applies when it names the same registry (its metadata: an OCI prefix, a protocol).
+    ///
+    /// # Errors
+    /// As for [`route`](Self::route), except that no mapping is needed.
+    pub async fn route_to(
+        &self,
+        package: &PackageRef,
+        registry: &Registry,
+    ) -> Result<Route, Error> {
+        let mapping = self
+            .registry_for(package)
+            .ok()
+            .filter(|m| m.value.registry() == registry);
+        self.route_with(package, registry.clone(), mapping).await
+    }
+
+    /// [`route_to`](Self::route_to) when `registry` is given, else [`route`](Self::route).
+    pub(crate) async fn route_via(
+        &self,
+        package: &PackageRef,
+        registry: Option<&Registry>,
+    ) -> Result<Route, Error> {
+        match registry {
+            Some(registry) => self.route_to(package, registry).await,
+            None => self.route(package).await,
+        }
+    }
+
+    async fn route_with(
+        &self,
+        package: &PackageRef,
+        registry: Registry,
+        mapping: Option<Setting<RegistryMapping>>,
+    ) -> Result<Route, Error> {
+        tracing::debug!(%package, %registry, "route resolved");
+        let backend = self
+            .backend(&registry, mapping.as_ref().map(|m| &m.value))
+            .await?;
+        Ok(Route {
+            client: self.clone(),
+            package: package.clone(),
+            registry,
+            origin: mapping.map(|m| m.origin),
+            backend,
+        })
     }
 
     /// Uses `backend` for `registry` instead of building one from the configuration: for
@@ -173,23 +237,20 @@ impl Client {
             .insert((registry, REGISTERED.to_owned()), backend);
     }
 
-    /// The backend for `registry`, built on first use: the registry's configured `default`
-    /// backend, else the one its mapping's metadata prefers, else the one its well-known
-    /// document prefers, else OCI.
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] for a backend this build does not have, or bad settings;
-    /// [`Error::Registry`] for a malformed well-known document.
-    pub async fn backend(
+    /// The backend for `registry` under `mapping`'s metadata, built on first use.
+    async fn backend(
         &self,
         registry: &Registry,
         mapping: Option<&RegistryMapping>,
     ) -> Result<Arc<dyn Backend>, Error> {
-        let metadata_key = match mapping.filter(|m| m.has_metadata()) {
-            Some(m) => serde_json::to_string(&m.metadata::<RegistryMetadata>()?)
-                .expect("metadata serializes"),
-            None => String::new(),
+        let metadata: Option<RegistryMetadata> = match mapping.filter(|m| m.has_metadata()) {
+            Some(m) => m.metadata::<RegistryMetadata>()?,
+            None => None,
         };
+        let metadata_key = metadata
+            .as_ref()
+            .map(|m| serde_json::to_string(m).expect("metadata serializes"))
+            .unwrap_or_default();
         let cached = {
             let backends = self.inner.backends.lock().expect("not poisoned");
             backends
@@ -200,7 +261,7 @@ impl Client {
         if let Some(backend) = cached {
             return Ok(backend);
         }
-        let backend = self.build_backend(registry, mapping).await?;
+        let backend = self.build_backend(registry, metadata).await?;
         let mut backends = self.inner.backends.lock().expect("not poisoned");
         Ok(backends
             .entry((registry.clone(), metadata_key))
@@ -208,184 +269,90 @@ impl Client {
             .clone())
     }
 
+    /// Builds the backend: the registry's configured `default` backend, else the one the
+    /// mapping's metadata prefers, else the one its well-known document prefers, else OCI.
+    /// Each backend crate reads its own settings from the configuration.
     async fn build_backend(
         &self,
         registry: &Registry,
-        mapping: Option<&RegistryMapping>,
+        mut metadata: Option<RegistryMetadata>,
     ) -> Result<Arc<dyn Backend>, Error> {
         let config = &self.inner.config;
-        let settings = config.registry_settings(registry);
-        let configured = settings.default_backend().map(|s| s.value);
-        let mut metadata: Option<RegistryMetadata> = mapping
-            .map(RegistryMapping::metadata::<RegistryMetadata>)
-            .transpose()?
-            .flatten();
+        let configured = config
+            .registry_settings(registry)
+            .default_backend()
+            .map(|s| s.value);
         let discovered = configured.is_none() && metadata.is_none();
         if discovered {
-            let tls = self.tls_for(registry)?;
-            metadata = self.inner.discovery.metadata_with(registry, &tls).await?;
+            metadata = self.discover(registry).await?;
         }
         let metadata = metadata.unwrap_or_default();
         let kind = configured
             .or_else(|| metadata.protocol().map(str::to_owned))
             .unwrap_or_else(|| OCI.to_owned());
-        tracing::debug!(%registry, backend = %kind, "choosing a backend");
+        tracing::debug!(%registry, backend = %kind, "building a backend");
         match kind.as_str() {
-            local::BACKEND_NAME => {
-                let Some(local) = settings.backend::<LocalSettings>(local::BACKEND_NAME)? else {
-                    return Err(Error::InvalidInput {
-                        message: format!(
-                            "registry `{registry}` uses the local backend but sets no directory; \
-                             add `root = \"/path\"` under [registry.\"{registry}\".local]"
-                        ),
-                    });
-                };
-                Ok(Arc::new(LocalBackend::new(registry.clone(), local.value)))
-            }
+            local::BACKEND_NAME => Ok(Arc::new(LocalBackend::from_config(config, registry)?)),
             #[cfg(feature = "oci")]
             OCI => {
-                let mut oci = registry_oci::OciSettings::from_config(config, registry)?.value;
-                if let Some(meta) = &metadata.oci {
-                    oci.registry = oci.registry.or_else(|| meta.registry.clone());
-                    oci.namespace_prefix = oci
-                        .namespace_prefix
-                        .or_else(|| meta.namespace_prefix.clone());
-                }
-                Ok(Arc::new(registry_oci::OciBackend::new(
-                    registry.clone(),
-                    oci,
+                let defaults = metadata
+                    .oci
+                    .map(|oci| registry_oci::OciDefaults::new(oci.registry, oci.namespace_prefix))
+                    .unwrap_or_default();
+                Ok(Arc::new(registry_oci::OciBackend::from_config(
+                    config, registry, &defaults,
                 )?))
             }
             #[cfg(feature = "warg")]
             WARG => {
-                let mut warg = registry_warg::WargSettings::from_config(config, registry)?.value;
-                if warg.url.is_none() {
-                    // A configured section without a URL still lets the registry say where
-                    // its warg server is (unless its document was read above already).
-                    let meta = match metadata.warg.clone() {
-                        None if !discovered => {
-                            let tls = self.tls_for(registry)?;
-                            let found = self.inner.discovery.metadata_with(registry, &tls).await?;
-                            found.and_then(|m| m.warg)
-                        }
-                        meta => meta,
-                    };
-                    warg.url = meta.and_then(|m| m.url);
+                let mut url = metadata.warg.and_then(|w| w.url);
+                // A configured section without a URL still lets the registry say where its
+                // warg server is (unless its document was read above already).
+                if url.is_none()
+                    && !discovered
+                    && registry_warg::WargBackend::needs_discovered_url(config, registry)?
+                {
+                    url = self
+                        .discover(registry)
+                        .await?
+                        .and_then(|m| m.warg)
+                        .and_then(|w| w.url);
                 }
-                Ok(Arc::new(registry_warg::WargBackend::new(
-                    registry.clone(),
-                    warg,
+                Ok(Arc::new(registry_warg::WargBackend::from_config(
+                    config,
+                    registry,
+                    url.as_deref(),
                     self.inner.cache.dir().join("warg"),
                 )?))
             }
             #[cfg(not(feature = "warg"))]
-            WARG => Err(Error::InvalidInput {
-                message: format!(
-                    "registry `{registry}` uses the warg backend, which this build leaves out; \
-                     build with the `warg` feature of registry-client"
-                ),
-            }),
-            other => Err(Error::InvalidInput {
-                message: format!(
-                    "registry `{registry}` asks for a `{other}` backend, which does not exist; \
-                     use \"oci\", \"warg\" or \"local\""
-                ),
-            }),
+            WARG => Err(Error::config(format!(
+                "registry `{registry}` uses the warg backend, which this build leaves out; \
+                 build with the `warg` feature of registry-client"
+            ))),
+            other => Err(Error::config(format!(
+                "registry `{registry}` asks for a `{other}` backend, which does not exist; \
+                 use \"oci\", \"warg\" or \"local\""
+            ))),
         }
     }
 
-    /// The TLS trust settings of `registry`'s OCI section, for its well-known document.
-    fn tls_for(&self, registry: &Registry) -> Result<crate::discovery::Tls, Error> {
+    /// The registry's well-known document, fetched trusting certificates as its OCI section
+    /// says.
+    async fn discover(&self, registry: &Registry) -> Result<Option<RegistryMetadata>, Error> {
         #[cfg(feature = "oci")]
-        {
-            let oci = registry_oci::OciSettings::from_config(&self.inner.config, registry)?.value;
-            let mut tls = crate::discovery::Tls {
-                https: oci.effective_protocol(registry) == registry_oci::Protocol::Https,
-                insecure: oci.insecure_skip_tls_verify,
-                ..Default::default()
-            };
-            if let Some(pem) = oci.ca_pem {
-                tls.extra_roots_pem.push(pem.into_bytes());
-            }
-            if let Some(path) = oci.ca_file {
-                tls.extra_roots_pem
-                    .push(std::fs::read(&path).map_err(|e| Error::io(path, e))?);
-            }
-            Ok(tls)
-        }
+        let tls = {
+            let trust = registry_oci::OciSettings::from_config(&self.inner.config, registry)?
+                .value
+                .tls_trust(registry)?;
+            crate::discovery::Tls::from(trust)
+        };
         #[cfg(not(feature = "oci"))]
-        {
-            let _ = registry;
-            Ok(crate::discovery::Tls::default())
-        }
+        let tls = crate::discovery::Tls::default();
+        self.inner.discovery.metadata_with(registry, &tls).await
     }
 
-    /// Opens the verified content of a resolution as a stream (for callers that want bytes
-    /// rather than a path). A registry release whose cache entry was removed since it was
-    /// resolved (a concurrent `cache clean`) is fetched again.
-    pub async fn open(
-        &self,
-        resolution: &crate::Resolution,
-    ) -> Result<registry_core::ContentStream, Error> {
-        let content = self.open_resolution(resolution).await?;
-        let path = content.path().to_owned();
-        Ok(crate::local::file_stream(
-            tokio::fs::File::from_std(content.into_file()),
-            path,
-        ))
-    }
-
-    /// The bytes of a resolution; like [`open`](Self::open).
-    pub async fn read(&self, resolution: &crate::Resolution) -> Result<Vec<u8>, Error> {
-        self.open_resolution(resolution).await?.read().await
-    }
-
-    /// The resolution's file, opened; a registry release whose cache entry is gone is
-    /// fetched again.
-    async fn open_resolution(
-        &self,
-        resolution: &crate::Resolution,
-    ) -> Result<CachedContent, Error> {
-        let path = resolution.path().clone();
-        match (std::fs::File::open(&path), resolution) {
-            (Ok(file), _) => Ok(CachedContent { path, file }),
-            (
-                Err(err),
-                crate::Resolution::Registry {
-                    package,
-                    registry,
-                    release,
-                    ..
-                },
-            ) if err.kind() == std::io::ErrorKind::NotFound => {
-                self.fetch_open(package, Some(registry), release).await
-            }
-            (Err(err), _) => Err(Error::io(path, err)),
-        }
-    }
-
-    /// The backend for `package`, and its registry.
-    pub async fn backend_for(
-        &self,
-        package: &PackageRef,
-        registry: Option<&Registry>,
-    ) -> Result<(Registry, Arc<dyn Backend>), Error> {
-        // The package's own mapping carries metadata (an OCI prefix, a protocol) that applies
-        // whenever the package is fetched from that registry, named explicitly or not.
-        let mapping = match registry {
-            Some(_) => self.registry_for(package).ok().map(|s| s.value),
-            None => Some(self.registry_for(package)?.value),
-        };
-        let registry = match registry {
-            Some(registry) => registry.clone(),
-            None => mapping.as_ref().expect("resolved above").registry().clone(),
-        };
-        let mapping = mapping.filter(|m| m.registry() == &registry);
-        let backend = self.backend(&registry, mapping.as_ref()).await?;
-        Ok((registry, backend))
-    }
-
-    fn offline_error(&self, package: &PackageRef, what: &str) -> Error {
+    pub(crate) fn offline_error(&self, package: &PackageRef, what: &str) -> Error {
         Error::InvalidInput {
             message: format!(
                 "offline: cannot {what} for `{package}`; it is not in the cache. Run once \
@@ -394,58 +361,121 @@ impl Client {
         }
     }
 
-    /// Lists `package`'s versions (newest last). Lists are cached for a minute (see
+    pub(crate) fn progress(&self) -> Option<&Arc<dyn Progress>> {
+        self.inner.progress.as_ref()
+    }
+
+    pub(crate) fn refreshes(&self) -> bool {
+        self.inner.refresh
+    }
+}
+
+/// Where one package comes from: its registry, where that was configured, and the backend
+/// that speaks to it, worked out once by [`Client::route`] and used for every operation on
+/// the package.
+///
+/// ```no_run
+/// # async fn example(client: registry_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// let route = client.route(&"wasi:http".parse()?).await?;
+/// let release = route.resolve(&"^0.2".parse()?).await?;
+/// let content = route.fetch_open(&release).await?; // verified, held open
+/// println!("{} {} from {}", route.package(), release.version, route.registry());
+/// # drop(content); Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Route {
+    client: Client,
+    package: PackageRef,
+    registry: Registry,
+    origin: Option<Origin>,
+    backend: Arc<dyn Backend>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route")
+            .field("package", &self.package)
+            .field("registry", &self.registry)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Route {
+    /// The package.
+    pub fn package(&self) -> &PackageRef {
+        &self.package
+    }
+
+    /// The registry it comes from.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Where the mapping to the registry was configured (`None` when the registry was named
+    /// explicitly and no mapping agrees).
+    pub fn origin(&self) -> Option<&Origin> {
+        self.origin.as_ref()
+    }
+
+    /// The backend that speaks to the registry.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// The client the route belongs to.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn cache(&self) -> &Cache {
+        self.client.cache()
+    }
+
+    fn offline(&self) -> bool {
+        self.client.is_offline()
+    }
+
+    /// The package's versions (newest last). Lists are cached for a minute (see
     /// [`ClientBuilder::refresh`]); offline, the cached list is used whatever its age.
-    pub async fn list_versions(
-        &self,
-        package: &PackageRef,
-        registry: Option<&Registry>,
-    ) -> Result<Vec<VersionInfo>, Error> {
-        let registry = match registry {
-            Some(registry) => registry.clone(),
-            None => self.registry_for(package)?.value.registry().clone(),
-        };
-        let cache = &self.inner.cache;
-        if (!self.inner.refresh || self.inner.offline)
-            && let Some(versions) = cache.versions(&registry, package, self.inner.offline)
+    ///
+    /// # Errors
+    /// The backend's errors; offline, [`Error::InvalidInput`] when nothing is cached.
+    pub async fn list_versions(&self) -> Result<Vec<VersionInfo>, Error> {
+        if (!self.client.refreshes() || self.offline())
+            && let Some(versions) =
+                self.cache()
+                    .versions(&self.registry, &self.package, self.offline())
         {
             return Ok(versions);
         }
-        if self.inner.offline {
-            return Err(self.offline_error(package, "list versions"));
+        if self.offline() {
+            return Err(self.client.offline_error(&self.package, "list versions"));
         }
-        let (_, backend) = self.backend_for(package, Some(&registry)).await?;
-        let versions = backend.list_versions(package).await?;
-        cache.store_versions(&registry, package, &versions);
+        self.fresh_versions().await
+    }
+
+    /// The version list from the registry itself, stored in the cache.
+    pub(crate) async fn fresh_versions(&self) -> Result<Vec<VersionInfo>, Error> {
+        let versions = self.backend.list_versions(&self.package).await?;
+        self.cache()
+            .store_versions(&self.registry, &self.package, &versions);
         Ok(versions)
     }
 
-    /// The newest release of `package` matching `requirement` that is not yanked.
+    /// The newest release matching `requirement` that is not yanked.
     ///
     /// # Errors
     /// [`Error::VersionNotFound`] naming the newest release there is.
-    pub async fn resolve(
-        &self,
-        package: &PackageRef,
-        registry: Option<&Registry>,
-        requirement: &VersionReq,
-    ) -> Result<Release, Error> {
-        let registry = match registry {
-            Some(registry) => registry.clone(),
-            None => self.registry_for(package)?.value.registry().clone(),
-        };
-        let mut versions = self.list_versions(package, Some(&registry)).await?;
-        if pick(&versions, requirement).is_none() && !self.inner.offline {
+    pub async fn resolve(&self, requirement: &VersionReq) -> Result<Release, Error> {
+        let mut versions = self.list_versions().await?;
+        if pick(&versions, requirement).is_none() && !self.offline() {
             // The cached list may predate the release asked for: ask the registry.
-            let (_, backend) = self.backend_for(package, Some(&registry)).await?;
-            versions = backend.list_versions(package).await?;
-            self.inner
-                .cache
-                .store_versions(&registry, package, &versions);
+            versions = self.fresh_versions().await?;
         }
         let chosen = pick(&versions, requirement).ok_or_else(|| Error::VersionNotFound {
-            registry: registry.clone(),
-            package: package.clone(),
+            registry: self.registry.clone(),
+            package: self.package.clone(),
             requirement: requirement.to_string(),
             newest: versions
                 .iter()
@@ -453,19 +483,30 @@ impl Client {
                 .map(|v| v.version.clone())
                 .max(),
         })?;
-        let cache = &self.inner.cache;
-        let any_age = self.inner.offline;
-        if (!self.inner.refresh || any_age)
-            && let Some(release) = cache.release(&registry, package, &chosen, any_age)
+        self.release(&chosen).await
+    }
+
+    /// The release of `version`: from the cache's recent descriptions, else the registry.
+    ///
+    /// # Errors
+    /// The backend's errors; offline, [`Error::InvalidInput`] when nothing is cached.
+    pub async fn release(&self, version: &Version) -> Result<Release, Error> {
+        let any_age = self.offline();
+        if (!self.client.refreshes() || any_age)
+            && let Some(release) =
+                self.cache()
+                    .release(&self.registry, &self.package, version, any_age)
         {
             return Ok(release);
         }
-        if self.inner.offline {
-            return Err(self.offline_error(package, &format!("describe {chosen}")));
+        if self.offline() {
+            return Err(self
+                .client
+                .offline_error(&self.package, &format!("describe {version}")));
         }
-        let (_, backend) = self.backend_for(package, Some(&registry)).await?;
-        let release = backend.get_release(package, &chosen).await?;
-        cache.store_release(&registry, package, &release);
+        let release = self.backend.get_release(&self.package, version).await?;
+        self.cache()
+            .store_release(&self.registry, &self.package, &release);
         Ok(release)
     }
 
@@ -474,66 +515,59 @@ impl Client {
     ///
     /// The path can be removed by a concurrent `cache clean` before the caller opens it;
     /// [`fetch_open`](Self::fetch_open) returns the content held open instead.
-    pub async fn fetch(
-        &self,
-        package: &PackageRef,
-        registry: Option<&Registry>,
-        release: &Release,
-    ) -> Result<PathBuf, Error> {
-        Ok(self
-            .fetch_open(package, registry, release)
-            .await?
-            .into_path())
+    pub async fn fetch(&self, release: &Release) -> Result<PathBuf, Error> {
+        Ok(self.fetch_open(release).await?.into_path())
     }
 
     /// Like [`fetch`](Self::fetch), returning the verified content held open, so its bytes
     /// stay readable whatever another process does to the cache meanwhile.
-    pub async fn fetch_open(
-        &self,
-        package: &PackageRef,
-        registry: Option<&Registry>,
-        release: &Release,
-    ) -> Result<CachedContent, Error> {
-        let cache = &self.inner.cache;
+    pub async fn fetch_open(&self, release: &Release) -> Result<CachedContent, Error> {
+        let cache = self.cache();
         if let Some(content) = cache.open_verified(&release.digest, release.size).await? {
             return Ok(content);
         }
-        if self.inner.offline {
-            return Err(self.offline_error(package, &format!("fetch {}", release.version)));
+        if self.offline() {
+            return Err(self
+                .client
+                .offline_error(&self.package, &format!("fetch {}", release.version)));
         }
-        let (registry, backend) = self.backend_for(package, registry).await?;
-        let mut stream = backend.fetch_content(package, release).await?;
-        if let Some(progress) = &self.inner.progress {
+        let mut stream = self.backend.fetch_content(&self.package, release).await?;
+        if let Some(progress) = self.client.progress() {
             stream = Reporting::wrap(
                 stream,
                 progress.clone(),
-                package,
+                &self.package,
                 &release.version,
                 release.size,
             );
         }
-        let subject = format!("{package}@{} from {registry}", release.version);
+        let subject = format!(
+            "{}@{} from {}",
+            self.package, release.version, self.registry
+        );
         cache
             .insert(&release.digest, release.size, &subject, stream)
             .await
     }
 
-    /// Publishes `content` as `version` of `package` to its registry.
+    /// Publishes `content` as `version` of the package.
+    ///
+    /// # Errors
+    /// Offline, [`Error::InvalidInput`]; otherwise the backend's errors.
     pub async fn publish(
         &self,
-        package: &PackageRef,
-        registry: Option<&Registry>,
         version: &Version,
         content: ContentReader,
         options: &PublishOptions,
     ) -> Result<Release, Error> {
-        if self.inner.offline {
+        if self.offline() {
             return Err(Error::InvalidInput {
-                message: format!("offline: cannot publish {package}@{version}"),
+                message: format!("offline: cannot publish {}@{version}", self.package),
             });
         }
-        let (_, backend) = self.backend_for(package, registry).await?;
-        backend.publish(package, version, content, options).await
+        self.backend
+            .publish(&self.package, version, content, options)
+            .await
     }
 }
 

@@ -190,6 +190,17 @@ pub struct Tls {
     pub insecure: bool,
 }
 
+#[cfg(feature = "oci")]
+impl From<registry_oci::TlsTrust> for Tls {
+    fn from(trust: registry_oci::TlsTrust) -> Self {
+        Self {
+            https: trust.https,
+            extra_roots_pem: trust.extra_roots_pem,
+            insecure: trust.insecure,
+        }
+    }
+}
+
 /// Fetches registry metadata, with an on-disk cache.
 #[derive(Clone, Debug)]
 pub struct Discovery {

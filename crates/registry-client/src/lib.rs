@@ -1,9 +1,11 @@
 //! The client of the wreg workspace: package names in, verified bytes out.
 //!
-//! - [`Client`] maps a package to its registry (package override -> namespace mapping ->
-//!   default registry -> built-in fallback, from a [`registry_config::Config`]) and the
-//!   registry to a backend (its configured `default`, else the one its mapping's metadata
-//!   prefers, else OCI), built once per registry and shared.
+//! - [`Client::route`] maps a package to a [`Route`], once: its registry (package override
+//!   -> namespace mapping -> default registry -> built-in fallback, from a
+//!   [`registry_config::Config`]) and the registry's backend (its configured `default`, else
+//!   the one its mapping's metadata prefers, else its well-known document's, else OCI),
+//!   built once per registry and shared. Listing, resolving, fetching and publishing are
+//!   methods of the route.
 //! - [`LocalBackend`]: a directory registry, `<root>/<namespace>/<name>/<version>.wasm`, the
 //!   layout `wkg` uses; no server.
 //! - [`Cache`]: content-addressed, verified before anything becomes visible, safe for
@@ -12,10 +14,12 @@
 //!   `wkg.lock`-compatible [`LockFile`] and `--locked` semantics.
 //! - Offline mode ([`ClientBuilder::offline`]): only the cache and lock file.
 //! - [`wac::WacResolver`] and [`cargo_component`]: the adapters `wac` and `cargo-component`
-//!   wrap.
+//!   wrap; [`dependency_table`]: the one reader of `{ version, registry, path }` dependency
+//!   tables; `wit` (feature `wit`): the packages a WIT directory uses, and the package a
+//!   Wasm file names.
 //!
-//! Cargo features `oci` and `warg` (both default) choose the backends compiled in; `wac`
-//! adds WIT-directory encoding to the wac resolver.
+//! Cargo features `oci` and `warg` (both default) choose the backends compiled in; `wit`
+//! adds the `wit` module; `wac` adds WIT-directory encoding to the wac resolver.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,15 +38,18 @@
 pub mod cache;
 pub mod cargo_component;
 mod client;
+pub mod dependency_table;
 pub mod discovery;
 pub mod local;
 pub mod lock;
 mod progress;
 mod resolver;
 pub mod wac;
+#[cfg(feature = "wit")]
+pub mod wit;
 
 pub use cache::{Cache, CacheEntry, CachedContent, Cleaned};
-pub use client::{Client, ClientBuilder};
+pub use client::{Client, ClientBuilder, Route};
 pub use local::{LocalBackend, LocalSettings};
 pub use lock::{LOCK_FILE_NAME, LockFile, LockedPackage, LockedVersion};
 pub use progress::Progress;

@@ -49,6 +49,24 @@ impl LocalBackend {
         }
     }
 
+    /// A backend for `registry` from its `[registry."<name>".local]` section in `config`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a bad section, or none (a local registry needs its `root`).
+    pub fn from_config(
+        config: &registry_config::Config,
+        registry: &Registry,
+    ) -> Result<Self, registry_core::Error> {
+        let settings = config.registry_settings(registry);
+        match settings.backend::<LocalSettings>(BACKEND_NAME)? {
+            Some(local) => Ok(Self::new(registry.clone(), local.value)),
+            None => Err(registry_core::Error::config(format!(
+                "registry `{registry}` uses the local backend but sets no directory; add \
+                 `root = \"/path\"` under [registry.\"{registry}\".local]"
+            ))),
+        }
+    }
+
     /// The directory of `package`. Package names are WIT labels (letters, digits, `-`), so
     /// the path never leaves the root.
     fn package_dir(&self, package: &PackageRef) -> PathBuf {

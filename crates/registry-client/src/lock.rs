@@ -92,14 +92,11 @@ impl LockFile {
     /// Parses a lock file's text; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, Error> {
         let lock: Self = toml_edit::de::from_str(text).map_err(|err| {
-            let line = err
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
-                .unwrap_or(1);
+            let source = registry_config::SourceText::new(registry_config::Scope::Tool, path, text);
             Error::InvalidInput {
                 message: format!(
-                    "{}:{line}: invalid lock file: {}; delete it to resolve afresh",
-                    path.display(),
+                    "{}: invalid lock file: {}; delete it to resolve afresh",
+                    source.origin_of(err.span()),
                     err.message().trim_end()
                 ),
             }
@@ -280,7 +277,7 @@ digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b982
         .unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("/p/wkg.lock:3: invalid lock file:"),
+                .starts_with("/p/wkg.lock:3:8: invalid lock file:"),
             "{err}"
         );
     }

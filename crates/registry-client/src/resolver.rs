@@ -7,7 +7,8 @@ use futures_util::StreamExt as _;
 use registry_core::{ContentDigest, Error, PackageRef, Registry, Release, Version, VersionReq};
 
 use crate::Client;
-use crate::client::pick;
+use crate::cache::CachedContent;
+use crate::client::{Route, pick};
 use crate::lock::{LockFile, LockedVersion};
 
 /// Requests in flight at most.
@@ -306,17 +307,17 @@ impl Client {
                 path: path.clone(),
             });
         }
-        let registry = match &dependency.registry {
-            Some(registry) => registry.clone(),
-            None => self.registry_for(package)?.value.registry().clone(),
-        };
+        let route = self
+            .route_via(package, dependency.registry.as_ref())
+            .await?;
+        let registry = route.registry().clone();
         let requirement = &dependency.requirement;
         let pin = lock
             .and_then(|l| l.pin(package, Some(&registry), requirement))
             .filter(|pin| requirement.matches(&pin.version));
 
         let release = match pin {
-            Some(pin) => self.release_for_pin(package, &registry, pin).await?,
+            Some(pin) => release_for_pin(&route, pin).await?,
             None if mode == LockMode::Locked => {
                 return Err(Error::InvalidInput {
                     message: format!(
@@ -326,9 +327,9 @@ impl Client {
                     ),
                 });
             }
-            None => self.resolve(package, Some(&registry), requirement).await?,
+            None => route.resolve(requirement).await?,
         };
-        let path = self.fetch(package, Some(&registry), &release).await?;
+        let path = route.fetch(&release).await?;
         Ok(Resolution::Registry {
             package: package.clone(),
             registry,
@@ -338,67 +339,94 @@ impl Client {
         })
     }
 
-    /// The release a lock file pin stands for: from the cache when its content is there
-    /// (no request, unless the registry tracks yanks), else checked against the registry.
-    async fn release_for_pin(
+    /// Opens the verified content of a resolution as a stream (for callers that want bytes
+    /// rather than a path). A registry release whose cache entry was removed since it was
+    /// resolved (a concurrent `cache clean`) is fetched again.
+    pub async fn open(
         &self,
-        package: &PackageRef,
-        registry: &Registry,
-        pin: &LockedVersion,
-    ) -> Result<Release, Error> {
-        let pinned = Release::new(pin.version.clone(), pin.digest);
-        if self.is_offline() {
-            // `fetch` then serves it from the cache or says it is not cached.
-            return Ok(pinned);
-        }
-        let (_, backend) = self.backend_for(package, Some(registry)).await?;
-        if backend.tracks_yanks() {
-            let versions = backend.list_versions(package).await?;
-            if versions
-                .iter()
-                .any(|v| v.version == pin.version && v.yanked)
-            {
-                return self
-                    .fall_back_from_yanked(package, registry, pin, &versions)
-                    .await;
-            }
-        }
-        if self.cache().contains(&pin.digest).await {
-            return Ok(pinned);
-        }
-        let release = backend.get_release(package, &pin.version).await?;
-        if release.digest != pin.digest {
-            // An integrity failure, not a usage mistake: the registry now serves other bytes
-            // under a version the lock file recorded.
-            return Err(Error::DigestMismatch {
-                subject: format!(
-                    "`{package}@{}` from `{registry}`, pinned by the lock file (the release \
-                     was replaced; if that is expected, delete its entry from the lock file \
-                     and resolve again)",
-                    pin.version
-                ),
-                expected: pin.digest,
-                actual: release.digest,
-            });
-        }
-        Ok(release)
+        resolution: &Resolution,
+    ) -> Result<registry_core::ContentStream, Error> {
+        let content = self.open_resolution(resolution).await?;
+        let path = content.path().to_owned();
+        Ok(crate::local::file_stream(
+            tokio::fs::File::from_std(content.into_file()),
+            path,
+        ))
     }
 
-    async fn fall_back_from_yanked(
-        &self,
-        package: &PackageRef,
-        registry: &Registry,
-        pin: &LockedVersion,
-        versions: &[registry_core::VersionInfo],
-    ) -> Result<Release, Error> {
-        tracing::info!(%package, version = %pin.version, "the locked version was yanked; choosing the newest match");
-        let version = pick(versions, &pin.requirement).ok_or_else(|| Error::VersionNotFound {
-            registry: registry.clone(),
-            package: package.clone(),
-            requirement: pin.requirement.to_string(),
-            newest: None,
-        })?;
-        let (_, backend) = self.backend_for(package, Some(registry)).await?;
-        backend.get_release(package, &version).await
+    /// The bytes of a resolution; like [`open`](Self::open).
+    pub async fn read(&self, resolution: &Resolution) -> Result<Vec<u8>, Error> {
+        self.open_resolution(resolution).await?.read().await
     }
+
+    /// The resolution's file, opened; a registry release whose cache entry is gone is
+    /// fetched again.
+    pub async fn open_resolution(&self, resolution: &Resolution) -> Result<CachedContent, Error> {
+        let path = resolution.path().clone();
+        match (std::fs::File::open(&path), resolution) {
+            (Ok(file), _) => Ok(CachedContent { path, file }),
+            (
+                Err(err),
+                Resolution::Registry {
+                    package,
+                    registry,
+                    release,
+                    ..
+                },
+            ) if err.kind() == std::io::ErrorKind::NotFound => {
+                self.route_to(package, registry)
+                    .await?
+                    .fetch_open(release)
+                    .await
+            }
+            (Err(err), _) => Err(Error::io(path, err)),
+        }
+    }
+}
+
+/// The release a lock file pin stands for: from the cache when its content is there (no
+/// request, unless the registry tracks yanks), else checked against the registry.
+async fn release_for_pin(route: &Route, pin: &LockedVersion) -> Result<Release, Error> {
+    let (package, registry, backend) = (route.package(), route.registry(), route.backend());
+    let pinned = Release::new(pin.version.clone(), pin.digest);
+    if route.client().is_offline() {
+        // `fetch` then serves it from the cache or says it is not cached.
+        return Ok(pinned);
+    }
+    if backend.tracks_yanks() {
+        let versions = route.fresh_versions().await?;
+        if versions
+            .iter()
+            .any(|v| v.version == pin.version && v.yanked)
+        {
+            tracing::info!(%package, version = %pin.version, "the locked version was yanked; choosing the newest match");
+            let version =
+                pick(&versions, &pin.requirement).ok_or_else(|| Error::VersionNotFound {
+                    registry: registry.clone(),
+                    package: package.clone(),
+                    requirement: pin.requirement.to_string(),
+                    newest: None,
+                })?;
+            return backend.get_release(package, &version).await;
+        }
+    }
+    if route.client().cache().contains(&pin.digest).await {
+        return Ok(pinned);
+    }
+    let release = backend.get_release(package, &pin.version).await?;
+    if release.digest != pin.digest {
+        // An integrity failure, not a usage mistake: the registry now serves other bytes
+        // under a version the lock file recorded.
+        return Err(Error::DigestMismatch {
+            subject: format!(
+                "`{package}@{}` from `{registry}`, pinned by the lock file (the release was \
+                 replaced; if that is expected, delete its entry from the lock file and \
+                 resolve again)",
+                pin.version
+            ),
+            expected: pin.digest,
+            actual: release.digest,
+        });
+    }
+    Ok(release)
 }

@@ -124,7 +124,9 @@ impl ConfigError {
         }
     }
 
-    pub(crate) fn invalid(origin: &Origin, key: &KeyPath, message: impl Into<String>) -> Self {
+    /// A known key with a bad value, at `origin`: for readers of other files (a Cargo
+    /// manifest, a dependency file) and backends checking their sections.
+    pub fn invalid(origin: &Origin, key: &KeyPath, message: impl Into<String>) -> Self {
         Self::Invalid {
             origin: origin.clone(),
             key: key.clone(),
@@ -149,9 +151,8 @@ impl From<ConfigError> for registry_core::Error {
                 path: Some(path),
                 source,
             },
-            other => Self::InvalidInput {
-                message: other.to_string(),
-            },
+            // Kept whole, so its origin and key reach whoever matches on the error.
+            other => Self::config(other),
         }
     }
 }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use toml_edit::DocumentMut;
 
 use crate::node::Node;
-use crate::origin::LineIndex;
-use crate::{ConfigError, Origin, Scope, schema};
+use crate::origin::SourceText;
+use crate::{ConfigError, Scope, schema};
 
 /// A layer: the values it sets and, for a file, the editable document behind them.
 ///
@@ -113,22 +113,14 @@ pub(crate) fn parse_file(
     path: &Path,
     text: &str,
 ) -> Result<(DocumentMut, Node), ConfigError> {
-    let index = LineIndex::new(text);
-    let at = |offset: usize| {
-        let (line, column) = index.position(text, offset);
-        Origin::File {
-            scope,
-            path: path.to_owned(),
-            line,
-            column,
-        }
-    };
+    let source = SourceText::new(scope, path, text);
+    let at = |offset: usize| source.origin_at(offset);
     let doc = toml_edit::Document::parse(text.to_owned()).map_err(|err| {
-        let (line, column) = index.position(text, err.span().map_or(0, |s| s.start));
+        let origin = source.origin_of(err.span());
         ConfigError::Parse {
             path: path.to_owned(),
-            line,
-            column,
+            line: origin.line().unwrap_or(1),
+            column: origin.column().unwrap_or(1),
             message: err.message().trim_end().replace('\n', "; "),
         }
     })?;

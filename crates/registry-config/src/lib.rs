@@ -84,5 +84,5 @@ pub use error::ConfigError;
 pub use key::KeyPath;
 pub use load::{ConfigLoader, PROJECT_FILE, ToolLayer, env};
 pub use mutate::Target;
-pub use origin::{Origin, Scope};
+pub use origin::{Origin, Scope, SourceText};
 pub use registry_core::Secret;

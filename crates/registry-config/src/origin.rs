@@ -105,6 +105,14 @@ impl Origin {
             _ => None,
         }
     }
+
+    /// The column, for a value read from a file.
+    pub fn column(&self) -> Option<usize> {
+        match self {
+            Origin::File { column, .. } => Some(*column),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Origin {
@@ -118,6 +126,66 @@ impl fmt::Display for Origin {
             Origin::Tool { name } => write!(f, "settings from `{name}`"),
             Origin::Override { name } => write!(f, "override `{name}`"),
         }
+    }
+}
+
+/// A file's text, turning byte offsets and TOML spans into [`Origin`]s: the one way a
+/// reader of any TOML file (a config layer, a Cargo manifest, a dependency file, a lock
+/// file) says where a value is.
+///
+/// ```
+/// use registry_config::{Scope, SourceText};
+///
+/// let source = SourceText::new(Scope::Tool, "deps.toml", "[dependencies]\n\"a:b\" = \"1\"\n");
+/// let doc = toml_edit::Document::parse(source.text().to_owned()).unwrap();
+/// let item = &doc["dependencies"]["a:b"];
+/// assert_eq!(source.origin_of(item.span()).to_string(), "deps.toml:2:9");
+/// ```
+#[derive(Clone, Debug)]
+pub struct SourceText {
+    scope: Scope,
+    path: PathBuf,
+    text: String,
+    index: LineIndex,
+}
+
+impl SourceText {
+    /// The text of the file at `path`, which belongs to the layer `scope`.
+    pub fn new(scope: Scope, path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        let text = text.into();
+        Self {
+            scope,
+            path: path.into(),
+            index: LineIndex::new(&text),
+            text,
+        }
+    }
+
+    /// The text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The origin of byte `offset`: file, line and column.
+    pub fn origin_at(&self, offset: usize) -> Origin {
+        let (line, column) = self.index.position(&self.text, offset);
+        Origin::File {
+            scope: self.scope,
+            path: self.path.clone(),
+            line,
+            column,
+        }
+    }
+
+    /// The origin of a span's start (a TOML item's or key's `span()`); the file's first
+    /// line when there is no span.
+    pub fn origin_of(&self, span: Option<std::ops::Range<usize>>) -> Origin {
+        self.origin_at(span.map_or(0, |s| s.start))
     }
 }
 

@@ -116,6 +116,12 @@ pub enum Error {
         message: String,
     },
 
+    /// A configuration value is wrong or missing. The source is the configuration crate's
+    /// error (`registry_config::ConfigError` for a loaded file), which names the file, line,
+    /// column and key; [`Error::config_source`] gives it back for callers that match on it.
+    #[error(transparent)]
+    Config(Box<dyn std::error::Error + Send + Sync + 'static>),
+
     /// The registry failed, or answered with something that breaks its protocol.
     #[error("registry `{registry}`: {message}")]
     Registry {
@@ -181,6 +187,20 @@ impl Error {
         Self::Io {
             path: Some(path.into()),
             source,
+        }
+    }
+
+    /// Wraps a configuration error, keeping it as the source.
+    pub fn config(source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self::Config(source.into())
+    }
+
+    /// The configuration error behind an [`Error::Config`], to downcast (for example to
+    /// `registry_config::ConfigError` and its origin).
+    pub fn config_source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        match self {
+            Self::Config(source) => Some(source.as_ref()),
+            _ => None,
         }
     }
 

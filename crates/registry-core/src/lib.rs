@@ -1,6 +1,7 @@
 //! The shared vocabulary of Wasm package registries.
 //!
-//! - Names: [`PackageRef`] (`wasi:http`), [`PackageSpec`] (`wasi:http@0.2.0`), [`Registry`]
+//! - Names: [`PackageRef`] (`wasi:http`), [`PackageSpec`] (`wasi:http@0.2.0`, an exact
+//!   release), [`PackageReq`] (`wasi:http@^0.2`, the grammar of every dependency), [`Registry`]
 //!   (`ghcr.io`, `localhost:5000`), [`ContentDigest`] (`sha256:...`), re-exported
 //!   [`Version`] and [`VersionReq`].
 //! - What registries return: [`Release`] and [`VersionInfo`].
@@ -8,6 +9,8 @@
 //! - [`DigestVerifier`] and [`VerifyingStream`], which check bytes against a digest and size
 //!   as they pass, so nothing unverified is ever committed.
 //! - [`Error`], the one error type of the workspace, and [`Secret`] for credentials.
+//! - [`metadata`]: what a Wasm binary says about itself (name, version, description, ...),
+//!   read from any reader in constant memory.
 //!
 //! This crate does no I/O and reads no configuration.
 //!
@@ -28,6 +31,7 @@
 mod backend;
 mod digest;
 mod error;
+pub mod metadata;
 mod package;
 mod parse;
 mod registry;
@@ -37,7 +41,7 @@ mod secret;
 pub use backend::{Backend, ContentReader, ContentStream, PublishOptions};
 pub use digest::{ContentDigest, DigestVerifier, VerifyingStream};
 pub use error::{Error, Result};
-pub use package::{PackageRef, PackageSpec};
+pub use package::{BareVersion, PackageRef, PackageReq, PackageSpec, parse_requirement};
 pub use parse::ParseError;
 pub use registry::Registry;
 pub use release::{Release, VersionInfo};

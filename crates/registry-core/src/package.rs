@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use semver::Version;
+use semver::{Version, VersionReq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ParseError;
@@ -224,6 +224,134 @@ impl<'de> Deserialize<'de> for PackageSpec {
     }
 }
 
+/// What a bare version (`ns:name@1.2.3`, no operator) asks for.
+///
+/// This is the one place the rule is written down. A bare version means the releases
+/// compatible with it ([`BareVersion::Compatible`], `^1.2.3`), as in Cargo, cargo-component
+/// and WIT `use` statements; a caller that names one release exactly (`wreg get`, like `wkg
+/// get`) asks for [`BareVersion::Exact`] (`=1.2.3`). A requirement with an operator (`^1`,
+/// `~1.2`, `=1.2.3`, `>=1, <2`) means what it says either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum BareVersion {
+    /// `1.2.3` means `^1.2.3`: that release or a newer compatible one.
+    #[default]
+    Compatible,
+    /// `1.2.3` means `=1.2.3`: that release only.
+    Exact,
+}
+
+/// A package name with a version requirement: `wasi:http`, `wasi:http@0.2.0`,
+/// `wasi:http@^0.2`, `wasi:http@>=0.2.1, <0.3`.
+///
+/// The grammar every command line, dependency file and manifest uses. Without a version the
+/// requirement is `*` (any release); a bare version follows [`BareVersion`] (compatible by
+/// default, see [`PackageReq::parse_with`]).
+///
+/// ```
+/// use registry_core::{BareVersion, PackageReq};
+///
+/// let req: PackageReq = "wasi:http@0.2.0".parse().unwrap();
+/// assert_eq!(req.requirement.to_string(), "^0.2.0");
+/// let exact = PackageReq::parse_with("wasi:http@0.2.0", BareVersion::Exact).unwrap();
+/// assert_eq!(exact.requirement.to_string(), "=0.2.0");
+/// let any: PackageReq = "wasi:http".parse().unwrap();
+/// assert_eq!(any.to_string(), "wasi:http");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct PackageReq {
+    /// The package.
+    pub package: PackageRef,
+    /// The acceptable versions (`*` when none was given).
+    pub requirement: VersionReq,
+}
+
+impl PackageReq {
+    /// Parses `ns:name[@requirement]`, reading a bare version as `bare` says.
+    ///
+    /// # Errors
+    /// A [`ParseError`] saying what is wrong with the name or the requirement, with an
+    /// example.
+    pub fn parse_with(s: &str, bare: BareVersion) -> Result<Self, ParseError> {
+        let (name, version) = match s.split_once('@') {
+            Some((name, version)) => (name, Some(version)),
+            None => (s, None),
+        };
+        let package = name.parse::<PackageRef>().map_err(|err| ParseError {
+            input: s.to_owned(),
+            what: "package requirement",
+            ..err
+        })?;
+        let requirement = match version {
+            None => VersionReq::STAR,
+            Some(text) => parse_requirement(text, bare).map_err(|reason| {
+                ParseError::new(s, "package requirement", reason, format!("{package}@^0.2"))
+            })?,
+        };
+        Ok(Self {
+            package,
+            requirement,
+        })
+    }
+
+    /// Whether any release satisfies the requirement (`*`).
+    pub fn is_any(&self) -> bool {
+        self.requirement == VersionReq::STAR
+    }
+}
+
+/// A version requirement as written after `@` (or in a dependency table's `version`),
+/// reading a bare version as `bare` says.
+///
+/// # Errors
+/// The reason the text is neither a version nor a requirement.
+pub fn parse_requirement(text: &str, bare: BareVersion) -> Result<VersionReq, String> {
+    let text = text.trim();
+    if let Ok(version) = Version::parse(text) {
+        let op = match bare {
+            BareVersion::Compatible => "^",
+            BareVersion::Exact => "=",
+        };
+        return VersionReq::parse(&format!("{op}{version}")).map_err(|err| err.to_string());
+    }
+    VersionReq::parse(text)
+        .map_err(|err| format!("`{text}` is neither a version nor a version requirement ({err})"))
+}
+
+impl FromStr for PackageReq {
+    type Err = ParseError;
+
+    /// As [`PackageReq::parse_with`] with [`BareVersion::Compatible`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_with(s, BareVersion::Compatible)
+    }
+}
+
+impl fmt::Display for PackageReq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_any() {
+            write!(f, "{}", self.package)
+        } else {
+            write!(f, "{}@{}", self.package, self.requirement)
+        }
+    }
+}
+
+impl From<PackageSpec> for PackageReq {
+    /// An exact version becomes `=version`; no version becomes `*`.
+    fn from(spec: PackageSpec) -> Self {
+        let requirement = match &spec.version {
+            Some(version) => {
+                VersionReq::parse(&format!("={version}")).expect("a version is a requirement")
+            }
+            None => VersionReq::STAR,
+        };
+        Self {
+            package: spec.package,
+            requirement,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use expect_test::{Expect, expect};
@@ -347,5 +475,40 @@ mod tests {
             err.to_string().contains("namespace must be lowercase"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn package_req_reads_one_grammar() {
+        let cases = [
+            ("wasi:http", BareVersion::Compatible, "*"),
+            ("wasi:http@0.2.0", BareVersion::Compatible, "^0.2.0"),
+            ("wasi:http@0.2.0", BareVersion::Exact, "=0.2.0"),
+            ("wasi:http@^0.2", BareVersion::Exact, "^0.2"),
+            ("wasi:http@~1.2", BareVersion::Compatible, "~1.2"),
+            ("wasi:http@=1.2.3", BareVersion::Compatible, "=1.2.3"),
+            ("wasi:http@>=1, <2", BareVersion::Compatible, ">=1, <2"),
+            ("wasi:http@1.2", BareVersion::Exact, "^1.2"),
+        ];
+        for (input, bare, expected) in cases {
+            let req = PackageReq::parse_with(input, bare).unwrap();
+            assert_eq!(req.package.as_str(), "wasi:http");
+            assert_eq!(req.requirement.to_string(), expected, "{input} {bare:?}");
+        }
+        let exact: PackageReq = PackageSpec {
+            package: "a:b".parse().unwrap(),
+            version: Some("1.0.0".parse().unwrap()),
+        }
+        .into();
+        assert_eq!(exact.to_string(), "a:b@=1.0.0");
+    }
+
+    #[test]
+    fn package_req_errors() {
+        let err = "wasi:http@latest".parse::<PackageReq>().unwrap_err();
+        expect![[r#""wasi:http@latest" is not a valid package requirement: `latest` is neither a version nor a version requirement (unexpected character 'l' while parsing major version number), e.g. "wasi:http@^0.2""#]]
+            .assert_eq(&err.to_string());
+        let err = "Wasi:http@1".parse::<PackageReq>().unwrap_err();
+        expect![[r#""Wasi:http@1" is not a valid package requirement: namespace must be lowercase, e.g. "wasi:http""#]]
+            .assert_eq(&err.to_string());
     }
 }

@@ -25,7 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spec: PackageSpec = spec.parse()?;
     let version = spec.version.ok_or("give a version: ns:name@1.0.0")?;
     let config = Config::load()?;
-    let backend = OciBackend::from_config(&config, &registry)?;
+    let backend = OciBackend::from_config(&config, &registry, &Default::default())?;
     match op.as_str() {
         "publish" => {
             let file = tokio::fs::File::open(path).await?;

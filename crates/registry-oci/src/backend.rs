@@ -17,7 +17,7 @@ use registry_core::{
 use crate::credentials::{CredentialOrigin, CredentialSources};
 use crate::manifest::{self, Parsed};
 use crate::reference::{Repository, tag_to_version};
-use crate::settings::{Auth, OciSettings, Protocol};
+use crate::settings::{Auth, OciDefaults, OciSettings, Protocol};
 
 /// Tags asked for per page when listing versions.
 const TAG_PAGE: usize = 1000;
@@ -119,19 +119,15 @@ impl OciBackend {
             Protocol::Http => ClientProtocol::Http,
             Protocol::Https => ClientProtocol::Https,
         };
-        let mut extra_root_certificates = Vec::new();
-        if let Some(pem) = &settings.ca_pem {
-            extra_root_certificates.push(Certificate {
+        let extra_root_certificates = settings
+            .tls_trust(&registry)?
+            .extra_roots_pem
+            .into_iter()
+            .map(|data| Certificate {
                 encoding: CertificateEncoding::Pem,
-                data: pem.as_bytes().to_vec(),
-            });
-        }
-        if let Some(path) = &settings.ca_file {
-            extra_root_certificates.push(Certificate {
-                encoding: CertificateEncoding::Pem,
-                data: std::fs::read(path).map_err(|err| Error::io(path, err))?,
-            });
-        }
+                data,
+            })
+            .collect();
         let config = ClientConfig {
             protocol,
             connect_timeout: Some(Duration::from_secs(settings.connect_timeout.unwrap_or(10))),
@@ -172,13 +168,22 @@ impl OciBackend {
         })
     }
 
-    /// A backend for `registry` from its `[registry."<name>".oci]` section in `config`.
+    /// A backend for `registry` from its `[registry."<name>".oci]` section in `config`,
+    /// with `defaults` (from the registry's well-known document) where the section is
+    /// silent.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming the file and line of a bad setting.
-    pub fn from_config(config: &Config, registry: &Registry) -> Result<Self, Error> {
-        let settings = OciSettings::from_config(config, registry)?;
-        Self::new(registry.clone(), settings.value)
+    /// [`Error::Config`] naming the file, line and key of a bad setting; [`Error::Io`] when
+    /// `ca_file` cannot be read.
+    pub fn from_config(
+        config: &Config,
+        registry: &Registry,
+        defaults: &OciDefaults,
+    ) -> Result<Self, Error> {
+        let settings = OciSettings::from_config(config, registry)?
+            .value
+            .with_defaults(defaults);
+        Self::new(registry.clone(), settings)
     }
 
     /// Where the credentials in use came from.

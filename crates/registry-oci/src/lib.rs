@@ -38,7 +38,7 @@ mod settings;
 
 pub use backend::{OciBackend, RetryPolicy};
 pub use credentials::{CredentialOrigin, CredentialSources, ENV_PREFIX, env_suffix};
-pub use settings::{Auth, OciSettings, Protocol};
+pub use settings::{Auth, OciDefaults, OciSettings, Protocol, TlsTrust};
 
 /// The name of this backend's section in `[registry."<name>"]` and of its `default`.
 pub const BACKEND_NAME: &str = "oci";

@@ -20,7 +20,9 @@ use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::OciBackend;
-use crate::component::{self, WasmInfo};
+use registry_core::metadata::WasmMetadata;
+
+use crate::component;
 use crate::manifest::{
     ComponentConfig, Descriptor, ImageManifest, OCI_MANIFEST, WASM_CONFIG, WASM_LAYER, WasmConfig,
 };
@@ -105,7 +107,7 @@ pub(crate) async fn publish(
         inspected
             .seek(SeekFrom::Start(0))
             .map_err(|e| e.to_string())?;
-        component::inspect(&mut inspected)
+        WasmMetadata::read(&mut inspected).map_err(|e| e.to_string())
     })
     .await
     .map_err(|err| Error::registry_with_source(registry, "inspecting the content failed", err))?
@@ -138,8 +140,8 @@ pub(crate) async fn publish(
         .to_owned(),
         layer_digests: vec![layer_digest.clone()],
         component: ComponentConfig {
-            imports: info.component.imports.clone(),
-            exports: info.component.exports.clone(),
+            imports: info.imports.clone(),
+            exports: info.exports.clone(),
             target: None,
         },
     };
@@ -192,12 +194,12 @@ fn http_header(value: &'static str) -> http::HeaderValue {
 fn image_manifest(
     package: &PackageRef,
     version: &Version,
-    info: &WasmInfo,
+    info: &WasmMetadata,
     config: &WasmConfig,
     config_descriptor: Descriptor,
     layer: Descriptor,
 ) -> ImageManifest {
-    let mut annotations = info.annotations.clone();
+    let mut annotations = component::annotations(info);
     annotations.insert(
         "org.opencontainers.image.version".to_owned(),
         version.to_string(),

@@ -63,6 +63,39 @@ pub struct OciSettings {
     pub read_timeout: Option<u64>,
 }
 
+/// Where a registry's packages live, as its well-known document (or a mapping's metadata)
+/// says; used where the `[registry."<name>".oci]` section is silent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OciDefaults {
+    /// The OCI registry host.
+    pub registry: Option<String>,
+    /// The repository prefix.
+    pub namespace_prefix: Option<String>,
+}
+
+impl OciDefaults {
+    /// Defaults from a document's `registry` and `namespacePrefix`.
+    pub fn new(registry: Option<String>, namespace_prefix: Option<String>) -> Self {
+        Self {
+            registry,
+            namespace_prefix,
+        }
+    }
+}
+
+/// How to trust a registry's TLS certificate, from its OCI section.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsTrust {
+    /// Use `https` (also for a loopback registry whose section says `protocol = "https"`).
+    pub https: bool,
+    /// Extra root certificates, PEM (`ca_pem`, then the contents of `ca_file`).
+    pub extra_roots_pem: Vec<Vec<u8>>,
+    /// Accept any certificate (`insecure_skip_tls_verify`).
+    pub insecure: bool,
+}
+
 /// The scheme used to reach a registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -197,6 +230,37 @@ impl OciSettings {
             value: Self::default(),
             origin: registry_config::Origin::Builtin,
         }))
+    }
+
+    /// How to trust `registry`'s TLS certificate, with `ca_file` read: what the backend and
+    /// the registry's well-known document both use.
+    ///
+    /// # Errors
+    /// [`registry_core::Error::Io`] naming `ca_file` when it cannot be read.
+    pub fn tls_trust(&self, registry: &Registry) -> Result<TlsTrust, registry_core::Error> {
+        let mut extra_roots_pem = Vec::new();
+        if let Some(pem) = &self.ca_pem {
+            extra_roots_pem.push(pem.as_bytes().to_vec());
+        }
+        if let Some(path) = &self.ca_file {
+            extra_roots_pem
+                .push(std::fs::read(path).map_err(|err| registry_core::Error::io(path, err))?);
+        }
+        Ok(TlsTrust {
+            https: self.effective_protocol(registry) == Protocol::Https,
+            extra_roots_pem,
+            insecure: self.insecure_skip_tls_verify,
+        })
+    }
+
+    /// The settings with what a registry's well-known document says filled in where the
+    /// configuration leaves it unset.
+    pub fn with_defaults(mut self, defaults: &OciDefaults) -> Self {
+        self.registry = self.registry.or_else(|| defaults.registry.clone());
+        self.namespace_prefix = self
+            .namespace_prefix
+            .or_else(|| defaults.namespace_prefix.clone());
+        self
     }
 
     /// The OCI registry that holds the packages of `registry`.

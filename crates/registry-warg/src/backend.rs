@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
+use registry_config::Config;
 use registry_core::async_trait;
 use registry_core::{
     Backend, ContentDigest, ContentReader, ContentStream, Error, PackageRef, PublishOptions,
@@ -79,12 +80,12 @@ impl WargBackend {
         default_storage: impl Into<PathBuf>,
     ) -> Result<Self, Error> {
         let url_text = settings.effective_url(&registry);
-        let url = RegistryUrl::new(url_text.as_str()).map_err(|err| Error::InvalidInput {
-            message: format!(
+        let url = RegistryUrl::new(url_text.as_str()).map_err(|err| {
+            Error::config(format!(
                 "warg registry `{registry}`: `{url_text}` is not a usable server URL ({err}); \
                  set `url = \"https://...\"` under [registry.\"{registry}\".warg] (`http` is \
                  allowed only for loopback hosts)"
-            ),
+            ))
         })?;
         let root = settings
             .storage_dir
@@ -98,14 +99,13 @@ impl WargBackend {
             || settings.signing_key_file.is_some()
             || settings.signing_key_env.is_some();
         if let Some(backend) = &settings.keyring_backend {
-            let keyring =
-                warg_client::keyring::Keyring::new(backend).map_err(|err| Error::InvalidInput {
-                    message: format!(
-                        "[registry.\"{registry}\".warg] keyring_backend = \"{backend}\": {err}; \
+            let keyring = warg_client::keyring::Keyring::new(backend).map_err(|err| {
+                Error::config(format!(
+                    "[registry.\"{registry}\".warg] keyring_backend = \"{backend}\": {err}; \
                          supported here: {}",
-                        warg_client::keyring::Keyring::SUPPORTED_BACKENDS.join(", ")
-                    ),
-                })?;
+                    warg_client::keyring::Keyring::SUPPORTED_BACKENDS.join(", ")
+                ))
+            })?;
             if auth_token.is_none() {
                 auth_token = keyring
                     .get_auth_token(&url)
@@ -131,6 +131,39 @@ impl WargBackend {
             auth_token,
             signing_key,
         })
+    }
+
+    /// A backend for `registry` from its `[registry."<name>".warg]` section in `config`;
+    /// `discovered_url` (from the registry's well-known document) is used when the section
+    /// names no `url`, and warg's state goes under `default_storage` unless the section
+    /// says `storage_dir`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the file, line and key of a bad setting; otherwise as
+    /// [`new`](Self::new).
+    pub fn from_config(
+        config: &Config,
+        registry: &Registry,
+        discovered_url: Option<&str>,
+        default_storage: impl Into<PathBuf>,
+    ) -> Result<Self, Error> {
+        let mut settings = WargSettings::from_config(config, registry)?.value;
+        if settings.url.is_none() {
+            settings.url = discovered_url.map(str::to_owned);
+        }
+        Self::new(registry.clone(), settings, default_storage)
+    }
+
+    /// Whether `config` leaves `registry`'s server URL to its well-known document (its warg
+    /// section names no `url`).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a bad warg section.
+    pub fn needs_discovered_url(config: &Config, registry: &Registry) -> Result<bool, Error> {
+        Ok(WargSettings::from_config(config, registry)?
+            .value
+            .url
+            .is_none())
     }
 
     /// The registry this backend serves.
@@ -501,11 +534,11 @@ fn package_name(package: &PackageRef) -> Result<PackageName, Error> {
 }
 
 fn parse_key(registry: &Registry, key: &Secret) -> Result<PrivateKey, Error> {
-    PrivateKey::decode(key.expose().to_owned()).map_err(|_| Error::InvalidInput {
-        message: format!(
+    PrivateKey::decode(key.expose().to_owned()).map_err(|_| {
+        Error::config(format!(
             "the signing key for warg registry `{registry}` does not parse; it must look like \
              `ecdsa-p256:<base64 of 32 bytes>` (the value is not shown)"
-        ),
+        ))
     })
 }
 

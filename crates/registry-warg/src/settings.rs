@@ -151,24 +151,20 @@ fn resolve_secret(
     if let Some(path) = file {
         return match std::fs::read_to_string(path) {
             Ok(text) => Ok(Some(Secret::new(text.trim()))),
-            Err(err) => Err(Error::InvalidInput {
-                message: format!(
-                    "{section} {key}_file: cannot read `{}`: {err}; fix the path or the \
+            Err(err) => Err(Error::config(format!(
+                "{section} {key}_file: cannot read `{}`: {err}; fix the path or the \
                      file's permissions",
-                    path.display()
-                ),
-            }),
+                path.display()
+            ))),
         };
     }
     if let Some(var) = env {
         return match std::env::var(var) {
             Ok(text) if !text.trim().is_empty() => Ok(Some(Secret::new(text.trim()))),
-            _ => Err(Error::InvalidInput {
-                message: format!(
-                    "{section} {key}_env names `{var}`, which is not set (or empty) in this \
+            _ => Err(Error::config(format!(
+                "{section} {key}_env names `{var}`, which is not set (or empty) in this \
                      environment; export it, or remove {key}_env"
-                ),
-            }),
+            ))),
         };
     }
     Ok(None)

@@ -20,8 +20,12 @@ pub(crate) const EXIT_NETWORK: u8 = 4;
 pub(crate) const EXIT_INTEGRITY: u8 = 5;
 /// Bad command line (as `EX_USAGE`).
 pub(crate) const EXIT_USAGE: u8 = 64;
+/// A configuration value is wrong, in whichever file or variable and whichever crate
+/// noticed it (as `EX_CONFIG`).
+pub(crate) const EXIT_CONFIG: u8 = 78;
 
-/// The exit code for an error: the first registry error in its chain decides.
+/// The exit code for an error: the first registry or configuration error in its chain
+/// decides.
 pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(err) = cause.downcast_ref::<Error>() {
@@ -32,15 +36,61 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
                 Error::DigestMismatch { .. }
                 | Error::SizeMismatch { .. }
                 | Error::Untrusted { .. } => EXIT_INTEGRITY,
-                Error::InvalidInput { .. } | Error::NoRegistryForNamespace { .. } => EXIT_USAGE,
+                Error::Config(_) | Error::NoRegistryForNamespace { .. } => EXIT_CONFIG,
+                Error::InvalidInput { .. } => EXIT_USAGE,
                 _ => 1,
             };
+        }
+        if cause
+            .downcast_ref::<registry_config::ConfigError>()
+            .is_some()
+        {
+            return EXIT_CONFIG;
         }
         if cause.downcast_ref::<UsageError>().is_some() {
             return EXIT_USAGE;
         }
     }
     1
+}
+
+/// What a command prints: JSON with `--json`, its text otherwise (nothing with `-q`).
+pub(crate) trait Report: serde::Serialize + std::fmt::Display {}
+
+impl<T: serde::Serialize + std::fmt::Display> Report for T {}
+
+/// What a report is, which decides where it goes and whether `-q` silences it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Channel {
+    /// Data the command was asked for (a version list, a config value): stdout, JSON with
+    /// `--json`, printed even with `-q`.
+    Data,
+    /// What the command did: stdout, JSON with `--json`, silenced by `-q`.
+    Status,
+    /// What the command did while stdout carries the data (`get -o -`): stderr, text only,
+    /// silenced by `-q`.
+    Aside,
+}
+
+/// Prints `report` the one way every command does.
+pub(crate) fn print(global: &Global, report: &impl Report, channel: Channel) -> anyhow::Result<()> {
+    if global.json && channel != Channel::Aside {
+        println!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    if global.quiet && channel != Channel::Data {
+        return Ok(());
+    }
+    let text = report.to_string();
+    if text.is_empty() {
+        return Ok(());
+    }
+    let text = text.trim_end_matches('\n');
+    match channel {
+        Channel::Data | Channel::Status => println!("{text}"),
+        Channel::Aside => eprintln!("{text}"),
+    }
+    Ok(())
 }
 
 /// A mistake in how the command was used.

@@ -93,13 +93,19 @@ async fn a_corrupted_entry_is_detected_and_fetched_again() {
     let bytes = component::small("heal me");
     let release = publish(&client, "acme:widget", "1.0.0", bytes.clone()).await;
     let path = client
-        .fetch(&package("acme:widget"), None, &release)
+        .route(&package("acme:widget"))
+        .await
+        .unwrap()
+        .fetch(&release)
         .await
         .unwrap();
     std::fs::write(&path, b"bit rot").unwrap();
 
     let healed = client
-        .fetch(&package("acme:widget"), None, &release)
+        .route(&package("acme:widget"))
+        .await
+        .unwrap()
+        .fetch(&release)
         .await
         .unwrap();
     assert_eq!(healed, path);
@@ -133,7 +139,13 @@ async fn copying_out_verifies_small_and_large_entries() {
             ..component::Spec::default()
         });
         let release = publish(&client, name, "1.0.0", bytes.clone()).await;
-        let path = client.fetch(&package(name), None, &release).await.unwrap();
+        let path = client
+            .route(&package(name))
+            .await
+            .unwrap()
+            .fetch(&release)
+            .await
+            .unwrap();
         let out = dir.path().join("out").join(format!("{padding}.wasm"));
         let copied = client
             .cache()
@@ -165,7 +177,10 @@ async fn offline_uses_the_cache_and_names_what_is_missing() {
     let online = local_client(dir.path());
     let release = publish(&online, "acme:widget", "1.0.0", component::small("offline")).await;
     online
-        .fetch(&package("acme:widget"), None, &release)
+        .route(&package("acme:widget"))
+        .await
+        .unwrap()
+        .fetch(&release)
         .await
         .unwrap();
 
@@ -174,13 +189,19 @@ async fn offline_uses_the_cache_and_names_what_is_missing() {
         .offline(true)
         .build();
     let hit = offline
-        .fetch(&package("acme:widget"), None, &release)
+        .route(&package("acme:widget"))
+        .await
+        .unwrap()
+        .fetch(&release)
         .await
         .unwrap();
     assert!(hit.is_file());
     let other = registry_core::Release::new(version("2.0.0"), ContentDigest::sha256(b"nope"));
     let err = offline
-        .fetch(&package("acme:widget"), None, &other)
+        .route(&package("acme:widget"))
+        .await
+        .unwrap()
+        .fetch(&other)
         .await
         .unwrap_err();
     assert_eq!(
@@ -188,7 +209,10 @@ async fn offline_uses_the_cache_and_names_what_is_missing() {
         "offline: cannot fetch 2.0.0 for `acme:widget`; it is not in the cache. Run once online (or with a lock file whose content is cached)"
     );
     let err = offline
-        .list_versions(&package("acme:widget"), None)
+        .route(&package("acme:widget"))
+        .await
+        .unwrap()
+        .list_versions()
         .await
         .unwrap_err();
     assert!(
@@ -209,10 +233,19 @@ fn concurrent_fetches_from_several_processes() {
             let client = local_client(std::path::Path::new(&dir));
             let pkg = package("acme:shared");
             let release = client
-                .resolve(&pkg, None, &"^1".parse().unwrap())
+                .route(&pkg)
+                .await
+                .unwrap()
+                .resolve(&"^1".parse().unwrap())
                 .await
                 .unwrap();
-            let path = client.fetch(&pkg, None, &release).await.unwrap();
+            let path = client
+                .route(&pkg)
+                .await
+                .unwrap()
+                .fetch(&release)
+                .await
+                .unwrap();
             assert_eq!(
                 ContentDigest::sha256(&std::fs::read(path).unwrap()),
                 release.digest
@@ -292,7 +325,7 @@ fn a_fetch_killed_half_way_leaves_no_entry() {
             );
             let release = registry_core::Release::new(version("1.0.0"), digest).with_size(bytes.len() as u64);
             // Hangs half-way until the parent kills this process.
-            let _ = client.fetch(&package("stall:widget"), None, &release).await;
+            let _ = client.route(&package("stall:widget")).await.unwrap().fetch(&release).await;
         });
         return;
     }
@@ -383,8 +416,20 @@ fn mixed_child(role: &str, dir: &std::path::Path) {
                 // Two ways a tool reads: the content of a release held open, and the bytes
                 // of a resolution (whose cache entry may have been cleaned since).
                 let (digest, bytes) = if round % 2 == 0 {
-                    let release = client.resolve(&pkg, None, &requirement).await.unwrap();
-                    let content = client.fetch_open(&pkg, None, &release).await.unwrap();
+                    let release = client
+                        .route(&pkg)
+                        .await
+                        .unwrap()
+                        .resolve(&requirement)
+                        .await
+                        .unwrap();
+                    let content = client
+                        .route(&pkg)
+                        .await
+                        .unwrap()
+                        .fetch_open(&release)
+                        .await
+                        .unwrap();
                     (release.digest, content.read().await.unwrap())
                 } else {
                     let dependency = registry_client::Dependency::new(pkg, requirement);

@@ -45,9 +45,18 @@ async fn mapping_precedence_reaches_the_right_backend() {
     assert!(other_root.join("acme/widget/1.0.0.wasm").is_file());
     // Backends are built once per registry.
     let registry: Registry = "other.test".parse().unwrap();
-    let a = client.backend(&registry, None).await.unwrap();
-    let b = client.backend(&registry, None).await.unwrap();
-    assert!(std::sync::Arc::ptr_eq(&a, &b));
+    let a = client.route(&package("acme:widget")).await.unwrap();
+    let b = client
+        .route_to(&package("acme:other"), &registry)
+        .await
+        .unwrap();
+    assert_eq!(a.registry(), &registry);
+    assert!(std::sync::Arc::ptr_eq(a.backend(), b.backend()));
+    assert!(
+        a.origin().unwrap().to_string().contains("config.toml"),
+        "the route says where its mapping was set: {:?}",
+        a.origin()
+    );
 }
 
 #[tokio::test]
@@ -55,9 +64,13 @@ async fn unknown_backends_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let client = client_with(dir.path(), "[registry.\"odd.test\"]\ndefault = \"ftp\"\n");
     let err = client
-        .backend(&"odd.test".parse().unwrap(), None)
+        .route_to(&package("odd:thing"), &"odd.test".parse().unwrap())
         .await
         .unwrap_err();
+    assert!(
+        matches!(err, registry_core::Error::Config(_)),
+        "a bad backend name is a configuration error: {err:?}"
+    );
     assert_eq!(
         err.to_string(),
         "registry `odd.test` asks for a `ftp` backend, which does not exist; use \"oci\", \"warg\" or \"local\""

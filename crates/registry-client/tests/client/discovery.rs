@@ -130,9 +130,10 @@ async fn the_client_follows_the_document_to_the_real_registry() {
         &format!("default_registry = \"{registry}\"\n"),
     );
     client
+        .route(&package("found:widget"))
+        .await
+        .unwrap()
         .publish(
-            &package("found:widget"),
-            None,
             &version("1.0.0"),
             Box::pin(std::io::Cursor::new(component::small("discovered"))),
             &PublishOptions::default(),
@@ -179,13 +180,19 @@ async fn discovery_trusts_what_the_oci_section_trusts() {
     };
     let untrusted = load("");
     let err = untrusted
-        .list_versions(&package("tls:widget"), None)
+        .route(&package("tls:widget"))
+        .await
+        .unwrap()
+        .list_versions()
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Registry { .. }), "{err}");
     let trusted = load(&format!("ca_file = {:?}\n", ca_file.display().to_string()));
     let err = trusted
-        .list_versions(&package("tls:widget"), None)
+        .route(&package("tls:widget"))
+        .await
+        .unwrap()
+        .list_versions()
         .await
         .unwrap_err();
     assert!(

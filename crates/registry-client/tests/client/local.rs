@@ -21,7 +21,10 @@ async fn publish_list_and_fetch_in_the_wkg_layout() {
     );
 
     let versions: Vec<String> = client
-        .list_versions(&package("acme:widget"), None)
+        .route(&package("acme:widget"))
+        .await
+        .unwrap()
+        .list_versions()
         .await
         .unwrap()
         .into_iter()
@@ -29,12 +32,18 @@ async fn publish_list_and_fetch_in_the_wkg_layout() {
         .collect();
     assert_eq!(versions, ["1.2.0", "1.10.0"]);
     let got = client
-        .resolve(&package("acme:widget"), None, &"~1.2".parse().unwrap())
+        .route(&package("acme:widget"))
+        .await
+        .unwrap()
+        .resolve(&"~1.2".parse().unwrap())
         .await
         .unwrap();
     assert_eq!(got, release);
     let path = client
-        .fetch(&package("acme:widget"), None, &got)
+        .route(&package("acme:widget"))
+        .await
+        .unwrap()
+        .fetch(&got)
         .await
         .unwrap();
     assert!(path.starts_with(dir.path().join("cache/content/sha256")));
@@ -47,9 +56,10 @@ async fn refusals_and_not_found() {
     let client = local_client(dir.path());
     publish(&client, "acme:widget", "1.0.0", component::small("a")).await;
     let err = client
+        .route(&package("acme:widget"))
+        .await
+        .unwrap()
         .publish(
-            &package("acme:widget"),
-            None,
             &version("1.0.0"),
             Box::pin(std::io::Cursor::new(component::small("b"))),
             &PublishOptions::default(),
@@ -62,12 +72,18 @@ async fn refusals_and_not_found() {
         "{err}"
     );
     let err = client
-        .list_versions(&package("acme:nothing"), None)
+        .route(&package("acme:nothing"))
+        .await
+        .unwrap()
+        .list_versions()
         .await
         .unwrap_err();
     assert!(matches!(err, Error::PackageNotFound { .. }), "{err}");
     let err = client
-        .resolve(&package("acme:widget"), None, &"^2".parse().unwrap())
+        .route(&package("acme:widget"))
+        .await
+        .unwrap()
+        .resolve(&"^2".parse().unwrap())
         .await
         .unwrap_err();
     assert_eq!(
@@ -84,9 +100,10 @@ async fn a_local_registry_without_a_root_says_what_to_add() {
         "[registry.\"bare.test\"]\ndefault = \"local\"\n",
     );
     let err = client
-        .list_versions(&package("acme:widget"), Some(&"bare.test".parse().unwrap()))
+        .route_to(&package("acme:widget"), &"bare.test".parse().unwrap())
         .await
         .unwrap_err();
+    assert!(matches!(err, registry_core::Error::Config(_)), "{err:?}");
     assert_eq!(
         err.to_string(),
         "registry `bare.test` uses the local backend but sets no directory; add `root = \"/path\"` under [registry.\"bare.test\".local]"
@@ -165,9 +182,10 @@ async fn names_and_versions_never_reach_outside_the_registry_or_cache() {
         .map(|e| e.unwrap().path())
         .collect();
     let err = client
+        .route(&package(&long))
+        .await
+        .unwrap()
         .publish(
-            &package(&long),
-            None,
             &version("1.0.0"),
             Box::pin(std::io::Cursor::new(component::small("long"))),
             &PublishOptions::default(),

@@ -17,9 +17,10 @@ async fn resolve_and_fetch_from_a_real_oci_registry() {
     );
     for (v, seed) in [("0.1.0", "a"), ("0.2.0", "b"), ("0.2.1", "c")] {
         client
+            .route(&package("e2e:widget"))
+            .await
+            .unwrap()
             .publish(
-                &package("e2e:widget"),
-                None,
                 &version(v),
                 Box::pin(std::io::Cursor::new(component::small(seed))),
                 &PublishOptions::default(),
@@ -74,9 +75,10 @@ async fn two_namespaces_on_one_registry_keep_their_own_prefixes() {
     );
     for name in ["one:widget", "two:widget"] {
         client
+            .route(&package(name))
+            .await
+            .unwrap()
             .publish(
-                &package(name),
-                None,
                 &version("1.0.0"),
                 Box::pin(std::io::Cursor::new(component::small(name))),
                 &PublishOptions::default(),

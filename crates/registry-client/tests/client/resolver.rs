@@ -288,32 +288,29 @@ async fn version_lists_are_cached_refreshed_on_a_miss_and_used_offline() {
     let (client, backend) = setup(dir.path());
     backend.add("a:pkg", "1.0.0", false);
     let first = client
-        .resolve(
-            &package("a:pkg"),
-            Some(&scripted_registry()),
-            &"^1".parse().unwrap(),
-        )
+        .route_to(&package("a:pkg"), &scripted_registry())
+        .await
+        .unwrap()
+        .resolve(&"^1".parse().unwrap())
         .await
         .unwrap();
     assert_eq!(first.version.to_string(), "1.0.0");
     // A new release within the cache's minute: `^1` still gets the cached answer ...
     backend.add("a:pkg", "1.1.0", false);
     let cached = client
-        .resolve(
-            &package("a:pkg"),
-            Some(&scripted_registry()),
-            &"^1".parse().unwrap(),
-        )
+        .route_to(&package("a:pkg"), &scripted_registry())
+        .await
+        .unwrap()
+        .resolve(&"^1".parse().unwrap())
         .await
         .unwrap();
     assert_eq!(cached.version.to_string(), "1.0.0");
     // ... a requirement only the new release meets asks the registry again ...
     let fresh = client
-        .resolve(
-            &package("a:pkg"),
-            Some(&scripted_registry()),
-            &"^1.1".parse().unwrap(),
-        )
+        .route_to(&package("a:pkg"), &scripted_registry())
+        .await
+        .unwrap()
+        .resolve(&"^1.1".parse().unwrap())
         .await
         .unwrap();
     assert_eq!(fresh.version.to_string(), "1.1.0");
@@ -325,7 +322,10 @@ async fn version_lists_are_cached_refreshed_on_a_miss_and_used_offline() {
     refreshing.register_backend(scripted_registry(), backend.clone());
     backend.add("a:pkg", "1.2.0", false);
     let newest = refreshing
-        .list_versions(&package("a:pkg"), Some(&scripted_registry()))
+        .route_to(&package("a:pkg"), &scripted_registry())
+        .await
+        .unwrap()
+        .list_versions()
         .await
         .unwrap();
     assert_eq!(newest.last().unwrap().version.to_string(), "1.2.0");
@@ -335,26 +335,27 @@ async fn version_lists_are_cached_refreshed_on_a_miss_and_used_offline() {
         .offline(true)
         .build();
     let listed = offline
-        .list_versions(&package("a:pkg"), Some(&scripted_registry()))
+        .route_to(&package("a:pkg"), &scripted_registry())
+        .await
+        .unwrap()
+        .list_versions()
         .await
         .unwrap();
     assert_eq!(listed.len(), 3);
     // Release descriptions are cached too: offline resolution works for what was seen.
     let seen = offline
-        .resolve(
-            &package("a:pkg"),
-            Some(&scripted_registry()),
-            &">=1.1, <1.2".parse().unwrap(),
-        )
+        .route_to(&package("a:pkg"), &scripted_registry())
+        .await
+        .unwrap()
+        .resolve(&">=1.1, <1.2".parse().unwrap())
         .await
         .unwrap();
     assert_eq!(seen, fresh);
     let err = offline
-        .resolve(
-            &package("a:pkg"),
-            Some(&scripted_registry()),
-            &"^1.2".parse().unwrap(),
-        )
+        .route_to(&package("a:pkg"), &scripted_registry())
+        .await
+        .unwrap()
+        .resolve(&"^1.2".parse().unwrap())
         .await
         .unwrap_err();
     assert!(

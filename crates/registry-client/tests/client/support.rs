@@ -64,9 +64,10 @@ pub(crate) fn version(v: &str) -> Version {
 
 pub(crate) async fn publish(client: &Client, name: &str, v: &str, bytes: Vec<u8>) -> Release {
     client
+        .route(&package(name))
+        .await
+        .unwrap()
         .publish(
-            &package(name),
-            None,
             &version(v),
             Box::pin(std::io::Cursor::new(bytes)),
             &PublishOptions::default(),

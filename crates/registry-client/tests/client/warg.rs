@@ -99,7 +99,10 @@ async fn a_well_known_document_leads_to_the_warg_server() {
     );
     publish(&client, "demo:found", "1.0.0", component::small("found")).await;
     let versions = client
-        .list_versions(&package("demo:found"), None)
+        .route(&package("demo:found"))
+        .await
+        .unwrap()
+        .list_versions()
         .await
         .unwrap();
     assert_eq!(versions.len(), 1);

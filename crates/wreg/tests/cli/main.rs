@@ -179,6 +179,80 @@ fn exit_codes_and_messages() {
 }
 
 #[test]
+fn one_get_works_out_its_route_once() {
+    let home = Home::new("");
+    let one = home.component("one.wasm", "routed");
+    home.ok(&["publish", s(&one), "--package", "acme:widget@1.0.0"]);
+    // A cold `get` (empty cache): list, describe, fetch and copy out, all through one route.
+    let out = Command::new(env!("CARGO_BIN_EXE_wreg"))
+        .current_dir(home.dir.path())
+        .env_clear()
+        .env("HOME", home.dir.path())
+        .env("WREG_LOG", "registry_client=debug")
+        .args(["--config", s(&home.path("config.toml"))])
+        .args(["--cache-dir", s(&home.path("cold-cache"))])
+        .args(["get", "acme:widget@^1", "-o", "got.wasm"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    let routes = log.matches("route resolved").count();
+    let backends = log.matches("building a backend").count();
+    assert_eq!(
+        (routes, backends),
+        (1, 1),
+        "one registry lookup, one backend:\n{log}"
+    );
+    assert_eq!(
+        std::fs::read(home.path("got.wasm")).unwrap(),
+        std::fs::read(&one).unwrap()
+    );
+}
+
+#[test]
+fn bad_config_values_exit_with_78_wherever_they_are_noticed() {
+    // Noticed while loading the file ...
+    let home = Home::new("[namespace_registries]\nacme = 5\n");
+    let err = home.fails(&["versions", "acme:widget"], 78);
+    assert!(err.contains("config.toml:7:"), "{err}");
+    // ... and by a backend reading its own section.
+    let home = Home::new("[registry.\"odd.test\"]\ndefault = \"ftp\"\n");
+    let err = home.fails(&["versions", "acme:widget", "--registry", "odd.test"], 78);
+    assert!(err.contains("`ftp` backend"), "{err}");
+    let home = Home::new("[registry.\"localhost:1\".oci]\nprotocol = \"gopher\"\n");
+    let err = home.fails(
+        &["versions", "acme:widget", "--registry", "localhost:1"],
+        78,
+    );
+    assert!(err.contains("protocol"), "{err}");
+}
+
+#[test]
+fn config_json_keeps_value_types() {
+    let home = Home::new("[registry.\"x.test\".oci]\nread_timeout = 5\n");
+    let json: serde_json::Value =
+        serde_json::from_str(&home.ok(&["--json", "config", "show"])).unwrap();
+    let value = |key: &str| {
+        json.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["key"] == key)
+            .unwrap_or_else(|| panic!("{key} in {json}"))["value"]
+            .clone()
+    };
+    assert_eq!(value("default_registry"), "local.test");
+    assert_eq!(value("registry.\"x.test\".oci.read_timeout"), 5);
+    assert_eq!(
+        home.ok(&["config", "get", "registry.\"x.test\".oci.read_timeout"]),
+        "5\n"
+    );
+}
+
+#[test]
 fn config_commands_keep_comments() {
     let home = Home::new("");
     let out = home.ok(&["config", "show", "--origin"]);
@@ -217,7 +291,7 @@ fn config_commands_keep_comments() {
     let json: serde_json::Value =
         serde_json::from_str(&home.ok(&["--json", "config", "show"])).unwrap();
     assert_eq!(json[0]["key"], "default_registry");
-    assert_eq!(json[0]["value"], "\"ghcr.io\"");
+    assert_eq!(json[0]["value"], "ghcr.io", "a JSON string, not TOML text");
 }
 
 #[test]
@@ -466,7 +540,7 @@ fn against_a_real_warg_registry() {
     assert_eq!(out.stdout, std::fs::read(&file).unwrap());
 
     // Without the variable, publishing says what is missing; an unknown package exits 2.
-    let err = home.fails(&["publish", s(&file), "--package", "test:gizmo@2.0.0"], 64);
+    let err = home.fails(&["publish", s(&file), "--package", "test:gizmo@2.0.0"], 78);
     assert!(err.contains("WREG_TEST_WARG_KEY"), "{err}");
     let err = home.fails(&["get", "test:nothing", "-o", "-"], 2);
     assert!(err.contains("test:nothing"), "{err}");

@@ -1,0 +1,120 @@
+//! WIT as the registry sees it: the packages a WIT directory uses, and the package a Wasm
+//! file says it is.
+//!
+//! - [`dependencies`]: every package a `./wit` directory uses but does not define, as
+//!   [`Dependency`] values. A version in a WIT `use` (`wasi:io/streams@0.2.0`) is read as
+//!   every other bare version is ([`registry_core::BareVersion::Compatible`]: `^0.2.0`).
+//! - [`package_of`]: the name (and version) a Wasm file gives itself: a WIT package names
+//!   itself in its `package` line; a component through its `component-name` section and
+//!   `version` section (`wasm-tools metadata add --name ns:name --version 1.2.0`).
+//!
+//! Behind the `wit` feature (wit-parser).
+
+use std::path::Path;
+
+use registry_core::metadata::WasmMetadata;
+use registry_core::{BareVersion, Error, PackageRef, PackageReq, PackageSpec};
+
+use crate::Dependency;
+
+/// The packages the WIT in `dir` uses but does not define, each once, in the order first
+/// used.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the directory when its WIT does not parse.
+pub fn dependencies(dir: &Path) -> Result<Vec<Dependency>, Error> {
+    let group =
+        wit_parser::UnresolvedPackageGroup::parse_dir(dir).map_err(|err| Error::InvalidInput {
+            message: format!("cannot read the WIT in {}: {err:#}", dir.display()),
+        })?;
+    let packages: Vec<_> = std::iter::once(&group.main).chain(&group.nested).collect();
+    let defined: Vec<(&str, &str)> = packages
+        .iter()
+        .map(|p| (p.name.namespace.as_str(), p.name.name.as_str()))
+        .collect();
+    let mut deps: Vec<Dependency> = Vec::new();
+    for package in packages {
+        for name in package.foreign_deps.keys() {
+            if defined.contains(&(name.namespace.as_str(), name.name.as_str())) {
+                continue;
+            }
+            let spec = match &name.version {
+                Some(version) => format!("{}:{}@{version}", name.namespace, name.name),
+                None => format!("{}:{}", name.namespace, name.name),
+            };
+            let req = PackageReq::parse_with(&spec, BareVersion::Compatible)?;
+            let dep = Dependency::new(req.package, req.requirement);
+            if !deps.contains(&dep) {
+                deps.push(dep);
+            }
+        }
+    }
+    Ok(deps)
+}
+
+/// The metadata of the Wasm file at `path` ([`WasmMetadata::read`]), read in constant
+/// memory.
+///
+/// # Errors
+/// [`Error::Io`] when it cannot be opened; [`Error::InvalidInput`] naming the file when it
+/// is not readable WebAssembly.
+pub fn read_metadata(path: &Path) -> Result<WasmMetadata, Error> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    WasmMetadata::read(&mut file).map_err(|err| Error::InvalidInput {
+        message: format!("{}: {err}", path.display()),
+    })
+}
+
+/// The package the Wasm file at `path` says it is, with its version when it says.
+///
+/// A binary-encoded WIT package names itself (`package acme:api@1.2.0;`); a component names
+/// itself when its `component-name` section holds `ns:name` (its version then from its
+/// `version` section, if any). A component without such a name, or a WIT package without a
+/// version, is an error that says which flag to give.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the file and the fix.
+pub fn package_of(path: &Path, metadata: &WasmMetadata) -> Result<PackageSpec, Error> {
+    let fail = |message: String| Error::InvalidInput { message };
+    if let Some(name) = &metadata.name {
+        let package: PackageRef = name.parse().map_err(|err| {
+            fail(format!(
+                "{} is named `{name}`, which is not a package name ({err}); give --package \
+                 ns:name@version",
+                path.display()
+            ))
+        })?;
+        return Ok(PackageSpec {
+            package,
+            version: metadata.version(),
+        });
+    }
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    match wit_parser::decoding::decode_reader(std::io::BufReader::new(file)) {
+        Ok(wit_parser::decoding::DecodedWasm::WitPackage(resolve, id)) => {
+            let name = &resolve.packages[id].name;
+            let package = PackageRef::new(&name.namespace, &name.name)?;
+            let Some(version) = name.version.clone() else {
+                return Err(fail(format!(
+                    "the WIT package {package} in {} has no version; give --package \
+                     {package}@1.0.0",
+                    path.display()
+                )));
+            };
+            Ok(PackageSpec {
+                package,
+                version: Some(version),
+            })
+        }
+        Ok(wit_parser::decoding::DecodedWasm::Component(..)) => Err(fail(format!(
+            "{} does not say which package it is; give --package ns:name@version, or name \
+             the component with `wasm-tools metadata add --name ns:name`",
+            path.display()
+        ))),
+        Err(err) => Err(fail(format!(
+            "{} is not a component or WIT package ({err}); give --package ns:name@version \
+             to publish it anyway",
+            path.display()
+        ))),
+    }
+}

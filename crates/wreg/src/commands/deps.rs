@@ -1,0 +1,167 @@
+//! `wreg fetch` and `wreg lock`: many dependencies, resolved with the lock file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use registry_client::dependency_table::DependencyFile;
+use registry_client::{Client, Dependency, LockFile, LockMode, Resolution, wit};
+use registry_core::PackageReq;
+use serde::Serialize;
+
+use super::usage;
+use crate::cli::{DepsArgs, FetchArgs, Global};
+use crate::output::{self, Channel};
+
+/// One resolved dependency and where its bytes are.
+#[derive(Serialize)]
+struct Row {
+    package: String,
+    version: Option<String>,
+    digest: Option<String>,
+    registry: Option<String>,
+    path: String,
+}
+
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Rows(Vec<Row>);
+
+impl Rows {
+    fn new(rows: impl IntoIterator<Item = (Resolution, PathBuf)>) -> Self {
+        Self(
+            rows.into_iter()
+                .map(|(r, path)| {
+                    let registry = match &r {
+                        Resolution::Registry { registry, .. } => Some(registry.to_string()),
+                        _ => None,
+                    };
+                    Row {
+                        package: r.package().to_string(),
+                        version: r.version().map(ToString::to_string),
+                        digest: r.digest().map(ToString::to_string),
+                        registry,
+                        path: path.display().to_string(),
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Display for Rows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for row in &self.0 {
+            match (&row.version, &row.digest) {
+                (Some(v), Some(d)) => writeln!(f, "{}@{v} {d} -> {}", row.package, row.path)?,
+                _ => writeln!(f, "{} (local) -> {}", row.package, row.path)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) async fn fetch(client: &Client, global: &Global, args: &FetchArgs) -> Result<()> {
+    let resolved = resolve(client, &args.deps).await?;
+    let mut rows = Vec::new();
+    for resolution in resolved {
+        let package = resolution.package();
+        let dest = args
+            .output
+            .join(package.namespace())
+            .join(format!("{}.wasm", package.name()));
+        write_resolution(client, &resolution, &dest).await?;
+        rows.push((resolution, dest));
+    }
+    output::print(global, &Rows::new(rows), Channel::Status)
+}
+
+pub(super) async fn lock(client: &Client, global: &Global, args: &DepsArgs) -> Result<()> {
+    let resolved = resolve(client, args).await?;
+    let rows = resolved.into_iter().map(|r| {
+        let path = r.path().clone();
+        (r, path)
+    });
+    output::print(global, &Rows::new(rows), Channel::Status)
+}
+
+/// The dependencies from `--dep` flags, a `--deps` file and a WIT directory.
+fn dependencies(args: &DepsArgs) -> Result<Vec<Dependency>> {
+    let mut deps = Vec::new();
+    for dep in &args.deps {
+        // A dependency's bare version means the compatible releases, as in every file.
+        let req: PackageReq = dep.parse().map_err(usage)?;
+        deps.push(Dependency::new(req.package, req.requirement));
+    }
+    if let Some(path) = &args.deps_file {
+        deps.extend(DependencyFile::from_path(path)?.dependencies);
+    }
+    let wit = match &args.wit {
+        Some(dir) => Some(dir.clone()),
+        None if deps.is_empty() && Path::new("wit").is_dir() => Some(PathBuf::from("wit")),
+        None => None,
+    };
+    if let Some(dir) = wit {
+        deps.extend(wit::dependencies(&dir)?);
+    }
+    if deps.is_empty() {
+        return Err(usage(
+            "no dependencies: give --dep ns:name@req, --deps FILE or --wit DIR (or run where \
+             ./wit is)",
+        ));
+    }
+    Ok(deps)
+}
+
+async fn resolve(client: &Client, args: &DepsArgs) -> Result<Vec<Resolution>> {
+    let deps = dependencies(args)?;
+    let mut lock = LockFile::load(&args.lock)?.unwrap_or_else(LockFile::new);
+    let before = lock.clone();
+    let mode = if args.locked {
+        LockMode::Locked
+    } else {
+        LockMode::Update
+    };
+    let resolved = client.resolve_all(&deps, Some(&mut lock), mode).await?;
+    if lock != before {
+        if args.locked {
+            bail!(
+                "{} would change, and --locked forbids it; run without --locked",
+                args.lock.display()
+            );
+        }
+        lock.save(&args.lock)?;
+    }
+    Ok(resolved)
+}
+
+async fn write_resolution(client: &Client, resolution: &Resolution, dest: &Path) -> Result<()> {
+    if let Some(dir) = dest.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    match resolution {
+        Resolution::Registry {
+            package,
+            registry,
+            release,
+            ..
+        } => {
+            // The cache entry verified while resolving is copied (and hashed again); a route
+            // is worked out only if that entry has gone.
+            let cache = client.cache();
+            if !cache
+                .copy_verified(&release.digest, release.size, dest)
+                .await?
+            {
+                let route = client.route_to(package, registry).await?;
+                route.fetch_open(release).await?.copy_to(dest).await?;
+            }
+        }
+        _ => {
+            tokio::fs::copy(resolution.path(), dest)
+                .await
+                .with_context(|| format!("cannot copy {}", resolution.path().display()))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! The commands, a module each: every command is a few calls into `registry-client`, and
+//! returns a report that [`output::print`] prints as text or JSON.
+
+mod cache;
+mod config;
+mod deps;
+mod get;
+mod publish;
+mod versions;
+
+use anyhow::Result;
+use clap::CommandFactory as _;
+use registry_client::{Client, Route};
+use registry_config::{Config, ConfigLoader};
+use registry_core::{PackageRef, Registry};
+
+use crate::cli::{Cli, Command, Global};
+use crate::output::{self, UsageError};
+
+pub(crate) async fn run(cli: Cli) -> Result<()> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "wreg", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Config(command) => config::run(command, global),
+        Command::Get(args) => get::run(&client(global)?, global, &args).await,
+        Command::Publish(args) => publish::run(&client(global)?, global, &args).await,
+        Command::Versions(args) => versions::run(&client(global)?, global, &args).await,
+        Command::Fetch(args) => deps::fetch(&client(global)?, global, &args).await,
+        Command::Lock(args) => deps::lock(&client(global)?, global, &args.deps).await,
+        Command::Cache(command) => cache::run(command, &client(global)?, global).await,
+    }
+}
+
+/// A mistake in how the command was used (exit code 64).
+pub(crate) fn usage(err: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(UsageError(err.to_string()))
+}
+
+fn load_config(global: &Global) -> Result<Config> {
+    let mut loader = ConfigLoader::new();
+    if let Some(path) = &global.config {
+        if !path.is_file() {
+            return Err(usage(format!("--config {}: no such file", path.display())));
+        }
+        loader = loader.user_file(path);
+    }
+    Ok(loader.load()?)
+}
+
+fn client(global: &Global) -> Result<Client> {
+    let mut builder = Client::builder(load_config(global)?).offline(global.offline);
+    if let Some(dir) = &global.cache_dir {
+        builder = builder.cache_dir(dir);
+    }
+    if output::show_progress(global) {
+        builder = builder.progress(std::sync::Arc::new(output::Bars::default()));
+    }
+    Ok(builder.build())
+}
+
+/// The route of `package`: from `--registry` when given, else the configured one.
+async fn route(client: &Client, package: &PackageRef, registry: Option<&str>) -> Result<Route> {
+    let registry: Option<Registry> = registry.map(|r| r.parse().map_err(usage)).transpose()?;
+    Ok(match registry {
+        Some(registry) => client.route_to(package, &registry).await?,
+        None => client.route(package).await?,
+    })
+}
