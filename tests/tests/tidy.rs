@@ -117,6 +117,35 @@ fn light_crates_pull_in_no_runtime_and_no_http_client() {
     }
 }
 
+/// The command line reaches the registries only through the client: it may use the client,
+/// the configuration and the vocabulary, and no backend crate directly.
+#[test]
+fn wreg_depends_only_on_client_config_and_core() {
+    let metadata = metadata();
+    let packages = metadata["packages"].as_array().unwrap();
+    let wreg = packages.iter().find(|p| p["name"] == "wreg").unwrap();
+    let ours: Vec<&str> = wreg["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"].is_null())
+        .map(|d| d["name"].as_str().unwrap())
+        .filter(|name| PUBLISHED.contains(name) || name.starts_with("registry-"))
+        .collect();
+    let allowed = ["registry-client", "registry-config", "registry-core"];
+    for name in &ours {
+        assert!(
+            allowed.contains(name),
+            "wreg depends on {name}; reach it through registry-client instead"
+        );
+    }
+    assert_eq!(
+        ours.len(),
+        allowed.len(),
+        "wreg's own dependencies: {ours:?}"
+    );
+}
+
 #[test]
 fn library_crates_deny_missing_docs() {
     for name in PUBLISHED.iter().filter(|n| **n != "wreg") {

@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use test_support::Distribution;
 
-use crate::bench::Peer;
+use crate::peers::{self, Peer};
 use crate::root;
 
 /// One cell: who wrote, who read, and how it went.
@@ -50,8 +50,7 @@ pub(crate) fn run_matrix() -> Result<()> {
     // before it has built most of this already.
     crate::cargo(&["build", "--locked", "-p", "wreg"])?;
     let wreg = root().join("target/debug/wreg").display().to_string();
-    let wkg = crate::bench::wkg(Peer::Interop)
-        .context("could not install wkg 0.16.1 with `cargo install`")?
+    let wkg = peers::install(peers::WKG, Peer::Interop)?
         .display()
         .to_string();
     crate::debian_tools(&[("skopeo", "skopeo"), ("docker-registry", "docker-registry")])?;
@@ -263,21 +262,10 @@ pub(crate) fn run_matrix() -> Result<()> {
     Ok(())
 }
 
-/// `warg` from crates.io (`warg-cli` 0.10.0), installed if missing.
-pub(crate) fn warg_cli(peer: Peer) -> Option<std::path::PathBuf> {
-    crate::bench::cargo_install("warg-cli", "0.10.0", "warg", peer)
-}
-
-/// `wac` from crates.io (`wac-cli` 0.12.0), installed if missing.
-fn wac_cli() -> Option<std::path::PathBuf> {
-    crate::bench::cargo_install("wac-cli", "0.12.0", "wac", Peer::Interop)
-}
-
 /// The `warg` CLI publishes and we read; we publish and `warg download` reads; against an
 /// in-process warg-server.
 fn warg_cells(wreg: &str, cells: &mut Vec<Cell>) -> Result<()> {
-    let warg = warg_cli(Peer::Interop)
-        .context("could not install warg-cli 0.10.0 with `cargo install`")?
+    let warg = peers::install(peers::WARG, Peer::Interop)?
         .display()
         .to_string();
     let server = test_support::warg::WargServer::builder()
@@ -370,8 +358,7 @@ fn warg_cells(wreg: &str, cells: &mut Vec<Cell>) -> Result<()> {
 
 /// We fetch two packages into `deps/`; the real `wac compose` composes them from there.
 fn wac_cell(wreg: &str, host: &str, cells: &mut Vec<Cell>) -> Result<()> {
-    let wac = wac_cli()
-        .context("could not install wac-cli 0.12.0 with `cargo install`")?
+    let wac = peers::install(peers::WAC, Peer::Interop)?
         .display()
         .to_string();
     let work = tempfile::tempdir()?;

@@ -19,6 +19,7 @@ mod bench;
 mod delay;
 mod fuzz;
 mod interop;
+mod peers;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>

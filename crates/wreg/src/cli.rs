@@ -24,7 +24,8 @@ Examples:
   wreg config set --user default_registry ghcr.io
 
 Exit codes: 0 ok, 1 other errors, 2 not found, 3 unauthorized, 4 network or registry
-error, 5 integrity (digest or size mismatch), 64 usage.";
+error, 5 integrity (digest or size mismatch), 64 usage, 78 configuration (a bad value in a
+config file, manifest, dependency file or variable).";
 
 /// Options every command takes.
 #[derive(Debug, Args)]
@@ -90,7 +91,9 @@ Examples:
   wreg fetch --dep wasi:http@^0.2 --dep acme:widget@1.0.0     into ./deps, ./wkg.lock
   wreg fetch --deps deps.toml --locked                         fail if the lock would change
 
-A WIT reference `ns:pkg/iface@1.2.0` asks for a semver-compatible release (`^1.2.0`).
+A bare version in a dependency asks for a semver-compatible release: `--dep acme:widget@1.2.0`,
+`\"acme:widget\" = \"1.2.0\"` and a WIT `use ns:pkg/iface@1.2.0` all mean `^1.2.0` (write
+`=1.2.0` for exactly that release). `wreg get ns:name@1.2.0` names one release exactly.
 
 A dependency file lists packages and requirements:
   [dependencies]
@@ -117,7 +120,8 @@ A dependency file lists packages and requirements:
 
 #[derive(Debug, Args)]
 pub(crate) struct GetArgs {
-    /// `ns:name`, `ns:name@version` or `ns:name@requirement` (e.g. `wasi:http@^0.2`).
+    /// `ns:name`, `ns:name@version` (exactly that release) or `ns:name@requirement` (e.g.
+    /// `wasi:http@^0.2`).
     pub(crate) package: String,
     /// Where to write: a file, a directory, or `-` for stdout.
     #[arg(short, long, value_name = "PATH")]
@@ -154,7 +158,7 @@ pub(crate) struct VersionsArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DepsArgs {
-    /// A dependency, `ns:name@requirement` (repeatable).
+    /// A dependency, `ns:name@requirement` (repeatable); a bare version means `^version`.
     #[arg(long = "dep", value_name = "NS:NAME[@REQ]")]
     pub(crate) deps: Vec<String>,
     /// A dependency file (`[dependencies]` table).

@@ -1,0 +1,228 @@
+//! Configuration: loading six layers in process, and `wreg config show` as a process.
+
+use std::fmt::Write as _;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use super::{RUNS, Row, Sample, push_medians, timed_sample, under_gnu_time};
+use crate::{cargo, root};
+
+/// The Criterion benchmark of loading a six-layer config; its median from Criterion's
+/// estimates.
+pub(super) fn config_load(rows: &mut Vec<Row>) -> Result<()> {
+    cargo(&[
+        "bench",
+        "--locked",
+        "-p",
+        "registry-config",
+        "--bench",
+        "load",
+    ])?;
+    for (name, id) in [
+        ("config: load 6 layers", "load 6 layers"),
+        ("config: resolve_registry", "resolve_registry"),
+    ] {
+        let path = root()
+            .join("target/criterion")
+            .join(id)
+            .join("new/estimates.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("read Criterion's estimates at {}", path.display()))?;
+        let estimates: serde_json::Value = serde_json::from_str(&text)?;
+        let nanos = estimates["median"]["point_estimate"]
+            .as_f64()
+            .context("no median in Criterion's estimates")?;
+        rows.push(Row {
+            scenario: name.to_owned(),
+            contestant: "ours".to_owned(),
+            seconds: nanos / 1e9,
+            peak_kib: 0,
+            fine: true,
+        });
+    }
+    Ok(())
+}
+
+/// Invocations timed together for one sample of a command that takes milliseconds.
+pub(super) const SHORT_REPEATS: u32 = 40;
+
+/// Scenario 7: `wreg config show --origin` reading six layers (built-in defaults, the user
+/// file, three nested project files, the environment), process start-up included, next to
+/// `git config --list --show-origin` reading six sources (system, global and local files,
+/// two included files, the environment): the same job for a tool people know.
+pub(super) fn config_show(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
+    let wreg = root().join("target/release/wreg");
+    let work = tempfile::tempdir()?;
+    let home = work.path();
+    let mut user =
+        String::from("# user settings\ndefault_registry = \"ghcr.io\"\n\n[namespace_registries]\n");
+    for i in 0..20 {
+        let _ = writeln!(user, "ns{i} = \"registry{i}.example\"");
+    }
+    user.push_str("\n[package_registry_overrides]\n");
+    for i in 0..20 {
+        let _ = writeln!(user, "\"ns{i}:pkg{i}\" = \"mirror.example:5000\"");
+    }
+    for i in 0..10 {
+        let _ = write!(
+            user,
+            "\n[registry.\"registry{i}.example\".oci]\nnamespace_prefix = \"org{i}/\"\n"
+        );
+    }
+    std::fs::write(home.join("user.toml"), user)?;
+    let mut project = home.to_owned();
+    for level in ["a", "b", "c"] {
+        project.push(level);
+        std::fs::create_dir_all(project.join(".wasm-pkg"))?;
+        std::fs::write(
+            project.join(".wasm-pkg/config.toml"),
+            format!(
+                "# project {level}\n[namespace_registries]\n{level} = \"{level}.example\"\n\
+                 [registry.\"{level}.example\".oci]\nprotocol = \"http\"\n"
+            ),
+        )?;
+    }
+    // Each takes the command to set up: the program itself, or the program under GNU time.
+    let wreg_cmd = |mut cmd: Command, args: &[&str]| {
+        cmd.current_dir(&project)
+            .env_clear()
+            .env("HOME", home)
+            .env("WASM_PKG_NAMESPACE_REGISTRIES", "env=env.example")
+            .arg("--config")
+            .arg(home.join("user.toml"))
+            .args(args);
+        cmd
+    };
+    // The six layers are really read: four files, and values from the environment.
+    let paths = wreg_cmd(Command::new(&wreg), &["config", "path"]).output()?;
+    let shown = wreg_cmd(Command::new(&wreg), &["config", "show", "--origin"]).output()?;
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    if String::from_utf8_lossy(&paths.stdout).lines().count() != 4
+        || !shown.contains("WASM_PKG_NAMESPACE_REGISTRIES")
+        || !shown.contains("built-in")
+        || !shown.contains("c/.wasm-pkg/config.toml")
+    {
+        bail!("wreg config show did not read six layers:\n{shown}");
+    }
+
+    let repo = home.join("repo");
+    std::fs::create_dir_all(&repo)?;
+    let git_cmd = |mut cmd: Command, args: &[&str]| {
+        cmd.current_dir(&repo)
+            .env_clear()
+            .env("HOME", home)
+            .env("GIT_CONFIG_SYSTEM", home.join("gitconfig-system"))
+            .env("GIT_CONFIG_GLOBAL", home.join("gitconfig-global"))
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "env.key")
+            .env("GIT_CONFIG_VALUE_0", "value")
+            .args(args);
+        cmd
+    };
+    std::fs::write(home.join("gitconfig-system"), "[core]\n\tpager = less\n")?;
+    std::fs::write(
+        home.join("gitconfig-global"),
+        "[user]\n\tname = Bench\n[include]\n\tpath = gitconfig-include-1\n",
+    )?;
+    let mut include = String::new();
+    for i in 0..20 {
+        let _ = writeln!(
+            include,
+            "[remote \"r{i}\"]\n\turl = https://registry{i}.example/x"
+        );
+    }
+    std::fs::write(home.join("gitconfig-include-1"), &include)?;
+    if !git_cmd(Command::new("git"), &["init", "-q"])
+        .status()?
+        .success()
+    {
+        bail!("git init failed");
+    }
+    std::fs::write(
+        home.join("gitconfig-include-2"),
+        include.replace("\"r", "\"s"),
+    )?;
+    if !git_cmd(
+        Command::new("git"),
+        &[
+            "config",
+            "include.path",
+            &home.join("gitconfig-include-2").display().to_string(),
+        ],
+    )
+    .status()?
+    .success()
+    {
+        bail!("git config include.path failed");
+    }
+    let listed = git_cmd(Command::new("git"), &["config", "--list", "--show-origin"]).output()?;
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    if [
+        "gitconfig-system",
+        "gitconfig-global",
+        "gitconfig-include-1",
+        ".git/config",
+        "gitconfig-include-2",
+        "command line",
+    ]
+    .iter()
+    .any(|source| !listed.contains(source))
+    {
+        bail!("git config did not read six sources:\n{listed}");
+    }
+
+    let mut samples: Vec<(String, Vec<Sample>)> = vec![
+        ("ours".into(), Vec::new()),
+        ("git config --list --show-origin".into(), Vec::new()),
+    ];
+    for _ in 0..RUNS {
+        for (contestant, runs) in &mut samples {
+            let ours = contestant == "ours";
+            let program: &std::ffi::OsStr = if ours {
+                wreg.as_os_str()
+            } else {
+                "git".as_ref()
+            };
+            let set_up = |base: Command| {
+                let mut cmd = if ours {
+                    wreg_cmd(base, &["config", "show", "--origin"])
+                } else {
+                    git_cmd(base, &["config", "--list", "--show-origin"])
+                };
+                cmd.stdout(std::process::Stdio::null());
+                cmd
+            };
+            let mut cmd = set_up(Command::new(program));
+            let started = std::time::Instant::now();
+            for _ in 0..SHORT_REPEATS {
+                if !cmd.status()?.success() {
+                    bail!("{contestant} failed");
+                }
+            }
+            let seconds = started.elapsed().as_secs_f64() / f64::from(SHORT_REPEATS);
+            // Peak memory from one more run under GNU time.
+            let out = tempfile::NamedTempFile::new()?;
+            let peak_kib = timed_sample(
+                &mut set_up(under_gnu_time(out.path(), program)),
+                out.path(),
+                contestant,
+            )?
+            .peak_kib;
+            runs.push(Sample {
+                seconds,
+                peak_kib,
+                fine: true,
+            });
+        }
+    }
+    notes.push(format!(
+        "config show: `wreg config show --origin` over six layers (built-in, a 70-line user \
+         file, three nested project files, one environment variable), process start-up \
+         included, each run the mean of {SHORT_REPEATS} invocations; the reference is `git \
+         config --list --show-origin` over six sources (system, global, local, two includes, \
+         the environment)."
+    ));
+    push_medians(rows, "config show, 6 layers (process)".to_owned(), samples);
+    Ok(())
+}

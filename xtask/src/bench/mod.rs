@@ -1,0 +1,164 @@
+//! `cargo xtask bench`: every figure measured in one run, next to its peers, written to
+//! `BENCHMARKS.md`. A scenario that cannot run fails the task; no figure is printed that was
+//! not measured in this run.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, root};
+
+mod config;
+mod many;
+mod oci;
+mod report;
+mod warg;
+
+/// Runs per contestant, alternating between contestants.
+pub(super) const RUNS: usize = 5;
+
+/// Wall time and peak resident memory of one run.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Sample {
+    pub(super) seconds: f64,
+    pub(super) peak_kib: u64,
+    /// Timed to the microsecond (a mean over many runs), not to GNU time's 10 ms.
+    pub(super) fine: bool,
+}
+
+/// Medians of a contestant's runs.
+pub(super) struct Row {
+    pub(super) scenario: String,
+    pub(super) contestant: String,
+    pub(super) seconds: f64,
+    pub(super) peak_kib: u64,
+    pub(super) fine: bool,
+}
+
+pub(crate) fn run() -> Result<()> {
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+
+    // `BENCH_ONLY=warg,oci` runs some scenario groups (config, oci, many, warg) and prints
+    // their table without replacing BENCHMARKS.md.
+    let only = std::env::var("BENCH_ONLY").ok();
+    let wanted = |group: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|g| g == group))
+    };
+    crate::debian_tools(&[
+        ("/usr/bin/time", "time"),
+        ("curl", "curl"),
+        ("skopeo", "skopeo"),
+        ("git", "git"),
+        ("docker-registry", "docker-registry"),
+    ])?;
+    if wanted("config") {
+        config::config_load(&mut rows)?;
+    }
+    cargo(&["build", "--locked", "--release", "-p", "wreg"])?;
+    if wanted("oci") {
+        oci::oci_transfers(&mut rows, &mut notes)?;
+    }
+    if wanted("many") {
+        many::many_packages(&mut rows, &mut notes)?;
+    }
+    if wanted("warg") {
+        warg::warg_fetch(&mut rows, &mut notes)?;
+    }
+    if wanted("config") {
+        config::config_show(&mut rows, &mut notes)?;
+    }
+
+    let report = report::render(&rows, &notes);
+    println!("\n{report}");
+    if only.is_some() {
+        println!("BENCH_ONLY is set: BENCHMARKS.md left as it was");
+        return Ok(());
+    }
+    std::fs::write(root().join("BENCHMARKS.md"), report).context("write BENCHMARKS.md")?;
+    println!("written to BENCHMARKS.md");
+    Ok(())
+}
+
+/// Runs `command` under GNU time and returns its wall time and peak RSS.
+pub(super) fn measure(command: &[&str]) -> Result<Sample> {
+    let out = tempfile::NamedTempFile::new()?;
+    let mut timed = under_gnu_time(out.path(), command[0]);
+    timed.args(&command[1..]);
+    timed_sample(&mut timed, out.path(), &command.join(" "))
+}
+
+/// A command running `program` under GNU time, which writes `<wall seconds> <peak KiB>` to
+/// `out`; arguments, environment and directory are added to it as to `program`'s own.
+pub(super) fn under_gnu_time(out: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new("/usr/bin/time");
+    command.args(["-f", "%e %M", "-o"]).arg(out).arg(program);
+    command
+}
+
+/// Runs a command from [`under_gnu_time`] and reads what it measured.
+pub(super) fn timed_sample(command: &mut Command, out: &Path, what: &str) -> Result<Sample> {
+    let status = command
+        .status()
+        .context("run /usr/bin/time (Debian package `time`)")?;
+    if !status.success() {
+        bail!("`{what}` failed ({status})");
+    }
+    let text = std::fs::read_to_string(out)?;
+    let mut fields = text.split_whitespace();
+    let seconds = fields.next().context("no time")?.parse()?;
+    let peak_kib = fields.next().context("no memory")?.parse()?;
+    Ok(Sample {
+        seconds,
+        peak_kib,
+        fine: false,
+    })
+}
+
+/// One row per contestant: the medians of its runs.
+pub(super) fn push_medians(
+    rows: &mut Vec<Row>,
+    scenario: String,
+    samples: Vec<(String, Vec<Sample>)>,
+) {
+    for (contestant, runs) in samples {
+        let m = median(runs);
+        rows.push(Row {
+            scenario: scenario.clone(),
+            contestant,
+            seconds: m.seconds,
+            peak_kib: m.peak_kib,
+            fine: m.fine,
+        });
+    }
+}
+
+pub(super) fn median(mut samples: Vec<Sample>) -> Sample {
+    samples.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    let seconds = samples[samples.len() / 2].seconds;
+    let mut peaks: Vec<u64> = samples.iter().map(|s| s.peak_kib).collect();
+    peaks.sort_unstable();
+    Sample {
+        seconds,
+        peak_kib: peaks[peaks.len() / 2],
+        fine: samples[0].fine,
+    }
+}
+
+pub(super) fn sha256_of(path: &Path) -> Result<String> {
+    let output = Command::new("sha256sum").arg(path).output()?;
+    let text = String::from_utf8(output.stdout)?;
+    let hex = text.split_whitespace().next().context("sha256sum output")?;
+    Ok(format!("sha256:{hex}"))
+}
+
+pub(super) fn check_same(a: &Path, b: &Path) -> Result<()> {
+    let same = std::fs::metadata(a)?.len() == std::fs::metadata(b)?.len()
+        && sha256_of(a)? == sha256_of(b)?;
+    if !same {
+        bail!("{} differs from {}", a.display(), b.display());
+    }
+    Ok(())
+}
