@@ -8,7 +8,7 @@ use registry_client::LockFile;
 use registry_client::cargo_component::ComponentManifest;
 use registry_client::discovery::RegistryMetadata;
 use registry_config::{Config, ConfigError, ConfigLoader, ToolLayer};
-use registry_core::{PackageRef, PackageSpec, Registry};
+use registry_core::{BareVersion, PackageRef, PackageReq, PackageSpec, Registry};
 
 /// The credential the config seeds carry; no error about a secret key may show it.
 const SECRET: &str = "hunter2";
@@ -85,6 +85,18 @@ pub fn package_ref(data: &[u8]) {
         assert_eq!(s.parse::<PackageRef>().ok(), Some(package), "round trip");
     } else if let Err(err) = text.parse::<PackageSpec>() {
         assert!(!err.to_string().is_empty());
+    }
+    // The requirement grammar: what parses prints back to text that parses to the same
+    // requirement, under either reading of a bare version.
+    for bare in [BareVersion::Compatible, BareVersion::Exact] {
+        match PackageReq::parse_with(&text, bare) {
+            Ok(req) => {
+                let again = PackageReq::parse_with(&req.to_string(), bare)
+                    .unwrap_or_else(|err| panic!("{req} does not parse back: {err}"));
+                assert_eq!(again, req, "requirement round trip");
+            }
+            Err(err) => assert!(!err.to_string().is_empty()),
+        }
     }
 }
 
