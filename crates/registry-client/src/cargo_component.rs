@@ -30,8 +30,7 @@
 //! let manifest = ComponentManifest::from_path("Cargo.toml".as_ref())?;
 //! let config = ConfigLoader::new()
 //!     .tool_layer(manifest.tool_layer()?)
-//!     .load()
-//!     .map_err(|e| registry_client::core::Error::InvalidInput { message: e.to_string() })?;
+//!     .load()?;
 //! let client = Client::new(config);
 //! let resolved = cargo_component::resolve(&client, &manifest, LockMode::Update).await?;
 //! for dep in resolved.target.iter().chain(&resolved.dependencies) {
@@ -165,8 +164,8 @@ impl ComponentManifest {
     /// manifest at `path`. A manifest without them has no dependencies.
     ///
     /// # Errors
-    /// [`Error::Io`] when the file cannot be read; [`Error::InvalidInput`] naming the file,
-    /// line and key of a value that is wrong.
+    /// [`Error::Io`] when the file cannot be read; [`Error::Config`] naming the file,
+    /// line, column and key of a value that is wrong.
     pub fn from_path(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::parse(&text, path)
@@ -175,7 +174,7 @@ impl ComponentManifest {
     /// As [`from_path`](Self::from_path), from the manifest's text.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming the file, line and key of a value that is wrong.
+    /// [`Error::Config`] naming the file, line, column and key of a value that is wrong.
     pub fn parse(text: &str, path: &Path) -> Result<Self, Error> {
         let source = SourceText::new(Scope::Tool, path, text);
         let reader = TomlReader::new(&source);
