@@ -186,6 +186,8 @@ pub struct Tls {
     pub https: bool,
     /// Extra root certificates, PEM.
     pub extra_roots_pem: Vec<Vec<u8>>,
+    /// Extra root certificates, DER.
+    pub extra_roots_der: Vec<Vec<u8>>,
     /// Accept any certificate.
     pub insecure: bool,
 }
@@ -195,7 +197,22 @@ impl From<registry_oci::TlsTrust> for Tls {
     fn from(trust: registry_oci::TlsTrust) -> Self {
         Self {
             https: trust.https,
-            extra_roots_pem: trust.extra_roots_pem,
+            extra_roots_pem: trust
+                .extra_roots
+                .iter()
+                .filter_map(|root| match root {
+                    registry_oci::RootCertificate::Pem(pem) => Some(pem.clone()),
+                    _ => None,
+                })
+                .collect(),
+            extra_roots_der: trust
+                .extra_roots
+                .iter()
+                .filter_map(|root| match root {
+                    registry_oci::RootCertificate::Der(der) => Some(der.clone()),
+                    _ => None,
+                })
+                .collect(),
             insecure: trust.insecure,
         }
     }
@@ -275,6 +292,16 @@ impl Discovery {
         for pem in &tls.extra_roots_pem {
             let certificate = reqwest::Certificate::from_pem(pem).map_err(|e| {
                 Error::registry_with_source(registry, "its `ca_file`/`ca_pem` is not PEM", e)
+            })?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        for der in &tls.extra_roots_der {
+            let certificate = reqwest::Certificate::from_der(der).map_err(|e| {
+                Error::registry_with_source(
+                    registry,
+                    "an `extra_root_certificates` entry is not DER",
+                    e,
+                )
             })?;
             builder = builder.add_root_certificate(certificate);
         }

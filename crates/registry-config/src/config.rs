@@ -418,7 +418,8 @@ pub(crate) fn deserialize_node<T: DeserializeOwned>(
         let message = if key.is_secret() {
             redact_value(err.message())
         } else {
-            err.message().trim_end().replace('\n', "; ")
+            let message = err.message().trim_end().replace('\n', "; ");
+            suggest_field(&message).unwrap_or(message)
         };
         ConfigError::Invalid {
             origin,
@@ -426,6 +427,24 @@ pub(crate) fn deserialize_node<T: DeserializeOwned>(
             message,
         }
     })
+}
+
+/// serde's "unknown field `protcol`, expected one of `protocol`, ..." with the likely
+/// intended field named first, as the rest of the configuration's unknown keys are.
+fn suggest_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, expected) = rest.split_once('`')?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let best = candidates
+        .iter()
+        .map(|c| (crate::schema::edit_distance(field, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min()?;
+    Some(format!(
+        "unknown key `{field}`; did you mean `{}`? (allowed here: {})",
+        best.1,
+        candidates.join(", ")
+    ))
 }
 
 /// A deserialization message for a credential key, without the part that may quote the

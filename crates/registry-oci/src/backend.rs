@@ -17,7 +17,7 @@ use registry_core::{
 use crate::credentials::{CredentialOrigin, CredentialSources};
 use crate::manifest::{self, Parsed};
 use crate::reference::{Repository, tag_to_version};
-use crate::settings::{Auth, OciDefaults, OciSettings, Protocol};
+use crate::settings::{Auth, OciDefaults, OciSettings, Protocol, RootCertificate};
 
 /// Tags asked for per page when listing versions.
 const TAG_PAGE: usize = 1000;
@@ -119,20 +119,26 @@ impl OciBackend {
             Protocol::Http => ClientProtocol::Http,
             Protocol::Https => ClientProtocol::Https,
         };
-        let extra_root_certificates = settings
-            .tls_trust(&registry)?
-            .extra_roots_pem
+        let trust = settings.tls_trust(&registry)?;
+        let extra_root_certificates = trust
+            .extra_roots
             .into_iter()
-            .map(|data| Certificate {
-                encoding: CertificateEncoding::Pem,
-                data,
+            .map(|root| match root {
+                RootCertificate::Pem(data) => Certificate {
+                    encoding: CertificateEncoding::Pem,
+                    data,
+                },
+                RootCertificate::Der(data) => Certificate {
+                    encoding: CertificateEncoding::Der,
+                    data,
+                },
             })
             .collect();
         let config = ClientConfig {
             protocol,
             connect_timeout: Some(Duration::from_secs(settings.connect_timeout.unwrap_or(10))),
             read_timeout: Some(Duration::from_secs(settings.read_timeout.unwrap_or(60))),
-            accept_invalid_certificates: settings.insecure_skip_tls_verify,
+            accept_invalid_certificates: trust.insecure,
             // One streamed PUT per blob: fewer round trips than chunked PATCHes, and no
             // token can expire between the chunks of one upload.
             use_monolithic_push: true,

@@ -38,7 +38,10 @@ mod settings;
 
 pub use backend::{OciBackend, RetryPolicy};
 pub use credentials::{CredentialOrigin, CredentialSources, ENV_PREFIX, env_suffix};
-pub use settings::{Auth, OciDefaults, OciSettings, Protocol, TlsTrust};
+pub use settings::{
+    Auth, CertificateEncoding, InlineCertificate, OciDefaults, OciSettings, Protocol,
+    RootCertificate, TlsTrust,
+};
 
 /// The name of this backend's section in `[registry."<name>"]` and of its `default`.
 pub const BACKEND_NAME: &str = "oci";

@@ -19,7 +19,9 @@ use crate::BACKEND_NAME;
 /// protocol = "https"                # or "http"; loopback registries default to "http"
 /// auth = { username = "me", password = "..." }   # or "base64(user:pass)", or { token = "..." }
 /// ca_file = "/etc/ssl/private-ca.pem" # extra roots (or `ca_pem` inline)
+/// extra_root_certificates = [{ encoding = "pem", data = "-----BEGIN CERTIFICATE-----..." }]
 /// insecure_skip_tls_verify = false  # only for a registry you control
+/// accept_invalid_certificates = false # wkg's name for the same
 /// connect_timeout = 10              # seconds
 /// read_timeout = 60                 # seconds
 /// ```
@@ -52,9 +54,17 @@ pub struct OciSettings {
     /// Extra root certificates, inline, in PEM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_pem: Option<String>,
+    /// Extra root certificates, inline, as `wkg` 0.15.1 and later write them: a list of
+    /// `{ encoding = "pem" | "der", data = "..." }` (DER as base64).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_root_certificates: Vec<InlineCertificate>,
     /// Accept any TLS certificate. Only for a registry you control; never the default.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure_skip_tls_verify: bool,
+    /// `wkg`'s name (0.15.1 and later) for [`insecure_skip_tls_verify`](Self::insecure_skip_tls_verify):
+    /// either one set accepts any certificate.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accept_invalid_certificates: bool,
     /// Seconds to wait for a connection (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout: Option<u64>,
@@ -90,10 +100,41 @@ impl OciDefaults {
 pub struct TlsTrust {
     /// Use `https` (also for a loopback registry whose section says `protocol = "https"`).
     pub https: bool,
-    /// Extra root certificates, PEM (`ca_pem`, then the contents of `ca_file`).
-    pub extra_roots_pem: Vec<Vec<u8>>,
-    /// Accept any certificate (`insecure_skip_tls_verify`).
+    /// Extra root certificates: `ca_pem`, `extra_root_certificates`, then the contents of
+    /// `ca_file`.
+    pub extra_roots: Vec<RootCertificate>,
+    /// Accept any certificate (`insecure_skip_tls_verify` or `accept_invalid_certificates`).
     pub insecure: bool,
+}
+
+/// One entry of `extra_root_certificates`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InlineCertificate {
+    /// How `data` is encoded.
+    pub encoding: CertificateEncoding,
+    /// The certificate: PEM text, or DER as base64.
+    pub data: String,
+}
+
+/// The encoding of an inline certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CertificateEncoding {
+    /// PEM text (`-----BEGIN CERTIFICATE-----`).
+    Pem,
+    /// DER, written as base64.
+    Der,
+}
+
+/// A root certificate to trust, checked to be readable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RootCertificate {
+    /// PEM text holding one or more certificates.
+    Pem(Vec<u8>),
+    /// One DER certificate.
+    Der(Vec<u8>),
 }
 
 /// The scheme used to reach a registry.
@@ -182,6 +223,33 @@ impl<'de> Deserialize<'de> for Auth {
     }
 }
 
+/// Whether `pem` holds at least one certificate whose body is base64: a file that is not
+/// PEM is refused here, before any client is built (oci-client would fall back to a client
+/// without the certificate, and without the other settings, instead).
+fn check_pem(pem: &[u8]) -> Result<(), String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let text = std::str::from_utf8(pem).map_err(|_| "is not PEM text".to_owned())?;
+    let mut found = 0;
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let after = &rest[start + BEGIN.len()..];
+        let end = after
+            .find(END)
+            .ok_or_else(|| "has a certificate without its END line".to_owned())?;
+        let body: String = after[..end].split_whitespace().collect();
+        if body.is_empty() || base64_decode(&body).is_none() {
+            return Err("has a certificate whose body is not base64".to_owned());
+        }
+        found += 1;
+        rest = &after[end + END.len()..];
+    }
+    if found == 0 {
+        return Err(format!("holds no PEM certificate (no `{BEGIN}` line)"));
+    }
+    Ok(())
+}
+
 /// Decodes `base64(username:password)`, padded or not.
 fn decode_basic(encoded: &str) -> Option<Auth> {
     let bytes = base64_decode(encoded.trim())?;
@@ -238,18 +306,51 @@ impl OciSettings {
     /// # Errors
     /// [`registry_core::Error::Io`] naming `ca_file` when it cannot be read.
     pub fn tls_trust(&self, registry: &Registry) -> Result<TlsTrust, registry_core::Error> {
-        let mut extra_roots_pem = Vec::new();
+        let section = format!("[registry.\"{registry}\".oci]");
+        let bad = |what: String| registry_core::Error::config(format!("{section} {what}"));
+        let mut extra_roots = Vec::new();
         if let Some(pem) = &self.ca_pem {
-            extra_roots_pem.push(pem.as_bytes().to_vec());
+            check_pem(pem.as_bytes()).map_err(|why| bad(format!("ca_pem {why}")))?;
+            extra_roots.push(RootCertificate::Pem(pem.as_bytes().to_vec()));
+        }
+        for (i, cert) in self.extra_root_certificates.iter().enumerate() {
+            let key = format!("extra_root_certificates[{i}]");
+            let root = match cert.encoding {
+                CertificateEncoding::Pem => {
+                    check_pem(cert.data.as_bytes()).map_err(|why| bad(format!("{key} {why}")))?;
+                    RootCertificate::Pem(cert.data.as_bytes().to_vec())
+                }
+                CertificateEncoding::Der => {
+                    // Base64, as a TOML string holds text; raw bytes as wkg passes them on,
+                    // when that is what the string holds.
+                    let der = base64_decode(&cert.data.split_whitespace().collect::<String>())
+                        .filter(|d| d.first() == Some(&0x30))
+                        .unwrap_or_else(|| cert.data.as_bytes().to_vec());
+                    if der.first() != Some(&0x30) {
+                        return Err(bad(format!(
+                            "{key} is not a DER certificate (write it as base64, or use \
+                             encoding = \"pem\")"
+                        )));
+                    }
+                    RootCertificate::Der(der)
+                }
+            };
+            extra_roots.push(root);
         }
         if let Some(path) = &self.ca_file {
-            extra_roots_pem
-                .push(std::fs::read(path).map_err(|err| registry_core::Error::io(path, err))?);
+            let pem = std::fs::read(path).map_err(|err| {
+                bad(format!(
+                    "ca_file `{}` cannot be read: {err}",
+                    path.display()
+                ))
+            })?;
+            check_pem(&pem).map_err(|why| bad(format!("ca_file `{}` {why}", path.display())))?;
+            extra_roots.push(RootCertificate::Pem(pem));
         }
         Ok(TlsTrust {
             https: self.effective_protocol(registry) == Protocol::Https,
-            extra_roots_pem,
-            insecure: self.insecure_skip_tls_verify,
+            extra_roots,
+            insecure: self.insecure_skip_tls_verify || self.accept_invalid_certificates,
         })
     }
 
@@ -295,6 +396,32 @@ mod tests {
         OciSettings::from_config(&config, &"example.com".parse().unwrap())
             .map(|s| s.value)
             .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn wkg_0_16_tls_keys() {
+        let settings = parse(
+            "accept_invalid_certificates = true\n\
+             extra_root_certificates = [\n\
+             { encoding = \"pem\", data = \"-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\" },\n\
+             { encoding = \"der\", data = \"MAA=\" },\n]",
+        )
+        .unwrap();
+        let registry: Registry = "example.com".parse().unwrap();
+        let trust = settings.tls_trust(&registry).unwrap();
+        assert!(trust.insecure, "accept_invalid_certificates means insecure");
+        assert!(
+            matches!(&trust.extra_roots[..], [RootCertificate::Pem(_), RootCertificate::Der(der)] if der == &[0x30, 0])
+        );
+        let err = parse("extra_root_certificates = [{ encoding = \"base64\", data = \"x\" }]")
+            .unwrap_err();
+        assert!(err.contains("expected `pem` or `der`"), "{err}");
+        assert!(
+            !OciSettings::default()
+                .tls_trust(&registry)
+                .unwrap()
+                .insecure
+        );
     }
 
     #[test]

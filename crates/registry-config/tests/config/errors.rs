@@ -160,7 +160,7 @@ fn backend_error(text: &str) -> String {
 
 #[test]
 fn backend_sections_report_the_line_of_the_bad_key() {
-    expect![[r#"$DIR/user/config.toml:3:1: invalid `registry."ghcr.io".oci.protocl`: unknown field `protocl`, expected `protocol` or `auth`"#]]
+    expect![[r#"$DIR/user/config.toml:3:1: invalid `registry."ghcr.io".oci.protocl`: unknown key `protocl`; did you mean `protocol`? (allowed here: protocol, auth)"#]]
         .assert_eq(&backend_error(
             "default_registry = \"ghcr.io\"\n[registry.\"ghcr.io\".oci]\nprotocl = \"http\"\n",
         ));

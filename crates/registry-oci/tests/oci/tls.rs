@@ -77,3 +77,88 @@ async fn skipping_verification_works_only_when_asked() {
     // The registry answered (the package does not exist): the handshake was accepted.
     assert!(err.is_not_found(), "{err}");
 }
+
+/// The backend for the TLS registry from a config section as `wkg` 0.16 writes it.
+fn backend_from_wkg_config(section: &str) -> Result<OciBackend, Error> {
+    let host = registry().0.host();
+    let text = format!("[registry.\"{host}\".oci]\nprotocol = \"https\"\n{section}\n");
+    let config =
+        registry_config::Config::from_toml_str("wkg-config.toml", &text).map_err(Error::from)?;
+    let registry: registry_core::Registry = host.parse().unwrap();
+    Ok(
+        OciBackend::from_config(&config, &registry, &Default::default())?.with_retry_policy(
+            RetryPolicy {
+                retries: 0,
+                base: std::time::Duration::ZERO,
+            },
+        ),
+    )
+}
+
+#[tokio::test]
+async fn wkg_0_16_extra_root_certificates_are_trusted() {
+    let pem = &registry().1.ca_pem;
+    let section =
+        format!("extra_root_certificates = [{{ encoding = \"pem\", data = \"\"\"{pem}\"\"\" }}]");
+    let backend = backend_from_wkg_config(&section).unwrap();
+    let err = backend
+        .list_versions(&package("tls:wkg-roots"))
+        .await
+        .unwrap_err();
+    // The handshake succeeded: the registry answered that the package does not exist.
+    assert!(err.is_not_found(), "{err}");
+    // Without the key, the same registry is refused.
+    let plain = backend_from_wkg_config("").unwrap();
+    let err = plain
+        .list_versions(&package("tls:wkg-roots"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("is not trusted"), "{err}");
+}
+
+#[tokio::test]
+async fn wkg_0_16_accept_invalid_certificates_is_honoured() {
+    let backend = backend_from_wkg_config("accept_invalid_certificates = true").unwrap();
+    let err = backend
+        .list_versions(&package("tls:wkg-insecure"))
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+}
+
+#[tokio::test]
+async fn tls_material_that_does_not_load_is_an_error_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("ca.txt");
+    std::fs::write(&not_pem, "this is not a certificate").unwrap();
+    for (section, names) in [
+        (
+            format!("ca_file = {:?}", not_pem.display().to_string()),
+            "ca_file",
+        ),
+        (
+            "ca_pem = \"-----BEGIN CERTIFICATE-----\\n!!!\\n-----END CERTIFICATE-----\"".to_owned(),
+            "ca_pem",
+        ),
+        (
+            "extra_root_certificates = [{ encoding = \"pem\", data = \"nope\" }]".to_owned(),
+            "extra_root_certificates[0]",
+        ),
+        (
+            "extra_root_certificates = [{ encoding = \"der\", data = \"nope\" }]".to_owned(),
+            "extra_root_certificates[0]",
+        ),
+    ] {
+        let err = backend_from_wkg_config(&section).unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{section}: {err:?}");
+        let message = err.to_string();
+        assert!(message.contains(names), "{section}: {message}");
+    }
+    // A typo in a wkg key is still refused, with the likely intended key.
+    let err = backend_from_wkg_config("accept_invalid_certificate = true").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("did you mean `accept_invalid_certificates`?"),
+        "{err}"
+    );
+}
