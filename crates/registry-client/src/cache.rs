@@ -25,9 +25,6 @@ use registry_core::{
     VersionInfo,
 };
 
-/// How long a cached version list or release description is used before the registry is
-/// asked again (offline, they are used whatever their age).
-pub const METADATA_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 use tokio::io::AsyncWriteExt as _;
 
 /// A temporary file written to within this long belongs to a download in progress, which a
@@ -121,15 +118,22 @@ pub struct Cache {
     dir: PathBuf,
 }
 
+/// The variable `wkg` reads for its cache directory, honoured by [`Cache::default_dir`].
+pub const WKG_CACHE_DIR: &str = "WKG_CACHE_DIR";
+
 impl Cache {
     /// A cache in `dir` (created on first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
 
-    /// The default cache directory: `<user cache dir>/wasm-pkg` (`~/.cache/wasm-pkg` on
-    /// Linux), or a directory under the system temporary directory when there is none.
+    /// The default cache directory: `$WKG_CACHE_DIR` when set (the variable `wkg` reads),
+    /// else `<user cache dir>/wasm-pkg` (`~/.cache/wasm-pkg` on Linux), or a directory under
+    /// the system temporary directory when there is none.
     pub fn default_dir() -> PathBuf {
+        if let Some(dir) = std::env::var_os(WKG_CACHE_DIR).filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir);
+        }
         dirs::cache_dir()
             .unwrap_or_else(std::env::temp_dir)
             .join("wasm-pkg")
@@ -348,17 +352,21 @@ impl Cache {
             .join(format!("{}{suffix}", package.name()))
     }
 
-    /// A version list cached less than [`METADATA_TTL`] ago (or of any age when `any_age`).
-    pub fn versions(
-        &self,
-        registry: &Registry,
-        package: &PackageRef,
-        any_age: bool,
-    ) -> Option<Vec<VersionInfo>> {
-        read_json(
-            &self.metadata_path("versions", registry, package, ".json"),
-            any_age,
-        )
+    /// The version list last stored, whatever its age: what offline mode lists. Online, a
+    /// client asks the registry once per process instead (a release published a moment ago
+    /// must be seen by the next command).
+    pub fn versions(&self, registry: &Registry, package: &PackageRef) -> Option<Vec<VersionInfo>> {
+        read_json(&self.metadata_path("versions", registry, package, ".json"))
+    }
+
+    /// Forgets the stored version list of `package` (after publishing to it).
+    pub fn forget_versions(&self, registry: &Registry, package: &PackageRef) {
+        let path = self.metadata_path("versions", registry, package, ".json");
+        if let Err(err) = std::fs::remove_file(&path)
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::debug!(path = %path.display(), "cannot forget a version list: {err}");
+        }
     }
 
     /// Caches a version list; a failure to cache is only logged.
@@ -374,17 +382,15 @@ impl Cache {
         );
     }
 
-    /// A release description cached less than [`METADATA_TTL`] ago (or of any age when
-    /// `any_age`).
+    /// The release description last stored, whatever its age: what offline mode uses.
     pub fn release(
         &self,
         registry: &Registry,
         package: &PackageRef,
         version: &Version,
-        any_age: bool,
     ) -> Option<Release> {
         let path = self.metadata_path("releases", registry, package, &format!("/{version}.json"));
-        read_json(&path, any_age)
+        read_json(&path)
     }
 
     /// Caches a release description; a failure to cache is only logged.
@@ -443,16 +449,7 @@ pub(crate) fn file_name_for(registry: &Registry) -> String {
         .collect()
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path, any_age: bool) -> Option<T> {
-    let fresh = std::fs::metadata(path)
-        .ok()?
-        .modified()
-        .ok()?
-        .elapsed()
-        .is_ok_and(|age| age < METADATA_TTL);
-    if !fresh && !any_age {
-        return None;
-    }
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 

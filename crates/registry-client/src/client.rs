@@ -29,6 +29,10 @@ struct Inner {
     refresh: bool,
     discovery: Discovery,
     progress: Option<Arc<dyn Progress>>,
+    /// Version lists and release descriptions asked for in this process (each registry is
+    /// asked once per package per process; the next process asks again).
+    listings: Mutex<HashMap<(Registry, PackageRef), Vec<VersionInfo>>>,
+    releases: Mutex<HashMap<(Registry, PackageRef, Version), Release>>,
     /// Backends by registry and the metadata they were built with (two namespaces may map
     /// one registry with different metadata, e.g. different OCI prefixes). Backends given
     /// with [`Client::register_backend`] are under the metadata key `*`.
@@ -74,8 +78,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Asks registries for their version lists every time instead of using lists cached in
-    /// the last minute.
+    /// Asks registries for their version lists and release descriptions every time, instead
+    /// of once per package in this client's life.
     pub fn refresh(mut self, refresh: bool) -> Self {
         self.refresh = refresh;
         self
@@ -108,6 +112,8 @@ impl ClientBuilder {
                 refresh: self.refresh,
                 discovery,
                 progress: self.progress,
+                listings: Mutex::new(HashMap::new()),
+                releases: Mutex::new(HashMap::new()),
                 backends: Mutex::new(HashMap::new()),
             }),
         }
@@ -342,10 +348,11 @@ impl Client {
     async fn discover(&self, registry: &Registry) -> Result<Option<RegistryMetadata>, Error> {
         #[cfg(feature = "oci")]
         let tls = {
-            let trust = registry_oci::OciSettings::from_config(&self.inner.config, registry)?
-                .value
-                .tls_trust(registry)?;
-            crate::discovery::Tls::from(trust)
+            let oci = registry_oci::OciSettings::from_config(&self.inner.config, registry)?.value;
+            let mut tls = crate::discovery::Tls::from(oci.tls_trust(registry)?);
+            // The section's read timeout bounds the document's answer as well.
+            tls.timeout = oci.read_timeout.map(std::time::Duration::from_secs);
+            tls
         };
         #[cfg(not(feature = "oci"))]
         let tls = crate::discovery::Tls::default();
@@ -436,31 +443,53 @@ impl Route {
         self.client.is_offline()
     }
 
-    /// The package's versions (newest last). Lists are cached for a minute (see
-    /// [`ClientBuilder::refresh`]); offline, the cached list is used whatever its age.
+    /// The package's versions (newest last). The registry is asked once per package in the
+    /// client's life (every time with [`ClientBuilder::refresh`]), so a release published a
+    /// moment ago shows in the next command; offline, the list last stored is used whatever
+    /// its age.
     ///
     /// # Errors
     /// The backend's errors; offline, [`Error::InvalidInput`] when nothing is cached.
     pub async fn list_versions(&self) -> Result<Vec<VersionInfo>, Error> {
-        if (!self.client.refreshes() || self.offline())
-            && let Some(versions) =
-                self.cache()
-                    .versions(&self.registry, &self.package, self.offline())
-        {
-            return Ok(versions);
-        }
         if self.offline() {
-            return Err(self.client.offline_error(&self.package, "list versions"));
+            return self
+                .cache()
+                .versions(&self.registry, &self.package)
+                .ok_or_else(|| self.client.offline_error(&self.package, "list versions"));
+        }
+        if !self.client.refreshes()
+            && let Some(versions) = self
+                .inner()
+                .listings
+                .lock()
+                .expect("not poisoned")
+                .get(&self.key())
+        {
+            return Ok(versions.clone());
         }
         self.fresh_versions().await
     }
 
-    /// The version list from the registry itself, stored in the cache.
+    /// The version list from the registry itself, remembered for this process and stored
+    /// for offline use.
     pub(crate) async fn fresh_versions(&self) -> Result<Vec<VersionInfo>, Error> {
         let versions = self.backend.list_versions(&self.package).await?;
         self.cache()
             .store_versions(&self.registry, &self.package, &versions);
+        self.inner()
+            .listings
+            .lock()
+            .expect("not poisoned")
+            .insert(self.key(), versions.clone());
         Ok(versions)
+    }
+
+    fn inner(&self) -> &Inner {
+        &self.client.inner
+    }
+
+    fn key(&self) -> (Registry, PackageRef) {
+        (self.registry.clone(), self.package.clone())
     }
 
     /// The newest release matching `requirement` that is not yanked.
@@ -486,27 +515,40 @@ impl Route {
         self.release(&chosen).await
     }
 
-    /// The release of `version`: from the cache's recent descriptions, else the registry.
+    /// The release of `version`, asked of the registry once in the client's life; offline,
+    /// the description last stored.
     ///
     /// # Errors
     /// The backend's errors; offline, [`Error::InvalidInput`] when nothing is cached.
     pub async fn release(&self, version: &Version) -> Result<Release, Error> {
-        let any_age = self.offline();
-        if (!self.client.refreshes() || any_age)
-            && let Some(release) =
-                self.cache()
-                    .release(&self.registry, &self.package, version, any_age)
-        {
-            return Ok(release);
-        }
         if self.offline() {
-            return Err(self
-                .client
-                .offline_error(&self.package, &format!("describe {version}")));
+            return self
+                .cache()
+                .release(&self.registry, &self.package, version)
+                .ok_or_else(|| {
+                    self.client
+                        .offline_error(&self.package, &format!("describe {version}"))
+                });
+        }
+        let key = (self.registry.clone(), self.package.clone(), version.clone());
+        if !self.client.refreshes()
+            && let Some(release) = self
+                .inner()
+                .releases
+                .lock()
+                .expect("not poisoned")
+                .get(&key)
+        {
+            return Ok(release.clone());
         }
         let release = self.backend.get_release(&self.package, version).await?;
         self.cache()
             .store_release(&self.registry, &self.package, &release);
+        self.inner()
+            .releases
+            .lock()
+            .expect("not poisoned")
+            .insert(key, release.clone());
         Ok(release)
     }
 
@@ -565,9 +607,18 @@ impl Route {
                 message: format!("offline: cannot publish {}@{version}", self.package),
             });
         }
-        self.backend
+        let release = self
+            .backend
             .publish(&self.package, version, content, options)
-            .await
+            .await;
+        // Whatever happened, the lists known so far may now be out of date.
+        self.inner()
+            .listings
+            .lock()
+            .expect("not poisoned")
+            .remove(&self.key());
+        self.cache().forget_versions(&self.registry, &self.package);
+        release
     }
 }
 

@@ -188,6 +188,9 @@ pub struct Tls {
     pub extra_roots_pem: Vec<Vec<u8>>,
     /// Extra root certificates, DER.
     pub extra_roots_der: Vec<Vec<u8>>,
+    /// Wait at most this long (less than the discovery's own timeout), e.g. the OCI
+    /// section's `read_timeout`.
+    pub timeout: Option<Duration>,
     /// Accept any certificate.
     pub insecure: bool,
 }
@@ -214,8 +217,24 @@ impl From<registry_oci::TlsTrust> for Tls {
                 })
                 .collect(),
             insecure: trust.insecure,
+            timeout: None,
         }
     }
+}
+
+/// What asking a registry for its document gave.
+enum Fetched {
+    /// A valid document.
+    Document(RegistryMetadata),
+    /// 404: the registry has none.
+    Missing,
+    /// No usable answer (another status, a timeout, a web page, ...): plain defaults apply.
+    Unusable {
+        /// The document's URL.
+        url: String,
+        /// What was wrong, after the URL.
+        why: String,
+    },
 }
 
 /// Fetches registry metadata, with an on-disk cache.
@@ -272,16 +291,28 @@ impl Discovery {
         if self.offline {
             return Ok(None);
         }
-        let metadata = self.fetch(registry, tls).await?;
-        write_cached(&path, &metadata);
-        Ok(metadata)
+        match self.fetch(registry, tls).await? {
+            Fetched::Document(metadata) => {
+                let metadata = Some(metadata);
+                write_cached(&path, &metadata);
+                Ok(metadata)
+            }
+            Fetched::Missing => {
+                write_cached(&path, &None);
+                Ok(None)
+            }
+            // Not cached: the next command asks again, and warns again if it must.
+            Fetched::Unusable { url, why } => {
+                tracing::warn!(
+                    "{url} {why}; using plain OCI defaults for registry `{registry}` (configure \
+                     it under [registry.\"{registry}\"] to silence this)"
+                );
+                Ok(None)
+            }
+        }
     }
 
-    async fn fetch(
-        &self,
-        registry: &Registry,
-        tls: &Tls,
-    ) -> Result<Option<RegistryMetadata>, Error> {
+    async fn fetch(&self, registry: &Registry, tls: &Tls) -> Result<Fetched, Error> {
         let scheme = if registry.is_loopback() && !tls.https {
             "http"
         } else {
@@ -305,39 +336,63 @@ impl Discovery {
             })?;
             builder = builder.add_root_certificate(certificate);
         }
+        let timeout = tls.timeout.map_or(self.timeout, |t| t.min(self.timeout));
         let client = builder
-            .timeout(self.timeout)
+            .timeout(timeout)
             .redirect(reqwest::redirect::Policy::limited(3))
             .user_agent(concat!("wreg/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::registry_with_source(registry, "cannot build an HTTP client", e))?;
         let failed = |e: reqwest::Error| {
-            let what = if e.is_timeout() {
-                format!("{url} did not answer within {:?}", self.timeout)
+            if e.is_timeout() {
+                format!("did not answer within {timeout:?}")
             } else {
-                format!("cannot read {url}")
-            };
-            Error::registry_with_source(registry, what, e)
-        };
-        let mut response = client.get(&url).send().await.map_err(failed)?;
-        match response.status().as_u16() {
-            404 => return Ok(None),
-            200 => {}
-            status => {
-                return Err(Error::registry(
-                    registry,
-                    format!("{url} answered {status}; expected the registry document or 404"),
-                ));
+                let mut why = format!("cannot be read ({e}");
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    why.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                why.push(')');
+                why
             }
+        };
+        let unusable = |why: String| Fetched::Unusable {
+            url: url.clone(),
+            why,
+        };
+        let mut response = match client.get(&url).send().await {
+            Ok(response) => response,
+            Err(err) => return Ok(unusable(failed(err))),
+        };
+        match response.status().as_u16() {
+            404 => return Ok(Fetched::Missing),
+            200 => {}
+            status => return Ok(unusable(format!("answered HTTP {status}"))),
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(failed)? {
-            body.extend_from_slice(&chunk);
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(err) => return Ok(unusable(failed(err))),
+            }
             if body.len() > MAX_BYTES {
-                break;
+                return Ok(unusable(format!("is over {MAX_BYTES} bytes")));
             }
         }
-        RegistryMetadata::parse(&body, registry).map(Some)
+        // A web page or other text (a registry's front end answering every path) is no
+        // document; JSON that is a document but says something unsafe is refused.
+        if let Err(err) = serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+            let start: String = String::from_utf8_lossy(&body[..body.len().min(40)])
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect();
+            return Ok(unusable(format!(
+                "is not JSON ({err}; it starts {start:?})"
+            )));
+        }
+        RegistryMetadata::parse(&body, registry).map(Fetched::Document)
     }
 }
 

@@ -34,7 +34,12 @@ pub mod env {
     /// commas, e.g. `acme:widget=localhost:5000`.
     pub const PACKAGE_REGISTRY_OVERRIDES: &str = "WASM_PKG_PACKAGE_REGISTRY_OVERRIDES";
 
-    /// Every variable above.
+    /// `wkg`'s variable for its config file, read as the user file (in place of
+    /// `<config dir>/wasm-pkg/config.toml`) unless the caller names one. `WASM_PKG_CONFIG_FILE`
+    /// is read too when both are set, above it: its values win.
+    pub const WKG_CONFIG_FILE: &str = "WKG_CONFIG_FILE";
+
+    /// Every variable above with the `WASM_PKG_` prefix.
     pub const ALL: &[&str] = &[
         CONFIG_FILE,
         DEFAULT_REGISTRY,
@@ -213,17 +218,34 @@ impl ConfigLoader {
     /// The first layer that cannot be read or is not valid, with its file, line, column
     /// and key.
     pub fn load(self) -> Result<Config, ConfigError> {
+        let env = self.env.unwrap_or_else(|| {
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .filter(|(k, _)| k.starts_with("WASM_PKG_") || k == env::WKG_CONFIG_FILE)
+                .collect()
+        });
         let mut layers = Vec::new();
         if self.builtin {
             layers.push(builtin_layer());
         }
+        let wkg_file = env
+            .get(env::WKG_CONFIG_FILE)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let from_wkg = matches!(self.user_file, UserFile::Default) && wkg_file.is_some();
         let user_path = match self.user_file {
-            UserFile::Default => Config::user_config_path(),
+            UserFile::Default => wkg_file.or_else(Config::user_config_path),
             UserFile::Path(path) => Some(path),
             UserFile::None => None,
         };
         if let Some(path) = &user_path {
-            layers.push(Layer::read(Scope::User, "user", path, false)?);
+            let layer = if from_wkg {
+                Layer::read(Scope::User, env::WKG_CONFIG_FILE, path, true)
+                    .map_err(|err| variable_names_unreadable_file(env::WKG_CONFIG_FILE, err))?
+            } else {
+                Layer::read(Scope::User, "user", path, false)?
+            };
+            layers.push(layer);
         }
         let project_dir = match self.project_dir {
             ProjectDir::Current => Some(
@@ -241,12 +263,6 @@ impl ConfigLoader {
             }
         }
         layers.extend(self.tools.into_iter().map(|tool| tool.layer));
-        let env = self.env.unwrap_or_else(|| {
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .filter(|(k, _)| k.starts_with("WASM_PKG_"))
-                .collect()
-        });
         layers.extend(env_layers(&env)?);
         if !self.overrides.is_empty() {
             layers.push(override_layer(self.overrides)?);
@@ -320,20 +336,7 @@ fn env_layers(env: &BTreeMap<String, String>) -> Result<Vec<Layer>, ConfigError>
     let get = |var: &str| env.get(var).map(String::as_str).filter(|v| !v.is_empty());
     if let Some(path) = get(env::CONFIG_FILE) {
         let layer = Layer::read(Scope::Environment, env::CONFIG_FILE, Path::new(path), true)
-            .map_err(|err| match err {
-                ConfigError::Io { source, path, .. } => ConfigError::Invalid {
-                    origin: Origin::Env {
-                        var: env::CONFIG_FILE.to_owned(),
-                    },
-                    key: KeyPath::default(),
-                    message: format!(
-                        "names `{}`, which cannot be read ({source}); fix the path or unset \
-                         the variable",
-                        path.display()
-                    ),
-                },
-                other => other,
-            })?;
+            .map_err(|err| variable_names_unreadable_file(env::CONFIG_FILE, err))?;
         layers.push(layer);
     }
     for var in env.keys().filter(|k| k.starts_with("WASM_PKG_")) {
@@ -396,6 +399,24 @@ fn env_layers(env: &BTreeMap<String, String>) -> Result<Vec<Layer>, ConfigError>
         layers.push(Layer::from_tree(Scope::Environment, "environment", tree)?);
     }
     Ok(layers)
+}
+
+/// A file named by variable `var` that cannot be read, as an error about the variable.
+fn variable_names_unreadable_file(var: &str, err: ConfigError) -> ConfigError {
+    match err {
+        ConfigError::Io { source, path, .. } => ConfigError::Invalid {
+            origin: Origin::Env {
+                var: var.to_owned(),
+            },
+            key: KeyPath::default(),
+            message: format!(
+                "names `{}`, which cannot be read ({source}); fix the path or unset the \
+                 variable",
+                path.display()
+            ),
+        },
+        other => other,
+    }
 }
 
 /// Whether `a` is a likely misspelling of `b` (for environment variable names).

@@ -1,5 +1,7 @@
-//! Where OCI credentials come from, in order: the config's `auth`; environment variables;
-//! Docker's `config.json` (`credHelpers`, `credsStore`, `auths`); anonymous.
+//! Where OCI credentials come from, in order: the config's `auth`; our environment
+//! variables (`WASM_PKG_OCI_TOKEN_<HOST>`, `WASM_PKG_OCI_USERNAME_<HOST>` with
+//! `WASM_PKG_OCI_PASSWORD_<HOST>`); `wkg`'s `WKG_REGISTRY_<HOST>_AUTH_BEARER`; Docker's
+//! `config.json` (`credHelpers`, `credsStore`, `auths`); anonymous.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -96,8 +98,21 @@ impl CredentialSources {
                 },
                 CredentialOrigin::Env(format!("{user_var}/{pass_var}")),
             )),
-            _ => None,
+            _ => self.wkg_bearer(&suffix),
         }
+    }
+
+    /// `wkg`'s `WKG_REGISTRY_<HOST>_AUTH_BEARER`: a bearer token for one OCI registry, the
+    /// host written as for our variables. Read after ours.
+    fn wkg_bearer(&self, suffix: &str) -> Option<(Auth, CredentialOrigin)> {
+        let var = format!("WKG_REGISTRY_{suffix}_AUTH_BEARER");
+        let token = self.var(&var)?;
+        Some((
+            Auth::Token {
+                token: Secret::new(token),
+            },
+            CredentialOrigin::Env(var),
+        ))
     }
 
     fn docker_config_path(&self) -> Option<PathBuf> {
@@ -290,6 +305,35 @@ mod tests {
         );
         assert_eq!(basic(s.lookup("quay.io")), None);
         assert_eq!(env_suffix("127.0.0.1:5000"), "127_0_0_1_5000");
+    }
+
+    #[test]
+    fn wkg_bearer_variables_come_after_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let wkg_only = sources(
+            dir.path(),
+            &[("WKG_REGISTRY_GHCR_IO_AUTH_BEARER", "wkg-tok")],
+        );
+        let (auth, origin) = wkg_only.lookup("ghcr.io").unwrap();
+        assert_eq!(
+            basic(Some((auth, origin.clone()))),
+            Some(("<token>".into(), "wkg-tok".into()))
+        );
+        assert_eq!(
+            origin,
+            CredentialOrigin::Env("WKG_REGISTRY_GHCR_IO_AUTH_BEARER".into())
+        );
+        let both = sources(
+            dir.path(),
+            &[
+                ("WKG_REGISTRY_GHCR_IO_AUTH_BEARER", "wkg-tok"),
+                ("WASM_PKG_OCI_TOKEN_GHCR_IO", "ours"),
+            ],
+        );
+        assert_eq!(
+            basic(both.lookup("ghcr.io")),
+            Some(("<token>".into(), "ours".into()))
+        );
     }
 
     #[test]

@@ -126,8 +126,9 @@ pub(crate) struct GetArgs {
     /// Where to write: a file, a directory, or `-` for stdout.
     #[arg(short, long, value_name = "PATH")]
     pub(crate) output: Option<PathBuf>,
-    /// Use this registry instead of the configured one.
-    #[arg(long, value_name = "REGISTRY")]
+    /// Use this registry instead of the configured one (also `WKG_REGISTRY`, as for wkg;
+    /// the flag wins).
+    #[arg(long, value_name = "REGISTRY", env = "WKG_REGISTRY")]
     pub(crate) registry: Option<String>,
 }
 
@@ -139,8 +140,9 @@ pub(crate) struct PublishArgs {
     /// and a component by its `ns:name` name and `version` metadata.
     #[arg(long, value_name = "NS:NAME@VERSION")]
     pub(crate) package: Option<String>,
-    /// Use this registry instead of the configured one.
-    #[arg(long, value_name = "REGISTRY")]
+    /// Use this registry instead of the configured one (also `WKG_REGISTRY`, as for wkg;
+    /// the flag wins).
+    #[arg(long, value_name = "REGISTRY", env = "WKG_REGISTRY")]
     pub(crate) registry: Option<String>,
     /// Check everything, publish nothing.
     #[arg(long)]
@@ -151,8 +153,9 @@ pub(crate) struct PublishArgs {
 pub(crate) struct VersionsArgs {
     /// `ns:name`.
     pub(crate) package: String,
-    /// Use this registry instead of the configured one.
-    #[arg(long, value_name = "REGISTRY")]
+    /// Use this registry instead of the configured one (also `WKG_REGISTRY`, as for wkg;
+    /// the flag wins).
+    #[arg(long, value_name = "REGISTRY", env = "WKG_REGISTRY")]
     pub(crate) registry: Option<String>,
 }
 

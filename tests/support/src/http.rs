@@ -162,3 +162,120 @@ pub fn push_manifest(
         String::from_utf8_lossy(&response.body)
     );
 }
+
+/// A web front end on `127.0.0.1` before a registry: every request for the registry's
+/// well-known document (`/.well-known/...`) gets one status and body (a web page, an
+/// error), or is held without an answer, as registries' front ends do; every other request
+/// is passed to the registry behind it, byte for byte.
+#[derive(Debug)]
+pub struct FrontEnd {
+    addr: SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FrontEnd {
+    /// Answers `status` with `body` (`text/html`) for the well-known document; passes the
+    /// rest to `upstream`.
+    ///
+    /// # Panics
+    /// If it cannot bind a port.
+    pub fn answering(upstream: SocketAddr, status: u16, body: &str) -> Self {
+        Self::start(upstream, Some((status, body.to_owned())))
+    }
+
+    /// Holds requests for the well-known document without answering (until dropped);
+    /// passes the rest to `upstream`.
+    ///
+    /// # Panics
+    /// If it cannot bind a port.
+    pub fn stalling(upstream: SocketAddr) -> Self {
+        Self::start(upstream, None)
+    }
+
+    fn start(upstream: SocketAddr, answer: Option<(u16, String)>) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+        let addr = listener.local_addr().expect("local address");
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let answer = answer.clone();
+                let stopping = stopping.clone();
+                std::thread::spawn(move || {
+                    let _ = front(stream, upstream, answer.as_ref(), &stopping);
+                });
+            }
+        });
+        Self { addr, stop }
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+/// Serves one connection: the well-known document from `answer` (or a stall), anything
+/// else by relaying the connection to `upstream`.
+fn front(
+    mut stream: TcpStream,
+    upstream: SocketAddr,
+    answer: Option<&(u16, String)>,
+    stopping: &std::sync::atomic::AtomicBool,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let path = head.split_whitespace().nth(1).unwrap_or("/");
+    if !path.starts_with("/.well-known/") {
+        let mut registry = TcpStream::connect(upstream)?;
+        registry.write_all(head.as_bytes())?;
+        registry.write_all(reader.buffer())?;
+        let mut from_registry = registry.try_clone()?;
+        let mut to_client = stream.try_clone()?;
+        let back = std::thread::spawn(move || std::io::copy(&mut from_registry, &mut to_client));
+        std::io::copy(&mut stream, &mut registry)?;
+        let _ = registry.shutdown(std::net::Shutdown::Write);
+        let _ = back.join();
+        return Ok(());
+    }
+    match answer {
+        Some((status, body)) => write!(
+            stream,
+            "HTTP/1.1 {status} Whatever\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        ),
+        // Hold the connection open, bounded, until dropped.
+        None => {
+            for _ in 0..600 {
+                if stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Ok(())
+        }
+    }
+}
+
+impl Drop for FrontEnd {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = TcpStream::connect(self.addr);
+    }
+}

@@ -22,8 +22,17 @@ pub const ISSUER: &str = "wreg-test-token-server";
 pub struct TokenServer {
     addr: SocketAddr,
     cert_pem: String,
+    issuer: Arc<Issuer>,
     issued: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issuer")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Issuer {
@@ -64,13 +73,14 @@ impl TokenServer {
             issued: issued.clone(),
         });
         let stopping = stop.clone();
+        let serving = issuer.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stopping.load(Ordering::Relaxed) {
                     break;
                 }
                 if let Ok(stream) = stream {
-                    let issuer = issuer.clone();
+                    let issuer = serving.clone();
                     std::thread::spawn(move || {
                         let _ = issuer.serve(stream);
                     });
@@ -80,6 +90,7 @@ impl TokenServer {
         Self {
             addr,
             cert_pem: cert.pem(),
+            issuer,
             issued,
             stop,
         }
@@ -93,6 +104,13 @@ impl TokenServer {
     /// The certificate whose key signs the tokens (the registry's `rootcertbundle`).
     pub fn cert_pem(&self) -> &str {
         &self.cert_pem
+    }
+
+    /// A token granting `scopes` (`repository:<name>:pull,push`), as a client would be
+    /// handed one by some other means (a CI system's secret), without asking the server.
+    pub fn mint(&self, scopes: &[&str]) -> String {
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self.issuer.token(&scopes)
     }
 
     /// How many tokens granting access were issued so far.

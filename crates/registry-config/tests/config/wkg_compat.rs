@@ -38,6 +38,24 @@ default = "local"
 [registry."local.example".local]
 root = "/a/path"
 "#,
+    // The TLS keys wkg 0.15.1 and later read and write under `oci`, and `auth` as base64.
+    r#"
+default_registry = "private.example:8443"
+
+[registry."private.example:8443"]
+default = "oci"
+[registry."private.example:8443".oci]
+auth = "b3BlbjpzZXNhbWU="
+protocol = "https"
+accept_invalid_certificates = false
+extra_root_certificates = [
+    { encoding = "pem", data = """
+-----BEGIN CERTIFICATE-----
+MIIB
+-----END CERTIFICATE-----
+""" },
+]
+"#,
     // No default registry: built-in fallbacks apply.
     r#"
 [namespace_registries]
@@ -186,5 +204,65 @@ fn a_wkg_file_loads_from_the_path_wkg_uses() {
     assert_eq!(
         config.default_registry().unwrap().value.as_str(),
         "acme.registry.com"
+    );
+}
+
+/// `WKG_CONFIG_FILE` names the user file, as it does for `wkg`; `WASM_PKG_CONFIG_FILE`
+/// is read above it; an explicit user file wins over the variable.
+#[test]
+fn wkg_config_file_is_the_user_file() {
+    let scratch = Scratch::new();
+    let wkg = scratch.write(
+        "ci/wkg-config.toml",
+        "default_registry = \"from-wkg.example\"\n[namespace_registries]\nacme = \"acme.example\"\n",
+    );
+    let ours = scratch.write("ci/ours.toml", "default_registry = \"from-ours.example\"\n");
+    let load = |vars: &[(&str, &std::path::Path)], explicit: bool| {
+        let mut loader = ConfigLoader::new().without_project_files();
+        if explicit {
+            loader = loader.user_file(scratch.path("user/config.toml"));
+        }
+        loader
+            .env_vars(vars.iter().map(|(k, v)| (*k, v.display().to_string())))
+            .load()
+    };
+    let config = load(&[("WKG_CONFIG_FILE", &wkg)], false).unwrap();
+    let default = config.default_registry().unwrap();
+    assert_eq!(default.value.as_str(), "from-wkg.example");
+    assert_eq!(
+        scratch.redact(&default.origin.to_string()),
+        "$DIR/ci/wkg-config.toml:1:1"
+    );
+    let layer = config
+        .layers()
+        .into_iter()
+        .find(|l| l.path.as_deref() == Some(wkg.as_path()))
+        .unwrap();
+    assert_eq!(layer.name, "WKG_CONFIG_FILE");
+
+    // Both variables: ours is read above wkg's, so its values win; wkg's others stay.
+    let both = load(
+        &[("WKG_CONFIG_FILE", &wkg), ("WASM_PKG_CONFIG_FILE", &ours)],
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        both.default_registry().unwrap().value.as_str(),
+        "from-ours.example"
+    );
+    assert!(both.namespace_registry("acme").is_some());
+
+    // An explicit user file (`--config`) wins over the variable.
+    let explicit = load(&[("WKG_CONFIG_FILE", &wkg)], true).unwrap();
+    assert!(explicit.default_registry().is_none());
+
+    // A variable naming a file that is not there says which variable.
+    let missing = scratch.path("ci/missing.toml");
+    let err = load(&[("WKG_CONFIG_FILE", &missing)], false).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("environment variable `WKG_CONFIG_FILE`")
+            && err.to_string().contains("missing.toml"),
+        "{err}"
     );
 }

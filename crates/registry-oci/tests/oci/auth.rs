@@ -171,6 +171,42 @@ mod token {
         );
     }
 
+    /// `wkg`'s `WKG_REGISTRY_<HOST>_AUTH_BEARER`: a token handed in by CI, sent as it is.
+    #[tokio::test]
+    async fn a_wkg_bearer_variable_is_sent_as_the_token() {
+        let host = registry().0.host();
+        let var = format!(
+            "WKG_REGISTRY_{}_AUTH_BEARER",
+            registry_oci::env_suffix(&host)
+        );
+        let with = |token: &str| {
+            OciBackend::with_credential_sources(
+                host.parse().unwrap(),
+                OciSettings::default(),
+                &isolated(&[(var.as_str(), token)]),
+            )
+            .unwrap()
+        };
+        let token = registry().1.mint(&["repository:bearer/widget:pull"]);
+        let backend = with(&token);
+        assert_eq!(
+            backend.credential_origin(),
+            &registry_oci::CredentialOrigin::Env(var.clone())
+        );
+        let err = backend
+            .list_versions(&package("bearer:widget"))
+            .await
+            .unwrap_err();
+        // Let in: the registry says the package is not there (without the token: 401).
+        assert!(err.is_not_found(), "{err}");
+        let err = with("not-a-token")
+            .list_versions(&package("bearer:widget"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
+        assert!(!format!("{err} {err:?}").contains(&token[..20]), "{err}");
+    }
+
     #[tokio::test]
     async fn without_valid_credentials_there_is_no_token() {
         for password in [None, Some("wrong")] {

@@ -103,6 +103,9 @@ struct File {
     scope: String,
     path: String,
     exists: bool,
+    /// The variable that named the file, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variable: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -117,7 +120,11 @@ impl fmt::Display for Files {
             } else {
                 " (not created yet)"
             };
-            writeln!(f, "{:<8} {}{state}", file.scope, file.path)?;
+            let from = match &file.variable {
+                Some(var) => format!(" (from {var})"),
+                None => String::new(),
+            };
+            writeln!(f, "{:<8} {}{from}{state}", file.scope, file.path)?;
         }
         Ok(())
     }
@@ -181,10 +188,17 @@ pub(super) fn run(command: ConfigCommand, global: &Global) -> Result<()> {
                 .layers()
                 .into_iter()
                 .filter_map(|layer| {
+                    // A file named by a variable has the variable as its layer's name.
+                    let variable = layer
+                        .name
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c == '_')
+                        .then(|| layer.name.clone());
                     Some(File {
                         scope: layer.scope.to_string(),
                         path: layer.path?.display().to_string(),
                         exists: layer.exists,
+                        variable,
                     })
                 })
                 .collect();

@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 use expect_test::expect;
 use test_support::{Distribution, component};
 
+mod wkg;
+
 /// A scratch home: a config file, a cache, a local registry, no user environment.
 struct Home {
     dir: tempfile::TempDir,
