@@ -16,7 +16,7 @@
 //! - [`wac::WacResolver`] and [`cargo_component`]: the adapters `wac` and `cargo-component`
 //!   wrap; [`dependency_table`]: the one reader of `{ version, registry, path }` dependency
 //!   tables; `wit` (feature `wit`): the packages a WIT directory uses, and the package a
-//!   Wasm file names.
+//!   Wasm file names; [`wkg_manifest`]: `wkg.toml` (overrides, publish metadata, workspace).
 //!
 //! Cargo features `oci` and `warg` (both default) choose the backends compiled in; `wit`
 //! adds the `wit` module; `wac` adds WIT-directory encoding to the wac resolver.
@@ -47,6 +47,7 @@ mod resolver;
 pub mod wac;
 #[cfg(feature = "wit")]
 pub mod wit;
+pub mod wkg_manifest;
 
 pub use cache::{Cache, CacheEntry, CachedContent, Cleaned};
 pub use client::{Client, ClientBuilder, Route};

@@ -272,16 +272,7 @@ fn read_package(path: &Path) -> Result<Vec<u8>, Error> {
 
 #[cfg(feature = "wac")]
 fn encode_wit_dir(dir: &Path) -> Result<Vec<u8>, Error> {
-    let mut resolve = wit_parser::Resolve::default();
-    let (package, _) = resolve.push_dir(dir).map_err(|err| Error::InvalidInput {
-        message: format!("WIT directory `{}` does not parse: {err:#}", dir.display()),
-    })?;
-    wit_component::encode(&resolve, package, false).map_err(|err| Error::InvalidInput {
-        message: format!(
-            "WIT directory `{}` cannot be encoded as a package: {err:#}",
-            dir.display()
-        ),
-    })
+    crate::wit::encode_dir(dir)
 }
 
 #[cfg(not(feature = "wac"))]

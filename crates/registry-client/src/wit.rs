@@ -8,7 +8,9 @@
 //!   itself in its `package` line; a component through its `component-name` section and
 //!   `version` section (`wasm-tools metadata add --name ns:name --version 1.2.0`).
 //!
-//! Behind the `wit` feature (wit-parser).
+//! - [`encode_dir`]: a WIT directory as a binary WIT package.
+//!
+//! Behind the `wit` feature (wit-parser, wit-component).
 
 use std::path::Path;
 
@@ -50,6 +52,23 @@ pub fn dependencies(dir: &Path) -> Result<Vec<Dependency>, Error> {
         }
     }
     Ok(deps)
+}
+
+/// The WIT package in `dir` (its `deps/` included), encoded as a binary WIT package.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the directory when its WIT does not parse or encode.
+pub fn encode_dir(dir: &Path) -> Result<Vec<u8>, Error> {
+    let mut resolve = wit_parser::Resolve::default();
+    let (package, _) = resolve.push_dir(dir).map_err(|err| Error::InvalidInput {
+        message: format!("WIT directory `{}` does not parse: {err:#}", dir.display()),
+    })?;
+    wit_component::encode(&resolve, package, false).map_err(|err| Error::InvalidInput {
+        message: format!(
+            "WIT directory `{}` cannot be encoded as a package: {err:#}",
+            dir.display()
+        ),
+    })
 }
 
 /// The metadata of the Wasm file at `path` ([`WasmMetadata::read`]), read in constant

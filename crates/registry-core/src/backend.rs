@@ -30,6 +30,10 @@ pub struct PublishOptions {
     /// Replace a release of the same version if the registry has one. Off by default:
     /// publishing an existing version is an error.
     pub allow_overwrite: bool,
+    /// Package metadata (description, authors, licenses, ...) that wins over what the
+    /// content's own metadata sections say, e.g. from a `wkg.toml` `[metadata]` table. A
+    /// backend that records metadata (OCI, as annotations) records it.
+    pub metadata: Vec<(crate::metadata::MetadataField, String)>,
 }
 
 impl PublishOptions {
@@ -42,6 +46,15 @@ impl PublishOptions {
     /// Sets the known digest.
     pub fn with_digest(mut self, digest: ContentDigest) -> Self {
         self.digest = Some(digest);
+        self
+    }
+
+    /// Sets metadata that wins over the content's own.
+    pub fn with_metadata(
+        mut self,
+        metadata: Vec<(crate::metadata::MetadataField, String)>,
+    ) -> Self {
+        self.metadata = metadata;
         self
     }
 

@@ -166,6 +166,12 @@ impl WasmMetadata {
             .map(|(_, text)| text.as_str())
     }
 
+    /// Sets a field, replacing what the binary said.
+    pub fn set_field(&mut self, field: MetadataField, text: impl Into<String>) {
+        self.fields.retain(|(f, _)| *f != field);
+        self.fields.push((field, text.into()));
+    }
+
     /// The version its `version` section names, if that is a valid semantic version.
     pub fn version(&self) -> Option<Version> {
         self.field(MetadataField::Version)
@@ -199,8 +205,7 @@ impl WasmMetadata {
             Some(field) => {
                 // A section that is not text describes nothing; it is not a reason to refuse.
                 if let Ok(text) = String::from_utf8(body) {
-                    self.fields.retain(|(f, _)| *f != field);
-                    self.fields.push((field, text));
+                    self.set_field(field, text);
                 }
             }
             None => self.name = component_name(&body),

@@ -103,7 +103,7 @@ pub(crate) async fn publish(
     }
 
     let mut inspected = spool.try_clone().map_err(io)?;
-    let info = tokio::task::spawn_blocking(move || {
+    let mut info = tokio::task::spawn_blocking(move || {
         inspected
             .seek(SeekFrom::Start(0))
             .map_err(|e| e.to_string())?;
@@ -114,6 +114,10 @@ pub(crate) async fn publish(
     .map_err(|message| Error::InvalidInput {
         message: format!("cannot publish {package}@{version}: {message}"),
     })?;
+    // Metadata given with the publish (a `wkg.toml` `[metadata]` table) wins.
+    for (field, text) in &options.metadata {
+        info.set_field(*field, text.clone());
+    }
 
     // The layer, from the file.
     let layer_digest = digest.to_string();

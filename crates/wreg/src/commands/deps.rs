@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use registry_client::dependency_table::DependencyFile;
+use registry_client::wkg_manifest::WkgManifest;
 use registry_client::{Client, Dependency, LockFile, LockMode, Resolution, wit};
 use registry_core::PackageReq;
 use serde::Serialize;
@@ -114,7 +115,16 @@ fn dependencies(args: &DepsArgs) -> Result<Vec<Dependency>> {
 }
 
 async fn resolve(client: &Client, args: &DepsArgs) -> Result<Vec<Resolution>> {
-    let deps = dependencies(args)?;
+    let mut deps = dependencies(args)?;
+    // `wkg.toml` next to the lock file, as wkg reads it: its `[overrides]` apply.
+    let project = args
+        .lock
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if let Some(manifest) = WkgManifest::find(project)? {
+        deps = manifest.resolver_overrides().apply(&deps);
+    }
     let mut lock = LockFile::load(&args.lock)?.unwrap_or_else(LockFile::new);
     let before = lock.clone();
     let mode = if args.locked {
@@ -156,6 +166,13 @@ async fn write_resolution(client: &Client, resolution: &Resolution, dest: &Path)
                 let route = client.route_to(package, registry).await?;
                 route.fetch_open(release).await?.copy_to(dest).await?;
             }
+        }
+        // A local WIT directory is written as the package it encodes.
+        _ if resolution.path().is_dir() => {
+            let bytes = wit::encode_dir(resolution.path())?;
+            tokio::fs::write(dest, bytes)
+                .await
+                .with_context(|| format!("cannot write {}", dest.display()))?;
         }
         _ => {
             tokio::fs::copy(resolution.path(), dest)

@@ -3,6 +3,9 @@
 use std::fmt;
 
 use anyhow::{Context as _, Result};
+use std::path::Path;
+
+use registry_client::wkg_manifest::WkgManifest;
 use registry_client::{Client, wit};
 use registry_core::{ContentDigest, PackageSpec, PublishOptions};
 use serde::Serialize;
@@ -92,7 +95,12 @@ pub(super) async fn run(client: &Client, global: &Global, args: &PublishArgs) ->
         report.digest = ContentDigest::sha256(&bytes).to_string();
         return output::print(global, &report, Channel::Status);
     }
-    let options = PublishOptions::default().with_size(size);
+    let mut options = PublishOptions::default().with_size(size);
+    // `wkg.toml` in the working directory (and its workspace root): its `[metadata]` wins
+    // over the component's own, as with `wkg publish`.
+    if let Some(manifest) = WkgManifest::find(Path::new("."))? {
+        options = options.with_metadata(manifest.publish_metadata());
+    }
     let release = route.publish(&version, Box::pin(file), &options).await?;
     report.digest = release.digest.to_string();
     report.size = release.size;

@@ -207,3 +207,114 @@ fn a_release_published_a_moment_ago_is_seen_by_the_next_command() {
         "1.1.0\n1.0.0\n"
     );
 }
+
+/// The manifest's annotations, as the registry serves them.
+fn annotations(registry: &Distribution, repository: &str, tag: &str) -> serde_json::Value {
+    let response = test_support::http::request(
+        registry.host().parse().unwrap(),
+        "GET",
+        &format!("/v2/{repository}/manifests/{tag}"),
+        &[("Accept", "application/vnd.oci.image.manifest.v1+json")],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(response.status, 200);
+    let manifest: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    manifest["annotations"].clone()
+}
+
+#[test]
+fn wkg_toml_overrides_metadata_and_workspace() {
+    let registry = Distribution::shared();
+    let home = Home::new(&format!(
+        "[namespace_registries]\nwkgtoml = \"{}\"\n",
+        registry.host()
+    ));
+    let one = home.component("one.wasm", "wkg.toml 1");
+    let two = home.component("two.wasm", "wkg.toml 2");
+    let local = home.component("local.wasm", "wkg.toml local");
+    home.ok(&["publish", s(&one), "--package", "acme:widget@1.0.0"]);
+    home.ok(&["publish", s(&two), "--package", "acme:widget@1.1.0"]);
+    std::fs::create_dir_all(home.path("wit-gadget")).unwrap();
+    std::fs::write(
+        home.path("wit-gadget/gadget.wit"),
+        "package acme:gadget@0.1.0;\ninterface api { run: func(); }\n",
+    )
+    .unwrap();
+
+    // [overrides]: a requirement, a local file and a local WIT directory.
+    std::fs::write(
+        home.path("wkg.toml"),
+        "[overrides]\n\"acme:widget\" = { version = \"=1.0.0\" }\n\
+         \"acme:thing\" = { path = \"local.wasm\" }\n\
+         \"acme:gadget\" = { path = \"wit-gadget\" }\n",
+    )
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&home.ok(&[
+        "--json",
+        "fetch",
+        "--dep",
+        "acme:widget@^1",
+        "--dep",
+        "acme:thing@^9",
+        "--dep",
+        "acme:gadget@0.1",
+    ]))
+    .unwrap();
+    assert_eq!(
+        json[0]["version"], "1.0.0",
+        "the override's requirement: {json}"
+    );
+    assert_eq!(
+        std::fs::read(home.path("deps/acme/thing.wasm")).unwrap(),
+        std::fs::read(&local).unwrap()
+    );
+    let gadget = std::fs::read(home.path("deps/acme/gadget.wasm")).unwrap();
+    assert!(gadget.starts_with(b"\0asm"), "the WIT directory, encoded");
+
+    // A mistake names the file, line and key (a configuration error: 78).
+    std::fs::write(
+        home.path("wkg.toml"),
+        "[overrides]\n\"acme:widget\" = { verison = \"1\" }\n",
+    )
+    .unwrap();
+    let err = home.fails(&["fetch", "--dep", "acme:widget@^1"], 78);
+    assert!(
+        err.contains("wkg.toml:2:") && err.contains("overrides.\"acme:widget\".verison"),
+        "{err}"
+    );
+    std::fs::remove_file(home.path("wkg.toml")).unwrap();
+
+    // [metadata] becomes annotations; a member of a [workspace] adds the root's metadata.
+    std::fs::write(
+        home.path("wkg.toml"),
+        "[workspace]\nmembers = [\"member\"]\n[workspace.metadata]\nlicenses = \"MIT\"\n\
+         description = \"from the workspace\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(home.path("member")).unwrap();
+    std::fs::write(
+        home.path("member/wkg.toml"),
+        "[metadata]\ndescription = \"a member\"\nauthor = \"Acme\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wreg"))
+        .current_dir(home.path("member"))
+        .env_clear()
+        .env("HOME", home.dir.path())
+        .arg("--config")
+        .arg(home.path("config.toml"))
+        .arg("--cache-dir")
+        .arg(home.path("cache"))
+        .args(["publish", s(&one), "--package", "wkgtoml:widget@1.0.0"])
+        .output()
+        .unwrap();
+    ok(&out);
+    let annotations = annotations(registry, "wkgtoml/widget", "1.0.0");
+    assert_eq!(
+        annotations["org.opencontainers.image.description"],
+        "a member"
+    );
+    assert_eq!(annotations["org.opencontainers.image.authors"], "Acme");
+    assert_eq!(annotations["org.opencontainers.image.licenses"], "MIT");
+}
