@@ -36,6 +36,53 @@ fn run(program: &str, args: &[&str], dir: &Path) -> Result<(), String> {
     }
 }
 
+/// Runs `program` in `dir` and returns its standard output.
+fn output(program: &str, args: &[&str], dir: &Path) -> Result<String, String> {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("{program}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{program} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A config file as `wkg` 0.16 writes it: a hand-written one holding the TLS keys wkg
+/// 0.15.1 added, saved again by `wkg config --default-registry` (which reads and rewrites
+/// the whole file). Returns its path.
+fn wkg_written_config(wkg: &str, host: &str, dir: &Path) -> Result<String, String> {
+    let path = dir.join("wkg-written.toml");
+    let ca = test_support::tls::TestCa::new();
+    std::fs::write(
+        &path,
+        format!(
+            "[registry.\"{host}\".oci]\nprotocol = \"http\"\naccept_invalid_certificates = true\n\
+             extra_root_certificates = [{{ encoding = \"pem\", data = \"\"\"{}\"\"\" }}]\n",
+            ca.ca_pem
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let path_text = path.display().to_string();
+    run(
+        wkg,
+        &["config", "--default-registry", host, "--config", &path_text],
+        dir,
+    )?;
+    let written = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+    if !written.contains("accept_invalid_certificates") || !written.contains("BEGIN CERTIFICATE") {
+        return Err(format!(
+            "wkg dropped the TLS keys when it saved:\n{written}"
+        ));
+    }
+    Ok(path_text)
+}
+
 fn same(a: &Path, b: &Path) -> Result<(), String> {
     let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
     if read(a)? == read(b)? {
@@ -163,6 +210,75 @@ pub(crate) fn run_matrix() -> Result<()> {
         .and_then(|()| ours(&["get", "interop:theirs@2.0.0", "-o", "ours-from-wkg.wasm"]))
         .and_then(|()| same(&dir.join("ours-from-wkg.wasm"), &theirs)),
     });
+    // wkg publishes a new version of a package we have listed: we see it at once.
+    let newer = dir.join("newer.wasm");
+    std::fs::write(&newer, test_support::component::small("interop: wkg 2.1.0"))?;
+    cells.push(Cell {
+        writer: "wkg oci push (a new version)",
+        reader: "wreg versions, at once",
+        result: ours(&["versions", "interop:theirs"])
+            .and_then(|()| {
+                run(
+                    &wkg,
+                    &[
+                        "oci",
+                        "push",
+                        "--insecure",
+                        &host,
+                        &format!("{host}/interop/theirs:2.1.0"),
+                        "newer.wasm",
+                    ],
+                    dir,
+                )
+            })
+            .and_then(|()| {
+                let listed = output(
+                    &wreg,
+                    &[
+                        "--config",
+                        config.as_str(),
+                        "--cache-dir",
+                        "cache",
+                        "versions",
+                        "interop:theirs",
+                    ],
+                    dir,
+                )?;
+                if listed.lines().next() == Some("2.1.0") {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "wreg listed {listed:?} right after wkg pushed 2.1.0"
+                    ))
+                }
+            }),
+    });
+
+    // wkg writes a config holding its 0.16 TLS keys; we load what it wrote and use it.
+    cells.push(Cell {
+        writer: "wkg config (0.16 TLS keys)",
+        reader: "wreg versions",
+        result: wkg_written_config(&wkg, &host, dir).and_then(|written| {
+            let listed = output(
+                &wreg,
+                &[
+                    "--config",
+                    &written,
+                    "--cache-dir",
+                    "cache",
+                    "versions",
+                    "interop:theirs",
+                ],
+                dir,
+            )?;
+            if listed.contains("2.0.0") {
+                Ok(())
+            } else {
+                Err(format!("wreg listed {listed:?} with the config wkg wrote"))
+            }
+        }),
+    });
+
     let mut resolve = wit_parser::Resolve::default();
     let id = resolve.push_str(
         "api.wit",

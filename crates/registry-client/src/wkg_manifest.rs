@@ -194,9 +194,11 @@ impl WkgManifest {
     pub fn resolver_overrides(&self) -> Overrides {
         let mut overrides = Overrides::new();
         for o in &self.overrides {
-            let mut value = Override::default();
-            value.path = o.path.clone();
-            value.requirement = o.requirement.clone();
+            let value = Override {
+                path: o.path.clone(),
+                requirement: o.requirement.clone(),
+                ..Override::default()
+            };
             overrides
                 .insert(o.package.as_str(), value)
                 .expect("a package name is a valid key");

@@ -100,13 +100,20 @@ async fn wkg_0_16_extra_root_certificates_are_trusted() {
     let pem = &registry().1.ca_pem;
     let section =
         format!("extra_root_certificates = [{{ encoding = \"pem\", data = \"\"\"{pem}\"\"\" }}]");
-    let backend = backend_from_wkg_config(&section).unwrap();
-    let err = backend
-        .list_versions(&package("tls:wkg-roots"))
-        .await
-        .unwrap_err();
-    // The handshake succeeded: the registry answered that the package does not exist.
-    assert!(err.is_not_found(), "{err}");
+    // The inline form, and the array of tables `wkg config` writes when it saves a file.
+    let host = registry().0.host();
+    let saved_by_wkg = format!(
+        "[[registry.\"{host}\".oci.extra_root_certificates]]\ndata = \"\"\"\n{pem}\"\"\"\nencoding = \"pem\"\n"
+    );
+    for section in [section, saved_by_wkg] {
+        let backend = backend_from_wkg_config(&section).unwrap();
+        let err = backend
+            .list_versions(&package("tls:wkg-roots"))
+            .await
+            .unwrap_err();
+        // The handshake succeeded: the registry answered that the package does not exist.
+        assert!(err.is_not_found(), "{section}: {err}");
+    }
     // Without the key, the same registry is refused.
     let plain = backend_from_wkg_config("").unwrap();
     let err = plain
