@@ -106,6 +106,49 @@ impl Layer {
     }
 }
 
+/// The `[wasm-pkg]` table of a cargo configuration file, as a read-only layer whose values
+/// carry the file's lines; `Ok(None)` when the file has no such table.
+pub(crate) fn read_cargo_table(path: &Path) -> Result<Option<Layer>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|err| ConfigError::io("read", path, err))?;
+    let source = SourceText::new(Scope::Cargo, path, text.as_str());
+    let doc = toml_edit::Document::parse(text.clone()).map_err(|err| {
+        let origin = source.origin_of(err.span());
+        ConfigError::Parse {
+            path: path.to_owned(),
+            line: origin.line().unwrap_or(1),
+            column: origin.column().unwrap_or(1),
+            message: err.message().trim_end().replace('\n', "; "),
+        }
+    })?;
+    let Some(item) = doc.get(CARGO_TABLE) else {
+        return Ok(None);
+    };
+    let origin_at = |span: Option<std::ops::Range<usize>>| source.origin_of(span);
+    let Some(table) = item.as_table_like() else {
+        return Err(ConfigError::invalid(
+            &origin_at(item.span()),
+            &crate::KeyPath::new([CARGO_TABLE]),
+            "must be a table of the config format's keys",
+        ));
+    };
+    let mut tree = Node::from_table_like(table, origin_at(item.span()), &origin_at);
+    schema::check_layer(&mut tree)?;
+    Ok(Some(Layer {
+        scope: Scope::Cargo,
+        name: "cargo".to_owned(),
+        file: Some(LayerFile {
+            path: path.to_owned(),
+            on_disk: Some(text.clone()),
+            doc: doc.into_mut(),
+            dirty: false,
+        }),
+        tree,
+    }))
+}
+
+/// The table of a cargo configuration file that holds our keys.
+pub(crate) const CARGO_TABLE: &str = "wasm-pkg";
+
 /// Parses a file's text into an editable document and a checked tree whose origins carry
 /// the file's lines and columns.
 pub(crate) fn parse_file(

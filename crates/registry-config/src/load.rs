@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::Value;
 
-use crate::layer::{Layer, parse_file};
+use crate::layer::{Layer, parse_file, read_cargo_table};
 use crate::node::Node;
 use crate::{Config, ConfigError, KeyPath, Origin, Scope};
 
@@ -98,6 +98,7 @@ pub struct ConfigLoader {
     builtin: bool,
     user_file: UserFile,
     project_dir: ProjectDir,
+    cargo_dir: Option<PathBuf>,
     tools: Vec<ToolLayer>,
     env: Option<BTreeMap<String, String>>,
     overrides: Vec<(KeyPath, Value, String)>,
@@ -132,6 +133,7 @@ impl ConfigLoader {
             builtin: true,
             user_file: UserFile::Default,
             project_dir: ProjectDir::Current,
+            cargo_dir: None,
             tools: Vec::new(),
             env: None,
             overrides: Vec::new(),
@@ -166,6 +168,17 @@ impl ConfigLoader {
     /// Leaves out project files.
     pub fn without_project_files(mut self) -> Self {
         self.project_dir = ProjectDir::None;
+        self
+    }
+
+    /// Reads the `[wasm-pkg]` table of every cargo configuration file cargo reads for a
+    /// package in `dir` (the directory of its `Cargo.toml`), in cargo's order:
+    /// `$CARGO_HOME/config.toml` (`~/.cargo`), then `.cargo/config.toml` (or the legacy
+    /// `.cargo/config`, which cargo prefers when both exist) in each directory from the root
+    /// down to `dir`, nearer files winning. These layers sit above the project files and
+    /// below tool layers (a manifest's own settings); they are read-only.
+    pub fn cargo_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cargo_dir = Some(dir.into());
         self
     }
 
@@ -221,7 +234,12 @@ impl ConfigLoader {
         let env = self.env.unwrap_or_else(|| {
             std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .filter(|(k, _)| k.starts_with("WASM_PKG_") || k == env::WKG_CONFIG_FILE)
+                .filter(|(k, _)| {
+                    k.starts_with("WASM_PKG_")
+                        || k == env::WKG_CONFIG_FILE
+                        || k == "CARGO_HOME"
+                        || k == "HOME"
+                })
                 .collect()
         });
         let mut layers = Vec::new();
@@ -262,6 +280,11 @@ impl ConfigLoader {
                 }
             }
         }
+        if let Some(dir) = &self.cargo_dir {
+            for path in cargo_config_files(dir, &env) {
+                layers.extend(read_cargo_table(&path)?);
+            }
+        }
         layers.extend(self.tools.into_iter().map(|tool| tool.layer));
         layers.extend(env_layers(&env)?);
         if !self.overrides.is_empty() {
@@ -286,6 +309,43 @@ fn set_origin(node: &mut Node, origin: &Origin) {
             entries.values_mut().for_each(|n| set_origin(n, origin));
         }
     }
+}
+
+/// Cargo's configuration files for a package in `dir`, lowest precedence first:
+/// `$CARGO_HOME/config.toml` (unless it is also one of the files below), then from the root
+/// down to `dir`, `.cargo/config` when it exists, else `.cargo/config.toml`.
+fn cargo_config_files(dir: &Path, env: &BTreeMap<String, String>) -> Vec<PathBuf> {
+    let in_dir = |cargo: &Path| {
+        [cargo.join("config"), cargo.join("config.toml")]
+            .into_iter()
+            .find(|p| p.is_file())
+    };
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+    let mut hierarchy: Vec<PathBuf> = dir
+        .ancestors()
+        .filter_map(|d| in_dir(&d.join(".cargo")))
+        .collect();
+    hierarchy.reverse();
+    let home = env
+        .get("CARGO_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| env.get("HOME").map(|h| Path::new(h).join(".cargo")))
+        .or_else(|| dirs::home_dir().map(|h| h.join(".cargo")));
+    let same = |a: &Path, b: &Path| {
+        a.canonicalize()
+            .ok()
+            .zip(b.canonicalize().ok())
+            .is_some_and(|(a, b)| a == b)
+    };
+    let mut files = Vec::new();
+    if let Some(home_file) = home.as_deref().and_then(in_dir)
+        && !hierarchy.iter().any(|p| same(p, &home_file))
+    {
+        files.push(home_file);
+    }
+    files.extend(hierarchy);
+    files
 }
 
 /// `.wasm-pkg/config.toml` files from the root down to `dir`: farthest first, so the

@@ -16,6 +16,10 @@ pub enum Scope {
     User,
     /// A project's `.wasm-pkg/config.toml`, found walking up from the working directory.
     Project,
+    /// The `[wasm-pkg]` table of cargo's configuration files for a cargo project:
+    /// `$CARGO_HOME/config.toml`, then `.cargo/config.toml` from the root down to the
+    /// manifest's directory (nearer files win, as in cargo).
+    Cargo,
     /// Settings handed in by the embedding tool (wac, cargo-component).
     Tool,
     /// Environment variables, and the file `WASM_PKG_CONFIG_FILE` names.
@@ -25,12 +29,14 @@ pub enum Scope {
 }
 
 impl Scope {
-    /// A short lowercase name: `builtin`, `user`, `project`, `tool`, `env`, `override`.
+    /// A short lowercase name: `builtin`, `user`, `project`, `cargo`, `tool`, `env`,
+    /// `override`.
     pub fn name(self) -> &'static str {
         match self {
             Scope::Builtin => "builtin",
             Scope::User => "user",
             Scope::Project => "project",
+            Scope::Cargo => "cargo",
             Scope::Tool => "tool",
             Scope::Environment => "env",
             Scope::Override => "override",
@@ -234,7 +240,8 @@ mod tests {
     fn scopes_are_ordered_by_precedence() {
         assert!(Scope::Builtin < Scope::User);
         assert!(Scope::User < Scope::Project);
-        assert!(Scope::Project < Scope::Tool);
+        assert!(Scope::Project < Scope::Cargo);
+        assert!(Scope::Cargo < Scope::Tool);
         assert!(Scope::Tool < Scope::Environment);
         assert!(Scope::Environment < Scope::Override);
     }

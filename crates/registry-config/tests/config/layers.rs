@@ -352,3 +352,109 @@ fn every_layer_reports_its_origin() {
     "#]]
     .assert_eq(&show_origins(&config, &scratch));
 }
+
+/// Cargo's configuration files at three depths and `$CARGO_HOME`, in cargo's order: each
+/// key's winner is the nearest file that sets it, with that file's line and column.
+#[test]
+fn cargo_config_at_every_level() {
+    use registry_config::Scope;
+    let scratch = Scratch::new();
+    scratch.write(
+        "cargo-home/config.toml",
+        "[build]\njobs = 2\n[wasm-pkg]\ndefault_registry = \"home.example\"\n\
+         [wasm-pkg.namespace_registries]\nhome = \"home.example\"\nshared = \"home.example\"\n",
+    );
+    scratch.write(
+        "ws/.cargo/config.toml",
+        "[wasm-pkg.namespace_registries]\nws = \"ws.example\"\nshared = \"ws.example\"\n\
+         [wasm-pkg.registry.\"ws.example\".oci]\nnamespace_prefix = \"org/\"\n",
+    );
+    // The legacy name is read, and wins over config.toml in the same directory, as in cargo.
+    scratch.write(
+        "ws/crates/.cargo/config",
+        "[wasm-pkg]\ndefault_registry = \"crates.example\"\n",
+    );
+    scratch.write(
+        "ws/crates/.cargo/config.toml",
+        "[wasm-pkg]\ndefault_registry = \"ignored.example\"\n",
+    );
+    scratch.write(
+        "ws/crates/app/.cargo/config.toml",
+        "[wasm-pkg.namespace_registries]\nshared = \"app.example\"\n",
+    );
+    scratch.write("ws/crates/app/Cargo.toml", "[package]\nname = \"app\"\n");
+    let config = scratch
+        .loader("ws/crates/app")
+        .cargo_dir(scratch.path("ws/crates/app"))
+        .env_vars([(
+            "CARGO_HOME",
+            scratch.path("cargo-home").display().to_string(),
+        )])
+        .load()
+        .unwrap();
+    let origin = |o: &registry_config::Origin| scratch.redact(&o.to_string());
+    let default = config.default_registry().unwrap();
+    assert_eq!(default.value.as_str(), "crates.example");
+    assert_eq!(origin(&default.origin), "$DIR/ws/crates/.cargo/config:2:1");
+    assert_eq!(default.origin.scope(), Scope::Cargo);
+    let ns = |name: &str| {
+        let s = config.namespace_registry(name).unwrap();
+        (s.value.registry().to_string(), origin(&s.origin))
+    };
+    assert_eq!(
+        ns("home"),
+        (
+            "home.example".into(),
+            "$DIR/cargo-home/config.toml:6:1".into()
+        )
+    );
+    assert_eq!(
+        ns("ws"),
+        ("ws.example".into(), "$DIR/ws/.cargo/config.toml:2:1".into())
+    );
+    assert_eq!(
+        ns("shared"),
+        (
+            "app.example".into(),
+            "$DIR/ws/crates/app/.cargo/config.toml:2:1".into()
+        )
+    );
+    let prefix = config
+        .get("registry.\"ws.example\".oci.namespace_prefix")
+        .unwrap();
+    assert_eq!(origin(&prefix[0].origin), "$DIR/ws/.cargo/config.toml:5:1");
+    // The files, lowest first, between the user file and any tool layer.
+    let cargo_files: Vec<String> = config
+        .layers()
+        .into_iter()
+        .filter(|l| l.scope == Scope::Cargo)
+        .map(|l| scratch.redact(&l.path.unwrap().display().to_string()))
+        .collect();
+    assert_eq!(
+        cargo_files,
+        [
+            "$DIR/cargo-home/config.toml",
+            "$DIR/ws/.cargo/config.toml",
+            "$DIR/ws/crates/.cargo/config",
+            "$DIR/ws/crates/app/.cargo/config.toml",
+        ]
+    );
+    // A mistake in a [wasm-pkg] table names the file, line and key.
+    scratch.write(
+        "ws/crates/app/.cargo/config.toml",
+        "[wasm-pkg]\ndefault_regsitry = \"x\"\n",
+    );
+    let err = scratch
+        .loader("ws/crates/app")
+        .cargo_dir(scratch.path("ws/crates/app"))
+        .env_vars([(
+            "CARGO_HOME",
+            scratch.path("cargo-home").display().to_string(),
+        )])
+        .load()
+        .unwrap_err();
+    assert_eq!(
+        scratch.redact(&err.to_string()),
+        "$DIR/ws/crates/app/.cargo/config.toml:2:1: unknown key `default_regsitry`; did you mean `default_registry`?"
+    );
+}
