@@ -225,9 +225,14 @@ async fn a_wac_document_resolved_from_oci_and_warg_composes_and_validates() {
     assert_eq!(err.span, Some(at..at + "example:missing".len()), "{text}");
 
     // wac's own settings come in as a tool layer above the user's file: here the user file
-    // maps nothing, and wac's layer names the default registry.
+    // names a default registry where nothing is published, and wac's layer names another,
+    // which wins.
     let user = dir.path().join("wac-user.toml");
-    std::fs::write(&user, "# the user's file maps nothing\n").unwrap();
+    std::fs::write(
+        &user,
+        "# the user's choice, which wac overrides\ndefault_registry = \"127.0.0.1:9\"\n",
+    )
+    .unwrap();
     let wac_layer =
         ToolLayer::from_toml_str("wac", &format!("default_registry = \"{host}\"\n")).unwrap();
     let config = ConfigLoader::new()
@@ -243,6 +248,11 @@ async fn a_wac_document_resolved_from_oci_and_warg_composes_and_validates() {
         .find(|e| e.key.to_string() == "default_registry")
         .expect("a default registry");
     assert_eq!(default.origin.to_string(), "settings from `wac`");
+    assert_eq!(
+        default.value,
+        format!("\"{host}\""),
+        "wac's layer wins over the user's"
+    );
     let from_wac_settings = WacResolver::new(
         Client::builder(config)
             .cache_dir(dir.path().join("wac-cache"))
@@ -402,5 +412,146 @@ internal = "{host}"
     assert_eq!(
         updated.dependencies[0].version().unwrap().to_string(),
         "2.0.0"
+    );
+}
+
+/// A cargo workspace on disk: cargo configuration at three depths plus `$CARGO_HOME`, the
+/// root manifest's `[workspace.metadata.component]`, and a member whose dependencies are
+/// pinned to two different registries (two docker-registry instances) and renamed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workspace_member_resolves_through_cargo_config_and_two_registries() {
+    let first = Distribution::shared();
+    let second = Distribution::start().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    // The same package name on both registries, with different bytes: which one arrives
+    // says which registry was used.
+    for (registry, seed) in [(first, "first"), (&second, "second")] {
+        std::fs::create_dir_all(dir.path().join(seed)).unwrap();
+        let publisher = client(
+            &dir.path().join(seed),
+            &format!("default_registry = \"{}\"\n", registry.host()),
+            false,
+        );
+        for name in ["two:shared", "two:renamed-upstream"] {
+            publish(
+                &publisher,
+                name,
+                "1.0.0",
+                component::small(&format!("{name} on {seed}")),
+            )
+            .await;
+        }
+    }
+    let ws = dir.path().join("ws");
+    let write = |rel: &str, text: &str| {
+        let path = ws.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    let cargo_home = dir.path().join("cargo-home");
+    std::fs::create_dir_all(&cargo_home).unwrap();
+    std::fs::write(
+        cargo_home.join("config.toml"),
+        "[wasm-pkg]\ndefault_registry = \"127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    write(
+        ".cargo/config.toml",
+        &format!(
+            "[wasm-pkg.namespace_registries]\ntwo = \"{}\"\n",
+            second.host()
+        ),
+    );
+    write(
+        "crates/.cargo/config.toml",
+        "[wasm-pkg.registry.\"127.0.0.1:9\".oci]\nconnect_timeout = 1\n",
+    );
+    write(
+        "crates/app/.cargo/config.toml",
+        "[wasm-pkg]\n# nearest: wins over $CARGO_HOME's\ndefault_registry = \"127.0.0.1:8\"\n",
+    );
+    write(
+        "Cargo.toml",
+        &format!(
+            "[workspace]\nmembers = [\"crates/*\"]\n\
+             [workspace.metadata.component.registries]\nfirst = \"{}\"\n\
+             [workspace.metadata.component.dependencies]\n\
+             \"two:shared\" = {{ version = \"1\", registry = \"first\" }}\n",
+            first.host()
+        ),
+    );
+    write(
+        "crates/app/Cargo.toml",
+        "[package]\nname = \"app\"\n[package.metadata.component]\npackage = \"two:app\"\n\
+         [package.metadata.component.dependencies]\n\
+         renamed = { package = \"two:renamed-upstream\", version = \"1\" }\n",
+    );
+    let manifest_path = ws.join("crates/app/Cargo.toml");
+    let manifest = ComponentManifest::from_path(&manifest_path).unwrap();
+    let names: Vec<&str> = manifest
+        .dependencies
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["renamed", "two:shared"],
+        "the root's table fills in"
+    );
+
+    let user = dir.path().join("user.toml");
+    std::fs::write(&user, "# nothing\n").unwrap();
+    let config = ConfigLoader::new()
+        .user_file(&user)
+        .project_dir(ws.join("crates/app"))
+        .cargo_dir(ws.join("crates/app"))
+        .env_vars([("CARGO_HOME", cargo_home.display().to_string())])
+        .tool_layer(manifest.tool_layer().unwrap())
+        .load()
+        .unwrap();
+    let default = config.default_registry().unwrap();
+    assert_eq!(default.value.as_str(), "127.0.0.1:8");
+    assert!(
+        default
+            .origin
+            .to_string()
+            .ends_with("crates/app/.cargo/config.toml:3:1"),
+        "{}",
+        default.origin
+    );
+    let mapped = config.namespace_registry("two").unwrap();
+    assert!(
+        mapped
+            .origin
+            .to_string()
+            .ends_with("ws/.cargo/config.toml:2:1")
+    );
+
+    let client = Client::builder(config)
+        .cache_dir(dir.path().join("cache"))
+        .build();
+    let resolved = cargo_component::resolve(&client, &manifest, LockMode::Update)
+        .await
+        .unwrap();
+    let by_name = |name: &str| {
+        resolved
+            .dependencies
+            .iter()
+            .find(|d| d.name == name)
+            .unwrap()
+    };
+    // Pinned by `registry = "first"` (the root's table): the first registry's bytes, over
+    // the namespace mapping the cargo config gives.
+    let shared = by_name("two:shared");
+    assert_eq!(
+        shared.read(&client).await.unwrap(),
+        component::small("two:shared on first")
+    );
+    // Renamed by `package`, and mapped by the cargo config's namespace: the second's.
+    let renamed = by_name("renamed");
+    assert_eq!(renamed.package().unwrap().as_str(), "two:renamed-upstream");
+    assert_eq!(
+        renamed.read(&client).await.unwrap(),
+        component::small("two:renamed-upstream on second")
     );
 }

@@ -168,36 +168,69 @@ impl ComponentManifest {
     /// line, column and key of a value that is wrong.
     pub fn from_path(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::parse(&text, path)
+        match workspace_root(path, &text)? {
+            Some(root) => {
+                let root_text = std::fs::read_to_string(&root).map_err(|e| Error::io(&root, e))?;
+                Self::parse_with_workspace(&text, path, Some((&root_text, &root)))
+            }
+            None => Self::parse(&text, path),
+        }
     }
 
-    /// As [`from_path`](Self::from_path), from the manifest's text.
+    /// As [`from_path`](Self::from_path), from the manifest's text, without looking for a
+    /// workspace root elsewhere (the file's own `[workspace.metadata.component]` is read).
     ///
     /// # Errors
     /// [`Error::Config`] naming the file, line, column and key of a value that is wrong.
     pub fn parse(text: &str, path: &Path) -> Result<Self, Error> {
+        Self::parse_with_workspace(text, path, None)
+    }
+
+    /// As [`parse`](Self::parse), with the workspace root manifest (`text`, `path`) whose
+    /// `[workspace.metadata.component]` supplies what the member leaves out; its relative
+    /// paths are taken from the root's directory.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the file (member or root), line, column and key of a value
+    /// that is wrong.
+    pub fn parse_with_workspace(
+        text: &str,
+        path: &Path,
+        root: Option<(&str, &Path)>,
+    ) -> Result<Self, Error> {
         let source = SourceText::new(Scope::Tool, path, text);
         let reader = TomlReader::new(&source);
         let doc = reader.document()?;
-        let tables: Vec<(&str, &dyn TableLike)> = [
-            (
-                "package.metadata.component",
-                ["package", "metadata", "component"],
-            ),
-            (
+        let root_source = root.map(|(text, path)| SourceText::new(Scope::Tool, path, text));
+        let root_reader = root_source.as_ref().map(TomlReader::new);
+        let root_doc = root_reader.as_ref().map(TomlReader::document).transpose()?;
+        let root_dir = root.map(|(_, p)| p.parent().unwrap_or(Path::new(".")).to_owned());
+        // In precedence order: the package's table, its own file's workspace table, the
+        // workspace root's. Each with its reader (for errors) and the directory its relative
+        // paths start from (`None`: the member's).
+        type Table<'a> = (
+            &'a TomlReader<'a>,
+            &'static str,
+            &'a dyn TableLike,
+            Option<&'a Path>,
+        );
+        let mut tables: Vec<Table<'_>> = Vec::new();
+        if let Some(t) = find_table(&doc, ["package", "metadata", "component"]) {
+            tables.push((&reader, "package.metadata.component", t, None));
+        }
+        if let Some(t) = find_table(&doc, ["workspace", "metadata", "component"]) {
+            tables.push((&reader, "workspace.metadata.component", t, None));
+        }
+        if let (Some(reader), Some(doc)) = (&root_reader, &root_doc)
+            && let Some(t) = find_table(doc, ["workspace", "metadata", "component"])
+        {
+            tables.push((
+                reader,
                 "workspace.metadata.component",
-                ["workspace", "metadata", "component"],
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(name, keys)| {
-            let mut item: &Item = doc.as_item();
-            for key in keys {
-                item = item.get(key)?;
-            }
-            item.as_table_like().map(|t| (name, t))
-        })
-        .collect();
+                t,
+                root_dir.as_deref(),
+            ));
+        }
 
         let mut manifest = Self {
             path: path.to_owned(),
@@ -207,7 +240,11 @@ impl ComponentManifest {
             registries: BTreeMap::new(),
         };
         // The package table first: what it sets wins over the workspace's.
-        for (table_name, table) in &tables {
+        for &(reader, table_name, table, base) in &tables {
+            let rebase = |path: PathBuf| match base {
+                Some(base) => base.join(path),
+                None => path,
+            };
             if manifest.package.is_none()
                 && let Some(item) = table.get("package")
             {
@@ -217,7 +254,11 @@ impl ComponentManifest {
             if manifest.target.is_none()
                 && let Some(item) = table.get("target")
             {
-                manifest.target = Some(target(&reader, item, &format!("{table_name}.target"))?);
+                let mut read = target(reader, item, &format!("{table_name}.target"))?;
+                if let ComponentTarget::Path { path, .. } = &mut read {
+                    *path = rebase(std::mem::take(path));
+                }
+                manifest.target = Some(read);
             }
             if let Some(registries) = table.get("registries") {
                 let key = format!("{table_name}.registries");
@@ -237,7 +278,10 @@ impl ComponentManifest {
                         continue;
                     }
                     let key = format!("{key}.\"{name}\"");
-                    let source = reader.dependency(name, value, &key, RegistryField::Name)?;
+                    let source = match reader.dependency(name, value, &key, RegistryField::Name)? {
+                        DependencySource::Path(path) => DependencySource::Path(rebase(path)),
+                        other => other,
+                    };
                     manifest.dependencies.push(ComponentDependency {
                         name: name.to_owned(),
                         source,
@@ -394,6 +438,105 @@ pub async fn resolve(
         target,
         dependencies: resolved.collect(),
     })
+}
+
+/// The table at `keys` in `doc`, if there is one.
+fn find_table<'d>(
+    doc: &'d toml_edit::Document<String>,
+    keys: [&str; 3],
+) -> Option<&'d dyn TableLike> {
+    let mut item: &Item = doc.as_item();
+    for key in keys {
+        item = item.get(key)?;
+    }
+    item.as_table_like()
+}
+
+/// The workspace root manifest of the member at `path` (with text `text`), found the way
+/// cargo finds it: `package.workspace`, else the nearest parent `Cargo.toml` with a
+/// `[workspace]` whose `members` list the member (globs allowed) and whose `exclude` does
+/// not. `None` when the member is its own root or belongs to no workspace.
+///
+/// # Errors
+/// [`Error::Io`] for a root that cannot be read.
+pub fn workspace_root(path: &Path, text: &str) -> Result<Option<PathBuf>, Error> {
+    let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else {
+        // The member's own errors are reported, located, when it is read.
+        return Ok(None);
+    };
+    if doc.contains_key("workspace") {
+        return Ok(None);
+    }
+    let dir = path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .canonicalize()
+        .map_err(|e| Error::io(path, e))?;
+    if let Some(root) = doc
+        .get("package")
+        .and_then(|p| p.get("workspace"))
+        .and_then(Item::as_str)
+    {
+        return Ok(Some(dir.join(root).join("Cargo.toml")));
+    }
+    for parent in dir.ancestors().skip(1) {
+        let candidate = parent.join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&candidate) else {
+            continue;
+        };
+        let Ok(root) = text.parse::<toml_edit::DocumentMut>() else {
+            continue;
+        };
+        let Some(workspace) = root.get("workspace") else {
+            continue;
+        };
+        let relative = dir.strip_prefix(parent).unwrap_or(&dir);
+        let listed = |key: &str| {
+            workspace
+                .get(key)
+                .and_then(Item::as_array)
+                .is_some_and(|list| {
+                    list.iter()
+                        .filter_map(|v| v.as_str())
+                        .any(|pattern| glob_matches(pattern, relative))
+                })
+        };
+        // The nearest workspace decides, as in cargo.
+        return Ok((listed("members") && !listed("exclude")).then_some(candidate));
+    }
+    Ok(None)
+}
+
+/// Whether `path` (relative) matches a `members` pattern, `*` matching within one part.
+fn glob_matches(pattern: &str, path: &Path) -> bool {
+    let parts: Vec<String> = path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let pattern: Vec<&str> = pattern.trim_end_matches('/').split('/').collect();
+    pattern.len() == parts.len()
+        && pattern
+            .iter()
+            .zip(&parts)
+            .all(|(p, part)| wildcard(p, part))
+}
+
+/// `*` as any run of characters, `?` as one.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let mut dp = vec![vec![false; t.len() + 1]; p.len() + 1];
+    dp[0][0] = true;
+    for i in 1..=p.len() {
+        dp[i][0] = dp[i - 1][0] && p[i - 1] == '*';
+        for j in 1..=t.len() {
+            dp[i][j] = match p[i - 1] {
+                '*' => dp[i - 1][j] || dp[i][j - 1],
+                '?' => dp[i - 1][j - 1],
+                c => dp[i - 1][j - 1] && c == t[j - 1],
+            };
+        }
+    }
+    dp[p.len()][t.len()]
 }
 
 /// The `target` setting: `"ns:pkg[/world][@version]"` or a table.

@@ -33,6 +33,11 @@ pub(crate) struct Global {
     /// Read this config file as the user file (instead of ~/.config/wasm-pkg/config.toml).
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+    /// Load the configuration cargo-component gets for this package: its cargo
+    /// configuration files' `[wasm-pkg]` tables and its (and its workspace root's)
+    /// `[package.metadata.component]` settings, above the user and project files.
+    #[arg(long, global = true, value_name = "CARGO_TOML")]
+    pub(crate) manifest_path: Option<PathBuf>,
     /// Keep the cache here (default: ~/.cache/wasm-pkg).
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,

@@ -10,6 +10,7 @@ mod versions;
 
 use anyhow::Result;
 use clap::CommandFactory as _;
+use registry_client::cargo_component::ComponentManifest;
 use registry_client::{Client, Route};
 use registry_config::{Config, ConfigLoader};
 use registry_core::{PackageRef, Registry};
@@ -46,6 +47,24 @@ fn load_config(global: &Global) -> Result<Config> {
             return Err(usage(format!("--config {}: no such file", path.display())));
         }
         loader = loader.user_file(path);
+    }
+    if let Some(manifest) = &global.manifest_path {
+        if !manifest.is_file() {
+            return Err(usage(format!(
+                "--manifest-path {}: no such file",
+                manifest.display()
+            )));
+        }
+        let dir = manifest
+            .canonicalize()?
+            .parent()
+            .map(std::path::Path::to_owned)
+            .unwrap_or_default();
+        let component = ComponentManifest::from_path(manifest)?;
+        loader = loader
+            .project_dir(&dir)
+            .cargo_dir(&dir)
+            .tool_layer(component.tool_layer()?);
     }
     Ok(loader.load()?)
 }

@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 use expect_test::expect;
 use test_support::{Distribution, component};
 
+mod cargo;
 mod wkg;
 
 /// A scratch home: a config file, a cache, a local registry, no user environment.

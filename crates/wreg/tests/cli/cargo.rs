@@ -1,0 +1,72 @@
+//! What cargo-component gets for a package: `--manifest-path` loads its cargo
+//! configuration files and its (and its workspace root's) component metadata.
+
+use std::process::Command;
+
+use super::{Home, s};
+
+#[test]
+fn config_for_a_workspace_member_shows_every_layer() {
+    let home = Home::new("[namespace_registries]\nuser = \"user.example\"\n");
+    let write = |rel: &str, text: &str| {
+        let path = home.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "cargo-home/config.toml",
+        "[wasm-pkg.namespace_registries]\nhome = \"home.example\"\n",
+    );
+    write(
+        "ws/.cargo/config.toml",
+        "[wasm-pkg.namespace_registries]\nws = \"ws.example\"\n",
+    );
+    write(
+        "ws/Cargo.toml",
+        "[workspace]\nmembers = [\"app\"]\n[workspace.metadata.component.registries]\n\
+         default = \"root.example\"\n",
+    );
+    write(
+        "ws/app/.cargo/config.toml",
+        "[wasm-pkg]\ndefault_registry = \"app-cargo.example\"\n",
+    );
+    write(
+        "ws/app/Cargo.toml",
+        "[package]\nname = \"app\"\n[package.metadata.component]\npackage = \"a:app\"\n",
+    );
+    let wreg = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_wreg"))
+            .current_dir(home.dir.path())
+            .env_clear()
+            .env("HOME", home.dir.path())
+            .env("CARGO_HOME", home.path("cargo-home"))
+            .args(["--config", s(&home.path("config.toml"))])
+            .args(["--manifest-path", s(&home.path("ws/app/Cargo.toml"))])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        home.redact(&String::from_utf8_lossy(&out.stdout))
+    };
+    expect_test::expect![[r#"
+        default_registry = "root.example"  # settings from `$HOME/ws/app/Cargo.toml [package.metadata.component]`
+        namespace_registries.ba = "bytecodealliance.org"  # built-in default
+        namespace_registries.home = "home.example"  # $HOME/cargo-home/config.toml:2:1
+        namespace_registries.user = "user.example"  # $HOME/config.toml:7:1
+        namespace_registries.wasi = "wasi.dev"  # built-in default
+        namespace_registries.ws = "ws.example"  # $HOME/ws/.cargo/config.toml:2:1
+        registry."local.test".local.root = "$HOME/registry"  # $HOME/config.toml:5:1
+    "#]]
+    .assert_eq(&wreg(&["config", "show", "--origin"]));
+    expect_test::expect![[r#"
+        user     $HOME/config.toml
+        cargo    $HOME/cargo-home/config.toml
+        cargo    $HOME/ws/.cargo/config.toml
+        cargo    $HOME/ws/app/.cargo/config.toml
+    "#]]
+    .assert_eq(&wreg(&["config", "path"]));
+}
