@@ -15,6 +15,9 @@ const PUBLISHED: &[&str] = &[
     "wreg",
 ];
 
+/// Crates for our own development only: never published.
+const DEV_ONLY: &[&str] = &["tests", "test-support", "xtask", "wreg-fuzz"];
+
 /// Crates that must stay light: no async runtime, no HTTP client.
 const LIGHT: &[&str] = &["registry-core", "registry-config"];
 
@@ -78,6 +81,31 @@ fn published_crates_carry_full_metadata() {
         assert!(
             (1..=5).contains(&keywords.len()),
             "{name}: crates.io takes 1 to 5 keywords"
+        );
+        let categories = package["categories"].as_array().unwrap();
+        assert!(!categories.is_empty(), "{name}: no categories");
+        assert!(
+            !field("rust_version").is_empty(),
+            "{name}: no rust-version (MSRV)"
+        );
+        assert!(
+            package["metadata"]["docs"]["rs"].is_object(),
+            "{name}: no [package.metadata.docs.rs]"
+        );
+        assert!(
+            package["publish"].is_null(),
+            "{name} must be publishable to crates.io"
+        );
+    }
+    for name in DEV_ONLY {
+        let package = packages
+            .iter()
+            .find(|p| p["name"] == *name)
+            .unwrap_or_else(|| panic!("{name} is not a workspace member"));
+        assert_eq!(
+            package["publish"],
+            serde_json::json!([]),
+            "{name} is for development only: it needs `publish = false`"
         );
     }
     let license = std::fs::read_to_string(root().join("LICENSE")).unwrap();

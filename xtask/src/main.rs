@@ -17,6 +17,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod delay;
+mod dist;
 mod fuzz;
 mod interop;
 mod peers;
@@ -30,6 +31,7 @@ tasks:
   bench   run the benchmarks next to their peers (wkg, curl) and write BENCHMARKS.md
   interop publish and read across wreg, wkg and skopeo; fail on any red cell
   fuzz    coverage-guided fuzzing of every parser, FUZZ_SECONDS (60) per target
+  dist    the release binary (stripped), man pages, completions and SHA256SUMS in target/dist
 ";
 
 /// The library crates, each of which must build on its own.
@@ -58,6 +60,7 @@ fn run() -> Result<()> {
         Some("bench") => bench(),
         Some("interop") => interop::run_matrix(),
         Some("fuzz") => fuzz::run(),
+        Some("dist") => dist::run(),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())

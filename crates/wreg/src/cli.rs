@@ -121,6 +121,13 @@ A dependency file lists packages and requirements:
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Write man pages (`wreg.1`, `wreg-get.1`, ...) into a directory; `cargo xtask dist`
+    /// packages them.
+    #[command(hide = true)]
+    Manpages {
+        /// The directory (created if missing).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

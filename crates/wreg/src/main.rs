@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     // faster than the worker pool the transfers use.
     let runtime = if matches!(
         cli.command,
-        cli::Command::Config(_) | cli::Command::Completions { .. }
+        cli::Command::Config(_) | cli::Command::Completions { .. } | cli::Command::Manpages { .. }
     ) {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

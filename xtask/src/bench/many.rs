@@ -13,7 +13,7 @@ use crate::root;
 /// lock) on loopback and behind a 20 ms round trip, then with a lock file and warm caches.
 pub(super) fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
     const COUNT: usize = 100;
-    let wreg = root().join("target/release/wreg").display().to_string();
+    let wreg = root().join("target/profiling/wreg").display().to_string();
     let wkg = root()
         .join("target/bench-tools/bin/wkg")
         .display()

@@ -57,7 +57,7 @@ pub(crate) fn run() -> Result<()> {
     if wanted("config") {
         config::config_load(&mut rows)?;
     }
-    cargo(&["build", "--locked", "--release", "-p", "wreg"])?;
+    cargo(&["build", "--locked", "--profile", "profiling", "-p", "wreg"])?;
     if wanted("oci") {
         oci::oci_transfers(&mut rows, &mut notes)?;
     }

@@ -17,13 +17,14 @@ pub(super) fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
     cargo(&[
         "build",
         "--locked",
-        "--release",
+        "--profile",
+        "profiling",
         "-p",
         "registry-oci",
         "--example",
         "oci-transfer",
     ])?;
-    let ours = root().join("target/release/examples/oci-transfer");
+    let ours = root().join("target/profiling/examples/oci-transfer");
     let ours = ours.to_str().context("UTF-8 path")?.to_owned();
     let wkg = peers::install(peers::WKG, Peer::Measured)?
         .display()
@@ -179,7 +180,7 @@ pub(super) fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
         format!("default_registry = \"{host}\"\n[registry.\"{host}\".oci]\nprotocol = \"http\"\n"),
     )?;
     let config = config.display().to_string();
-    let wreg = root().join("target/release/wreg").display().to_string();
+    let wreg = root().join("target/profiling/wreg").display().to_string();
     let ours_cache = work.path().join("warm-ours").display().to_string();
     let wkg_cache = work.path().join("warm-wkg").display().to_string();
     let wreg_get = env_cmd(vec![

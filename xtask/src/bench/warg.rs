@@ -16,7 +16,7 @@ pub(super) fn warg_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result
     let warg = peers::install(peers::WARG, Peer::Measured)?
         .display()
         .to_string();
-    let wreg = root().join("target/release/wreg").display().to_string();
+    let wreg = root().join("target/profiling/wreg").display().to_string();
     let server = test_support::warg::WargServer::builder()
         .namespaces(&["bench"])
         .start();

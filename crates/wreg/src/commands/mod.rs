@@ -25,6 +25,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             clap_complete::generate(shell, &mut Cli::command(), "wreg", &mut std::io::stdout());
             Ok(())
         }
+        Command::Manpages { dir } => manpages(&dir),
         Command::Config(command) => config::run(command, global),
         Command::Get(args) => get::run(&client(global)?, global, &args).await,
         Command::Publish(args) => publish::run(&client(global)?, global, &args).await,
@@ -33,6 +34,27 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Lock(args) => deps::lock(&client(global)?, global, &args.deps).await,
         Command::Cache(command) => cache::run(command, &client(global)?, global).await,
     }
+}
+
+/// A man page for `wreg` and for every subcommand, named as `man` expects (`wreg-config-show.1`).
+fn manpages(dir: &std::path::Path) -> Result<()> {
+    fn write(command: &clap::Command, name: &str, dir: &std::path::Path) -> Result<()> {
+        let command = command.clone().name(name.to_owned());
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command.clone()).render(&mut page)?;
+        std::fs::write(dir.join(format!("{name}.1")), page)?;
+        for sub in command
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        {
+            write(sub, &format!("{name}-{}", sub.get_name()), dir)?;
+        }
+        Ok(())
+    }
+    std::fs::create_dir_all(dir)?;
+    let mut command = Cli::command();
+    command.build();
+    write(&command, "wreg", dir)
 }
 
 /// A mistake in how the command was used (exit code 64).
