@@ -160,9 +160,13 @@ pub(crate) struct Bars {
 
 impl Progress for Bars {
     fn download_started(&self, package: &PackageRef, version: &Version, total: Option<u64>) {
+        // Hidden from the start: a bar made with the default target draws itself on the
+        // first change (below), and that line would stay behind when the bar is shown on a
+        // new target later.
+        let hidden = indicatif::ProgressDrawTarget::hidden();
         let bar = match total {
-            Some(total) => ProgressBar::new(total),
-            None => ProgressBar::new_spinner(),
+            Some(total) => ProgressBar::with_draw_target(Some(total), hidden),
+            None => ProgressBar::with_draw_target(None, hidden),
         };
         bar.set_style(
             ProgressStyle::with_template("{msg:30} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
@@ -170,7 +174,6 @@ impl Progress for Bars {
         );
         bar.set_message(format!("{package}@{version}"));
         // Drawn only once the transfer has lasted a moment (see `downloaded`).
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         self.bars
             .lock()
             .expect("not poisoned")

@@ -180,7 +180,16 @@ impl FrontEnd {
     /// # Panics
     /// If it cannot bind a port.
     pub fn answering(upstream: SocketAddr, status: u16, body: &str) -> Self {
-        Self::start(upstream, Some((status, body.to_owned())))
+        Self::start(upstream, Some((status, body.to_owned())), None)
+    }
+
+    /// A slow link to `upstream`: its answers reach the client at about `bytes_per_second`
+    /// (the well-known document is a 404).
+    ///
+    /// # Panics
+    /// If it cannot bind a port.
+    pub fn throttled(upstream: SocketAddr, bytes_per_second: u64) -> Self {
+        Self::start(upstream, Some((404, String::new())), Some(bytes_per_second))
     }
 
     /// Holds requests for the well-known document without answering (until dropped);
@@ -189,10 +198,10 @@ impl FrontEnd {
     /// # Panics
     /// If it cannot bind a port.
     pub fn stalling(upstream: SocketAddr) -> Self {
-        Self::start(upstream, None)
+        Self::start(upstream, None, None)
     }
 
-    fn start(upstream: SocketAddr, answer: Option<(u16, String)>) -> Self {
+    fn start(upstream: SocketAddr, answer: Option<(u16, String)>, rate: Option<u64>) -> Self {
         use std::sync::atomic::{AtomicBool, Ordering};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
         let addr = listener.local_addr().expect("local address");
@@ -207,7 +216,7 @@ impl FrontEnd {
                 let answer = answer.clone();
                 let stopping = stopping.clone();
                 std::thread::spawn(move || {
-                    let _ = front(stream, upstream, answer.as_ref(), &stopping);
+                    let _ = front(stream, upstream, answer.as_ref(), rate, &stopping);
                 });
             }
         });
@@ -226,6 +235,7 @@ fn front(
     mut stream: TcpStream,
     upstream: SocketAddr,
     answer: Option<&(u16, String)>,
+    rate: Option<u64>,
     stopping: &std::sync::atomic::AtomicBool,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
@@ -247,7 +257,10 @@ fn front(
         registry.write_all(reader.buffer())?;
         let mut from_registry = registry.try_clone()?;
         let mut to_client = stream.try_clone()?;
-        let back = std::thread::spawn(move || std::io::copy(&mut from_registry, &mut to_client));
+        let back = std::thread::spawn(move || match rate {
+            None => std::io::copy(&mut from_registry, &mut to_client),
+            Some(rate) => copy_slowly(&mut from_registry, &mut to_client, rate),
+        });
         std::io::copy(&mut stream, &mut registry)?;
         let _ = registry.shutdown(std::net::Shutdown::Write);
         let _ = back.join();
@@ -270,6 +283,21 @@ fn front(
             }
             Ok(())
         }
+    }
+}
+
+/// Copies at about `rate` bytes a second, in chunks a tenth of a second long.
+fn copy_slowly(from: &mut TcpStream, to: &mut TcpStream, rate: u64) -> std::io::Result<u64> {
+    let mut buf = vec![0; (rate / 10).clamp(1, 1 << 20) as usize];
+    let mut total = 0;
+    loop {
+        let n = from.read(&mut buf)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        to.write_all(&buf[..n])?;
+        total += n as u64;
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -8,6 +8,7 @@ use expect_test::expect;
 use test_support::{Distribution, component};
 
 mod cargo;
+mod terminal;
 mod wkg;
 
 /// A scratch home: a config file, a cache, a local registry, no user environment.
