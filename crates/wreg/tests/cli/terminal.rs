@@ -107,8 +107,14 @@ fn man_pages_and_completions_come_from_the_command_definitions() {
     let home = Home::new("");
     home.ok(&["manpages", "man"]);
     let get = std::fs::read_to_string(home.path("man/wreg-get.1")).unwrap();
-    assert!(get.starts_with(".ie") || get.contains(".TH wreg-get"), "{get}");
-    assert!(get.contains("registry") && get.contains("WKG_REGISTRY"), "{get}");
+    assert!(
+        get.starts_with(".ie") || get.contains(".TH wreg-get"),
+        "{get}"
+    );
+    assert!(
+        get.contains("registry") && get.contains("WKG_REGISTRY"),
+        "{get}"
+    );
     for page in ["wreg.1", "wreg-config-show.1", "wreg-cache-clean.1"] {
         assert!(home.path("man").join(page).is_file(), "{page}");
     }
