@@ -173,16 +173,9 @@ impl<'a> TomlReader<'a> {
     /// # Errors
     /// [`Error::Config`] at the line and column of a TOML syntax error.
     pub fn document(&self) -> Result<toml_edit::Document<String>, Error> {
-        toml_edit::Document::parse(self.source.text().to_owned()).map_err(|err| {
-            let origin = self.source.origin_of(err.span());
-            Error::config(ConfigError::Parse {
-                path: self.source.path().to_owned(),
-                line: origin.line().unwrap_or(1),
-                column: origin.column().unwrap_or(1),
-                message: err.message().trim_end().replace('\n', "; "),
-            })
-        })
+        self.source.parse().map_err(Error::config)
     }
+
 
     /// An error about `item` (written under the dotted `key`): `what` follows the key.
     pub fn error(&self, item: &Item, key: &str, what: &str) -> Error {

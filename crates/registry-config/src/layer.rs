@@ -111,15 +111,7 @@ impl Layer {
 pub(crate) fn read_cargo_table(path: &Path) -> Result<Option<Layer>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|err| ConfigError::io("read", path, err))?;
     let source = SourceText::new(Scope::Cargo, path, text.as_str());
-    let doc = toml_edit::Document::parse(text.clone()).map_err(|err| {
-        let origin = source.origin_of(err.span());
-        ConfigError::Parse {
-            path: path.to_owned(),
-            line: origin.line().unwrap_or(1),
-            column: origin.column().unwrap_or(1),
-            message: err.message().trim_end().replace('\n', "; "),
-        }
-    })?;
+    let doc = source.parse()?;
     let Some(item) = doc.get(CARGO_TABLE) else {
         return Ok(None);
     };
@@ -158,15 +150,7 @@ pub(crate) fn parse_file(
 ) -> Result<(DocumentMut, Node), ConfigError> {
     let source = SourceText::new(scope, path, text);
     let at = |offset: usize| source.origin_at(offset);
-    let doc = toml_edit::Document::parse(text.to_owned()).map_err(|err| {
-        let origin = source.origin_of(err.span());
-        ConfigError::Parse {
-            path: path.to_owned(),
-            line: origin.line().unwrap_or(1),
-            column: origin.column().unwrap_or(1),
-            message: err.message().trim_end().replace('\n', "; "),
-        }
-    })?;
+    let doc = source.parse()?;
     let origin_at = |span: Option<std::ops::Range<usize>>| at(span.map_or(0, |s| s.start));
     let mut tree = Node::from_table_like(doc.as_table(), at(0), &origin_at);
     schema::check_layer(&mut tree)?;

@@ -177,6 +177,22 @@ impl SourceText {
         &self.path
     }
 
+    /// The text parsed as TOML, spans kept.
+    ///
+    /// # Errors
+    /// [`ConfigError::Parse`] at the line and column of the syntax error.
+    pub fn parse(&self) -> Result<toml_edit::Document<String>, crate::ConfigError> {
+        toml_edit::Document::parse(self.text.clone()).map_err(|err| {
+            let origin = self.origin_of(err.span());
+            crate::ConfigError::Parse {
+                path: self.path.clone(),
+                line: origin.line().unwrap_or(1),
+                column: origin.column().unwrap_or(1),
+                message: err.message().trim_end().replace('\n', "; "),
+            }
+        })
+    }
+
     /// The origin of byte `offset`: file, line and column.
     pub fn origin_at(&self, offset: usize) -> Origin {
         let (line, column) = self.index.position(&self.text, offset);
