@@ -176,7 +176,6 @@ impl<'a> TomlReader<'a> {
         self.source.parse().map_err(Error::config)
     }
 
-
     /// An error about `item` (written under the dotted `key`): `what` follows the key.
     pub fn error(&self, item: &Item, key: &str, what: &str) -> Error {
         let origin = self.source.origin_of(item.span());
