@@ -6,7 +6,9 @@ use std::path::Path;
 
 use registry_client::LockFile;
 use registry_client::cargo_component::ComponentManifest;
+use registry_client::dependency_table::DependencyFile;
 use registry_client::discovery::RegistryMetadata;
+use registry_client::wkg_manifest::WkgManifest;
 use registry_config::{Config, ConfigError, ConfigLoader, ToolLayer};
 use registry_core::{BareVersion, PackageRef, PackageReq, PackageSpec, Registry};
 
@@ -134,5 +136,39 @@ pub fn cargo_component(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     if let Err(err) = ComponentManifest::parse(&text, Path::new("Cargo.toml")) {
         assert!(err.to_string().starts_with("Cargo.toml"), "{err}");
+    }
+}
+
+/// A dependency file (`wreg fetch --deps`); errors name the file, and what parses gives
+/// dependencies whose requirements print back to requirements.
+pub fn dependency_file(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    match DependencyFile::parse(&text, Path::new("deps.toml")) {
+        Ok(file) => {
+            for dep in &file.dependencies {
+                let printed = dep.requirement.to_string();
+                assert!(
+                    printed.parse::<registry_core::VersionReq>().is_ok(),
+                    "{printed}"
+                );
+            }
+        }
+        Err(err) => assert!(err.to_string().starts_with("deps.toml"), "{err}"),
+    }
+}
+
+/// A `wkg.toml`; errors name the file, and every value read keeps an origin in it.
+pub fn wkg_toml(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    match WkgManifest::parse(&text, Path::new("wkg.toml")) {
+        Ok(manifest) => {
+            for o in &manifest.overrides {
+                assert_eq!(o.origin.path(), Some(Path::new("wkg.toml")));
+            }
+            for (_, _, origin) in &manifest.metadata {
+                assert_eq!(origin.path(), Some(Path::new("wkg.toml")));
+            }
+        }
+        Err(err) => assert!(err.to_string().starts_with("wkg.toml"), "{err}"),
     }
 }

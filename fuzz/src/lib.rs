@@ -1,6 +1,7 @@
 //! Fuzzing of every parser that reads input from outside the process: config files (and
 //! the merge of two layers), package names and specs, `wkg.lock` files, well-known
-//! documents, OCI manifests and indexes, Cargo manifests' component tables.
+//! documents, OCI manifests and indexes, Cargo manifests' component tables, dependency
+//! files, `wkg.toml` files.
 //!
 //! [`check`] holds one function per parser: it feeds the input to the parser and asserts the
 //! property every input must satisfy (parse, or fail with an error that says where; never
@@ -27,6 +28,8 @@ pub const TARGETS: &[&str] = &[
     "well_known",
     "oci_manifest",
     "cargo_component",
+    "dependency_file",
+    "wkg_toml",
 ];
 
 /// The directory of a target's seed inputs (and regressions).
@@ -63,6 +66,8 @@ pub fn check_for(target: &str) -> Option<fn(&[u8])> {
         "well_known" => check::well_known,
         "oci_manifest" => check::oci_manifest,
         "cargo_component" => check::cargo_component,
+        "dependency_file" => check::dependency_file,
+        "wkg_toml" => check::wkg_toml,
         _ => return None,
     })
 }
