@@ -210,6 +210,21 @@ pub(crate) fn run_matrix() -> Result<()> {
         .and_then(|()| ours(&["get", "interop:theirs@2.0.0", "-o", "ours-from-wkg.wasm"]))
         .and_then(|()| same(&dir.join("ours-from-wkg.wasm"), &theirs)),
     });
+    // What `wreg versions interop:theirs` lists with a config file.
+    let versions = |config: &str| {
+        output(
+            &wreg,
+            &[
+                "--config",
+                config,
+                "--cache-dir",
+                "cache",
+                "versions",
+                "interop:theirs",
+            ],
+            dir,
+        )
+    };
     // wkg publishes a new version of a package we have listed: we see it at once.
     let newer = dir.join("newer.wasm");
     std::fs::write(&newer, test_support::component::small("interop: wkg 2.1.0"))?;
@@ -232,18 +247,7 @@ pub(crate) fn run_matrix() -> Result<()> {
                 )
             })
             .and_then(|()| {
-                let listed = output(
-                    &wreg,
-                    &[
-                        "--config",
-                        config.as_str(),
-                        "--cache-dir",
-                        "cache",
-                        "versions",
-                        "interop:theirs",
-                    ],
-                    dir,
-                )?;
+                let listed = versions(&config)?;
                 if listed.lines().next() == Some("2.1.0") {
                     Ok(())
                 } else {
@@ -259,18 +263,7 @@ pub(crate) fn run_matrix() -> Result<()> {
         writer: "wkg config (0.16 TLS keys)",
         reader: "wreg versions",
         result: wkg_written_config(&wkg, &host, dir).and_then(|written| {
-            let listed = output(
-                &wreg,
-                &[
-                    "--config",
-                    &written,
-                    "--cache-dir",
-                    "cache",
-                    "versions",
-                    "interop:theirs",
-                ],
-                dir,
-            )?;
+            let listed = versions(&written)?;
             if listed.contains("2.0.0") {
                 Ok(())
             } else {

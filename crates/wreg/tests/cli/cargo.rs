@@ -1,8 +1,6 @@
 //! What cargo-component gets for a package: `--manifest-path` loads its cargo
 //! configuration files and its (and its workspace root's) component metadata.
 
-use std::process::Command;
-
 use super::{Home, s};
 
 #[test]
@@ -35,12 +33,9 @@ fn config_for_a_workspace_member_shows_every_layer() {
         "[package]\nname = \"app\"\n[package.metadata.component]\npackage = \"a:app\"\n",
     );
     let wreg = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_wreg"))
-            .current_dir(home.dir.path())
-            .env_clear()
-            .env("HOME", home.dir.path())
+        let out = home
+            .command("cache")
             .env("CARGO_HOME", home.path("cargo-home"))
-            .args(["--config", s(&home.path("config.toml"))])
             .args(["--manifest-path", s(&home.path("ws/app/Cargo.toml"))])
             .args(args)
             .output()

@@ -36,20 +36,32 @@ impl Home {
         self.dir.path().join(rel)
     }
 
-    fn wreg(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_wreg"))
+    /// `wreg` in this home: working directory, `HOME` and XDG directories here, no other
+    /// variable, no flag.
+    fn bare(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wreg"));
+        command
             .current_dir(self.dir.path())
             .env_clear()
             .env("HOME", self.dir.path())
             .env("XDG_CONFIG_HOME", self.path("xdg"))
-            .env("XDG_CACHE_HOME", self.path("xdg-cache"))
+            .env("XDG_CACHE_HOME", self.path("xdg-cache"));
+        command
+    }
+
+    /// [`bare`](Self::bare) with this home's config file and the cache in `cache`.
+    fn command(&self, cache: &str) -> Command {
+        let mut command = self.bare();
+        command
             .arg("--config")
             .arg(self.path("config.toml"))
             .arg("--cache-dir")
-            .arg(self.path("cache"))
-            .args(args)
-            .output()
-            .unwrap()
+            .arg(self.path(cache));
+        command
+    }
+
+    fn wreg(&self, args: &[&str]) -> Output {
+        self.command("cache").args(args).output().unwrap()
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -188,13 +200,9 @@ fn one_get_works_out_its_route_once() {
     let one = home.component("one.wasm", "routed");
     home.ok(&["publish", s(&one), "--package", "acme:widget@1.0.0"]);
     // A cold `get` (empty cache): list, describe, fetch and copy out, all through one route.
-    let out = Command::new(env!("CARGO_BIN_EXE_wreg"))
-        .current_dir(home.dir.path())
-        .env_clear()
-        .env("HOME", home.dir.path())
+    let out = home
+        .command("cold-cache")
         .env("WREG_LOG", "registry_client=debug")
-        .args(["--config", s(&home.path("config.toml"))])
-        .args(["--cache-dir", s(&home.path("cold-cache"))])
         .args(["get", "acme:widget@^1", "-o", "got.wasm"])
         .output()
         .unwrap();
@@ -510,15 +518,8 @@ fn against_a_real_warg_registry() {
     let file = home.component("w.wasm", "warg cli");
     let key = test_support::warg::signing_key(5);
     let publish = |version: &str| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wreg"));
-        cmd.current_dir(home.dir.path())
-            .env_clear()
-            .env("HOME", home.dir.path())
-            .env("WREG_TEST_WARG_KEY", &key)
-            .arg("--config")
-            .arg(home.path("config.toml"))
-            .arg("--cache-dir")
-            .arg(home.path("cache"))
+        let mut cmd = home.command("cache");
+        cmd.env("WREG_TEST_WARG_KEY", &key)
             .args(["publish", s(&file), "--package"])
             .arg(format!("test:gizmo@{version}"));
         cmd.output().unwrap()

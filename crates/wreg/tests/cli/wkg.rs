@@ -1,7 +1,7 @@
 //! A wkg user's world: wkg's environment variables, registries whose well-known document
 //! is missing or is a web page, and releases published a moment ago.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use test_support::Distribution;
 use test_support::http::FrontEnd;
@@ -10,12 +10,7 @@ use super::{Home, s};
 
 /// `wreg` with only the variables given (no `--config`, no `--cache-dir`).
 fn wreg_with_env(home: &Home, vars: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wreg"))
-        .current_dir(home.dir.path())
-        .env_clear()
-        .env("HOME", home.dir.path())
-        .env("XDG_CONFIG_HOME", home.path("xdg"))
-        .env("XDG_CACHE_HOME", home.path("xdg-cache"))
+    home.bare()
         .envs(vars.iter().copied())
         .args(args)
         .output()
@@ -177,14 +172,8 @@ fn a_release_published_a_moment_ago_is_seen_by_the_next_command() {
     home.ok(&["get", "fresh:widget@^1", "-o", "first.wasm"]);
 
     // Another machine (its own cache) publishes 1.1.0 ...
-    let other = Command::new(env!("CARGO_BIN_EXE_wreg"))
-        .current_dir(home.dir.path())
-        .env_clear()
-        .env("HOME", home.dir.path())
-        .arg("--config")
-        .arg(home.path("config.toml"))
-        .arg("--cache-dir")
-        .arg(home.path("other-cache"))
+    let other = home
+        .command("other-cache")
         .args(["publish", s(&two), "--package", "fresh:widget@1.1.0"])
         .output()
         .unwrap();
@@ -298,14 +287,9 @@ fn wkg_toml_overrides_metadata_and_workspace() {
         "[metadata]\ndescription = \"a member\"\nauthor = \"Acme\"\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_wreg"))
+    let out = home
+        .command("cache")
         .current_dir(home.path("member"))
-        .env_clear()
-        .env("HOME", home.dir.path())
-        .arg("--config")
-        .arg(home.path("config.toml"))
-        .arg("--cache-dir")
-        .arg(home.path("cache"))
         .args(["publish", s(&one), "--package", "wkgtoml:widget@1.0.0"])
         .output()
         .unwrap();
