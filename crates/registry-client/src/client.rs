@@ -473,6 +473,7 @@ impl Route {
     /// The version list from the registry itself, remembered for this process and stored
     /// for offline use.
     pub(crate) async fn fresh_versions(&self) -> Result<Vec<VersionInfo>, Error> {
+        tracing::debug!(package = %self.package, registry = %self.registry, "asking the registry for the version list");
         let versions = self.backend.list_versions(&self.package).await?;
         self.cache()
             .store_versions(&self.registry, &self.package, &versions);

@@ -130,6 +130,31 @@ impl LockFile {
             .find(|v| &v.requirement == requirement)
     }
 
+    /// The pin to use for `requirement`: its own pin when that still satisfies it, else
+    /// the newest pin of the package from `registry` (made for another requirement) that
+    /// does. The second case is how a package required in two ways shares one version.
+    pub fn pin_satisfying(
+        &self,
+        package: &PackageRef,
+        registry: Option<&Registry>,
+        requirement: &VersionReq,
+    ) -> Option<&LockedVersion> {
+        if let Some(pin) = self
+            .pin(package, registry, requirement)
+            .filter(|pin| requirement.matches(&pin.version))
+        {
+            return Some(pin);
+        }
+        let registry = registry.map(Registry::as_str);
+        self.packages
+            .iter()
+            .find(|p| &p.name == package && p.registry.as_deref() == registry)?
+            .versions
+            .iter()
+            .filter(|v| requirement.matches(&v.version))
+            .max_by(|a, b| a.version.cmp(&b.version))
+    }
+
     /// Records a pin, replacing any for the same package, registry and requirement.
     pub fn insert(
         &mut self,

@@ -245,45 +245,48 @@ impl Client {
             });
         }
         let snapshot = lock.as_deref().cloned();
-        let results: BTreeMap<usize, Result<Resolution, Error>> =
-            futures_util::stream::iter(unique.iter().enumerate())
-                .map(|(i, dependency)| {
-                    let snapshot = snapshot.as_ref();
-                    async move { (i, self.resolve_one(dependency, snapshot, mode).await) }
-                })
-                .buffer_unordered(CONCURRENCY)
-                .collect()
-                .await;
-        let mut resolved = Vec::with_capacity(unique.len());
-        for (_, result) in results {
-            resolved.push(result?);
-        }
+        let resolved = self
+            .resolve_unique(&unique, snapshot.as_ref(), mode)
+            .await?;
         if let Some(lock) = lock {
-            for resolution in &resolved {
-                if let Resolution::Registry {
-                    package,
-                    registry,
-                    requirement,
-                    release,
-                    ..
-                } = resolution
-                {
-                    lock.insert(
-                        package,
-                        Some(registry),
-                        LockedVersion {
-                            requirement: requirement.clone(),
-                            version: release.version.clone(),
-                            digest: release.digest,
-                        },
-                    );
-                }
-            }
+            record(lock, &resolved);
         }
         Ok(dependencies
             .iter()
             .map(|d| resolved[index_of[d]].clone())
             .collect())
+    }
+
+    /// Resolves distinct dependencies concurrently against a snapshot of the lock file,
+    /// in their order; the first failure (in that order) is returned.
+    pub(crate) async fn resolve_unique(
+        &self,
+        unique: &[&Dependency],
+        lock: Option<&LockFile>,
+        mode: LockMode,
+    ) -> Result<Vec<Resolution>, Error> {
+        self.resolve_each(unique, lock, mode)
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// Like [`resolve_unique`](Self::resolve_unique), with each dependency's own result.
+    pub(crate) async fn resolve_each(
+        &self,
+        unique: &[&Dependency],
+        lock: Option<&LockFile>,
+        mode: LockMode,
+    ) -> Vec<Result<Resolution, Error>> {
+        let results: BTreeMap<usize, Result<Resolution, Error>> =
+            futures_util::stream::iter(unique.iter().enumerate())
+                .map(|(i, dependency)| async move {
+                    (i, self.resolve_one(dependency, lock, mode).await)
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+        results.into_values().collect()
     }
 
     async fn resolve_one(
@@ -312,9 +315,7 @@ impl Client {
             .await?;
         let registry = route.registry().clone();
         let requirement = &dependency.requirement;
-        let pin = lock
-            .and_then(|l| l.pin(package, Some(&registry), requirement))
-            .filter(|pin| requirement.matches(&pin.version));
+        let pin = lock.and_then(|l| l.pin_satisfying(package, Some(&registry), requirement));
 
         let release = match pin {
             Some(pin) => release_for_pin(&route, pin).await?,
@@ -380,6 +381,30 @@ impl Client {
                     .await
             }
             (Err(err), _) => Err(Error::io(path, err)),
+        }
+    }
+}
+
+/// Records the registry resolutions in `lock` as pins of their requirements.
+pub(crate) fn record(lock: &mut LockFile, resolved: &[Resolution]) {
+    for resolution in resolved {
+        if let Resolution::Registry {
+            package,
+            registry,
+            requirement,
+            release,
+            ..
+        } = resolution
+        {
+            lock.insert(
+                package,
+                Some(registry),
+                LockedVersion {
+                    requirement: requirement.clone(),
+                    version: release.version.clone(),
+                    digest: release.digest,
+                },
+            );
         }
     }
 }

@@ -42,6 +42,27 @@ impl ContentDigest {
         }
     }
 
+    /// The SHA-256 digest of everything `reader` yields, read in 64 KiB pieces.
+    ///
+    /// # Errors
+    /// The reader's errors.
+    pub fn sha256_reader(mut reader: impl std::io::Read) -> std::io::Result<Self> {
+        use sha2::Digest as _;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0; 64 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => hasher.update(&buf[..n]),
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(Self {
+            sha256: hasher.finalize().into(),
+        })
+    }
+
     /// A digest from the raw 32 bytes of a SHA-256 hash.
     pub fn from_sha256_bytes(sha256: [u8; 32]) -> Self {
         Self { sha256 }

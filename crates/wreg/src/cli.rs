@@ -109,6 +109,10 @@ A dependency file lists packages and requirements:
     /// Resolve dependencies and write the lock file, without writing a deps directory.
     #[command(after_help = "Examples:\n  wreg lock --dep wasi:http@^0.2")]
     Lock(LockArgs),
+    /// Work with a WIT directory: fetch its whole dependency graph into `wit/deps`, build
+    /// it into a WIT package.
+    #[command(subcommand)]
+    Wit(WitCommand),
     /// Show and change the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -130,6 +134,85 @@ A dependency file lists packages and requirements:
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum WitCommand {
+    /// Resolve every package the WIT uses, and every package those use, and write them
+    /// under `<dir>/deps` (as WIT text by default, the directories `wkg wit fetch` writes).
+    #[command(after_help = "\
+Examples:
+  wreg wit fetch                    ./wit -> ./wit/deps/<ns>-<name>-<version>/package.wit
+  wreg wit fetch --type wasm        binary packages, ./wit/deps/<ns>-<name>-<version>.wasm
+  wreg wit fetch --locked           fail if wkg.lock would change
+
+One version of each package is chosen: the newest that satisfies everything that needs it.
+A WIT `use wasi:io/streams@0.2.0` asks for `^0.2.0`. Pins in the lock file are reused when
+they satisfy; `[overrides]` in wkg.toml replace a package by a local directory or file.")]
+    Fetch(WitFetchArgs),
+    /// Build the WIT directory, with its resolved dependencies, into a binary WIT package
+    /// (`<ns>:<name>@<version>.wasm`).
+    #[command(after_help = "\
+Examples:
+  wreg wit build                    ./wit -> ./acme:api@1.0.0.wasm
+  wreg wit build -d api/wit -o api.wasm
+  wreg publish wit                  build, then publish")]
+    Build(WitBuildArgs),
+}
+
+/// The WIT directory and the lock file.
+#[derive(Debug, Args)]
+pub(crate) struct WitLockArgs {
+    /// The lock file.
+    #[arg(long, value_name = "FILE", default_value = "wkg.lock")]
+    pub(crate) lock: PathBuf,
+    /// Fail if the lock file would change.
+    #[arg(long)]
+    pub(crate) locked: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WitFetchArgs {
+    /// The WIT directory.
+    #[arg(default_value = "wit", value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+    /// `wit` (WIT text, one directory per package) or `wasm` (binary packages).
+    #[arg(short = 't', long = "type", value_enum, default_value_t = DepsType::Wit)]
+    pub(crate) output_type: DepsType,
+    #[command(flatten)]
+    pub(crate) lock: WitLockArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DepsType {
+    Wit,
+    Wasm,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WitBuildArgs {
+    /// The WIT directory.
+    #[arg(
+        short = 'd',
+        long = "wit-dir",
+        default_value = "wit",
+        value_name = "DIR"
+    )]
+    pub(crate) dir: PathBuf,
+    /// The file to write (default: `<ns>:<name>@<version>.wasm` here).
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) lock: WitLockArgs,
+}
+
+/// How `get` writes a package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GetFormat {
+    /// The bytes as published.
+    Wasm,
+    /// A WIT package, printed as WIT text.
+    Wit,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct GetArgs {
     /// `ns:name`, `ns:name@version` (exactly that release) or `ns:name@requirement` (e.g.
@@ -142,11 +225,15 @@ pub(crate) struct GetArgs {
     /// the flag wins).
     #[arg(long, value_name = "REGISTRY", env = "WKG_REGISTRY")]
     pub(crate) registry: Option<String>,
+    /// `wasm` (the bytes as published) or `wit` (a WIT package as WIT text, `.wit`).
+    #[arg(long, value_enum, default_value_t = GetFormat::Wasm)]
+    pub(crate) format: GetFormat,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct PublishArgs {
-    /// The component file.
+    /// The component or WIT package file, or a WIT directory (built first, as `wit build`
+    /// does).
     pub(crate) file: PathBuf,
     /// The package and version, `ns:name@version`. Without it, a WIT package names itself,
     /// and a component by its `ns:name` name and `version` metadata.
@@ -159,6 +246,17 @@ pub(crate) struct PublishArgs {
     /// Check everything, publish nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Succeed without uploading when this version is already published with the same
+    /// bytes (a different digest is still an error).
+    #[arg(long)]
+    pub(crate) skip_existing: bool,
+    /// Publish a WIT package even when it removes or changes items of the previous
+    /// release in its major line.
+    #[arg(long)]
+    pub(crate) skip_semver_check: bool,
+    /// The lock file, when building a WIT directory.
+    #[command(flatten)]
+    pub(crate) lock: WitLockArgs,
 }
 
 #[derive(Debug, Args)]

@@ -3,14 +3,13 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use registry_client::dependency_table::DependencyFile;
-use registry_client::wkg_manifest::WkgManifest;
-use registry_client::{Client, Dependency, LockFile, LockMode, Resolution, wit};
+use registry_client::{Client, Dependency, Resolution, wit};
 use registry_core::PackageReq;
 use serde::Serialize;
 
-use super::usage;
+use super::{LockSession, usage};
 use crate::cli::{DepsArgs, FetchArgs, Global};
 use crate::output::{self, Channel};
 
@@ -115,33 +114,14 @@ fn dependencies(args: &DepsArgs) -> Result<Vec<Dependency>> {
 }
 
 async fn resolve(client: &Client, args: &DepsArgs) -> Result<Vec<Resolution>> {
-    let mut deps = dependencies(args)?;
+    let mut session = LockSession::open(&args.lock, args.locked)?;
     // `wkg.toml` next to the lock file, as wkg reads it: its `[overrides]` apply.
-    let project = args
-        .lock
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if let Some(manifest) = WkgManifest::find(project)? {
-        deps = manifest.resolver_overrides().apply(&deps);
-    }
-    let mut lock = LockFile::load(&args.lock)?.unwrap_or_else(LockFile::new);
-    let before = lock.clone();
-    let mode = if args.locked {
-        LockMode::Locked
-    } else {
-        LockMode::Update
-    };
-    let resolved = client.resolve_all(&deps, Some(&mut lock), mode).await?;
-    if lock != before {
-        if args.locked {
-            bail!(
-                "{} would change, and --locked forbids it; run without --locked",
-                args.lock.display()
-            );
-        }
-        lock.save(&args.lock)?;
-    }
+    let deps = session.overrides()?.apply(&dependencies(args)?);
+    let mode = session.mode();
+    let resolved = client
+        .resolve_all(&deps, Some(session.lock()), mode)
+        .await?;
+    session.save()?;
     Ok(resolved)
 }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt as _;
 
 use super::{route, usage};
-use crate::cli::{GetArgs, Global};
+use crate::cli::{GetArgs, GetFormat, Global};
 use crate::output::{self, Channel};
 
 /// What `get` wrote.
@@ -40,11 +40,13 @@ pub(super) async fn run(client: &Client, global: &Global, args: &GetArgs) -> Res
     let route = route(client, &req.package, args.registry.as_deref()).await?;
     let release = route.resolve(&req.requirement).await?;
     let package = route.package();
+    let as_wit = args.format == GetFormat::Wit;
     let file_name = format!(
-        "{}_{}@{}.wasm",
+        "{}_{}@{}.{}",
         package.namespace(),
         package.name(),
-        release.version
+        release.version,
+        if as_wit { "wit" } else { "wasm" }
     );
     let output = args.output.as_deref();
     let to_stdout = output == Some(Path::new("-"));
@@ -55,6 +57,19 @@ pub(super) async fn run(client: &Client, global: &Global, args: &GetArgs) -> Res
         None => Some(PathBuf::from(file_name)),
     };
     match &dest {
+        _ if as_wit => {
+            let bytes = route.fetch_open(&release).await?.read().await?;
+            let what = format!("{package}@{}", release.version);
+            let text = registry_client::wit::print_package(&bytes, &what)?;
+            match &dest {
+                Some(dest) => super::wit::write_atomically(dest, text.as_bytes())?,
+                None => {
+                    let mut stdout = tokio::io::stdout();
+                    stdout.write_all(text.as_bytes()).await?;
+                    stdout.flush().await?;
+                }
+            }
+        }
         None => {
             let cached = route.fetch_open(&release).await?;
             let mut file = tokio::fs::File::from_std(cached.into_file());

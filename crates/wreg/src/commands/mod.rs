@@ -7,11 +7,15 @@ mod deps;
 mod get;
 mod publish;
 mod versions;
+mod wit;
 
-use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
 use clap::CommandFactory as _;
 use registry_client::cargo_component::ComponentManifest;
-use registry_client::{Client, Route};
+use registry_client::wkg_manifest::WkgManifest;
+use registry_client::{Client, LockFile, LockMode, Overrides, Route};
 use registry_config::{Config, ConfigLoader};
 use registry_core::{PackageRef, Registry};
 
@@ -33,6 +37,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Fetch(args) => deps::fetch(&client(global)?, global, &args).await,
         Command::Lock(args) => deps::lock(&client(global)?, global, &args.deps).await,
         Command::Cache(command) => cache::run(command, &client(global)?, global).await,
+        Command::Wit(command) => wit::run(command, &client(global)?, global).await,
     }
 }
 
@@ -109,4 +114,62 @@ async fn route(client: &Client, package: &PackageRef, registry: Option<&str>) ->
         Some(registry) => client.route_to(package, &registry).await?,
         None => client.route(package).await?,
     })
+}
+
+/// A lock file in use: loaded, changed by resolutions, saved only if it changed (and never
+/// under `--locked`).
+pub(crate) struct LockSession {
+    path: PathBuf,
+    lock: LockFile,
+    before: LockFile,
+    locked: bool,
+}
+
+impl LockSession {
+    pub(crate) fn open(path: &Path, locked: bool) -> Result<Self> {
+        let lock = LockFile::load(path)?.unwrap_or_else(LockFile::new);
+        Ok(Self {
+            path: path.to_owned(),
+            before: lock.clone(),
+            lock,
+            locked,
+        })
+    }
+
+    pub(crate) fn mode(&self) -> LockMode {
+        if self.locked {
+            LockMode::Locked
+        } else {
+            LockMode::Update
+        }
+    }
+
+    pub(crate) fn lock(&mut self) -> &mut LockFile {
+        &mut self.lock
+    }
+
+    /// The overrides of the `wkg.toml` next to the lock file (as wkg reads it).
+    pub(crate) fn overrides(&self) -> Result<Overrides> {
+        let project = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Ok(WkgManifest::find(project)?
+            .map(|m| m.resolver_overrides())
+            .unwrap_or_default())
+    }
+
+    pub(crate) fn save(self) -> Result<()> {
+        if self.lock != self.before {
+            if self.locked {
+                bail!(
+                    "{} would change, and --locked forbids it; run without --locked",
+                    self.path.display()
+                );
+            }
+            self.lock.save(&self.path)?;
+        }
+        Ok(())
+    }
 }

@@ -9,6 +9,7 @@ use test_support::{Distribution, component};
 
 mod cargo;
 mod terminal;
+mod wit;
 mod wkg;
 
 /// A scratch home: a config file, a cache, a local registry, no user environment.

@@ -19,6 +19,14 @@ use registry_core::{BareVersion, Error, PackageRef, PackageReq, PackageSpec};
 
 use crate::Dependency;
 
+mod compat;
+mod graph;
+mod output;
+
+pub use compat::{Incompatibility, incompatibilities};
+pub use graph::{Requirer, WitGraph, WitNode, WitRequest};
+pub use output::{BuiltPackage, DepsFormat, build, print_package, write_deps};
+
 /// The packages the WIT in `dir` uses but does not define, each once, in the order first
 /// used.
 ///
@@ -40,18 +48,24 @@ pub fn dependencies(dir: &Path) -> Result<Vec<Dependency>, Error> {
             if defined.contains(&(name.namespace.as_str(), name.name.as_str())) {
                 continue;
             }
-            let spec = match &name.version {
-                Some(version) => format!("{}:{}@{version}", name.namespace, name.name),
-                None => format!("{}:{}", name.namespace, name.name),
-            };
-            let req = PackageReq::parse_with(&spec, BareVersion::Compatible)?;
-            let dep = Dependency::new(req.package, req.requirement);
+            let dep = dependency_on(name)?;
             if !deps.contains(&dep) {
                 deps.push(dep);
             }
         }
     }
     Ok(deps)
+}
+
+/// The dependency a WIT reference to `name` means: a versioned name asks for the
+/// compatible releases (`wasi:io@0.2.0` is `^0.2.0`), as every bare version does.
+pub(crate) fn dependency_on(name: &wit_parser::PackageName) -> Result<Dependency, Error> {
+    let spec = match &name.version {
+        Some(version) => format!("{}:{}@{version}", name.namespace, name.name),
+        None => format!("{}:{}", name.namespace, name.name),
+    };
+    let req = PackageReq::parse_with(&spec, BareVersion::Compatible)?;
+    Ok(Dependency::new(req.package, req.requirement))
 }
 
 /// The WIT package in `dir` (its `deps/` included), encoded as a binary WIT package.
@@ -69,6 +83,14 @@ pub fn encode_dir(dir: &Path) -> Result<Vec<u8>, Error> {
             dir.display()
         ),
     })
+}
+
+/// Whether `bytes` are a binary WIT package (rather than a component or something else).
+pub fn is_wit_package(bytes: &[u8]) -> bool {
+    matches!(
+        wit_parser::decoding::decode(bytes),
+        Ok(wit_parser::decoding::DecodedWasm::WitPackage(..))
+    )
 }
 
 /// The metadata of the Wasm file at `path` ([`WasmMetadata::read`]), read in constant

@@ -1,0 +1,265 @@
+//! A resolved WIT graph, written out: `wit/deps` as WIT text (what wit-bindgen, wasm-tools,
+//! componentize-py and jco read) or as binary packages; a WIT directory built into a
+//! binary WIT package; one binary package printed as WIT.
+
+use std::path::{Path, PathBuf};
+
+use registry_core::{Error, PackageRef, Version};
+use wit_parser::{PackageName, Resolve, UnresolvedPackageGroup};
+
+use super::WitGraph;
+use crate::{Client, Resolution};
+
+/// How `wit/deps` is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DepsFormat {
+    /// `deps/<ns>-<name>-<version>/package.wit`, one directory per package (as `wkg` writes).
+    #[default]
+    Wit,
+    /// `deps/<ns>-<name>-<version>.wasm`, the binary packages as published.
+    Wasm,
+}
+
+/// The directory (or file stem) a package is written under: `wasi:io@0.2.0` is
+/// `wasi-io-0.2.0`, the names `wkg` uses, so a `wit/deps` it wrote is replaced cleanly.
+fn entry_name(name: &PackageName) -> String {
+    name.to_string().replace([':', '@'], "-")
+}
+
+fn invalid(message: String) -> Error {
+    Error::InvalidInput { message }
+}
+
+/// Every package of the graph in one [`Resolve`], each merged after what it uses.
+fn merged(graph: &WitGraph) -> Result<Resolve, Error> {
+    let mut resolve = Resolve {
+        // Keep `@unstable` items: the tools reading the output decide about them.
+        all_features: true,
+        ..Resolve::default()
+    };
+    for node in &graph.nodes {
+        let resolution = &node.resolution;
+        let path = resolution.path();
+        let package = resolution.package();
+        if path.is_dir() {
+            let group = UnresolvedPackageGroup::parse_dir(path).map_err(|err| {
+                invalid(format!(
+                    "the WIT in {} (for `{package}`) does not parse: {err:#}",
+                    path.display()
+                ))
+            })?;
+            resolve.push_group(group).map_err(|err| {
+                invalid(format!(
+                    "the WIT in {} (for `{package}`) does not fit its dependencies: {err:#}",
+                    path.display()
+                ))
+            })?;
+            continue;
+        }
+        let decoded = decode(path, package)?;
+        let (wit_parser::decoding::DecodedWasm::WitPackage(other, _)
+        | wit_parser::decoding::DecodedWasm::Component(other, _)) = decoded;
+        resolve.merge(other).map_err(|err| {
+            invalid(format!(
+                "`{package}`{} does not agree with the other packages on what they share: \
+                 {err:#}",
+                version_suffix(resolution)
+            ))
+        })?;
+    }
+    Ok(resolve)
+}
+
+fn version_suffix(resolution: &Resolution) -> String {
+    resolution
+        .version()
+        .map(|v| format!("@{v}"))
+        .unwrap_or_default()
+}
+
+fn decode(path: &Path, package: &PackageRef) -> Result<wit_parser::decoding::DecodedWasm, Error> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    wit_parser::decoding::decode_reader(std::io::BufReader::new(file)).map_err(|err| {
+        invalid(format!(
+            "`{package}` ({}) is not a WIT package or component: {err:#}",
+            path.display()
+        ))
+    })
+}
+
+fn print(resolve: &Resolve, id: wit_parser::PackageId) -> Result<String, Error> {
+    let mut printer = wit_component::WitPrinter::default();
+    printer.print(resolve, id, &[]).map_err(|err| {
+        invalid(format!(
+            "cannot print `{}` as WIT: {err:#}",
+            resolve.packages[id].name
+        ))
+    })?;
+    Ok(printer.output.to_string())
+}
+
+/// A binary WIT package, printed as WIT text.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `what` when the bytes are not a WIT package (a component
+/// is not printed: it is not a package definition).
+pub fn print_package(bytes: &[u8], what: &str) -> Result<String, Error> {
+    match wit_parser::decoding::decode(bytes) {
+        Ok(wit_parser::decoding::DecodedWasm::WitPackage(resolve, id)) => print(&resolve, id),
+        Ok(wit_parser::decoding::DecodedWasm::Component(..)) => Err(invalid(format!(
+            "{what} is a component, not a WIT package; only WIT packages can be written as \
+             WIT (use --format wasm)"
+        ))),
+        Err(err) => Err(invalid(format!("{what} is not a WIT package: {err:#}"))),
+    }
+}
+
+/// Writes the graph into `<wit_dir>/deps`, replacing what was there only once the new
+/// directory is complete (a failure leaves the old one as it was). Returns the entries
+/// written, in order.
+///
+/// # Errors
+/// [`Error::Io`] naming the path; [`Error::InvalidInput`] when a package does not decode or
+/// the packages disagree.
+pub async fn write_deps(
+    client: &Client,
+    graph: &WitGraph,
+    wit_dir: &Path,
+    format: DepsFormat,
+) -> Result<Vec<PathBuf>, Error> {
+    let staging = tempfile::Builder::new()
+        .prefix(".deps.")
+        .tempdir_in(wit_dir)
+        .map_err(|e| Error::io(wit_dir, e))?;
+    let mut written = Vec::new();
+    match format {
+        DepsFormat::Wit => {
+            let resolve = merged(graph)?;
+            for id in resolve.topological_packages() {
+                let name = entry_name(&resolve.packages[id].name);
+                let dir = staging.path().join(&name);
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                let file = dir.join("package.wit");
+                std::fs::write(&file, print(&resolve, id)?).map_err(|e| Error::io(&file, e))?;
+                written.push(Path::new("deps").join(name));
+            }
+        }
+        DepsFormat::Wasm => {
+            for node in &graph.nodes {
+                let resolution = &node.resolution;
+                let package = resolution.package();
+                let mut name = format!("{}-{}", package.namespace(), package.name());
+                if let Some(version) = resolution.version() {
+                    name = format!("{name}-{version}");
+                }
+                if resolution.path().is_dir() {
+                    copy_wit_files(resolution.path(), &staging.path().join(&name))?;
+                } else {
+                    name.push_str(".wasm");
+                    let dest = staging.path().join(&name);
+                    client
+                        .open_resolution(resolution)
+                        .await?
+                        .copy_to(&dest)
+                        .await?;
+                }
+                written.push(Path::new("deps").join(name));
+            }
+        }
+    }
+    replace_dir(staging, &wit_dir.join("deps"))?;
+    Ok(written)
+}
+
+/// The `.wit` files of a local WIT directory (not its own `deps`), copied.
+fn copy_wit_files(from: &Path, to: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
+        let path = entry.map_err(|e| Error::io(from, e))?.path();
+        if path.is_file() && path.extension().is_some_and(|e| e == "wit") {
+            let dest = to.join(path.file_name().expect("a file has a name"));
+            std::fs::copy(&path, &dest).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves the complete `staging` directory to `dest`, the old `dest` out of the way first
+/// and back again if the move fails.
+fn replace_dir(staging: tempfile::TempDir, dest: &Path) -> Result<(), Error> {
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    let old = parent.join(format!(".deps.old.{}", std::process::id()));
+    let had_old = match std::fs::rename(dest, &old) {
+        Ok(()) => true,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => false,
+        Err(err) => return Err(Error::io(dest, err)),
+    };
+    let staged = staging.keep();
+    if let Err(err) = std::fs::rename(&staged, dest) {
+        if had_old {
+            let _ = std::fs::rename(&old, dest);
+        }
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(Error::io(dest, err));
+    }
+    if had_old {
+        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    }
+    Ok(())
+}
+
+/// A WIT directory built into a binary WIT package.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct BuiltPackage {
+    /// The package the directory defines.
+    pub package: PackageRef,
+    /// Its version, when its `package` line gives one.
+    pub version: Option<Version>,
+    /// The encoded package.
+    pub bytes: Vec<u8>,
+}
+
+impl BuiltPackage {
+    /// The file name `wkg wit build` gives it: `ns:name@version.wasm`.
+    pub fn file_name(&self) -> String {
+        match &self.version {
+            Some(version) => format!("{}@{version}.wasm", self.package),
+            None => format!("{}.wasm", self.package),
+        }
+    }
+}
+
+/// The WIT package in `wit_dir` (its top-level `.wit` files; `deps/` is not read),
+/// encoded with the resolved `graph` of its dependencies.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the directory when it does not parse, does not fit its
+/// dependencies, or does not encode.
+pub fn build(graph: &WitGraph, wit_dir: &Path) -> Result<BuiltPackage, Error> {
+    let mut resolve = merged(graph)?;
+    let group = UnresolvedPackageGroup::parse_dir(wit_dir).map_err(|err| {
+        invalid(format!(
+            "the WIT in {} does not parse: {err:#}",
+            wit_dir.display()
+        ))
+    })?;
+    let id = resolve.push_group(group).map_err(|err| {
+        invalid(format!(
+            "the WIT in {} does not fit its dependencies: {err:#}",
+            wit_dir.display()
+        ))
+    })?;
+    let bytes = wit_component::encode(&resolve, id, false).map_err(|err| {
+        invalid(format!(
+            "the WIT in {} cannot be encoded as a package: {err:#}",
+            wit_dir.display()
+        ))
+    })?;
+    let name = &resolve.packages[id].name;
+    Ok(BuiltPackage {
+        package: PackageRef::new(&name.namespace, &name.name)?,
+        version: name.version.clone(),
+        bytes,
+    })
+}

@@ -1,0 +1,186 @@
+//! `wreg wit fetch` and `wreg wit build`: a WIT directory's whole dependency graph.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use registry_client::wit::{self, BuiltPackage, DepsFormat, WitGraph, WitRequest};
+use registry_client::{Client, Resolution};
+use registry_core::ContentDigest;
+use serde::Serialize;
+
+use super::{LockSession, usage};
+use crate::cli::{DepsType, Global, WitCommand, WitFetchArgs, WitLockArgs};
+use crate::output::{self, Channel};
+
+pub(super) async fn run(command: WitCommand, client: &Client, global: &Global) -> Result<()> {
+    match command {
+        WitCommand::Fetch(args) => fetch(client, global, &args).await,
+        WitCommand::Build(args) => {
+            let built = build(client, &args.dir, &args.lock).await?;
+            let path = args
+                .output
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(built.file_name()));
+            write_atomically(&path, &built.bytes)?;
+            let report = Built::new(&built, &path);
+            output::print(global, &report, Channel::Status)
+        }
+    }
+}
+
+/// One package of the graph, as `wit fetch` reports it.
+#[derive(Serialize)]
+struct Fetched {
+    package: String,
+    version: Option<String>,
+    registry: Option<String>,
+    digest: Option<String>,
+    /// Who needs it: `wit/` or `ns:name@version`, with the requirement.
+    required_by: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct FetchReport {
+    wit: String,
+    /// The graph, each package after the packages it uses.
+    packages: Vec<Fetched>,
+    /// The entries written under `deps/`, relative to the WIT directory (WIT text can hold
+    /// more packages than the graph: the versions a package refers to, merged in).
+    written: Vec<String>,
+}
+
+impl fmt::Display for FetchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.packages {
+            match (&p.version, &p.registry) {
+                (Some(v), Some(r)) => write!(f, "{}@{v} from {r}", p.package)?,
+                _ => write!(f, "{} (local)", p.package)?,
+            }
+            writeln!(f, " <- {}", p.required_by.join(", "))?;
+        }
+        writeln!(
+            f,
+            "wrote {} entries under {}deps",
+            self.written.len(),
+            self.wit
+        )
+    }
+}
+
+/// The graph of `dir`, resolved with the lock file (saved when it changed).
+async fn resolve(client: &Client, dir: &Path, lock: &WitLockArgs) -> Result<WitGraph> {
+    if !dir.is_dir() {
+        return Err(usage(format!(
+            "{} is not a directory; give the WIT directory (it holds the `.wit` files of your \
+             package)",
+            dir.display()
+        )));
+    }
+    let mut session = LockSession::open(&lock.lock, lock.locked)?;
+    let request = WitRequest::for_dir(dir, session.overrides()?)?;
+    let mode = session.mode();
+    let graph = client
+        .resolve_wit(&request, Some(session.lock()), mode)
+        .await?;
+    session.save()?;
+    Ok(graph)
+}
+
+async fn fetch(client: &Client, global: &Global, args: &WitFetchArgs) -> Result<()> {
+    let graph = resolve(client, &args.dir, &args.lock).await?;
+    let format = match args.output_type {
+        DepsType::Wit => DepsFormat::Wit,
+        DepsType::Wasm => DepsFormat::Wasm,
+    };
+    let written = wit::write_deps(client, &graph, &args.dir, format).await?;
+    let packages = graph
+        .nodes
+        .iter()
+        .map(|node| {
+            let r = &node.resolution;
+            let registry = match r {
+                Resolution::Registry { registry, .. } => Some(registry.to_string()),
+                _ => None,
+            };
+            Fetched {
+                package: r.package().to_string(),
+                version: r.version().map(ToString::to_string),
+                registry,
+                digest: r.digest().map(ToString::to_string),
+                required_by: node
+                    .required_by
+                    .iter()
+                    .map(|(by, req)| format!("{by} ({req})"))
+                    .collect(),
+            }
+        })
+        .collect();
+    let report = FetchReport {
+        wit: format!("{}/", args.dir.display()),
+        packages,
+        written: written.iter().map(|p| p.display().to_string()).collect(),
+    };
+    output::print(global, &report, Channel::Status)
+}
+
+/// The WIT directory `dir` built with its resolved graph.
+pub(super) async fn build(client: &Client, dir: &Path, lock: &WitLockArgs) -> Result<BuiltPackage> {
+    let graph = resolve(client, dir, lock).await?;
+    Ok(wit::build(&graph, dir)?)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory.
+pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".wreg-build.")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write into {}", dir.display()))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// What `wit build` wrote.
+#[derive(Serialize)]
+struct Built {
+    package: String,
+    version: Option<String>,
+    digest: String,
+    size: usize,
+    path: String,
+}
+
+impl Built {
+    fn new(built: &BuiltPackage, path: &Path) -> Self {
+        Self {
+            package: built.package.to_string(),
+            version: built.version.as_ref().map(ToString::to_string),
+            digest: ContentDigest::sha256(&built.bytes).to_string(),
+            size: built.bytes.len(),
+            path: path.display().to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Built {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "built {}", self.package)?;
+        if let Some(version) = &self.version {
+            write!(f, "@{version}")?;
+        }
+        writeln!(
+            f,
+            " ({} bytes, {}) -> {}",
+            self.size, self.digest, self.path
+        )
+    }
+}
