@@ -46,7 +46,7 @@ pub use parse::ParseError;
 pub use registry::Registry;
 pub use release::{Release, VersionInfo};
 pub use secret::Secret;
-pub use semver::{Comparator, Version, VersionReq};
+pub use semver::{Comparator, Op, Version, VersionReq};
 
 /// Re-exported so backends implement [`Backend`] with the same macro version.
 pub use async_trait::async_trait;

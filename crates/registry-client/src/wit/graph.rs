@@ -58,6 +58,12 @@ pub struct WitNode {
 pub struct WitGraph {
     /// The packages, in dependency order (a package after everything it uses).
     pub nodes: Vec<WitNode>,
+    /// Releases the root names exactly that differ from the graph's choice for their
+    /// package: WIT refers to packages by exact name (`use wasi:io/streams@0.2.0`), so a
+    /// reader of `wit/deps` needs `wasi:io@0.2.0` itself even when the graph settled on
+    /// the compatible `0.2.3` for everything else. (Versions that fetched packages name
+    /// travel inside their encodings.)
+    pub named: Vec<Resolution>,
 }
 
 impl WitGraph {
@@ -79,6 +85,9 @@ pub struct WitRequest {
     pub dependencies: Vec<Dependency>,
     /// Overrides for every package of the graph.
     pub overrides: Overrides,
+    /// The exact releases the root names, which must be present by name (see
+    /// [`WitGraph::named`]).
+    pub named: Vec<(PackageRef, Version)>,
 }
 
 impl WitRequest {
@@ -88,11 +97,23 @@ impl WitRequest {
     /// # Errors
     /// [`Error::InvalidInput`] when its WIT does not parse.
     pub fn for_dir(dir: &Path, overrides: Overrides) -> Result<Self, Error> {
-        let dependencies = overrides.apply(&super::dependencies(dir)?);
+        let names = super::foreign_names(dir)?;
+        let mut dependencies = Vec::new();
+        let mut named = Vec::new();
+        for name in &names {
+            let dependency = super::dependency_on(name)?;
+            if let Some(version) = &name.version {
+                named.push((dependency.package.clone(), version.clone()));
+            }
+            if !dependencies.contains(&dependency) {
+                dependencies.push(dependency);
+            }
+        }
         Ok(Self {
             root: format!("{}/", dir.display()),
-            dependencies,
+            dependencies: overrides.apply(&dependencies),
             overrides,
+            named,
         })
     }
 }
@@ -210,11 +231,58 @@ impl Client {
                 required_by,
             });
         }
+        let named = self
+            .resolve_named(request, &nodes, snapshot.as_ref(), mode)
+            .await?;
         if let Some(lock) = lock {
-            let resolved: Vec<Resolution> = nodes.iter().map(|n| n.resolution.clone()).collect();
+            let mut resolved: Vec<Resolution> =
+                nodes.iter().map(|n| n.resolution.clone()).collect();
+            resolved.extend(named.iter().cloned());
             record(lock, &resolved);
         }
-        Ok(WitGraph { nodes })
+        Ok(WitGraph { nodes, named })
+    }
+
+    /// The releases the root names exactly where the graph chose another version of the
+    /// package from a registry (a local override stands for every version).
+    async fn resolve_named(
+        &self,
+        request: &WitRequest,
+        nodes: &[WitNode],
+        lock: Option<&LockFile>,
+        mode: LockMode,
+    ) -> Result<Vec<Resolution>, Error> {
+        let mut wanted: Vec<Dependency> = Vec::new();
+        for (package, version) in &request.named {
+            let Some(node) = nodes.iter().find(|n| n.resolution.package() == package) else {
+                continue;
+            };
+            let Resolution::Registry {
+                registry, release, ..
+            } = &node.resolution
+            else {
+                continue;
+            };
+            if &release.version == version {
+                continue;
+            }
+            let exact = VersionReq {
+                comparators: vec![registry_core::Comparator {
+                    op: registry_core::Op::Exact,
+                    major: version.major,
+                    minor: Some(version.minor),
+                    patch: Some(version.patch),
+                    pre: version.pre.clone(),
+                }],
+            };
+            let dependency =
+                Dependency::new(package.clone(), exact).with_registry(registry.clone());
+            if !wanted.contains(&dependency) {
+                wanted.push(dependency);
+            }
+        }
+        let refs: Vec<&Dependency> = wanted.iter().collect();
+        self.resolve_unique(&refs, lock, mode).await
     }
 }
 

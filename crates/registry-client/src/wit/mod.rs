@@ -33,6 +33,19 @@ pub use output::{BuiltPackage, DepsFormat, build, print_package, write_deps};
 /// # Errors
 /// [`Error::InvalidInput`] naming the directory when its WIT does not parse.
 pub fn dependencies(dir: &Path) -> Result<Vec<Dependency>, Error> {
+    let mut deps: Vec<Dependency> = Vec::new();
+    for name in foreign_names(dir)? {
+        let dep = dependency_on(&name)?;
+        if !deps.contains(&dep) {
+            deps.push(dep);
+        }
+    }
+    Ok(deps)
+}
+
+/// The names (with the versions written) of the packages the WIT in `dir` uses but does
+/// not define, each once, in the order first used.
+pub(crate) fn foreign_names(dir: &Path) -> Result<Vec<wit_parser::PackageName>, Error> {
     let group =
         wit_parser::UnresolvedPackageGroup::parse_dir(dir).map_err(|err| Error::InvalidInput {
             message: format!("cannot read the WIT in {}: {err:#}", dir.display()),
@@ -42,19 +55,17 @@ pub fn dependencies(dir: &Path) -> Result<Vec<Dependency>, Error> {
         .iter()
         .map(|p| (p.name.namespace.as_str(), p.name.name.as_str()))
         .collect();
-    let mut deps: Vec<Dependency> = Vec::new();
+    let mut names = Vec::new();
     for package in packages {
         for name in package.foreign_deps.keys() {
-            if defined.contains(&(name.namespace.as_str(), name.name.as_str())) {
-                continue;
-            }
-            let dep = dependency_on(name)?;
-            if !deps.contains(&dep) {
-                deps.push(dep);
+            if !defined.contains(&(name.namespace.as_str(), name.name.as_str()))
+                && !names.contains(name)
+            {
+                names.push(name.clone());
             }
         }
     }
-    Ok(deps)
+    Ok(names)
 }
 
 /// The dependency a WIT reference to `name` means: a versioned name asks for the

@@ -37,8 +37,14 @@ fn merged(graph: &WitGraph) -> Result<Resolve, Error> {
         all_features: true,
         ..Resolve::default()
     };
-    for node in &graph.nodes {
-        let resolution = &node.resolution;
+    // The releases the root names go last: their own references are to the graph's
+    // packages (or travel inside them).
+    let resolutions = graph
+        .nodes
+        .iter()
+        .map(|n| &n.resolution)
+        .chain(&graph.named);
+    for resolution in resolutions {
         let path = resolution.path();
         let package = resolution.package();
         if path.is_dir() {
@@ -145,8 +151,12 @@ pub async fn write_deps(
             }
         }
         DepsFormat::Wasm => {
-            for node in &graph.nodes {
-                let resolution = &node.resolution;
+            for resolution in graph
+                .nodes
+                .iter()
+                .map(|n| &n.resolution)
+                .chain(&graph.named)
+            {
                 let package = resolution.package();
                 let mut name = format!("{}-{}", package.namespace(), package.name());
                 if let Some(version) = resolution.version() {

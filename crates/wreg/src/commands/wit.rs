@@ -45,6 +45,8 @@ struct FetchReport {
     wit: String,
     /// The graph, each package after the packages it uses.
     packages: Vec<Fetched>,
+    /// Other releases the WIT names exactly (`ns:name@version`), written beside the graph's.
+    named: Vec<String>,
     /// The entries written under `deps/`, relative to the WIT directory (WIT text can hold
     /// more packages than the graph: the versions a package refers to, merged in).
     written: Vec<String>,
@@ -58,6 +60,9 @@ impl fmt::Display for FetchReport {
                 _ => write!(f, "{} (local)", p.package)?,
             }
             writeln!(f, " <- {}", p.required_by.join(", "))?;
+        }
+        for named in &self.named {
+            writeln!(f, "{named} (named by {})", self.wit)?;
         }
         writeln!(
             f,
@@ -119,6 +124,14 @@ async fn fetch(client: &Client, global: &Global, args: &WitFetchArgs) -> Result<
     let report = FetchReport {
         wit: format!("{}/", args.dir.display()),
         packages,
+        named: graph
+            .named
+            .iter()
+            .map(|r| {
+                let version = r.version().map(|v| format!("@{v}")).unwrap_or_default();
+                format!("{}{version}", r.package())
+            })
+            .collect(),
         written: written.iter().map(|p| p.display().to_string()).collect(),
     };
     output::print(global, &report, Channel::Status)

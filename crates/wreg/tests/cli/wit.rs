@@ -214,3 +214,192 @@ fn wit_build_names_the_package_and_get_prints_wit() {
     );
     assert!(text.contains("interface wall-clock"), "{text}");
 }
+
+/// Writes `wit` as the only file of the WIT directory `dir` under the home.
+fn wit_dir(home: &Home, dir: &str, wit: &str) -> PathBuf {
+    let path = home.path(dir);
+    std::fs::create_dir_all(&path).unwrap();
+    std::fs::write(path.join("package.wit"), wit).unwrap();
+    path
+}
+
+fn publish_dir(home: &Home, dir: &str, wit: &str) {
+    let path = wit_dir(home, dir, wit);
+    home.ok(&["publish", s(&path), "--lock", "publish.lock"]);
+}
+
+const BASE_1_0: &str = "package acme:base@1.0.0;\ninterface types { type id = u32; }\n";
+const BASE_1_3: &str =
+    "package acme:base@1.3.0;\ninterface types { type id = u32; type name = string; }\n";
+const BASE_2_0: &str = "package acme:base@2.0.0;\ninterface types { type id = u64; }\n";
+
+#[test]
+fn one_version_per_package_or_an_error_naming_every_requirer() {
+    let home = Home::new("");
+    publish_dir(&home, "src/base-1.0", BASE_1_0);
+    publish_dir(
+        &home,
+        "src/base-1.2",
+        "package acme:base@1.2.0;\ninterface types { type id = u32; }\n",
+    );
+    publish_dir(&home, "src/base-1.3", BASE_1_3);
+    publish_dir(&home, "src/base-2.0", BASE_2_0);
+    publish_dir(
+        &home,
+        "src/lib",
+        "package acme:lib@1.0.0;\ninterface api { use acme:base/types@1.0.0.{id}; get: func() -> id; }\n",
+    );
+    // The root asks for base ^1.2 and lib, lib for base ^1.0: one base, the newest 1.x.
+    wit_dir(
+        &home,
+        "wit",
+        "package my:app;\nworld app {\n  import acme:lib/api@1.0.0;\n  import acme:base/types@1.2.0;\n}\n",
+    );
+    let out = home.ok(&["--json", "wit", "fetch"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let base = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["package"] == "acme:base")
+        .unwrap();
+    assert_eq!(base["version"], "1.3.0");
+    assert_eq!(
+        base["required_by"],
+        serde_json::json!(["wit/ (^1.2.0)", "acme:lib@1.0.0 (^1.0.0)"])
+    );
+    // WIT names packages exactly, so the text also holds base 1.2.0 (named by the root,
+    // fetched as named) and 1.0.0 (what lib's own encoding refers to, carried inside it).
+    assert_eq!(report["named"], serde_json::json!(["acme:base@1.2.0"]));
+    assert!(home.path("wit/deps/acme-base-1.3.0/package.wit").is_file());
+    assert!(home.path("wit/deps/acme-lib-1.0.0/package.wit").is_file());
+    assert_eq!(
+        resolved_packages(&home.path("wit")),
+        [
+            "acme:base@1.0.0",
+            "acme:base@1.2.0",
+            "acme:base@1.3.0",
+            "acme:lib@1.0.0"
+        ]
+    );
+    // Asking for base 2 at the root while lib needs 1.x: no release satisfies both, and
+    // the error names both, and wit/deps is left as it was.
+    let before = std::fs::read_dir(home.path("wit/deps")).unwrap().count();
+    wit_dir(
+        &home,
+        "wit",
+        "package my:app;\nworld app {\n  import acme:lib/api@1.0.0;\n  import acme:base/types@2.0.0;\n}\n",
+    );
+    let err = home.fails(&["wit", "fetch"], 2);
+    assert!(
+        err.contains("`acme:base` has no release matching `^1.0.0 (needed by acme:lib@1.0.0) and ^2.0.0 (needed by wit/)`"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(home.path("wit/deps")).unwrap().count(),
+        before
+    );
+}
+
+#[test]
+fn a_dependency_cycle_is_refused_naming_it() {
+    let home = Home::new("");
+    publish_dir(
+        &home,
+        "src/x-1.0.0",
+        "package acme:x@1.0.0;\ninterface t { type n = u8; }\n",
+    );
+    publish_dir(
+        &home,
+        "src/y",
+        "package acme:y@1.0.0;\ninterface u { use acme:x/t@1.0.0.{n}; type m = n; }\n",
+    );
+    // x 1.0.1 uses y, which uses x ^1.0.0: x 1.0.1 again.
+    publish_dir(
+        &home,
+        "src/x-1.0.1",
+        "package acme:x@1.0.1;\ninterface t { type n = u8; }\ninterface v { use acme:y/u@1.0.0.{m}; }\n",
+    );
+    wit_dir(
+        &home,
+        "wit",
+        "package my:app;\nworld app { import acme:x/v@1.0.1; }\n",
+    );
+    let err = home.fails(&["wit", "fetch"], 64);
+    assert!(
+        err.contains(
+            "the WIT dependencies form a cycle: acme:x@1.0.1 -> acme:y@1.0.0 -> acme:x@1.0.1"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn publish_refuses_incompatible_minor_releases_and_skips_existing_ones() {
+    let home = Home::new("");
+    publish_dir(
+        &home,
+        "v1",
+        "package acme:api@1.0.0;\ninterface store { get: func(key: string) -> option<string>; put: func(key: string, value: string); }\n",
+    );
+    let v1_1 = wit_dir(
+        &home,
+        "v1.1",
+        "package acme:api@1.1.0;\ninterface store { get: func(key: string) -> option<list<u8>>; }\n",
+    );
+    let err = home.fails(&["publish", s(&v1_1)], 64);
+    assert!(
+        err.contains("acme:api@1.1.0 is not compatible with acme:api@1.0.0")
+            && err.contains("function store.get changed from `func(key: string) -> option<string>` to `func(key: string) -> option<list<u8>>`")
+            && err.contains("function store.put was removed")
+            && err.contains("publish it as acme:api@2.0.0, or pass --skip-semver-check"),
+        "{err}"
+    );
+    assert_eq!(home.ok(&["versions", "acme:api"]), "1.0.0\n");
+    home.ok(&["publish", s(&v1_1), "--skip-semver-check"]);
+    // A new major line is not checked.
+    publish_dir(
+        &home,
+        "v2",
+        "package acme:api@2.0.0;\ninterface other { f: func(); }\n",
+    );
+    // The same bytes again: an error that suggests --skip-existing, which makes it a no-op.
+    let built = home.path("api.wasm");
+    home.ok(&["wit", "build", "-d", s(&home.path("v2")), "-o", s(&built)]);
+    let err = home.fails(&["publish", s(&built)], 64);
+    assert!(
+        err.contains("already published") && err.contains("--skip-existing"),
+        "{err}"
+    );
+    let out = home.ok(&["publish", s(&built), "--skip-existing"]);
+    assert!(out.contains("nothing uploaded"), "{out}");
+    // Other bytes under a published version stay an error even with --skip-existing.
+    let other = wit_dir(
+        &home,
+        "v2b",
+        "package acme:api@2.0.0;\ninterface other { g: func(); }\n",
+    );
+    let err = home.fails(&["publish", s(&other), "--skip-existing"], 64);
+    assert!(err.contains("different bytes"), "{err}");
+}
+
+#[test]
+fn a_wkg_toml_path_override_is_used_as_given() {
+    let home = Home::new("");
+    publish_dir(&home, "src/base", BASE_1_0);
+    // The local copy has an extra type the published one lacks.
+    wit_dir(&home, "local-base", BASE_1_3);
+    std::fs::write(
+        home.path("wkg.toml"),
+        "[overrides]\n\"acme:base\" = { path = \"local-base\" }\n",
+    )
+    .unwrap();
+    wit_dir(
+        &home,
+        "wit",
+        "package my:app;\nworld app { import acme:base/types@1.0.0; }\n",
+    );
+    home.ok(&["wit", "fetch"]);
+    let text = std::fs::read_to_string(home.path("wit/deps/acme-base-1.3.0/package.wit")).unwrap();
+    assert!(text.contains("type name = string;"), "{text}");
+}
