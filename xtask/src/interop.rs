@@ -349,6 +349,11 @@ pub(crate) fn run_matrix() -> Result<()> {
         });
     }
 
+    cells.push(Cell {
+        writer: "wreg publish DIR (WASI WIT)",
+        reader: "wkg fetch vs wreg wit fetch",
+        result: wit_fetch_cell(&wreg, &wkg, &config, dir),
+    });
     warg_cells(&wreg, &mut cells)?;
     wac_cell(&wreg, &host, &mut cells)?;
 
@@ -368,6 +373,94 @@ pub(crate) fn run_matrix() -> Result<()> {
         bail!("{red} of {} interop cells failed", cells.len());
     }
     println!("{} interop cells passed", cells.len());
+    Ok(())
+}
+
+/// The WASI packages as the wit-component crate ships them, built and published by
+/// `wreg publish DIR`; then the same application world (importing `wasi:http/proxy`)
+/// fetched by `wkg fetch` and by `wreg wit fetch`. wkg writes the packages that travel
+/// inside `wasi:http`'s encoding (partial: only the items http uses); we resolve the graph
+/// and write each package whole. The cell holds when wit-parser reads both `wit/deps`,
+/// every package and version wkg writes is in ours, and ours has every interface, type and
+/// function of each of wkg's.
+fn wit_fetch_cell(wreg: &str, wkg: &str, config: &str, dir: &Path) -> Result<(), String> {
+    use test_support::shipped;
+    let work = dir.join("wit-interop");
+    for (rel, spec) in shipped::WASI {
+        let src = work.join("src").join(spec.replace([':', '@'], "-"));
+        shipped::copy_package(rel, &src);
+        let src = src.display().to_string();
+        run(
+            wreg,
+            &[
+                "--config",
+                config,
+                "--cache-dir",
+                "cache",
+                "-q",
+                "publish",
+                &src,
+                "--lock",
+                "publish.lock",
+            ],
+            &work,
+        )?;
+    }
+    let mut resolved = Vec::new();
+    for (who, args) in [
+        ("wkg", vec![wkg, "fetch", "--config", config]),
+        (
+            "wreg",
+            vec![
+                wreg,
+                "--config",
+                config,
+                "--cache-dir",
+                "cache",
+                "-q",
+                "wit",
+                "fetch",
+            ],
+        ),
+    ] {
+        let project = work.join(who);
+        std::fs::create_dir_all(project.join("wit")).map_err(|e| e.to_string())?;
+        std::fs::write(project.join("wit/app.wit"), shipped::APP_WIT).map_err(|e| e.to_string())?;
+        run(args[0], &args[1..], &project)?;
+        let mut resolve = wit_parser::Resolve::default();
+        let (main, _) = resolve
+            .push_dir(project.join("wit"))
+            .map_err(|e| format!("wit-parser cannot read what {who} wrote: {e:#}"))?;
+        resolved.push((resolve, main));
+    }
+    let (theirs, their_main) = &resolved[0];
+    let (ours, our_main) = &resolved[1];
+    for (_, package) in theirs.packages.iter().filter(|(id, _)| id != their_main) {
+        let Some((_, mine)) = ours
+            .packages
+            .iter()
+            .find(|(i, p)| i != our_main && p.name == package.name)
+        else {
+            return Err(format!("wkg wrote {} and we did not", package.name));
+        };
+        for (name, &iface) in &package.interfaces {
+            let Some(&my_iface) = mine.interfaces.get(name) else {
+                return Err(format!(
+                    "{}: interface {name} is missing from ours",
+                    package.name
+                ));
+            };
+            let (t, m) = (&theirs.interfaces[iface], &ours.interfaces[my_iface]);
+            for item in t.types.keys().chain(t.functions.keys()) {
+                if !m.types.contains_key(item) && !m.functions.contains_key(item) {
+                    return Err(format!(
+                        "{}: {name}.{item} is missing from ours",
+                        package.name
+                    ));
+                }
+            }
+        }
+    }
     Ok(())
 }
 

@@ -13,6 +13,7 @@
 pub mod component;
 pub mod http;
 pub mod secrets;
+pub mod shipped;
 pub mod tls;
 pub mod token;
 pub mod warg;

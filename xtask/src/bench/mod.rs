@@ -14,6 +14,7 @@ mod many;
 mod oci;
 mod report;
 mod warg;
+mod wit;
 
 /// Runs per contestant, alternating between contestants.
 pub(super) const RUNS: usize = 5;
@@ -40,7 +41,7 @@ pub(crate) fn run() -> Result<()> {
     let mut rows = Vec::new();
     let mut notes = Vec::new();
 
-    // `BENCH_ONLY=warg,oci` runs some scenario groups (config, oci, many, warg) and prints
+    // `BENCH_ONLY=warg,oci` runs some scenario groups (config, oci, many, warg, wit) and prints
     // their table without replacing BENCHMARKS.md.
     let only = std::env::var("BENCH_ONLY").ok();
     let wanted = |group: &str| {
@@ -66,6 +67,9 @@ pub(crate) fn run() -> Result<()> {
     }
     if wanted("warg") {
         warg::warg_fetch(&mut rows, &mut notes)?;
+    }
+    if wanted("wit") {
+        wit::wasi_fetch(&mut rows, &mut notes)?;
     }
     if wanted("config") {
         config::config_show(&mut rows, &mut notes)?;

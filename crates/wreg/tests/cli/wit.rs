@@ -6,60 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use test_support::Distribution;
+use test_support::shipped::{self, APP_WIT, WASI};
 
 use super::{Home, s};
-
-/// The WASI packages of the shipped tree, each after the packages it uses.
-const WASI: &[(&str, &str)] = &[
-    ("deps/io", "wasi:io@0.2.0-rc-2023-11-10"),
-    ("deps/random", "wasi:random@0.2.0-rc-2023-11-10"),
-    ("deps/clocks", "wasi:clocks@0.2.0-rc-2023-11-10"),
-    ("deps/filesystem", "wasi:filesystem@0.2.0-rc-2023-11-10"),
-    ("deps/sockets", "wasi:sockets@0.2.0-rc-2023-11-10"),
-    ("deps/cli", "wasi:cli@0.2.0-rc-2023-12-05"),
-    ("", "wasi:http@0.2.0-rc-2023-12-05"),
-];
-
-/// `tests/interfaces/wasi-http` in the source of the `wit-component` crate this workspace
-/// builds (its version from Cargo.lock, its source where cargo unpacked it).
-pub(crate) fn shipped_wasi_http() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let lock = std::fs::read_to_string(workspace.join("Cargo.lock")).unwrap();
-    let version = lock
-        .split("[[package]]")
-        .find(|p| p.contains("name = \"wit-component\"\n"))
-        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
-        .map(|v| v.trim_end_matches('"').to_owned())
-        .expect("wit-component is in Cargo.lock");
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo"));
-    let src = cargo_home.join("registry/src");
-    for index in std::fs::read_dir(&src).unwrap() {
-        let dir = index.unwrap().path().join(format!(
-            "wit-component-{version}/tests/interfaces/wasi-http"
-        ));
-        if dir.is_dir() {
-            return dir;
-        }
-    }
-    panic!(
-        "the source of wit-component {version} is not under {}; run `cargo fetch` in the \
-         workspace",
-        src.display()
-    );
-}
-
-/// Copies the top-level `.wit` files of `from` into `to`.
-fn copy_package(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "wit") {
-            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-}
 
 /// A home whose `wasi` namespace is a fresh docker-registry, with every WASI package of
 /// the shipped tree published by `wreg publish DIR` (each build resolving the packages
@@ -70,10 +19,9 @@ pub(crate) fn wasi_registry() -> (Distribution, Home) {
         "[namespace_registries]\nwasi = \"{}\"\n",
         registry.host()
     ));
-    let shipped = shipped_wasi_http();
     for (dir, spec) in WASI {
         let src = home.path(&format!("wasi-src/{spec}").replace([':', '@'], "-"));
-        copy_package(&shipped.join(dir), &src);
+        shipped::copy_package(dir, &src);
         let out = home.ok(&["--json", "publish", s(&src), "--lock", "publish.lock"]);
         let json: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
@@ -87,9 +35,6 @@ pub(crate) fn wasi_registry() -> (Distribution, Home) {
     }
     (registry, home)
 }
-
-const APP: &str =
-    "package my:app@0.1.0;\n\nworld app {\n  include wasi:http/proxy@0.2.0-rc-2023-12-05;\n}\n";
 
 /// The packages a `wit/` resolves to when wit-parser reads it with its `deps`.
 fn resolved_packages(wit: &Path) -> Vec<String> {
@@ -111,7 +56,7 @@ fn resolved_packages(wit: &Path) -> Vec<String> {
 fn wit_fetch_writes_the_whole_wasi_graph_as_wit_text() {
     let (_registry, home) = wasi_registry();
     std::fs::create_dir_all(home.path("wit")).unwrap();
-    std::fs::write(home.path("wit/app.wit"), APP).unwrap();
+    std::fs::write(home.path("wit/app.wit"), APP_WIT).unwrap();
     // A wit/deps left by an earlier tool is replaced, not merged into.
     std::fs::create_dir_all(home.path("wit/deps/stale-pkg-1.0.0")).unwrap();
     let out = home.ok(&["--json", "wit", "fetch"]);
@@ -188,7 +133,7 @@ fn wit_fetch_writes_the_whole_wasi_graph_as_wit_text() {
 fn wit_build_names_the_package_and_get_prints_wit() {
     let (_registry, home) = wasi_registry();
     std::fs::create_dir_all(home.path("wit")).unwrap();
-    std::fs::write(home.path("wit/app.wit"), APP).unwrap();
+    std::fs::write(home.path("wit/app.wit"), APP_WIT).unwrap();
     let out = home.ok(&["wit", "build"]);
     assert!(out.starts_with("built my:app@0.1.0 ("), "{out}");
     let built = std::fs::read(home.path("my:app@0.1.0.wasm")).unwrap();
