@@ -119,6 +119,17 @@ fn wit_fetch_writes_the_whole_wasi_graph_as_wit_text() {
         "{log}"
     );
     assert_eq!(resolved_packages(&home.path("wit")), specs);
+    // Offline, the lock file and that cache are enough.
+    let offline = home
+        .command("second-machine-cache")
+        .args(["--offline", "wit", "fetch", "--locked"])
+        .output()
+        .unwrap();
+    assert!(
+        offline.status.success(),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
     // As binaries: one verified package file per node.
     home.ok(&["wit", "fetch", "--type", "wasm"]);
     let wasm = std::fs::read_dir(home.path("wit/deps")).unwrap().count();
