@@ -52,7 +52,7 @@ pub mod wkg_manifest;
 pub use cache::{Cache, CacheEntry, CachedContent, Cleaned};
 pub use client::{Client, ClientBuilder, Route};
 pub use local::{LocalBackend, LocalSettings};
-pub use lock::{LOCK_FILE_NAME, LockFile, LockedPackage, LockedVersion};
+pub use lock::{LOCK_FILE_NAME, LockFile, LockedPackage, LockedVersion, write_atomically};
 pub use progress::Progress;
 pub use registry_config as config;
 pub use registry_core as core;

@@ -121,13 +121,17 @@ impl LockFile {
         registry: Option<&Registry>,
         requirement: &VersionReq,
     ) -> Option<&LockedVersion> {
-        let registry = registry.map(Registry::as_str);
-        self.packages
-            .iter()
-            .find(|p| &p.name == package && p.registry.as_deref() == registry)?
+        self.entry(package, registry)?
             .versions
             .iter()
             .find(|v| &v.requirement == requirement)
+    }
+
+    fn entry(&self, package: &PackageRef, registry: Option<&Registry>) -> Option<&LockedPackage> {
+        let registry = registry.map(Registry::as_str);
+        self.packages
+            .iter()
+            .find(|p| &p.name == package && p.registry.as_deref() == registry)
     }
 
     /// The pin to use for `requirement`: its own pin when that still satisfies it, else
@@ -145,10 +149,7 @@ impl LockFile {
         {
             return Some(pin);
         }
-        let registry = registry.map(Registry::as_str);
-        self.packages
-            .iter()
-            .find(|p| &p.name == package && p.registry.as_deref() == registry)?
+        self.entry(package, registry)?
             .versions
             .iter()
             .filter(|v| requirement.matches(&v.version))
@@ -203,21 +204,34 @@ impl LockFile {
 
     /// Writes the file atomically (a temporary file in the same directory, then a rename).
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        use std::io::Write as _;
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let mut temp = tempfile::Builder::new()
-            .prefix(".wkg.lock.")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
-        temp.write_all(self.to_toml().as_bytes())
-            .and_then(|()| temp.as_file().sync_all())
-            .map_err(|e| Error::io(temp.path(), e))?;
-        temp.persist(path).map_err(|e| Error::io(path, e.error))?;
-        Ok(())
+        write_atomically(path, self.to_toml().as_bytes())
     }
+}
+
+/// Writes `bytes` to `path` through a synced temporary file in the same directory, renamed
+/// over it: a reader sees the old file or the new one, never part of one.
+///
+/// # Errors
+/// [`Error::Io`] naming the path.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let prefix = format!(
+        ".{}.",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let mut temp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| Error::io(temp.path(), e))?;
+    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,9 +4,8 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Result, bail};
-use test_support::Distribution;
 
-use super::{RUNS, Row, Sample, measure, push_medians};
+use super::{RUNS, Row, Sample, Stage, measure, push_medians};
 use crate::root;
 
 /// Resolving and fetching 100 small WIT packages that a world imports: cold (no cache, no
@@ -18,25 +17,9 @@ pub(super) fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
         .join("target/bench-tools/bin/wkg")
         .display()
         .to_string();
-    let registry = Distribution::start().map_err(anyhow::Error::msg)?;
-    let proxy =
-        crate::delay::DelayLine::start(registry.addr(), std::time::Duration::from_millis(10))?;
-    let work = tempfile::tempdir()?;
-    let dir = work.path();
-    let home = dir.join("home");
-    std::fs::create_dir_all(&home)?;
-    let config_for = |host: &str, name: &str| -> Result<String> {
-        let path = dir.join(name);
-        std::fs::write(
-            &path,
-            format!(
-                "default_registry = \"{host}\"\n[registry.\"{host}\".oci]\nprotocol = \"http\"\n"
-            ),
-        )?;
-        Ok(path.display().to_string())
-    };
-    let direct = config_for(&registry.host(), "direct.toml")?;
-    let delayed = config_for(&proxy.addr.to_string(), "delayed.toml")?;
+    let stage = Stage::start()?;
+    let (dir, home) = (stage.dir(), &stage.home);
+    let (direct, delayed) = (&stage.direct, &stage.delayed);
 
     // The packages, published once, and a world importing all of them.
     let mut imports = String::new();
@@ -49,8 +32,8 @@ pub(super) fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
         let file = dir.join(format!("b{i}.wasm"));
         std::fs::write(&file, wit_component::encode(&resolve, id, false)?)?;
         let status = Command::new(&wreg)
-            .env("HOME", &home)
-            .args(["--config", &direct, "--cache-dir"])
+            .env("HOME", home)
+            .args(["--config", direct, "--cache-dir"])
             .arg(dir.join("publish-cache"))
             .args(["-q", "publish"])
             .arg(&file)
@@ -106,7 +89,7 @@ pub(super) fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
         }
     };
 
-    for (label, config) in [("loopback", &direct), ("20 ms RTT", &delayed)] {
+    for (label, config) in [("loopback", direct), ("20 ms RTT", delayed)] {
         let mut samples: Vec<(String, Vec<Sample>)> = vec![
             ("ours".into(), Vec::new()),
             ("wkg wit fetch".into(), Vec::new()),

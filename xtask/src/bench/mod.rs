@@ -86,6 +86,54 @@ pub(crate) fn run() -> Result<()> {
     Ok(())
 }
 
+/// A fresh `docker-registry` for a scenario, reachable directly and through a delay line
+/// (a 20 ms round trip), a config file for each, and a scratch directory with a `home`.
+pub(super) struct Stage {
+    pub(super) work: tempfile::TempDir,
+    pub(super) home: std::path::PathBuf,
+    /// The config file that reaches the registry directly.
+    pub(super) direct: String,
+    /// The config file that reaches it through the delay line.
+    pub(super) delayed: String,
+    _proxy: crate::delay::DelayLine,
+    _registry: test_support::Distribution,
+}
+
+impl Stage {
+    pub(super) fn start() -> Result<Self> {
+        let registry = test_support::Distribution::start().map_err(anyhow::Error::msg)?;
+        let proxy =
+            crate::delay::DelayLine::start(registry.addr(), std::time::Duration::from_millis(10))?;
+        let work = tempfile::tempdir()?;
+        let home = work.path().join("home");
+        std::fs::create_dir_all(&home)?;
+        let config_for = |host: &str, name: &str| -> Result<String> {
+            let path = work.path().join(name);
+            std::fs::write(
+                &path,
+                format!(
+                    "default_registry = \"{host}\"\n[registry.\"{host}\".oci]\nprotocol = \"http\"\n"
+                ),
+            )?;
+            Ok(path.display().to_string())
+        };
+        let direct = config_for(&registry.host(), "direct.toml")?;
+        let delayed = config_for(&proxy.addr.to_string(), "delayed.toml")?;
+        Ok(Self {
+            work,
+            home,
+            direct,
+            delayed,
+            _proxy: proxy,
+            _registry: registry,
+        })
+    }
+
+    pub(super) fn dir(&self) -> &Path {
+        self.work.path()
+    }
+}
+
 /// Runs `command` under GNU time and returns its wall time and peak RSS.
 pub(super) fn measure(command: &[&str]) -> Result<Sample> {
     let out = tempfile::NamedTempFile::new()?;

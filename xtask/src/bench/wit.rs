@@ -7,9 +7,9 @@
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use test_support::{Distribution, shipped};
+use test_support::shipped;
 
-use super::{RUNS, Row, Sample, measure, push_medians};
+use super::{RUNS, Row, Sample, Stage, measure, push_medians};
 use crate::peers::{self, Peer};
 use crate::root;
 
@@ -18,35 +18,19 @@ pub(super) fn wasi_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result
     let wkg = peers::install(peers::WKG, Peer::Measured)?
         .display()
         .to_string();
-    let registry = Distribution::start().map_err(anyhow::Error::msg)?;
-    let proxy =
-        crate::delay::DelayLine::start(registry.addr(), std::time::Duration::from_millis(10))?;
-    let work = tempfile::tempdir()?;
-    let dir = work.path();
-    let home = dir.join("home");
-    std::fs::create_dir_all(&home)?;
-    let config_for = |host: &str, name: &str| -> Result<String> {
-        let path = dir.join(name);
-        std::fs::write(
-            &path,
-            format!(
-                "default_registry = \"{host}\"\n[registry.\"{host}\".oci]\nprotocol = \"http\"\n"
-            ),
-        )?;
-        Ok(path.display().to_string())
-    };
-    let direct = config_for(&registry.host(), "direct.toml")?;
-    let delayed = config_for(&proxy.addr.to_string(), "delayed.toml")?;
+    let stage = Stage::start()?;
+    let (dir, home) = (stage.dir(), &stage.home);
+    let (direct, delayed) = (&stage.direct, &stage.delayed);
     for (rel, spec) in shipped::WASI {
         let src = dir.join("src").join(spec.replace([':', '@'], "-"));
         shipped::copy_package(rel, &src);
         let status = std::process::Command::new(&wreg)
             .current_dir(dir)
-            .env("HOME", &home)
+            .env("HOME", home)
             .args([
                 "-q",
                 "--config",
-                &direct,
+                direct,
                 "--cache-dir",
                 "publish-cache",
                 "publish",
@@ -110,7 +94,7 @@ pub(super) fn wasi_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result
             ("wkg fetch".into(), Vec::new()),
         ]
     };
-    for (label, config) in [("loopback", &direct), ("20 ms RTT", &delayed)] {
+    for (label, config) in [("loopback", direct), ("20 ms RTT", delayed)] {
         let mut samples = contestants();
         let mut last = Vec::new();
         for run in 0..RUNS {

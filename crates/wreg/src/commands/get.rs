@@ -62,7 +62,7 @@ pub(super) async fn run(client: &Client, global: &Global, args: &GetArgs) -> Res
             let what = format!("{package}@{}", release.version);
             let text = registry_client::wit::print_package(&bytes, &what)?;
             match &dest {
-                Some(dest) => super::wit::write_atomically(dest, text.as_bytes())?,
+                Some(dest) => registry_client::write_atomically(dest, text.as_bytes())?,
                 None => {
                     let mut stdout = tokio::io::stdout();
                     stdout.write_all(text.as_bytes()).await?;

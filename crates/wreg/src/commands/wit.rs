@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use registry_client::wit::{self, BuiltPackage, DepsFormat, WitGraph, WitRequest};
 use registry_client::{Client, Resolution};
 use registry_core::ContentDigest;
@@ -22,7 +22,7 @@ pub(super) async fn run(command: WitCommand, client: &Client, global: &Global) -
                 .output
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(built.file_name()));
-            write_atomically(&path, &built.bytes)?;
+            registry_client::write_atomically(&path, &built.bytes)?;
             let report = Built::new(&built, &path);
             output::print(global, &report, Channel::Status)
         }
@@ -141,25 +141,6 @@ async fn fetch(client: &Client, global: &Global, args: &WitFetchArgs) -> Result<
 pub(super) async fn build(client: &Client, dir: &Path, lock: &WitLockArgs) -> Result<BuiltPackage> {
     let graph = resolve(client, dir, lock).await?;
     Ok(wit::build(&graph, dir)?)
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory.
-pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write as _;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut temp = tempfile::Builder::new()
-        .prefix(".wreg-build.")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write into {}", dir.display()))?;
-    temp.write_all(bytes)
-        .and_then(|()| temp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    temp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }
 
 /// What `wit build` wrote.
