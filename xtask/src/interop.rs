@@ -636,10 +636,69 @@ fn wac_cell(wreg: &str, host: &str, cells: &mut Vec<Cell>) -> Result<()> {
             .map(|_| ())
             .map_err(|e| format!("the composition does not validate: {e}"))
     });
+    let fetched = result.is_ok();
     cells.push(Cell {
         writer: "wreg fetch (deps/)",
         reader: "wac compose",
         result,
+    });
+    // The same document composed straight from the registry (no deps directory), pinned
+    // by a lock file: byte for byte what wac composed from `deps/`.
+    let composed = if fetched {
+        ours(&[
+            "compose",
+            "composition.wac",
+            "--deps-dir",
+            "no-such-dir",
+            "--lock",
+            "compose.lock",
+            "-o",
+            "ours-composed.wasm",
+        ])
+        .and_then(|()| same(&dir.join("ours-composed.wasm"), &dir.join("composed.wasm")))
+    } else {
+        Err("wac compose failed first".to_owned())
+    };
+    cells.push(Cell {
+        writer: "wreg compose (from the registry)",
+        reader: "= wac compose (from deps/)",
+        result: composed,
+    });
+    // `plug` on the same files: byte for byte what `wac plug` writes.
+    let plugged = run(
+        &wac,
+        &[
+            "plug",
+            "consumer.wasm",
+            "--plug",
+            "producer.wasm",
+            "-o",
+            "wac-plugged.wasm",
+        ],
+        dir,
+    )
+    .and_then(|()| {
+        ours(&[
+            "plug",
+            "consumer.wasm",
+            "--plug",
+            "producer.wasm",
+            "--lock",
+            "plug.lock",
+            "-o",
+            "ours-plugged.wasm",
+        ])
+    })
+    .and_then(|()| {
+        same(
+            &dir.join("ours-plugged.wasm"),
+            &dir.join("wac-plugged.wasm"),
+        )
+    });
+    cells.push(Cell {
+        writer: "wreg plug",
+        reader: "= wac plug",
+        result: plugged,
     });
     Ok(())
 }

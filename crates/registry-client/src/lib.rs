@@ -38,6 +38,8 @@
 pub mod cache;
 pub mod cargo_component;
 mod client;
+#[cfg(feature = "compose")]
+pub mod compose;
 pub mod dependency_table;
 pub mod discovery;
 pub mod local;

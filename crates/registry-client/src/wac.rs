@@ -81,6 +81,9 @@ impl fmt::Display for WacPackage {
     }
 }
 
+/// One resolved key: its bytes and, for a registry release, the resolution.
+pub type Resolved = (WacPackage, Vec<u8>, Option<crate::Resolution>);
+
 /// A package that could not be resolved, with where the document names it.
 #[derive(Debug, thiserror::Error)]
 #[error("{}{}: {source}", .package, span_text(.span.as_ref()))]
@@ -154,13 +157,36 @@ impl WacResolver {
         &self,
         keys: &[WacPackage],
     ) -> Result<Vec<(WacPackage, Vec<u8>)>, WacError> {
-        let mut out: Vec<(WacPackage, Vec<u8>)> = Vec::with_capacity(keys.len());
+        self.resolve_locked(keys, None, crate::LockMode::Update)
+            .await
+            .map(|resolved| {
+                resolved
+                    .into_iter()
+                    .map(|(k, bytes, _)| (k, bytes))
+                    .collect()
+            })
+    }
+
+    /// Like [`resolve`](Self::resolve), with a lock file: an unversioned key asks for any
+    /// release (`*`), a versioned one for exactly it (`=1.2.0`); pins are reused and
+    /// recorded as [`Client::resolve_all`] does. Each result carries the registry
+    /// [`Resolution`](crate::Resolution) it came from (`None` for a local file).
+    ///
+    /// # Errors
+    /// As for [`resolve`](Self::resolve).
+    pub async fn resolve_locked(
+        &self,
+        keys: &[WacPackage],
+        lock: Option<&mut crate::LockFile>,
+        mode: crate::LockMode,
+    ) -> Result<Vec<Resolved>, WacError> {
+        let mut out: Vec<Resolved> = Vec::with_capacity(keys.len());
         let mut from_registry = Vec::new();
         for key in keys {
             // Registry keys hold a placeholder in `out` too, so one check covers both.
             if out
                 .iter()
-                .any(|(k, _)| k.name == key.name && k.version == key.version)
+                .any(|(k, _, _)| k.name == key.name && k.version == key.version)
             {
                 continue;
             }
@@ -172,11 +198,11 @@ impl WacResolver {
             match self.local_path(key) {
                 Some(path) => {
                     let bytes = read_package(&path).map_err(fail)?;
-                    out.push((key.clone(), bytes));
+                    out.push((key.clone(), bytes, None));
                 }
                 None => {
                     from_registry.push((key, out.len()));
-                    out.push((key.clone(), Vec::new()));
+                    out.push((key.clone(), Vec::new(), None));
                 }
             }
         }
@@ -195,11 +221,7 @@ impl WacResolver {
             })
             .collect();
         // Concurrently, through the cache; a failure is traced back to the key it names.
-        match self
-            .client
-            .resolve_all(&deps, None, crate::LockMode::Update)
-            .await
-        {
+        match self.client.resolve_all(&deps, lock, mode).await {
             Ok(resolutions) => {
                 for (resolution, (_, index)) in resolutions.iter().zip(&from_registry) {
                     // Read through the client: an entry a concurrent clean removed is
@@ -214,6 +236,7 @@ impl WacResolver {
                             source,
                         })?;
                     out[*index].1 = bytes;
+                    out[*index].2 = Some(resolution.clone());
                 }
                 Ok(out)
             }

@@ -113,6 +113,21 @@ A dependency file lists packages and requirements:
     /// it into a WIT package.
     #[command(subcommand)]
     Wit(WitCommand),
+    /// Compose components with a wac document, every package resolved through the
+    /// registries (or wac's `--deps-dir` and `--dep`) and pinned by the lock file.
+    #[command(after_help = "\
+Examples:
+  wreg compose app.wac -o app.wasm              packages from ./deps, else the registries
+  wreg compose app.wac -o app.wasm --locked     CI: the packages wkg.lock pins, or fail
+  wreg compose app.wac --dep acme:greeter=g.wasm -o app.wasm")]
+    Compose(ComposeArgs),
+    /// Plug the exports of components into a socket component's imports (as `wac plug`),
+    /// packages named by `ns:name[@version]` resolved through the registries.
+    #[command(after_help = "\
+Examples:
+  wreg plug socket.wasm --plug acme:greeter@1.0.0 -o out.wasm
+  wreg plug acme:app --plug ./plug.wasm --plug acme:logger -o out.wasm")]
+    Plug(PlugArgs),
     /// Show and change the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -132,6 +147,45 @@ A dependency file lists packages and requirements:
         /// The directory (created if missing).
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ComposeArgs {
+    /// The wac document.
+    #[arg(value_name = "PATH")]
+    pub(crate) path: PathBuf,
+    /// Where to write the component (default: stdout, refused on a terminal).
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// The directory to look in first (`<ns>/<name>.wasm`, `<ns>/<name>/` WIT).
+    #[arg(long, value_name = "PATH", default_value = "deps")]
+    pub(crate) deps_dir: PathBuf,
+    /// A package's file, `ns:name[@version]=PATH` (repeatable).
+    #[arg(long = "dep", short = 'd', value_name = "PKG=PATH")]
+    pub(crate) deps: Vec<String>,
+    /// Do not validate the composed component.
+    #[arg(long)]
+    pub(crate) no_validate: bool,
+    /// Import the packages the composition instantiates instead of defining them in it.
+    #[arg(long, short = 'i')]
+    pub(crate) import_dependencies: bool,
+    #[command(flatten)]
+    pub(crate) lock: WitLockArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PlugArgs {
+    /// The socket: a component file or `ns:name[@version]`.
+    #[arg(value_name = "SOCKET")]
+    pub(crate) socket: String,
+    /// A plug: a component file or `ns:name[@version]` (repeatable).
+    #[arg(long = "plug", value_name = "PLUG", required = true)]
+    pub(crate) plugs: Vec<String>,
+    /// Where to write the component (default: stdout, refused on a terminal).
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) lock: WitLockArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 //! returns a report that [`output::print`] prints as text or JSON.
 
 mod cache;
+mod compose;
 mod config;
 mod deps;
 mod get;
@@ -38,6 +39,8 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Lock(args) => deps::lock(&client(global)?, global, &args.deps).await,
         Command::Cache(command) => cache::run(command, &client(global)?, global).await,
         Command::Wit(command) => wit::run(command, &client(global)?, global).await,
+        Command::Compose(args) => compose::compose(&client(global)?, global, &args).await,
+        Command::Plug(args) => compose::plug(&client(global)?, global, &args).await,
     }
 }
 
@@ -163,9 +166,18 @@ impl LockSession {
     pub(crate) fn save(self) -> Result<()> {
         if self.lock != self.before {
             if self.locked {
+                let changed: Vec<String> = self
+                    .lock
+                    .packages
+                    .iter()
+                    .filter(|p| !self.before.packages.contains(p))
+                    .map(|p| p.name.to_string())
+                    .collect();
                 bail!(
-                    "{} would change, and --locked forbids it; run without --locked",
-                    self.path.display()
+                    "{} would change (new or moved pins: {}), and --locked forbids it; run \
+                     without --locked",
+                    self.path.display(),
+                    changed.join(", ")
                 );
             }
             self.lock.save(&self.path)?;

@@ -8,6 +8,7 @@ use expect_test::expect;
 use test_support::{Distribution, component};
 
 mod cargo;
+mod compose;
 mod terminal;
 mod wit;
 mod wkg;
