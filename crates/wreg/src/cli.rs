@@ -128,6 +128,24 @@ Examples:
   wreg plug socket.wasm --plug acme:greeter@1.0.0 -o out.wasm
   wreg plug acme:app --plug ./plug.wasm --plug acme:logger -o out.wasm")]
     Plug(PlugArgs),
+    /// Print the locked dependency graph: each package, version, registry and digest, and
+    /// the packages each one uses (WIT dependencies included).
+    #[command(after_help = "Examples:\n  wreg tree\n  wreg tree --lock app/wkg.lock --json")]
+    Tree(LockViewArgs),
+    /// Print the paths through the locked graph that pull a package in.
+    #[command(after_help = "Examples:\n  wreg why wasi:io")]
+    Why(WhyArgs),
+    /// List, for each locked package, the newest compatible and the newest release.
+    #[command(after_help = "Examples:\n  wreg outdated\n  wreg outdated --json")]
+    Outdated(LockViewArgs),
+    /// Move lock file pins to the newest compatible releases (all, or the packages named),
+    /// printing each change; nothing else moves a pin.
+    #[command(after_help = "\
+Examples:
+  wreg update                   every pin
+  wreg update wasi:http         one package's pins
+  wreg update --dry-run         print what would change, write nothing")]
+    Update(UpdateArgs),
     /// Show and change the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -147,6 +165,32 @@ Examples:
         /// The directory (created if missing).
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LockViewArgs {
+    /// The lock file.
+    #[arg(long, value_name = "FILE", default_value = "wkg.lock")]
+    pub(crate) lock: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WhyArgs {
+    /// The package, `ns:name`.
+    pub(crate) package: String,
+    #[command(flatten)]
+    pub(crate) lock: LockViewArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpdateArgs {
+    /// Only these packages (`ns:name`); all when none is given.
+    pub(crate) packages: Vec<String>,
+    /// Print what would change; leave the lock file as it is.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) lock: LockViewArgs,
 }
 
 #[derive(Debug, Args)]

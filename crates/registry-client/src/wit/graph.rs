@@ -352,9 +352,13 @@ fn conflict(err: Error, reqs: &[(Requirer, Dependency)]) -> Error {
 }
 
 /// The packages a resolution's content uses: a WIT directory's foreign packages, or the
-/// packages a binary WIT package refers to. A component refers to none (it carries its
-/// types).
-fn dependencies_of(resolution: &Resolution) -> Result<Vec<Dependency>, Error> {
+/// packages a binary WIT package refers to (a versioned reference asks for the compatible
+/// releases). A component refers to none (it carries its types).
+///
+/// # Errors
+/// [`Error::Io`] when the content cannot be read; [`Error::InvalidInput`] when it is not
+/// WIT or a component.
+pub fn dependencies_of(resolution: &Resolution) -> Result<Vec<Dependency>, Error> {
     let path = resolution.path();
     if path.is_dir() {
         return super::dependencies(path);

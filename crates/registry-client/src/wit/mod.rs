@@ -24,7 +24,7 @@ mod graph;
 mod output;
 
 pub use compat::{Incompatibility, incompatibilities};
-pub use graph::{Requirer, WitGraph, WitNode, WitRequest};
+pub use graph::{Requirer, WitGraph, WitNode, WitRequest, dependencies_of};
 pub use output::{BuiltPackage, DepsFormat, build, print_package, write_deps};
 
 /// The packages the WIT in `dir` uses but does not define, each once, in the order first

@@ -6,6 +6,7 @@ mod compose;
 mod config;
 mod deps;
 mod get;
+mod locked;
 mod publish;
 mod versions;
 mod wit;
@@ -41,6 +42,10 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Wit(command) => wit::run(command, &client(global)?, global).await,
         Command::Compose(args) => compose::compose(&client(global)?, global, &args).await,
         Command::Plug(args) => compose::plug(&client(global)?, global, &args).await,
+        Command::Tree(args) => locked::tree(&client(global)?, global, &args).await,
+        Command::Why(args) => locked::why(&client(global)?, global, &args).await,
+        Command::Outdated(args) => locked::outdated(&client(global)?, global, &args).await,
+        Command::Update(args) => locked::update(&client(global)?, global, &args).await,
     }
 }
 

@@ -130,6 +130,17 @@ fn wit_fetch_writes_the_whole_wasi_graph_as_wit_text() {
         "{}",
         String::from_utf8_lossy(&offline.stderr)
     );
+    // The locked graph, transitive WIT dependencies included.
+    let tree: serde_json::Value = serde_json::from_str(&home.ok(&["--json", "tree"])).unwrap();
+    assert_eq!(
+        tree["roots"],
+        serde_json::json!(["wasi:http@0.2.0-rc-2023-12-05"])
+    );
+    assert_eq!(
+        home.ok(&["why", "wasi:sockets"]),
+        "wasi:http@0.2.0-rc-2023-12-05 -> wasi:cli@0.2.0-rc-2023-12-05 -> \
+         wasi:sockets@0.2.0-rc-2023-11-10\n"
+    );
     // As binaries: one verified package file per node.
     home.ok(&["wit", "fetch", "--type", "wasm"]);
     let wasm = std::fs::read_dir(home.path("wit/deps")).unwrap().count();
@@ -355,6 +366,91 @@ fn a_wkg_toml_path_override_is_used_as_given() {
         "wit",
         "package my:app;\nworld app { import acme:base/types@1.0.0; }\n",
     );
+    home.ok(&["wit", "fetch"]);
+    let text = std::fs::read_to_string(home.path("wit/deps/acme-base-1.3.0/package.wit")).unwrap();
+    assert!(text.contains("type name = string;"), "{text}");
+}
+
+#[test]
+fn tree_why_outdated_and_update_read_and_move_the_lock_on_purpose() {
+    let home = Home::new("");
+    publish_dir(&home, "src/base-1.0", BASE_1_0);
+    publish_dir(
+        &home,
+        "src/lib",
+        "package acme:lib@1.0.0;\ninterface api { use acme:base/types@1.0.0.{id}; get: func() -> id; }\n",
+    );
+    wit_dir(
+        &home,
+        "wit",
+        "package my:app;\nworld app { import acme:lib/api@1.0.0; }\n",
+    );
+    home.ok(&["wit", "fetch"]);
+    let tree: serde_json::Value = serde_json::from_str(&home.ok(&["--json", "tree"])).unwrap();
+    assert_eq!(tree["roots"], serde_json::json!(["acme:lib@1.0.0"]));
+    let lib = tree["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["package"] == "acme:lib")
+        .unwrap();
+    assert_eq!(lib["dependencies"], serde_json::json!(["acme:base@1.0.0"]));
+    let text = home.ok(&["tree"]);
+    assert!(
+        text.starts_with("acme:lib@1.0.0 (local.test, sha256:")
+            && text.contains("\n└── acme:base@1.0.0 (local.test, sha256:"),
+        "{text}"
+    );
+    assert_eq!(
+        home.ok(&["why", "acme:base"]),
+        "acme:lib@1.0.0 -> acme:base@1.0.0\n"
+    );
+    home.fails(&["why", "acme:nothing"], 64);
+
+    // New releases: nothing moves until `update` says so.
+    publish_dir(&home, "src/base-1.3", BASE_1_3);
+    publish_dir(&home, "src/base-2.0", BASE_2_0);
+    let lock = std::fs::read_to_string(home.path("wkg.lock")).unwrap();
+    home.ok(&["wit", "fetch"]);
+    assert_eq!(
+        std::fs::read_to_string(home.path("wkg.lock")).unwrap(),
+        lock
+    );
+    let outdated: serde_json::Value =
+        serde_json::from_str(&home.ok(&["--json", "outdated"])).unwrap();
+    let base = outdated
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["package"] == "acme:base")
+        .unwrap();
+    assert_eq!(
+        (&base["locked"], &base["compatible"], &base["latest"]),
+        (&"1.0.0".into(), &"1.3.0".into(), &"2.0.0".into())
+    );
+    let dry = home.ok(&["update", "--dry-run"]);
+    assert!(
+        dry.contains("would update acme:base (^1.0.0): 1.0.0 sha256:"),
+        "{dry}"
+    );
+    assert!(dry.contains("-> 1.3.0 sha256:"), "{dry}");
+    assert_eq!(
+        std::fs::read_to_string(home.path("wkg.lock")).unwrap(),
+        lock
+    );
+    let done = home.ok(&["--json", "update", "acme:base"]);
+    let done: serde_json::Value = serde_json::from_str(&done).unwrap();
+    assert_eq!(done["changes"][0]["new_version"], "1.3.0");
+    assert!(
+        std::fs::read_to_string(home.path("wkg.lock"))
+            .unwrap()
+            .contains("version = \"1.3.0\"")
+    );
+    assert_eq!(
+        home.ok(&["update"]),
+        "every pin is at the newest compatible release\n"
+    );
+    // The fetch after it writes the updated release.
     home.ok(&["wit", "fetch"]);
     let text = std::fs::read_to_string(home.path("wit/deps/acme-base-1.3.0/package.wit")).unwrap();
     assert!(text.contains("type name = string;"), "{text}");
