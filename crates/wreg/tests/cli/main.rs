@@ -9,6 +9,7 @@ use test_support::{Distribution, component};
 
 mod cargo;
 mod compose;
+mod json;
 mod terminal;
 mod wit;
 mod wkg;
