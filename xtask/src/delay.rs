@@ -1,5 +1,6 @@
 //! A delay line: a TCP proxy on loopback that delivers every byte a fixed time after it
-//! arrived, in each direction, so a round trip costs twice that. Kernel `netem` is not
+//! arrived, in each direction, so a round trip costs twice that; each new connection first
+//! costs one round trip, as its handshake would. Kernel `netem` is not
 //! available on these machines; this adds latency without limiting bandwidth.
 
 use std::net::SocketAddr;
@@ -29,6 +30,10 @@ impl DelayLine {
         runtime.spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 tokio::spawn(async move {
+                    // A new connection costs a round trip (the TCP handshake) before the
+                    // client's first byte can travel: nothing moves either way until then,
+                    // so a client that opens many connections pays for each.
+                    tokio::time::sleep(delay * 2).await;
                     let Ok(server) = TcpStream::connect(upstream).await else {
                         return;
                     };

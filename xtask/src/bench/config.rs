@@ -52,7 +52,7 @@ pub(super) const SHORT_REPEATS: u32 = 40;
 /// `git config --list --show-origin` reading six sources (system, global and local files,
 /// two included files, the environment): the same job for a tool people know.
 pub(super) fn config_show(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
-    let wreg = root().join("target/profiling/wreg");
+    let wreg = std::path::PathBuf::from(super::wreg());
     let work = tempfile::tempdir()?;
     let home = work.path();
     let mut user =

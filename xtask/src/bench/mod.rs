@@ -11,7 +11,7 @@ use crate::{cargo, root};
 
 mod config;
 mod many;
-mod oci;
+pub(super) mod oci;
 mod report;
 mod warg;
 mod wit;
@@ -51,6 +51,7 @@ pub(crate) fn run() -> Result<()> {
     crate::debian_tools(&[
         ("/usr/bin/time", "time"),
         ("curl", "curl"),
+        ("openssl", "openssl"),
         ("skopeo", "skopeo"),
         ("git", "git"),
         ("docker-registry", "docker-registry"),
@@ -58,7 +59,8 @@ pub(crate) fn run() -> Result<()> {
     if wanted("config") {
         config::config_load(&mut rows)?;
     }
-    cargo(&["build", "--locked", "--profile", "profiling", "-p", "wreg"])?;
+    // The binary a user installs: the release profile.
+    cargo(&["build", "--locked", "--release", "-p", "wreg"])?;
     if wanted("oci") {
         oci::oci_transfers(&mut rows, &mut notes)?;
     }
@@ -134,6 +136,11 @@ impl Stage {
     }
 }
 
+/// The `wreg` every row runs: the release build a user installs.
+pub(super) fn wreg() -> String {
+    root().join("target/release/wreg").display().to_string()
+}
+
 /// Runs `command` under GNU time and returns its wall time and peak RSS.
 pub(super) fn measure(command: &[&str]) -> Result<Sample> {
     let out = tempfile::NamedTempFile::new()?;
@@ -199,18 +206,37 @@ pub(super) fn median(mut samples: Vec<Sample>) -> Sample {
     }
 }
 
+/// The SHA-256 of a file (OpenSSL: fast enough to check gigabytes after every run).
 pub(super) fn sha256_of(path: &Path) -> Result<String> {
-    let output = Command::new("sha256sum").arg(path).output()?;
+    let output = Command::new("openssl")
+        .args(["dgst", "-sha256", "-r"])
+        .arg(path)
+        .output()
+        .context("run openssl (Debian package `openssl`)")?;
+    if !output.status.success() {
+        bail!(
+            "openssl dgst {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     let text = String::from_utf8(output.stdout)?;
-    let hex = text.split_whitespace().next().context("sha256sum output")?;
+    let hex = text
+        .split_whitespace()
+        .next()
+        .context("openssl dgst output")?;
     Ok(format!("sha256:{hex}"))
 }
 
-pub(super) fn check_same(a: &Path, b: &Path) -> Result<()> {
-    let same = std::fs::metadata(a)?.len() == std::fs::metadata(b)?.len()
-        && sha256_of(a)? == sha256_of(b)?;
-    if !same {
-        bail!("{} differs from {}", a.display(), b.display());
+/// Fails unless the file at `path` has `digest` (`sha256:<hex>`).
+pub(super) fn check_digest(path: &Path, digest: &str) -> Result<()> {
+    let actual = sha256_of(path)?;
+    if actual != digest {
+        bail!("{} has {actual}, expected {digest}", path.display());
     }
     Ok(())
+}
+
+pub(super) fn check_same(a: &Path, b: &Path) -> Result<()> {
+    check_digest(a, &sha256_of(b)?)
 }

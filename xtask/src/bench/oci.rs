@@ -1,142 +1,262 @@
-//! Scenarios 1-3: one large package over OCI, cold and warm pulls and a publish.
+//! One large package over OCI, every row run by the `wreg` release binary: publish (new
+//! bytes each run, and separately bytes the registry already has), cold pulls of 16 MiB,
+//! 256 MiB (the default, `BENCH_MIB`) and 1 GiB against the verified-download floor, and
+//! a warm pull against `cp`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use test_support::Distribution;
 
-use super::{RUNS, Row, Sample, check_same, measure, push_medians, sha256_of};
+use super::{RUNS, Row, Sample, check_digest, measure, push_medians, sha256_of};
 use crate::peers::{self, Peer};
-use crate::{cargo, root};
+
+/// The verified-download floor: the blob to a file, then its SHA-256, by the fastest
+/// common tools (OpenSSL uses the CPU's SHA instructions where there are any).
+pub(super) const FLOOR: &str = "floor: curl -o, openssl dgst";
+/// The floor of a warm pull: a copy that checks nothing.
+const CP: &str = "floor: cp";
+
+/// A component of `mib` MiB of payload whose bytes differ with `tag`.
+fn payload(path: &Path, mib: usize, tag: &str) -> Result<()> {
+    let description = format!("benchmark payload {tag}");
+    std::fs::write(
+        path,
+        test_support::component::build(&test_support::component::Spec {
+            imports: &["wasi:cli/environment@0.2.0"],
+            exports: &[],
+            metadata: &[("description", description.as_str())],
+            padding: mib * 1024 * 1024,
+            name: None,
+        }),
+    )?;
+    Ok(())
+}
+
+/// The scratch directory, a config for `host`, and commands that read nothing else.
+struct Bench {
+    work: tempfile::TempDir,
+    wreg: String,
+    wkg: String,
+}
+
+impl Bench {
+    fn path(&self, name: &str) -> PathBuf {
+        self.work.path().join(name)
+    }
+
+    fn text(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+
+    /// `args` with only our own config home and home directory.
+    fn env(&self, args: &[&str]) -> Vec<String> {
+        let mut cmd = vec![
+            "env".to_owned(),
+            format!("XDG_CONFIG_HOME={}", self.path("config").display()),
+            format!("HOME={}", self.work.path().display()),
+        ];
+        cmd.extend(args.iter().map(|a| (*a).to_owned()));
+        cmd
+    }
+
+    fn config_for(&self, host: &str) -> Result<String> {
+        let path = self.path(&format!("{}.toml", host.replace(':', "_")));
+        std::fs::write(
+            &path,
+            format!(
+                "default_registry = \"{host}\"\n[registry.\"{host}\".oci]\nprotocol = \"http\"\n"
+            ),
+        )?;
+        Ok(path.display().to_string())
+    }
+
+    fn wreg(&self, config: &str, cache: &str, args: &[&str]) -> Vec<String> {
+        let mut all = vec![
+            self.wreg.as_str(),
+            "--config",
+            config,
+            "--cache-dir",
+            cache,
+            "-q",
+        ];
+        all.extend_from_slice(args);
+        self.env(&all)
+    }
+}
+
+fn run_cmd(cmd: &[String]) -> Result<Sample> {
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    measure(&cmd)
+}
 
 pub(super) fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
     let mib: usize = std::env::var("BENCH_MIB")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(256);
-    cargo(&[
-        "build",
-        "--locked",
-        "--profile",
-        "profiling",
-        "-p",
-        "registry-oci",
-        "--example",
-        "oci-transfer",
-    ])?;
-    let ours = root().join("target/profiling/examples/oci-transfer");
-    let ours = ours.to_str().context("UTF-8 path")?.to_owned();
-    let wkg = peers::install(peers::WKG, Peer::Measured)?
-        .display()
-        .to_string();
-
-    let work = tempfile::tempdir()?;
-    // Our tools read no config but what we give them.
-    let config_home = work.path().join("config");
-    std::fs::create_dir_all(&config_home)?;
-    let component = work.path().join("big.wasm");
-    std::fs::write(
-        &component,
-        test_support::component::build(&test_support::component::Spec {
-            imports: &["wasi:cli/environment@0.2.0"],
-            exports: &[],
-            metadata: &[("description", "benchmark payload")],
-            padding: mib * 1024 * 1024,
-            name: None,
-        }),
-    )?;
-    let component_path = component.to_str().context("UTF-8 path")?.to_owned();
-    let size = std::fs::metadata(&component)?.len();
-    notes.push(format!(
-        "OCI transfers: a {size}-byte component ({mib} MiB of payload), a CNCF distribution \
-         registry (`docker-registry` 2.8) on loopback, plain HTTP"
-    ));
-    let env_cmd = |args: Vec<String>| -> Vec<String> {
-        let mut cmd = vec![
-            "env".to_owned(),
-            format!("XDG_CONFIG_HOME={}", config_home.display()),
-            format!("HOME={}", work.path().display()),
-        ];
-        cmd.extend(args);
-        cmd
+    let bench = Bench {
+        work: tempfile::tempdir()?,
+        wreg: super::wreg(),
+        wkg: peers::install(peers::WKG, Peer::Measured)?
+            .display()
+            .to_string(),
     };
+    std::fs::create_dir_all(bench.path("config"))?;
+    notes.push(format!(
+        "OCI transfers: components of 16 MiB, {mib} MiB and 1 GiB of payload on a CNCF \
+         distribution registry (`docker-registry` 2.8) on loopback, plain HTTP; `wreg` is the \
+         release build, run as a user runs it (config file, cache, copy-out). `{FLOOR}` is \
+         `curl -sf -o FILE <blob URL> && openssl dgst -sha256 FILE`, the least a verified \
+         download to disk can cost; `{CP}` copies the cached file and checks nothing."
+    ));
+    publish(&bench, mib, rows)?;
+    for size in [16, mib, 1024] {
+        cold_pull(&bench, size, size == mib, rows)?;
+    }
+    warm_pull(&bench, mib, rows)?;
+    Ok(())
+}
 
-    // Publish: a fresh registry for every run, so every run uploads the whole layer.
+/// Publishing new bytes every run, and (a separate row) bytes the registry already holds
+/// under a new version.
+fn publish(bench: &Bench, mib: usize, rows: &mut Vec<Row>) -> Result<()> {
+    let registry = Distribution::start().map_err(anyhow::Error::msg)?;
+    let host = registry.host();
+    let config = bench.config_for(&host)?;
+    let cache = bench.text("publish-cache");
+    let file = bench.path("publish.wasm");
+    let file_text = file.display().to_string();
     let mut samples: Vec<(String, Vec<Sample>)> = vec![
         ("ours".into(), Vec::new()),
         ("wkg oci push".into(), Vec::new()),
     ];
     for run in 0..RUNS {
         for (contestant, runs) in &mut samples {
-            let registry = Distribution::start().map_err(anyhow::Error::msg)?;
-            let host = registry.host();
+            payload(&file, mib, &format!("{contestant} {run}"))?;
             let cmd = if contestant == "ours" {
-                env_cmd(vec![
-                    ours.clone(),
-                    "publish".into(),
-                    host.clone(),
-                    format!("bench:big@1.0.{run}"),
-                    component_path.clone(),
-                ])
+                bench.wreg(
+                    &config,
+                    &cache,
+                    &[
+                        "publish",
+                        &file_text,
+                        "--package",
+                        &format!("bench:new@1.0.{run}"),
+                    ],
+                )
             } else {
-                env_cmd(vec![
-                    wkg.clone(),
-                    "oci".into(),
-                    "push".into(),
-                    "--insecure".into(),
-                    host.clone(),
-                    format!("{host}/bench/big:1.0.{run}"),
-                    component_path.clone(),
+                bench.env(&[
+                    &bench.wkg,
+                    "oci",
+                    "push",
+                    "--insecure",
+                    &host,
+                    &format!("{host}/bench/new:1.1.{run}"),
+                    &file_text,
                 ])
             };
-            let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
-            runs.push(measure(&cmd)?);
+            runs.push(run_cmd(&cmd)?);
         }
     }
-    push_medians(rows, format!("publish {mib} MiB"), samples);
+    push_medians(rows, format!("publish {mib} MiB, new bytes"), samples);
 
-    // Cold pull: one registry holding the component; every run downloads it whole.
-    let registry = Distribution::start().map_err(anyhow::Error::msg)?;
-    let host = registry.host();
-    let publish = env_cmd(vec![
-        ours.clone(),
-        "publish".into(),
-        host.clone(),
-        "bench:big@1.0.0".into(),
-        component_path.clone(),
-    ]);
-    let publish: Vec<&str> = publish.iter().map(String::as_str).collect();
-    measure(&publish)?;
-    let digest = sha256_of(&component)?;
-    let out = work.path().join("pulled.wasm");
-    let out_path = out.to_str().context("UTF-8 path")?.to_owned();
+    payload(&file, mib, "already there")?;
+    run_cmd(&bench.wreg(
+        &config,
+        &cache,
+        &["publish", &file_text, "--package", "bench:same@1.0.0"],
+    ))?;
     let mut samples: Vec<(String, Vec<Sample>)> = vec![
         ("ours".into(), Vec::new()),
-        ("wkg oci pull".into(), Vec::new()),
-        ("skopeo copy".into(), Vec::new()),
-        ("curl | sha256sum".into(), Vec::new()),
+        ("wkg oci push".into(), Vec::new()),
     ];
-    let skopeo_dir = work.path().join("skopeo-layout");
-    for _run in 0..RUNS {
+    for run in 0..RUNS {
+        for (contestant, runs) in &mut samples {
+            let cmd = if contestant == "ours" {
+                bench.wreg(
+                    &config,
+                    &cache,
+                    &[
+                        "publish",
+                        &file_text,
+                        "--package",
+                        &format!("bench:same@2.0.{run}"),
+                    ],
+                )
+            } else {
+                bench.env(&[
+                    &bench.wkg,
+                    "oci",
+                    "push",
+                    "--insecure",
+                    &host,
+                    &format!("{host}/bench/same:2.1.{run}"),
+                    &file_text,
+                ])
+            };
+            runs.push(run_cmd(&cmd)?);
+        }
+    }
+    push_medians(
+        rows,
+        format!("publish {mib} MiB already in the registry (new version)"),
+        samples,
+    );
+    Ok(())
+}
+
+/// A cold pull of `mib` MiB: `wreg get` with an empty cache each run, next to wkg, the
+/// floor and (at the main size) skopeo. Every output is checked.
+fn cold_pull(bench: &Bench, mib: usize, with_skopeo: bool, rows: &mut Vec<Row>) -> Result<()> {
+    let registry = Distribution::start().map_err(anyhow::Error::msg)?;
+    let host = registry.host();
+    let config = bench.config_for(&host)?;
+    let component = bench.path(&format!("cold-{mib}.wasm"));
+    payload(&component, mib, &format!("cold {mib}"))?;
+    run_cmd(&bench.wreg(
+        &config,
+        &bench.text("publish-cache"),
+        &[
+            "publish",
+            &component.display().to_string(),
+            "--package",
+            "bench:big@1.0.0",
+        ],
+    ))?;
+    let digest = sha256_of(&component)?;
+    let out = bench.path("pulled.wasm");
+    let out_text = out.display().to_string();
+    let mut contestants = vec!["ours", "wkg oci pull", FLOOR];
+    if with_skopeo {
+        contestants.push("skopeo copy");
+    }
+    let mut samples: Vec<(String, Vec<Sample>)> = contestants
+        .iter()
+        .map(|c| ((*c).to_owned(), Vec::new()))
+        .collect();
+    let skopeo_dir = bench.path("skopeo-layout");
+    for run in 0..RUNS {
         for (contestant, runs) in &mut samples {
             let _ = std::fs::remove_file(&out);
             let cmd = match contestant.as_str() {
-                "ours" => env_cmd(vec![
-                    ours.clone(),
-                    "pull".into(),
-                    host.clone(),
-                    "bench:big@1.0.0".into(),
-                    out_path.clone(),
-                ]),
-                "wkg oci pull" => env_cmd(vec![
-                    wkg.clone(),
-                    "oci".into(),
-                    "pull".into(),
-                    "--insecure".into(),
-                    host.clone(),
-                    format!("{host}/bench/big:1.0.0"),
-                    "-o".into(),
-                    out_path.clone(),
+                "ours" => {
+                    let cache = bench.text(&format!("cold-cache-{mib}-{run}"));
+                    bench.wreg(
+                        &config,
+                        &cache,
+                        &["get", "bench:big@1.0.0", "-o", &out_text],
+                    )
+                }
+                "wkg oci pull" => bench.env(&[
+                    &bench.wkg,
+                    "oci",
+                    "pull",
+                    "--insecure",
+                    &host,
+                    &format!("{host}/bench/big:1.0.0"),
+                    "-o",
+                    &out_text,
                 ]),
                 "skopeo copy" => {
                     let _ = std::fs::remove_dir_all(&skopeo_dir);
@@ -153,77 +273,85 @@ pub(super) fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
                     "sh".into(),
                     "-c".into(),
                     format!(
-                        "curl -sf http://{host}/v2/bench/big/blobs/{digest} | sha256sum >/dev/null"
+                        "curl -sf -o {out_text} http://{host}/v2/bench/big/blobs/{digest} && \
+                         openssl dgst -sha256 {out_text} >/dev/null"
                     ),
                 ],
             };
-            let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
-            runs.push(measure(&cmd)?);
-            match contestant.as_str() {
-                "curl | sha256sum" => {}
-                "skopeo copy" => check_same(
+            runs.push(run_cmd(&cmd)?);
+            if contestant == "skopeo copy" {
+                check_digest(
                     &skopeo_dir
                         .join("blobs/sha256")
                         .join(digest.trim_start_matches("sha256:")),
-                    &component,
-                )?,
-                _ => check_same(&out, &component)?,
+                    &digest,
+                )?;
+            } else {
+                check_digest(&out, &digest)?;
+            }
+            if contestant == "ours" {
+                std::fs::remove_dir_all(bench.path(&format!("cold-cache-{mib}-{run}")))?;
             }
         }
     }
+    let _ = std::fs::remove_file(&component);
     push_medians(rows, format!("cold pull {mib} MiB"), samples);
+    Ok(())
+}
 
-    // Warm pull: the content is in each tool's cache; write it to an output path.
-    let config = work.path().join("warm.toml");
-    std::fs::write(
+/// A warm pull: the content is in each tool's cache; write it to an output path.
+fn warm_pull(bench: &Bench, mib: usize, rows: &mut Vec<Row>) -> Result<()> {
+    let registry = Distribution::start().map_err(anyhow::Error::msg)?;
+    let host = registry.host();
+    let config = bench.config_for(&host)?;
+    let component = bench.path("warm.wasm");
+    payload(&component, mib, "warm")?;
+    let ours_cache = bench.text("warm-ours");
+    run_cmd(&bench.wreg(
         &config,
-        format!("default_registry = \"{host}\"\n[registry.\"{host}\".oci]\nprotocol = \"http\"\n"),
-    )?;
-    let config = config.display().to_string();
-    let wreg = root().join("target/profiling/wreg").display().to_string();
-    let ours_cache = work.path().join("warm-ours").display().to_string();
-    let wkg_cache = work.path().join("warm-wkg").display().to_string();
-    let wreg_get = env_cmd(vec![
-        wreg.clone(),
-        "--config".into(),
-        config.clone(),
-        "--cache-dir".into(),
-        ours_cache.clone(),
-        "-q".into(),
-        "get".into(),
-        "bench:big@1.0.0".into(),
-        "-o".into(),
-        out_path.clone(),
-    ]);
-    let wkg_get = env_cmd(vec![
-        wkg.clone(),
-        "get".into(),
-        "bench:big@1.0.0".into(),
-        "-o".into(),
-        out_path.clone(),
-        "--overwrite".into(),
-        "--config".into(),
-        config.clone(),
-        "--cache".into(),
-        wkg_cache,
+        &ours_cache,
+        &[
+            "publish",
+            &component.display().to_string(),
+            "--package",
+            "bench:big@1.0.0",
+        ],
+    ))?;
+    let digest = sha256_of(&component)?;
+    let out = bench.path("pulled.wasm");
+    let out_text = out.display().to_string();
+    let wreg_get = bench.wreg(
+        &config,
+        &ours_cache,
+        &["get", "bench:big@1.0.0", "-o", &out_text],
+    );
+    let wkg_get = bench.env(&[
+        &bench.wkg,
+        "get",
+        "bench:big@1.0.0",
+        "-o",
+        &out_text,
+        "--overwrite",
+        "--config",
+        &config,
+        "--cache",
+        &bench.text("warm-wkg"),
     ]);
     // Prime both caches.
-    for cmd in [&wreg_get, &wkg_get] {
-        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        measure(&cmd)?;
-    }
+    run_cmd(&wreg_get)?;
+    run_cmd(&wkg_get)?;
     let cached = Path::new(&ours_cache)
         .join("content/sha256")
         .join(digest.trim_start_matches("sha256:"));
     let cp = vec![
         "cp".to_owned(),
         cached.display().to_string(),
-        out_path.clone(),
+        out_text.clone(),
     ];
     let mut samples: Vec<(String, Vec<Sample>)> = vec![
         ("ours".into(), Vec::new()),
         ("wkg get".into(), Vec::new()),
-        ("cp".into(), Vec::new()),
+        (CP.into(), Vec::new()),
     ];
     for _run in 0..RUNS {
         for (contestant, runs) in &mut samples {
@@ -233,9 +361,8 @@ pub(super) fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
                 "wkg get" => &wkg_get,
                 _ => &cp,
             };
-            let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
-            runs.push(measure(&cmd)?);
-            check_same(&out, &component)?;
+            runs.push(run_cmd(cmd)?);
+            check_digest(&out, &digest)?;
         }
     }
     push_medians(rows, format!("warm pull {mib} MiB"), samples);

@@ -28,7 +28,92 @@ pub(super) fn machine() -> String {
             || "unknown".to_owned(),
             |kib| format!("{} GiB", kib / 1024 / 1024),
         );
-    format!("{cpu}, {cores} cores, {mem} memory")
+    let flags = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|t| {
+        t.lines()
+            .find(|l| l.starts_with("flags"))
+            .map(|l| l.split_whitespace().any(|f| f == "sha_ni"))
+    });
+    let sha = match flags {
+        Some(true) => "with SHA extensions (sha_ni)",
+        Some(false) => "without SHA extensions",
+        None => "SHA extensions unknown",
+    };
+    format!("{cpu} ({sha}), {cores} cores, {mem} memory")
+}
+
+/// The targets, as ratios of this run's figures.
+fn targets(rows: &[Row]) -> Vec<String> {
+    let find = |scenario: &str, contestant: &str| {
+        rows.iter()
+            .find(|r| r.scenario == scenario && r.contestant == contestant)
+    };
+    let mut out = Vec::new();
+    let ratio = |scenario: &str, floor: &str, target: f64, what: &str| -> Option<String> {
+        let ours = find(scenario, "ours")?;
+        let floor_row = find(scenario, floor)?;
+        let r = ours.seconds / floor_row.seconds;
+        let verdict = if r <= target { "met" } else { "missed" };
+        Some(format!(
+            "{what}: {:.3} s against {:.3} s, {r:.2}x (target ≤ {target}x: {verdict})",
+            ours.seconds, floor_row.seconds
+        ))
+    };
+    let cold: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.scenario.starts_with("cold pull ") && r.contestant == "ours")
+        .collect();
+    for row in &cold {
+        if let Some(line) = ratio(
+            &row.scenario,
+            super::oci::FLOOR,
+            1.3,
+            &format!("{} vs the verified-download floor", row.scenario),
+        ) {
+            out.push(line);
+        }
+    }
+    if let Some(warm) = rows.iter().find(|r| r.scenario.starts_with("warm pull "))
+        && let Some(line) = ratio(
+            &warm.scenario,
+            "floor: cp",
+            1.5,
+            &format!("{} vs cp", warm.scenario),
+        )
+    {
+        out.push(line);
+    }
+    if let Some(row) = find("resolve+fetch 1000 packages, cold, 20 ms RTT", "ours") {
+        let verdict = if row.seconds <= 5.0 { "met" } else { "missed" };
+        out.push(format!(
+            "1,000 packages cold at 20 ms: {:.2} s (target ≤ 5 s: {verdict})",
+            row.seconds
+        ));
+    }
+    if cold.len() > 1 {
+        let peaks: Vec<String> = cold
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}: {:.1} MiB",
+                    r.scenario.trim_start_matches("cold pull "),
+                    r.peak_kib as f64 / 1024.0
+                )
+            })
+            .collect();
+        let (lo, hi) = cold.iter().fold((u64::MAX, 0), |(lo, hi), r| {
+            (lo.min(r.peak_kib), hi.max(r.peak_kib))
+        });
+        let verdict = if hi as f64 <= lo as f64 * 1.25 + 2048.0 {
+            "flat"
+        } else {
+            "NOT flat"
+        };
+        out.push(format!(
+            "peak memory of cold pulls ({}): {verdict}",
+            peaks.join(", ")
+        ));
+    }
+    out
 }
 
 pub(super) fn render(rows: &[Row], notes: &[String]) -> String {
@@ -53,6 +138,13 @@ pub(super) fn render(rows: &[Row], notes: &[String]) -> String {
     );
     for note in notes {
         let _ = writeln!(out, "- {note}");
+    }
+    let targets = targets(rows);
+    if !targets.is_empty() {
+        let _ = writeln!(out, "\nTargets, from this run:\n");
+        for line in targets {
+            let _ = writeln!(out, "- {line}");
+        }
     }
     let _ = writeln!(
         out,

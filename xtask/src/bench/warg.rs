@@ -4,7 +4,6 @@ use anyhow::{Context, Result};
 
 use super::{RUNS, Row, Sample, check_same, measure, push_medians};
 use crate::peers::{self, Peer};
-use crate::root;
 
 /// Scenario 6: a cold fetch of a 64 MiB release from an in-process warg-server, ours
 /// (`wreg get`) against the `warg` CLI (`warg download`), each run with empty state.
@@ -16,7 +15,7 @@ pub(super) fn warg_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result
     let warg = peers::install(peers::WARG, Peer::Measured)?
         .display()
         .to_string();
-    let wreg = root().join("target/profiling/wreg").display().to_string();
+    let wreg = super::wreg();
     let server = test_support::warg::WargServer::builder()
         .namespaces(&["bench"])
         .start();

@@ -11,10 +11,9 @@ use test_support::shipped;
 
 use super::{RUNS, Row, Sample, Stage, measure, push_medians};
 use crate::peers::{self, Peer};
-use crate::root;
 
 pub(super) fn wasi_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
-    let wreg = root().join("target/profiling/wreg").display().to_string();
+    let wreg = super::wreg();
     let wkg = peers::install(peers::WKG, Peer::Measured)?
         .display()
         .to_string();
