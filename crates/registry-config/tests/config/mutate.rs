@@ -333,3 +333,35 @@ fn saving_keeps_the_file_mode() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn saving_a_linked_config_writes_through_to_the_link_target() {
+    // A dotfiles repository links the config into place; saving keeps the link and
+    // changes the file it points at (relative links, and a link to a link).
+    let scratch = Scratch::new();
+    let real = scratch.write("dotfiles/wasm-pkg.toml", COMMENTED);
+    let user = scratch.path("user/config.toml");
+    std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink("../dotfiles/hop.toml", &user).unwrap();
+    std::os::unix::fs::symlink("wasm-pkg.toml", scratch.path("dotfiles/hop.toml")).unwrap();
+    let mut config = scratch.loader(".").load().unwrap();
+    config
+        .set(Target::User, "default_registry", "x.example")
+        .unwrap();
+    config.save().unwrap();
+    assert!(
+        std::fs::symlink_metadata(&user)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::symlink_metadata(scratch.path("dotfiles/hop.toml"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let text = std::fs::read_to_string(&real).unwrap();
+    assert!(text.contains("default_registry = \"x.example\""), "{text}");
+    assert_eq!(std::fs::read_to_string(&user).unwrap(), text);
+}
