@@ -305,9 +305,19 @@ impl Client {
                     .oci
                     .map(|oci| registry_oci::OciDefaults::new(oci.registry, oci.namespace_prefix))
                     .unwrap_or_default();
-                Ok(Arc::new(registry_oci::OciBackend::from_config(
-                    config, registry, &defaults,
-                )?))
+                // Finding credentials may wait on a Docker credential helper (up to
+                // `HELPER_TIMEOUT`): off the async worker threads. Once per registry per
+                // process, as every backend.
+                let (config, registry) = (config.clone(), registry.clone());
+                let backend = tokio::task::spawn_blocking(move || {
+                    registry_oci::OciBackend::from_config(&config, &registry, &defaults)
+                })
+                .await
+                .map_err(|err| Error::Io {
+                    path: None,
+                    source: std::io::Error::other(err),
+                })??;
+                Ok(Arc::new(backend))
             }
             #[cfg(feature = "warg")]
             WARG => {

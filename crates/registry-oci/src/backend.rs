@@ -150,7 +150,7 @@ impl OciBackend {
         let host = settings.oci_registry(&registry).to_owned();
         let (auth, credential_origin) = match &settings.auth {
             Some(auth) => (Some(auth.clone()), CredentialOrigin::Config),
-            None => match sources.lookup(&host) {
+            None => match sources.lookup(&host).map_err(Error::config)? {
                 Some((auth, origin)) => (Some(auth), origin),
                 None => (None, CredentialOrigin::Anonymous),
             },

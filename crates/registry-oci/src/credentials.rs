@@ -4,9 +4,10 @@
 //! `config.json` (`credHelpers`, `credsStore`, `auths`); anonymous.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::path::PathBuf;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use registry_core::Secret;
 use serde::Deserialize;
@@ -24,6 +25,30 @@ pub struct CredentialSources {
     pub docker_config_dir: Option<PathBuf>,
     /// Directories searched for `docker-credential-<name>` before `PATH`.
     pub helper_dirs: Vec<PathBuf>,
+    /// How long a credential helper may take ([`HELPER_TIMEOUT`] when `None`).
+    pub helper_timeout: Option<Duration>,
+}
+
+/// How long a Docker credential helper may take to answer before it is stopped.
+pub const HELPER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A Docker credential helper that did not answer in time (it is stopped).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the Docker credential helper `{program}` did not answer within {} s for `{server}` \
+     (named in {}); fix or remove it there, or give credentials in the registry's `auth`",
+    .timeout.as_secs_f64(),
+    .config.display()
+)]
+pub struct HelperTimedOut {
+    /// `docker-credential-<name>`.
+    pub program: String,
+    /// The server it was asked about.
+    pub server: String,
+    /// The Docker config file naming it.
+    pub config: PathBuf,
+    /// The time it was given.
+    pub timeout: Duration,
 }
 
 /// Where the credentials in use came from (for messages; never the credentials).
@@ -64,9 +89,16 @@ pub fn env_suffix(host: &str) -> String {
 
 impl CredentialSources {
     /// Finds credentials for the OCI registry `host` (`host[:port]`), after the config's.
-    pub fn lookup(&self, host: &str) -> Option<(Auth, CredentialOrigin)> {
-        self.env_credentials(host)
-            .or_else(|| self.docker_credentials(host))
+    /// This may run a Docker credential helper and wait for it (up to
+    /// [`HELPER_TIMEOUT`]): call it off async worker threads.
+    ///
+    /// # Errors
+    /// [`HelperTimedOut`] when a credential helper does not answer in time.
+    pub fn lookup(&self, host: &str) -> Result<Option<(Auth, CredentialOrigin)>, HelperTimedOut> {
+        match self.env_credentials(host) {
+            Some(found) => Ok(Some(found)),
+            None => self.docker_credentials(host),
+        }
     }
 
     fn var(&self, name: &str) -> Option<String> {
@@ -126,36 +158,50 @@ impl CredentialSources {
         Some(dir.join("config.json"))
     }
 
-    fn docker_credentials(&self, host: &str) -> Option<(Auth, CredentialOrigin)> {
-        let path = self.docker_config_path()?;
-        let text = std::fs::read_to_string(&path).ok()?;
+    fn docker_credentials(
+        &self,
+        host: &str,
+    ) -> Result<Option<(Auth, CredentialOrigin)>, HelperTimedOut> {
+        let Some(path) = self.docker_config_path() else {
+            return Ok(None);
+        };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(None);
+        };
         let config: DockerConfig = match serde_json::from_str(&text) {
             Ok(config) => config,
             Err(err) => {
                 tracing::warn!(path = %path.display(), "ignoring an unreadable Docker config: {err}");
-                return None;
+                return Ok(None);
             }
         };
         let keys = docker_keys(host);
         for key in &keys {
             if let Some(helper) = config.cred_helpers.get(key) {
-                return self.run_helper(helper, key);
+                return self.run_helper(helper, key, &path);
             }
         }
-        if let Some(store) = &config.creds_store
-            && let Some(found) = keys.iter().find_map(|key| self.run_helper(store, key))
-        {
-            return Some(found);
+        if let Some(store) = &config.creds_store {
+            for key in &keys {
+                if let Some(found) = self.run_helper(store, key, &path)? {
+                    return Ok(Some(found));
+                }
+            }
         }
-        keys.iter().find_map(|key| {
+        Ok(keys.iter().find_map(|key| {
             let entry = config.auths.get(key)?;
             let auth = entry.to_auth()?;
             Some((auth, CredentialOrigin::DockerConfig(path.clone())))
-        })
+        }))
     }
 
-    /// Runs `docker-credential-<helper> get` for `server`.
-    fn run_helper(&self, helper: &str, server: &str) -> Option<(Auth, CredentialOrigin)> {
+    /// Runs `docker-credential-<helper> get` for `server`, stopping it after the timeout.
+    fn run_helper(
+        &self,
+        helper: &str,
+        server: &str,
+        config: &Path,
+    ) -> Result<Option<(Auth, CredentialOrigin)>, HelperTimedOut> {
         let program = format!("docker-credential-{helper}");
         let path = self
             .helper_dirs
@@ -163,33 +209,76 @@ impl CredentialSources {
             .map(|dir| dir.join(&program))
             .find(|p| p.is_file())
             .unwrap_or_else(|| PathBuf::from(&program));
-        let mut child = Command::new(&path)
+        let spawned = Command::new(&path)
             .arg("get")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .spawn()
-            .map_err(|err| tracing::debug!(%program, "credential helper not run: {err}"))
-            .ok()?;
-        child.stdin.take()?.write_all(server.as_bytes()).ok()?;
-        let output = child.wait_with_output().ok()?;
-        if !output.status.success() {
-            tracing::debug!(%program, %server, "credential helper found no credentials");
-            return None;
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(err) => {
+                tracing::debug!(%program, "credential helper not run: {err}");
+                return Ok(None);
+            }
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(server.as_bytes());
         }
-        let reply: HelperReply = serde_json::from_slice(&output.stdout).ok()?;
+        // The reply is read on its own thread, so a helper that writes and then hangs, or
+        // hangs before writing, is stopped at the deadline either way.
+        let mut stdout = child.stdout.take();
+        let reader = std::thread::spawn(move || {
+            let mut reply = Vec::new();
+            if let Some(out) = stdout.as_mut() {
+                let _ = out.take(1 << 20).read_to_end(&mut reply);
+            }
+            reply
+        });
+        let timeout = self.helper_timeout.unwrap_or(HELPER_TIMEOUT);
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Ok(None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(HelperTimedOut {
+                        program,
+                        server: server.to_owned(),
+                        config: config.to_owned(),
+                        timeout,
+                    });
+                }
+                Err(err) => {
+                    tracing::debug!(%program, "credential helper lost: {err}");
+                    return Ok(None);
+                }
+            }
+        };
+        let reply = reader.join().unwrap_or_default();
+        if !status.success() {
+            tracing::debug!(%program, %server, "credential helper found no credentials");
+            return Ok(None);
+        }
+        let Ok(reply) = serde_json::from_slice::<HelperReply>(&reply) else {
+            return Ok(None);
+        };
         if reply.username == "<token>" {
             // An identity token for Docker's own OAuth flow, which OCI clients cannot use.
             tracing::debug!(%program, %server, "credential helper returned an identity token; ignored");
-            return None;
+            return Ok(None);
         }
-        Some((
+        Ok(Some((
             Auth::Basic {
                 username: reply.username,
                 password: reply.secret,
             },
             CredentialOrigin::Helper(program),
-        ))
+        )))
     }
 }
 
@@ -277,10 +366,14 @@ mod tests {
             ),
             docker_config_dir: Some(dir.to_owned()),
             helper_dirs: vec![dir.to_owned()],
+            helper_timeout: None,
         }
     }
 
-    fn basic(found: Option<(Auth, CredentialOrigin)>) -> Option<(String, String)> {
+    fn basic(
+        found: Result<Option<(Auth, CredentialOrigin)>, HelperTimedOut>,
+    ) -> Option<(String, String)> {
+        let found = found.unwrap();
         match found?.0 {
             Auth::Basic { username, password } => Some((username, password.expose().to_owned())),
             Auth::Token { token } => Some(("<token>".to_owned(), token.expose().to_owned())),
@@ -314,9 +407,9 @@ mod tests {
             dir.path(),
             &[("WKG_REGISTRY_GHCR_IO_AUTH_BEARER", "wkg-tok")],
         );
-        let (auth, origin) = wkg_only.lookup("ghcr.io").unwrap();
+        let (auth, origin) = wkg_only.lookup("ghcr.io").unwrap().unwrap();
         assert_eq!(
-            basic(Some((auth, origin.clone()))),
+            basic(Ok(Some((auth, origin.clone())))),
             Some(("<token>".into(), "wkg-tok".into()))
         );
         assert_eq!(
@@ -415,10 +508,41 @@ mod tests {
             basic(s.lookup("stored.example.com")),
             Some(("su".into(), "ss".into()))
         );
-        let (_, origin) = s.lookup("helped.example.com").unwrap();
+        let (_, origin) = s.lookup("helped.example.com").unwrap().unwrap();
         assert_eq!(
             origin,
             CredentialOrigin::Helper("docker-credential-fake".into())
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_helper_that_hangs_is_stopped_and_named() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docker-credential-stuck");
+        std::fs::write(
+            &path,
+            "#!/bin/sh
+sleep 30
+",
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.path().join("config.json"), r#"{"credsStore": "stuck"}"#).unwrap();
+        let mut s = sources(dir.path(), &[]);
+        s.helper_timeout = Some(Duration::from_millis(300));
+        let started = Instant::now();
+        let err = s.lookup("ghcr.io").unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not stopped in time"
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with("the Docker credential helper `docker-credential-stuck` did not answer within 0.3 s for `ghcr.io`"),
+            "{text}"
+        );
+        assert!(text.contains("config.json"), "{text}");
     }
 }

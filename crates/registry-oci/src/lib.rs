@@ -37,7 +37,9 @@ pub mod reference;
 mod settings;
 
 pub use backend::{OciBackend, RetryPolicy};
-pub use credentials::{CredentialOrigin, CredentialSources, ENV_PREFIX, env_suffix};
+pub use credentials::{
+    CredentialOrigin, CredentialSources, ENV_PREFIX, HELPER_TIMEOUT, HelperTimedOut, env_suffix,
+};
 pub use settings::{
     Auth, CertificateEncoding, InlineCertificate, OciDefaults, OciSettings, Protocol,
     RootCertificate, TlsTrust,

@@ -28,6 +28,7 @@ fn isolated(env: &[(&str, &str)]) -> CredentialSources {
         ),
         docker_config_dir: Some(std::env::temp_dir().join("no-docker-config-here")),
         helper_dirs: Vec::new(),
+        helper_timeout: None,
     }
 }
 

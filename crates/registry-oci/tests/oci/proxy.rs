@@ -21,6 +21,7 @@ async fn child(out: &str) {
             env: Some(Default::default()),
             docker_config_dir: Some(std::env::temp_dir().join("no-docker-config-here")),
             helper_dirs: Vec::new(),
+            helper_timeout: None,
         },
     )
     .unwrap()
