@@ -12,7 +12,7 @@ use crate::client::{Route, pick};
 use crate::lock::{LockFile, LockedVersion};
 
 /// Requests in flight at most.
-pub const CONCURRENCY: usize = 64;
+pub const CONCURRENCY: usize = 16;
 
 /// One dependency: a package and a version requirement, optionally pinned to a registry
 /// or replaced by a local file.

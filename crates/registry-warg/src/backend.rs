@@ -209,11 +209,33 @@ impl WargBackend {
         package: &PackageRef,
     ) -> Result<PackageState, Error> {
         let name = package_name(package)?;
-        let info = client
-            .fetch_package(&name)
-            .await
+        let info = self
+            .deadline(package, client.fetch_package(&name))
+            .await?
             .map_err(|e| self.context(package, None).map(e))?;
         Ok(info.state)
+    }
+
+    /// `call`, abandoned with a registry error naming the registry and the setting once
+    /// the request deadline passes (warg-client's HTTP client has no timeouts).
+    async fn deadline<T>(
+        &self,
+        package: &PackageRef,
+        call: impl std::future::Future<Output = T>,
+    ) -> Result<T, Error> {
+        let limit = self.settings.request_deadline();
+        tokio::time::timeout(limit, call).await.map_err(|_| {
+            Error::registry(
+                &self.registry,
+                format!(
+                    "no answer about `{package}` within {} s; the server stalled (raise \
+                     `connect_timeout`/`read_timeout` under [registry.\"{}\".warg] if it is \
+                     only slow)",
+                    limit.as_secs(),
+                    self.registry
+                ),
+            )
+        })
     }
 
     fn signing_key(&self, package: &PackageRef) -> Result<PrivateKey, Error> {
@@ -331,9 +353,9 @@ impl Backend for WargBackend {
         let name = package_name(package)?;
         // A release's content never changes, so a stored log that has it answers; only a
         // miss asks the registry.
-        let stored = client
-            .package(&name)
-            .await
+        let stored = self
+            .deadline(package, client.package(&name))
+            .await?
             .map_err(|e| self.context(package, Some(version)).map(e))?
             .state;
         let state = if stored.release(version).is_some() {
@@ -369,9 +391,12 @@ impl Backend for WargBackend {
         let client = self.client().await?;
         let name = package_name(package)?;
         let context_err = |e| self.context(package, Some(&release.version)).map(e);
-        let (info, stream) = client
-            .download_exact_as_stream(&name, &release.version)
-            .await
+        let (info, stream) = self
+            .deadline(
+                package,
+                client.download_exact_as_stream(&name, &release.version),
+            )
+            .await?
             .map_err(context_err)?;
         let declared = to_digest(&self.registry, &info.digest)?;
         if declared != release.digest {
@@ -388,6 +413,8 @@ impl Backend for WargBackend {
         // naming both digests in prose; that becomes `DigestMismatch` here rather than being
         // hashed a second time. The client stays alive (and its storage locked) until the
         // stream is dropped.
+        let stall = self.settings.read_timeout();
+        let stalled_registry = self.registry.clone();
         let stream = stream.map(move |item| {
             let _keep = &client;
             item.map_err(|err| match computed_digest(&err.to_string()) {
@@ -399,6 +426,30 @@ impl Backend for WargBackend {
                 None => Error::registry(&registry, format!("downloading content failed: {err:#}")),
             })
         });
+        // A piece that does not come within `read_timeout` ends the stream with an error.
+        let stream =
+            futures_util::stream::unfold((Box::pin(stream), false), move |(mut inner, ended)| {
+                let registry = stalled_registry.clone();
+                async move {
+                    if ended {
+                        return None;
+                    }
+                    match tokio::time::timeout(stall, inner.next()).await {
+                        Ok(Some(item)) => Some((item, (inner, false))),
+                        Ok(None) => None,
+                        Err(_) => Some((
+                            Err(Error::registry(
+                                &registry,
+                                format!(
+                                    "the download stalled for {} s (read_timeout)",
+                                    stall.as_secs()
+                                ),
+                            )),
+                            (inner, true),
+                        )),
+                    }
+                }
+            });
         Ok(Box::pin(stream))
     }
 

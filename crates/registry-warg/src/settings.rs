@@ -20,6 +20,8 @@ use crate::BACKEND_NAME;
 /// auto_init = true                    # create a package on its first publish (default true)
 /// publish_timeout = 60                # seconds to wait for a release to be accepted
 /// lock_timeout = 60                   # seconds to wait for another process's storage lock
+/// connect_timeout = 10                # seconds to reach the server (as for OCI)
+/// read_timeout = 60                   # seconds an answer may stall (as for OCI)
 /// keyring_backend = "secret-service"  # read a token or key missing above from this keyring
 /// ```
 ///
@@ -62,6 +64,12 @@ pub struct WargSettings {
     /// Seconds to wait for another process to release the storage directory (default 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_timeout: Option<u64>,
+    /// Seconds to reach the server (default 10, as for OCI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<u64>,
+    /// Seconds an answer may stall before the request fails (default 60, as for OCI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_timeout: Option<u64>,
     /// A keyring backend (as the `warg` CLI names them) to read a token or signing key from
     /// when none is configured above. Unset: the keyring is never touched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +102,18 @@ impl WargSettings {
     /// How long to wait for a release to be accepted.
     pub fn publish_timeout(&self) -> Duration {
         Duration::from_secs(self.publish_timeout.unwrap_or(60))
+    }
+
+    /// How long one exchange with the server may take before it is abandoned: warg-client
+    /// builds its own HTTP client with no timeouts, so each call is given a deadline of
+    /// `connect_timeout` + `read_timeout`, and each piece of a download `read_timeout`.
+    pub fn request_deadline(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout.unwrap_or(10) + self.read_timeout.unwrap_or(60))
+    }
+
+    /// How long a download may stall between two pieces.
+    pub fn read_timeout(&self) -> Duration {
+        Duration::from_secs(self.read_timeout.unwrap_or(60))
     }
 
     /// How long to wait for another process's storage lock.

@@ -84,6 +84,42 @@ async fn a_server_that_is_not_there_names_the_registry() {
     assert!(err.to_string().contains(&registry), "{err}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_stalls_hits_the_deadline() {
+    // Accepts every connection and never answers (warg-client's own HTTP client has no
+    // timeouts: the backend's deadline is what ends the wait).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let registry = format!("127.0.0.1:{port}");
+    let mut settings = WargSettings::default();
+    settings.connect_timeout = Some(1);
+    settings.read_timeout = Some(1);
+    let backend = WargBackend::new(registry.parse().unwrap(), settings, dir.path()).unwrap();
+    let started = std::time::Instant::now();
+    let err = backend
+        .list_versions(&package("test:any"))
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, Error::Registry { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&registry) && text.contains("within 2 s") && text.contains("read_timeout"),
+        "{text}"
+    );
+}
+
 #[test]
 fn plain_http_is_refused_for_a_remote_host_and_bad_keys_are_not_echoed() {
     let dir = tempfile::tempdir().unwrap();
