@@ -8,7 +8,9 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use super::{RUNS, Row, Sample, Stage, check_digest, measure, push_medians};
+use super::{
+    RUNS, Row, Sample, Stage, check_digest, measure, push_medians, wkg_in_app, wreg_in_app,
+};
 use crate::peers::{self, Peer};
 
 /// The largest count wkg is timed at; beyond it its time is extrapolated (linear in the
@@ -63,43 +65,18 @@ pub(super) fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
 
     // The command each contestant runs in an app directory (its `wit/`, cache and lock).
     let fetch_cmd = |contestant: &str, config: &str, app: &Path, locked: bool| -> Vec<String> {
-        let app_dir = app.display().to_string();
-        let cache = format!("{app_dir}/cache");
         if contestant == "ours" {
-            let mut cmd: Vec<String> = [
-                "env",
-                &format!("HOME={}", home.display()),
-                &wreg,
-                "-q",
-                "--config",
+            let (wit, deps) = (app.join("wit"), app.join("deps"));
+            let (wit, deps) = (wit.display().to_string(), deps.display().to_string());
+            wreg_in_app(
+                home,
                 config,
-                "--cache-dir",
-                &cache,
-                "fetch",
-                "--wit",
-                &format!("{app_dir}/wit"),
-                "-o",
-                &format!("{app_dir}/deps"),
-                "--lock",
-                &format!("{app_dir}/wkg.lock"),
-            ]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-            if locked {
-                cmd.push("--locked".into());
-            }
-            cmd
+                app,
+                &["fetch", "--wit", &wit, "-o", &deps],
+                locked,
+            )
         } else {
-            vec![
-                "sh".into(),
-                "-c".into(),
-                format!(
-                    "cd {app_dir} && HOME={} {wkg} wit fetch wit -t wasm --config {config} \
-                     --cache {cache} >/dev/null 2>&1",
-                    home.display()
-                ),
-            ]
+            wkg_in_app(&wkg, home, config, app, "wit fetch wit -t wasm")
         }
     };
     // Every file a contestant wrote has its package's digest.

@@ -109,18 +109,8 @@ impl Stage {
         let work = tempfile::tempdir()?;
         let home = work.path().join("home");
         std::fs::create_dir_all(&home)?;
-        let config_for = |host: &str, name: &str| -> Result<String> {
-            let path = work.path().join(name);
-            std::fs::write(
-                &path,
-                format!(
-                    "default_registry = \"{host}\"\n[registry.\"{host}\".oci]\nprotocol = \"http\"\n"
-                ),
-            )?;
-            Ok(path.display().to_string())
-        };
-        let direct = config_for(&registry.host(), "direct.toml")?;
-        let delayed = config_for(&proxy.addr.to_string(), "delayed.toml")?;
+        let direct = write_config(&work.path().join("direct.toml"), &registry.host())?;
+        let delayed = write_config(&work.path().join("delayed.toml"), &proxy.addr.to_string())?;
         Ok(Self {
             work,
             home,
@@ -134,6 +124,64 @@ impl Stage {
     pub(super) fn dir(&self) -> &Path {
         self.work.path()
     }
+}
+
+/// A config file at `path` naming `host` (plain HTTP) as the default registry; its path.
+pub(super) fn write_config(path: &Path, host: &str) -> Result<String> {
+    std::fs::write(
+        path,
+        format!("default_registry = \"{host}\"\n[registry.\"{host}\".oci]\nprotocol = \"http\"\n"),
+    )?;
+    Ok(path.display().to_string())
+}
+
+/// `wreg` as a row runs it for an app directory: `HOME` set, quiet, the cache in
+/// `<app>/cache` and the lock file `<app>/wkg.lock` (`--locked` when asked), then `args`.
+pub(super) fn wreg_in_app(
+    home: &Path,
+    config: &str,
+    app: &Path,
+    args: &[&str],
+    locked: bool,
+) -> Vec<String> {
+    let app = app.display();
+    let mut cmd: Vec<String> = vec![
+        "env".into(),
+        format!("HOME={}", home.display()),
+        wreg(),
+        "-q".into(),
+        "--config".into(),
+        config.to_owned(),
+        "--cache-dir".into(),
+        format!("{app}/cache"),
+    ];
+    cmd.extend(args.iter().map(|a| (*a).to_owned()));
+    cmd.extend(["--lock".into(), format!("{app}/wkg.lock")]);
+    if locked {
+        cmd.push("--locked".into());
+    }
+    cmd
+}
+
+/// `wkg <args>` as a row runs it in an app directory (its cache in `<app>/cache`), output
+/// discarded.
+pub(super) fn wkg_in_app(
+    wkg: &str,
+    home: &Path,
+    config: &str,
+    app: &Path,
+    args: &str,
+) -> Vec<String> {
+    let app = app.display();
+    vec![
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "cd {app} && HOME={} {wkg} {args} --config {config} --cache {app}/cache \
+             >/dev/null 2>&1",
+            home.display()
+        ),
+    ]
 }
 
 /// The `wreg` every row runs: the release build a user installs.

@@ -61,14 +61,10 @@ impl Bench {
     }
 
     fn config_for(&self, host: &str) -> Result<String> {
-        let path = self.path(&format!("{}.toml", host.replace(':', "_")));
-        std::fs::write(
-            &path,
-            format!(
-                "default_registry = \"{host}\"\n[registry.\"{host}\".oci]\nprotocol = \"http\"\n"
-            ),
-        )?;
-        Ok(path.display().to_string())
+        super::write_config(
+            &self.path(&format!("{}.toml", host.replace(':', "_"))),
+            host,
+        )
     }
 
     fn wreg(&self, config: &str, cache: &str, args: &[&str]) -> Vec<String> {

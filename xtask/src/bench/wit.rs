@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use test_support::shipped;
 
-use super::{RUNS, Row, Sample, Stage, measure, push_medians};
+use super::{RUNS, Row, Sample, Stage, measure, push_medians, wkg_in_app, wreg_in_app};
 use crate::peers::{self, Peer};
 
 pub(super) fn wasi_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
@@ -51,40 +51,11 @@ pub(super) fn wasi_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result
     );
 
     let fetch_cmd = |contestant: &str, config: &str, app: &Path, locked: bool| -> Vec<String> {
-        let app_dir = app.display().to_string();
         if contestant == "ours" {
-            let mut cmd: Vec<String> = [
-                "env",
-                &format!("HOME={}", home.display()),
-                &wreg,
-                "-q",
-                "--config",
-                config,
-                "--cache-dir",
-                &format!("{app_dir}/cache"),
-                "wit",
-                "fetch",
-                &format!("{app_dir}/wit"),
-                "--lock",
-                &format!("{app_dir}/wkg.lock"),
-            ]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-            if locked {
-                cmd.push("--locked".into());
-            }
-            cmd
+            let wit = app.join("wit").display().to_string();
+            wreg_in_app(home, config, app, &["wit", "fetch", &wit], locked)
         } else {
-            vec![
-                "sh".into(),
-                "-c".into(),
-                format!(
-                    "cd {app_dir} && HOME={} {wkg} fetch --config {config} --cache \
-                     {app_dir}/cache >/dev/null 2>&1",
-                    home.display()
-                ),
-            ]
+            wkg_in_app(&wkg, home, config, app, "fetch")
         }
     };
     let contestants = || -> Vec<(String, Vec<Sample>)> {
