@@ -123,83 +123,66 @@ fn publish(bench: &Bench, mib: usize, rows: &mut Vec<Row>) -> Result<()> {
     let cache = bench.text("publish-cache");
     let file = bench.path("publish.wasm");
     let file_text = file.display().to_string();
-    let mut samples: Vec<(String, Vec<Sample>)> = vec![
-        ("ours".into(), Vec::new()),
-        ("wkg oci push".into(), Vec::new()),
-    ];
-    for run in 0..RUNS {
-        for (contestant, runs) in &mut samples {
-            payload(&file, mib, &format!("{contestant} {run}"))?;
-            let cmd = if contestant == "ours" {
-                bench.wreg(
-                    &config,
-                    &cache,
-                    &[
-                        "publish",
-                        &file_text,
-                        "--package",
-                        &format!("bench:new@1.0.{run}"),
-                    ],
-                )
-            } else {
-                bench.env(&[
-                    &bench.wkg,
-                    "oci",
-                    "push",
-                    "--insecure",
-                    &host,
-                    &format!("{host}/bench/new:1.1.{run}"),
-                    &file_text,
-                ])
-            };
-            runs.push(run_cmd(&cmd)?);
-        }
-    }
-    push_medians(rows, format!("publish {mib} MiB, new bytes"), samples);
+    // New bytes before every run: the whole layer is uploaded each time.
+    let rows_new = publish_runs(bench, &host, &config, &cache, &file, "new", |who, run| {
+        payload(&file, mib, &format!("{who} {run}"))
+    })?;
+    push_medians(rows, format!("publish {mib} MiB, new bytes"), rows_new);
 
+    // The same bytes under new versions: the registry has the layer already.
     payload(&file, mib, "already there")?;
     run_cmd(&bench.wreg(
         &config,
         &cache,
-        &["publish", &file_text, "--package", "bench:same@1.0.0"],
+        &["publish", &file_text, "--package", "bench:same@0.1.0"],
     ))?;
+    let rows_same = publish_runs(bench, &host, &config, &cache, &file, "same", |_, _| Ok(()))?;
+    push_medians(
+        rows,
+        format!("publish {mib} MiB already in the registry (new version)"),
+        rows_same,
+    );
+    Ok(())
+}
+
+/// `RUNS` publishes of `file` as `bench:<name>` by each contestant, each under a new
+/// version, `before(contestant, run)` called first.
+fn publish_runs(
+    bench: &Bench,
+    host: &str,
+    config: &str,
+    cache: &str,
+    file: &Path,
+    name: &str,
+    before: impl Fn(&str, usize) -> Result<()>,
+) -> Result<Vec<(String, Vec<Sample>)>> {
+    let file = file.display().to_string();
     let mut samples: Vec<(String, Vec<Sample>)> = vec![
         ("ours".into(), Vec::new()),
         ("wkg oci push".into(), Vec::new()),
     ];
     for run in 0..RUNS {
         for (contestant, runs) in &mut samples {
+            before(contestant, run)?;
             let cmd = if contestant == "ours" {
-                bench.wreg(
-                    &config,
-                    &cache,
-                    &[
-                        "publish",
-                        &file_text,
-                        "--package",
-                        &format!("bench:same@2.0.{run}"),
-                    ],
-                )
+                let package = format!("bench:{name}@1.0.{run}");
+                bench.wreg(config, cache, &["publish", &file, "--package", &package])
             } else {
+                let reference = format!("{host}/bench/{name}:1.1.{run}");
                 bench.env(&[
                     &bench.wkg,
                     "oci",
                     "push",
                     "--insecure",
-                    &host,
-                    &format!("{host}/bench/same:2.1.{run}"),
-                    &file_text,
+                    host,
+                    &reference,
+                    &file,
                 ])
             };
             runs.push(run_cmd(&cmd)?);
         }
     }
-    push_medians(
-        rows,
-        format!("publish {mib} MiB already in the registry (new version)"),
-        samples,
-    );
-    Ok(())
+    Ok(samples)
 }
 
 /// A cold pull of `mib` MiB: `wreg get` with an empty cache each run, next to wkg, the

@@ -204,7 +204,15 @@ impl Client {
             for (dependency, result) in todo.iter().zip(results) {
                 let resolution =
                     result.map_err(|err| conflict(err, &needs[&dependency.package]))?;
-                let dependencies = request.overrides.apply(&dependencies_of(&resolution)?);
+                // Decoding reads the whole file (a component can be large): off the workers.
+                let decoding = resolution.clone();
+                let decoded = tokio::task::spawn_blocking(move || dependencies_of(&decoding))
+                    .await
+                    .map_err(|err| Error::Io {
+                        path: Some(resolution.path().clone()),
+                        source: std::io::Error::other(err),
+                    })??;
+                let dependencies = request.overrides.apply(&decoded);
                 chosen.insert(
                     dependency.package.clone(),
                     Chosen {

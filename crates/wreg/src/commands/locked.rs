@@ -5,11 +5,11 @@ use std::fmt;
 use std::path::Path;
 
 use anyhow::Result;
-use registry_client::{Client, LockFile, LockedVersion, Resolution, Route, wit};
+use registry_client::{Client, LockFile, LockedVersion, Resolution, wit};
 use registry_core::{ContentDigest, PackageRef, Registry, Release, Version, VersionInfo};
 use serde::Serialize;
 
-use super::usage;
+use super::{route, usage};
 use crate::cli::{Global, LockViewArgs, UpdateArgs, WhyArgs};
 use crate::output::{self, Channel};
 
@@ -23,23 +23,13 @@ fn load(path: &Path) -> Result<LockFile> {
     })
 }
 
-async fn route_for(client: &Client, package: &PackageRef, registry: Option<&str>) -> Result<Route> {
-    Ok(match registry {
-        Some(registry) => {
-            let registry: Registry = registry.parse()?;
-            client.route_to(package, &registry).await?
-        }
-        None => client.route(package).await?,
-    })
-}
-
 /// One locked release and the locked releases it uses.
 #[derive(Serialize)]
 struct Node {
     package: String,
-    version: String,
+    version: Version,
     registry: Option<String>,
-    digest: String,
+    digest: ContentDigest,
     /// The requirements pinned to this release.
     requirements: Vec<String>,
     /// `ns:name@version` of each locked release it uses.
@@ -61,9 +51,7 @@ async fn graph(client: &Client, lock: &LockFile) -> Result<Vec<Node>> {
     for locked in &lock.packages {
         for pin in &locked.versions {
             let existing = nodes.iter_mut().find(|(p, n)| {
-                p == &locked.name
-                    && n.registry == locked.registry
-                    && n.version == pin.version.to_string()
+                p == &locked.name && n.registry == locked.registry && n.version == pin.version
             });
             match existing {
                 Some((_, node)) => node.requirements.push(pin.requirement.to_string()),
@@ -71,9 +59,9 @@ async fn graph(client: &Client, lock: &LockFile) -> Result<Vec<Node>> {
                     locked.name.clone(),
                     Node {
                         package: locked.name.to_string(),
-                        version: pin.version.to_string(),
+                        version: pin.version.clone(),
                         registry: locked.registry.clone(),
-                        digest: pin.digest.to_string(),
+                        digest: pin.digest,
                         requirements: vec![pin.requirement.to_string()],
                         dependencies: Vec::new(),
                         edges: Vec::new(),
@@ -84,10 +72,8 @@ async fn graph(client: &Client, lock: &LockFile) -> Result<Vec<Node>> {
     }
     let mut uses: Vec<Vec<registry_client::Dependency>> = Vec::with_capacity(nodes.len());
     for (package, node) in &nodes {
-        let route = route_for(client, package, node.registry.as_deref()).await?;
-        let version: Version = node.version.parse()?;
-        let digest: ContentDigest = node.digest.parse()?;
-        let release = Release::new(version, digest);
+        let route = route(client, package, node.registry.as_deref()).await?;
+        let release = Release::new(node.version.clone(), node.digest);
         let content = route.fetch_open(&release).await?;
         let resolution = Resolution::Registry {
             package: package.clone(),
@@ -98,16 +84,14 @@ async fn graph(client: &Client, lock: &LockFile) -> Result<Vec<Node>> {
         };
         uses.push(wit::dependencies_of(&resolution)?);
     }
-    let versions: Vec<Version> = nodes
-        .iter()
-        .map(|(_, n)| n.version.parse().expect("a locked version"))
-        .collect();
     for (i, deps) in uses.iter().enumerate() {
         for dep in deps {
             // The newest locked release of the package that the reference accepts.
             let target = (0..nodes.len())
-                .filter(|&j| nodes[j].0 == dep.package && dep.requirement.matches(&versions[j]))
-                .max_by(|&a, &b| versions[a].cmp(&versions[b]));
+                .filter(|&j| {
+                    nodes[j].0 == dep.package && dep.requirement.matches(&nodes[j].1.version)
+                })
+                .max_by(|&a, &b| nodes[a].1.version.cmp(&nodes[b].1.version));
             if let Some(j) = target
                 && !nodes[i].1.edges.contains(&j)
             {
@@ -141,7 +125,8 @@ impl fmt::Display for Tree {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fn line(f: &mut fmt::Formatter<'_>, node: &Node, prefix: &str, seen: bool) -> fmt::Result {
             let registry = node.registry.as_deref().unwrap_or("default registry");
-            let short = node.digest.get(..19).unwrap_or(&node.digest);
+            let digest = node.digest.to_string();
+            let short = digest.get(..19).unwrap_or(&digest);
             let mark = if seen && !node.edges.is_empty() {
                 " (*)"
             } else {
@@ -301,7 +286,7 @@ pub(super) async fn outdated(client: &Client, global: &Global, args: &LockViewAr
     let lock = load(&args.lock)?;
     let mut rows = Vec::new();
     for locked in &lock.packages {
-        let route = route_for(client, &locked.name, locked.registry.as_deref()).await?;
+        let route = route(client, &locked.name, locked.registry.as_deref()).await?;
         let versions = route.list_versions().await?;
         for pin in &locked.versions {
             rows.push(Outdated {
@@ -381,7 +366,7 @@ pub(super) async fn update(client: &Client, global: &Global, args: &UpdateArgs) 
         if !only.is_empty() && !only.contains(&locked.name) {
             continue;
         }
-        let route = route_for(client, &locked.name, locked.registry.as_deref()).await?;
+        let route = route(client, &locked.name, locked.registry.as_deref()).await?;
         let registry: Option<Registry> = locked.registry.as_deref().map(str::parse).transpose()?;
         for pin in &locked.versions {
             let release = route.resolve(&pin.requirement).await?;
