@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::layer::Layer;
 use crate::node::Node;
-use crate::schema::DEFAULT_BACKEND;
+use crate::schema::{DEFAULT_BACKEND, MIRRORS, MIRRORS_ORDER};
 use crate::{ConfigError, KeyPath, Origin, Scope};
 
 /// Layered configuration: every layer as loaded, and the merged view of them.
@@ -141,7 +141,9 @@ impl RegistrySettings<'_> {
                 origin: node.origin().clone(),
             });
         }
-        let mut sections = entries.iter().filter(|(k, _)| *k != DEFAULT_BACKEND);
+        let mut sections = entries
+            .iter()
+            .filter(|(k, _)| *k != DEFAULT_BACKEND && *k != MIRRORS);
         match (sections.next(), sections.next()) {
             (Some((name, node)), None) => Some(Setting {
                 value: name.clone(),
@@ -158,7 +160,7 @@ impl RegistrySettings<'_> {
             .map(|entries| {
                 entries
                     .keys()
-                    .filter(|k| *k != DEFAULT_BACKEND)
+                    .filter(|k| *k != DEFAULT_BACKEND && *k != MIRRORS)
                     .map(String::as_str)
                     .collect()
             })
@@ -347,6 +349,45 @@ impl Config {
             registry: registry.clone(),
             node: self.merged.get(&path),
         }
+    }
+
+    /// The registries to try, in order, for what `registry` serves
+    /// (`[registry."<name>".mirrors] order = [...]`), each with the layer that listed it.
+    /// A higher layer's mirrors come first, then those of lower layers that it does not
+    /// repeat. Empty when no layer lists mirrors: then only the registry itself is used.
+    /// When the list does not name `registry` itself, it is tried last.
+    pub fn mirrors(&self, registry: &Registry) -> Vec<Setting<Registry>> {
+        let path = [
+            "registry".to_owned(),
+            registry.to_string(),
+            MIRRORS.to_owned(),
+            MIRRORS_ORDER.to_owned(),
+        ];
+        let mut mirrors: Vec<Setting<Registry>> = Vec::new();
+        for layer in self.layers.iter().rev() {
+            let Some(Node::Value {
+                value: toml_edit::Value::Array(array),
+                origin,
+            }) = layer.tree.get(&path)
+            else {
+                continue;
+            };
+            for name in array.iter().filter_map(|v| v.as_str()?.parse::<Registry>().ok()) {
+                if !mirrors.iter().any(|m| m.value == name) {
+                    mirrors.push(Setting {
+                        value: name,
+                        origin: origin.clone(),
+                    });
+                }
+            }
+        }
+        if !mirrors.is_empty() && !mirrors.iter().any(|m| &m.value == registry) {
+            mirrors.push(Setting {
+                value: registry.clone(),
+                origin: Origin::Builtin,
+            });
+        }
+        mirrors
     }
 
     /// The registries that have a `[registry."<name>"]` section in some layer.

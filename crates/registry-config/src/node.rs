@@ -53,8 +53,17 @@ impl std::fmt::Debug for Node {
     }
 }
 
+/// Arrays that a higher layer adds to instead of replacing: its entries first, then the
+/// lower layer's that it does not repeat. A project or tool layer adds mirrors to the ones
+/// the user configured.
+pub(crate) const UNITE: &[&[&str]] = &[&["registry", "*", "mirrors", "order"]];
+
 fn replaces_whole(path: &KeyPath) -> bool {
-    REPLACE_WHOLE.iter().any(|pattern| {
+    matches(REPLACE_WHOLE, path)
+}
+
+pub(crate) fn matches(patterns: &[&[&str]], path: &KeyPath) -> bool {
+    patterns.iter().any(|pattern| {
         pattern.len() == path.segments().len()
             && pattern
                 .iter()
@@ -175,6 +184,28 @@ impl Node {
                     }
                     path.pop();
                 }
+                Ok(())
+            }
+            (
+                Node::Value {
+                    value: Value::Array(base),
+                    ..
+                },
+                Node::Value {
+                    value: Value::Array(mut over),
+                    origin,
+                },
+            ) if matches(UNITE, path) => {
+                for item in base.iter() {
+                    if !over.iter().any(|o| o.as_str() == item.as_str()) {
+                        over.push(item.clone());
+                    }
+                }
+                over.fmt();
+                *self = Node::Value {
+                    value: Value::Array(over),
+                    origin,
+                };
                 Ok(())
             }
             (Node::Value { .. }, over @ Node::Value { .. }) => {

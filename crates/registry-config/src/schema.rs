@@ -27,6 +27,13 @@ const MAPPING_KEYS: &[&str] = &["registry", "metadata"];
 pub(crate) const DEFAULT_BACKEND: &str = "default";
 pub(crate) const DEFAULT_BACKEND_OLD: &str = "type";
 
+/// The section of a registry listing its mirrors: `[registry."<name>".mirrors]`, a table so
+/// that `wkg` (which reads every table of a registry as an opaque backend section) accepts
+/// the file.
+pub(crate) const MIRRORS: &str = "mirrors";
+/// The key of [`MIRRORS`] holding the registries to try, in order.
+pub(crate) const MIRRORS_ORDER: &str = "order";
+
 /// Checks a layer's tree and normalizes it: registry names are lowercased, and the older
 /// `type` key is renamed `default`.
 pub(crate) fn check_layer(root: &mut Node) -> Result<(), ConfigError> {
@@ -225,7 +232,9 @@ fn check_registry_section(node: &mut Node, path: &KeyPath) -> Result<(), ConfigE
     let mut path = path.clone();
     for (key, node) in entries.iter() {
         path.push(key.clone());
-        if key == DEFAULT_BACKEND {
+        if key == MIRRORS {
+            check_mirrors(node, &path)?;
+        } else if key == DEFAULT_BACKEND {
             let valid = node.as_str().is_some_and(|name| {
                 !name.is_empty()
                     && name
@@ -250,6 +259,44 @@ fn check_registry_section(node: &mut Node, path: &KeyPath) -> Result<(), ConfigE
             ));
         }
         path.pop();
+    }
+    Ok(())
+}
+
+/// `[registry."<name>".mirrors]`: `order`, an array of registry names.
+fn check_mirrors(node: &Node, path: &KeyPath) -> Result<(), ConfigError> {
+    let example = format!("[{path}] {MIRRORS_ORDER} = [\"cache.internal:5000\", \"ghcr.io\"]");
+    let Some(entries) = node.entries() else {
+        return Err(ConfigError::invalid(
+            node.origin(),
+            path,
+            format!("expected a table, e.g. {example}"),
+        ));
+    };
+    for (key, node) in entries {
+        let path = path.join(key);
+        if key != MIRRORS_ORDER {
+            return Err(unknown_key(node, &path, &[MIRRORS_ORDER]));
+        }
+        let names = match node {
+            Node::Value {
+                value: toml_edit::Value::Array(array),
+                ..
+            } => array.iter().map(|v| v.as_str()).collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        let Some(names) = names else {
+            return Err(ConfigError::invalid(
+                node.origin(),
+                &path,
+                format!("expected an array of registry names, e.g. {example}"),
+            ));
+        };
+        for name in names {
+            name.parse::<Registry>().map_err(|err| {
+                ConfigError::invalid(node.origin(), &path, format!("mirror `{name}`: {err}"))
+            })?;
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 mod concurrency;
 mod errors;
 mod layers;
+mod mirrors;
 mod mutate;
 mod secrets;
 mod support;
