@@ -36,7 +36,15 @@ struct Inner {
     /// Backends by registry and the metadata they were built with (two namespaces may map
     /// one registry with different metadata, e.g. different OCI prefixes). Backends given
     /// with [`Client::register_backend`] are under the metadata key `*`.
-    backends: Mutex<HashMap<(Registry, String), Arc<dyn Backend>>>,
+    backends: Mutex<HashMap<(Registry, String), Built>>,
+}
+
+/// A backend and the registry metadata it was built with (a mirror of an OCI registry
+/// takes its repository layout from the upstream's).
+#[derive(Clone)]
+struct Built {
+    backend: Arc<dyn Backend>,
+    metadata: RegistryMetadata,
 }
 
 impl std::fmt::Debug for Client {
@@ -221,34 +229,132 @@ impl Client {
         mapping: Option<Setting<RegistryMapping>>,
     ) -> Result<Route, Error> {
         tracing::debug!(%package, %registry, "route resolved");
-        let backend = self
-            .backend(&registry, mapping.as_ref().map(|m| &m.value))
+        let (built, metadata_key) = self
+            .built(&registry, mapping.as_ref().map(|m| &m.value))
             .await?;
+        let mirrors = self.inner.config.mirrors(&registry);
+        let mut sources = Vec::with_capacity(mirrors.len().max(1));
+        if mirrors.is_empty() {
+            sources.push(Source {
+                registry: registry.clone(),
+                backend: built.backend.clone(),
+            });
+        }
+        for mirror in mirrors {
+            let backend = if mirror.value == registry {
+                built.backend.clone()
+            } else {
+                match self
+                    .mirror_backend(&registry, &mirror.value, &built.metadata, &metadata_key)
+                    .await
+                {
+                    Ok(backend) => backend,
+                    Err(err) => {
+                        tracing::warn!(
+                            "mirror `{}` of registry `{registry}` (listed at {}) is skipped: {err}",
+                            mirror.value,
+                            mirror.origin
+                        );
+                        continue;
+                    }
+                }
+            };
+            sources.push(Source {
+                registry: mirror.value,
+                backend,
+            });
+        }
         Ok(Route {
             client: self.clone(),
             package: package.clone(),
             registry,
             origin: mapping.map(|m| m.origin),
-            backend,
+            backend: built.backend,
+            sources: sources.into(),
         })
+    }
+
+    /// The backend of `mirror`, serving what `upstream` serves: the mirror's configured
+    /// backend (an OCI layout, a directory), else OCI with the upstream's repository layout
+    /// and the mirror's own connection settings and credentials. Mirrors are not asked for
+    /// a well-known document.
+    async fn mirror_backend(
+        &self,
+        upstream: &Registry,
+        mirror: &Registry,
+        upstream_metadata: &RegistryMetadata,
+        metadata_key: &str,
+    ) -> Result<Arc<dyn Backend>, Error> {
+        let key = (
+            mirror.clone(),
+            format!("mirror of {upstream} {metadata_key}"),
+        );
+        if let Some(built) = self.inner.backends.lock().expect("not poisoned").get(&key) {
+            return Ok(built.backend.clone());
+        }
+        let config = &self.inner.config;
+        let kind = config
+            .registry_settings(mirror)
+            .default_backend()
+            .map_or_else(|| OCI.to_owned(), |s| s.value);
+        let backend: Arc<dyn Backend> = match kind.as_str() {
+            local::BACKEND_NAME => Arc::new(LocalBackend::from_config(config, mirror)?),
+            #[cfg(feature = "oci")]
+            registry_oci::layout::BACKEND_NAME => {
+                Arc::new(registry_oci::LayoutBackend::from_config(config, mirror)?)
+            }
+            #[cfg(feature = "oci")]
+            OCI => {
+                let defaults = oci_defaults(upstream_metadata);
+                let (config, upstream, mirror) = (config.clone(), upstream.clone(), mirror.clone());
+                let backend = tokio::task::spawn_blocking(move || {
+                    registry_oci::OciBackend::mirror_from_config(
+                        &config, &upstream, &mirror, &defaults,
+                    )
+                })
+                .await
+                .map_err(|err| Error::Io {
+                    path: None,
+                    source: std::io::Error::other(err),
+                })??;
+                Arc::new(backend)
+            }
+            other => {
+                return Err(Error::config(format!(
+                    "a `{other}` registry cannot be a mirror; a mirror is an OCI registry                      (a pull-through cache), an `oci-layout` bundle or a `local` directory"
+                )));
+            }
+        };
+        let mut backends = self.inner.backends.lock().expect("not poisoned");
+        Ok(backends
+            .entry(key)
+            .or_insert(Built {
+                backend,
+                metadata: RegistryMetadata::default(),
+            })
+            .backend
+            .clone())
     }
 
     /// Uses `backend` for `registry` instead of building one from the configuration: for
     /// tools that bring their own backend, and for tests.
     pub fn register_backend(&self, registry: Registry, backend: Arc<dyn Backend>) {
-        self.inner
-            .backends
-            .lock()
-            .expect("not poisoned")
-            .insert((registry, REGISTERED.to_owned()), backend);
+        self.inner.backends.lock().expect("not poisoned").insert(
+            (registry, REGISTERED.to_owned()),
+            Built {
+                backend,
+                metadata: RegistryMetadata::default(),
+            },
+        );
     }
 
-    /// The backend for `registry` under `mapping`'s metadata, built on first use.
-    async fn backend(
+    /// The backend for `registry` under `mapping`'s metadata, built on first use, and the
+    /// key of that metadata.
+    async fn built(
         &self,
         registry: &Registry,
         mapping: Option<&RegistryMapping>,
-    ) -> Result<Arc<dyn Backend>, Error> {
+    ) -> Result<(Built, String), Error> {
         let metadata: Option<RegistryMetadata> = match mapping.filter(|m| m.has_metadata()) {
             Some(m) => m.metadata::<RegistryMetadata>()?,
             None => None,
@@ -264,15 +370,16 @@ impl Client {
                 .or_else(|| backends.get(&(registry.clone(), metadata_key.clone())))
                 .cloned()
         };
-        if let Some(backend) = cached {
-            return Ok(backend);
+        if let Some(built) = cached {
+            return Ok((built, metadata_key));
         }
-        let backend = self.build_backend(registry, metadata).await?;
+        let built = self.build_backend(registry, metadata).await?;
         let mut backends = self.inner.backends.lock().expect("not poisoned");
-        Ok(backends
-            .entry((registry.clone(), metadata_key))
-            .or_insert(backend)
-            .clone())
+        let built = backends
+            .entry((registry.clone(), metadata_key.clone()))
+            .or_insert(built)
+            .clone();
+        Ok((built, metadata_key))
     }
 
     /// Builds the backend: the registry's configured `default` backend, else the one the
@@ -282,7 +389,7 @@ impl Client {
         &self,
         registry: &Registry,
         mut metadata: Option<RegistryMetadata>,
-    ) -> Result<Arc<dyn Backend>, Error> {
+    ) -> Result<Built, Error> {
         let config = &self.inner.config;
         let configured = config
             .registry_settings(registry)
@@ -297,14 +404,15 @@ impl Client {
             .or_else(|| metadata.protocol().map(str::to_owned))
             .unwrap_or_else(|| OCI.to_owned());
         tracing::debug!(%registry, backend = %kind, "building a backend");
-        match kind.as_str() {
-            local::BACKEND_NAME => Ok(Arc::new(LocalBackend::from_config(config, registry)?)),
+        let backend: Arc<dyn Backend> = match kind.as_str() {
+            local::BACKEND_NAME => Arc::new(LocalBackend::from_config(config, registry)?),
+            #[cfg(feature = "oci")]
+            registry_oci::layout::BACKEND_NAME => {
+                Arc::new(registry_oci::LayoutBackend::from_config(config, registry)?)
+            }
             #[cfg(feature = "oci")]
             OCI => {
-                let defaults = metadata
-                    .oci
-                    .map(|oci| registry_oci::OciDefaults::new(oci.registry, oci.namespace_prefix))
-                    .unwrap_or_default();
+                let defaults = oci_defaults(&metadata);
                 // Finding credentials may wait on a Docker credential helper (up to
                 // `HELPER_TIMEOUT`): off the async worker threads. Once per registry per
                 // process, as every backend.
@@ -317,11 +425,11 @@ impl Client {
                     path: None,
                     source: std::io::Error::other(err),
                 })??;
-                Ok(Arc::new(backend))
+                Arc::new(backend)
             }
             #[cfg(feature = "warg")]
             WARG => {
-                let mut url = metadata.warg.and_then(|w| w.url);
+                let mut url = metadata.warg.as_ref().and_then(|w| w.url.clone());
                 // A configured section without a URL still lets the registry say where its
                 // warg server is (unless its document was read above already).
                 if url.is_none()
@@ -334,23 +442,28 @@ impl Client {
                         .and_then(|m| m.warg)
                         .and_then(|w| w.url);
                 }
-                Ok(Arc::new(registry_warg::WargBackend::from_config(
+                Arc::new(registry_warg::WargBackend::from_config(
                     config,
                     registry,
                     url.as_deref(),
                     self.inner.cache.dir().join("warg"),
-                )?))
+                )?)
             }
             #[cfg(not(feature = "warg"))]
-            WARG => Err(Error::config(format!(
-                "registry `{registry}` uses the warg backend, which this build leaves out; \
-                 build with the `warg` feature of registry-client"
-            ))),
-            other => Err(Error::config(format!(
-                "registry `{registry}` asks for a `{other}` backend, which does not exist; \
-                 use \"oci\", \"warg\" or \"local\""
-            ))),
-        }
+            WARG => {
+                return Err(Error::config(format!(
+                    "registry `{registry}` uses the warg backend, which this build leaves out; \
+                     build with the `warg` feature of registry-client"
+                )));
+            }
+            other => {
+                return Err(Error::config(format!(
+                    "registry `{registry}` asks for a `{other}` backend, which does not exist; \
+                     use \"oci\", \"warg\", \"local\" or \"oci-layout\""
+                )));
+            }
+        };
+        Ok(Built { backend, metadata })
     }
 
     /// The registry's well-known document, fetched trusting certificates as its OCI section
@@ -387,6 +500,42 @@ impl Client {
     }
 }
 
+/// The OCI defaults a registry's metadata gives.
+#[cfg(feature = "oci")]
+fn oci_defaults(metadata: &RegistryMetadata) -> registry_oci::OciDefaults {
+    metadata
+        .oci
+        .as_ref()
+        .map(|oci| {
+            registry_oci::OciDefaults::new(oci.registry.clone(), oci.namespace_prefix.clone())
+        })
+        .unwrap_or_default()
+}
+
+/// One place a route's packages can be read from: the registry itself or one of its
+/// mirrors.
+#[derive(Clone)]
+struct Source {
+    registry: Registry,
+    backend: Arc<dyn Backend>,
+}
+
+/// Whether a failure from one source lets the next be tried: the source is down, slow,
+/// refuses, or does not have it. Content that fails its check, a registry whose proofs
+/// fail, and mistakes in the request or the configuration are reported instead.
+fn falls_through(err: &Error) -> bool {
+    match err {
+        Error::DigestMismatch { .. } | Error::Untrusted { .. } => false,
+        // A body cut short is a broken transfer; one that runs long is wrong content.
+        Error::SizeMismatch {
+            expected, actual, ..
+        } => actual < expected,
+        Error::InvalidInput { .. } | Error::NoRegistryForNamespace { .. } => false,
+        Error::Config { .. } => false,
+        _ => true,
+    }
+}
+
 /// Where one package comes from: its registry, where that was configured, and the backend
 /// that speaks to it, worked out once by [`Client::route`] and used for every operation on
 /// the package.
@@ -405,7 +554,10 @@ pub struct Route {
     package: PackageRef,
     registry: Registry,
     origin: Option<Origin>,
+    /// The registry's own backend (publishing goes here).
     backend: Arc<dyn Backend>,
+    /// Where reads go, in order: the mirrors and the registry itself, or the registry alone.
+    sources: Arc<[Source]>,
 }
 
 impl std::fmt::Debug for Route {
@@ -414,6 +566,7 @@ impl std::fmt::Debug for Route {
             .field("package", &self.package)
             .field("registry", &self.registry)
             .field("origin", &self.origin)
+            .field("sources", &self.sources().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -438,6 +591,45 @@ impl Route {
     /// The backend that speaks to the registry.
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
+    }
+
+    /// Where reads go, in the order they are tried: the registry's mirrors and the registry
+    /// itself (`[registry."<name>".mirrors]`), or the registry alone.
+    pub fn sources(&self) -> impl Iterator<Item = &Registry> {
+        self.sources.iter().map(|s| &s.registry)
+    }
+
+    /// Whether reads may be served by a mirror.
+    pub(crate) fn has_mirrors(&self) -> bool {
+        self.sources.len() > 1 || self.sources[0].registry != self.registry
+    }
+
+    /// The first answer of the sources, in order, falling through to the next on the
+    /// failures [`falls_through`] names; otherwise, or from the last, the error.
+    async fn first_answer<T, F, Fut>(&self, what: &str, mut ask: F) -> Result<T, Error>
+    where
+        F: FnMut(Source) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let mut sources = self.sources.iter().peekable();
+        loop {
+            let source = sources.next().expect("a route has at least one source");
+            match ask(source.clone()).await {
+                Err(err) if falls_through(&err) && sources.peek().is_some() => {
+                    let next = &sources.peek().expect("peeked").registry;
+                    if err.is_not_found() {
+                        tracing::debug!(package = %self.package, "{what}: `{}` does not have it; trying `{next}`", source.registry);
+                    } else {
+                        tracing::warn!(
+                            "{what} for `{}` from `{}` failed, trying `{next}`: {err}",
+                            self.package,
+                            source.registry
+                        );
+                    }
+                }
+                result => return result,
+            }
+        }
     }
 
     /// The client the route belongs to.
@@ -484,7 +676,11 @@ impl Route {
     /// for offline use.
     pub(crate) async fn fresh_versions(&self) -> Result<Vec<VersionInfo>, Error> {
         tracing::debug!(package = %self.package, registry = %self.registry, "asking the registry for the version list");
-        let versions = self.backend.list_versions(&self.package).await?;
+        let versions = self
+            .first_answer("listing versions", |s| async move {
+                s.backend.list_versions(&self.package).await
+            })
+            .await?;
         self.cache()
             .store_versions(&self.registry, &self.package, &versions);
         self.inner()
@@ -552,7 +748,11 @@ impl Route {
         {
             return Ok(release.clone());
         }
-        let release = self.backend.get_release(&self.package, version).await?;
+        let release = self
+            .first_answer("describing a release", |s| async move {
+                s.backend.get_release(&self.package, version).await
+            })
+            .await?;
         self.cache()
             .store_release(&self.registry, &self.package, &release);
         self.inner()
@@ -584,23 +784,28 @@ impl Route {
                 .client
                 .offline_error(&self.package, &format!("fetch {}", release.version)));
         }
-        let mut stream = self.backend.fetch_content(&self.package, release).await?;
-        if let Some(progress) = self.client.progress() {
-            stream = Reporting::wrap(
-                stream,
-                progress.clone(),
-                &self.package,
-                &release.version,
-                release.size,
+        // Any source with the digest will do: the bytes are checked against it whoever
+        // serves them, and wrong bytes are reported, never passed over for the next source.
+        self.first_answer("fetching", |source| async move {
+            let mut stream = source.backend.fetch_content(&self.package, release).await?;
+            if let Some(progress) = self.client.progress() {
+                stream = Reporting::wrap(
+                    stream,
+                    progress.clone(),
+                    &self.package,
+                    &release.version,
+                    release.size,
+                );
+            }
+            let subject = format!(
+                "{}@{} from {}",
+                self.package, release.version, source.registry
             );
-        }
-        let subject = format!(
-            "{}@{} from {}",
-            self.package, release.version, self.registry
-        );
-        cache
-            .insert(&release.digest, release.size, &subject, stream)
-            .await
+            cache
+                .insert(&release.digest, release.size, &subject, stream)
+                .await
+        })
+        .await
     }
 
     /// Publishes `content` as `version` of the package.

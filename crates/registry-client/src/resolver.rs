@@ -409,8 +409,9 @@ pub(crate) fn record(lock: &mut LockFile, resolved: &[Resolution]) {
     }
 }
 
-/// The release a lock file pin stands for: from the cache when its content is there (no
-/// request, unless the registry tracks yanks), else checked against the registry.
+/// The release a lock file pin stands for: from the cache when its content is there, or as
+/// pinned when the registry has mirrors (no request, unless the registry tracks yanks),
+/// else checked against the registry.
 async fn release_for_pin(route: &Route, pin: &LockedVersion) -> Result<Release, Error> {
     let (package, registry, backend) = (route.package(), route.registry(), route.backend());
     let pinned = Release::new(pin.version.clone(), pin.digest);
@@ -435,7 +436,9 @@ async fn release_for_pin(route: &Route, pin: &LockedVersion) -> Result<Release, 
             return backend.get_release(package, &version).await;
         }
     }
-    if route.client().cache().contains(&pin.digest).await {
+    // With mirrors, the pin's digest is all a fetch needs: any source that has those bytes
+    // may serve them, and they are checked against the pin whoever serves them.
+    if route.has_mirrors() || route.client().cache().contains(&pin.digest).await {
         return Ok(pinned);
     }
     let release = backend.get_release(package, &pin.version).await?;

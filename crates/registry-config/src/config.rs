@@ -372,7 +372,10 @@ impl Config {
             else {
                 continue;
             };
-            for name in array.iter().filter_map(|v| v.as_str()?.parse::<Registry>().ok()) {
+            for name in array
+                .iter()
+                .filter_map(|v| v.as_str()?.parse::<Registry>().ok())
+            {
                 if !mirrors.iter().any(|m| m.value == name) {
                     mirrors.push(Setting {
                         value: name,

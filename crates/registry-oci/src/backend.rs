@@ -192,6 +192,31 @@ impl OciBackend {
         Self::new(registry.clone(), settings)
     }
 
+    /// A backend for `mirror`, serving the packages `upstream` serves (a pull-through cache
+    /// or a copy of it). How to reach the mirror (host, protocol, TLS, credentials,
+    /// timeouts) comes from the mirror's own `[registry."<mirror>".oci]` section, so
+    /// credentials never travel from one host to another; where packages live in it
+    /// (`namespace_prefix`) is upstream's, with `defaults` from upstream's well-known
+    /// document, unless the mirror's section sets its own.
+    ///
+    /// # Errors
+    /// As for [`from_config`](Self::from_config), for either section.
+    pub fn mirror_from_config(
+        config: &Config,
+        upstream: &Registry,
+        mirror: &Registry,
+        defaults: &OciDefaults,
+    ) -> Result<Self, Error> {
+        let upstream = OciSettings::from_config(config, upstream)?
+            .value
+            .with_defaults(defaults);
+        let mut settings = OciSettings::from_config(config, mirror)?.value;
+        if settings.namespace_prefix.is_none() {
+            settings.namespace_prefix = upstream.namespace_prefix;
+        }
+        Self::new(mirror.clone(), settings)
+    }
+
     /// Where the credentials in use came from.
     pub fn credential_origin(&self) -> &CredentialOrigin {
         &self.credential_origin

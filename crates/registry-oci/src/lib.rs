@@ -31,6 +31,7 @@
 mod backend;
 pub mod component;
 mod credentials;
+pub mod layout;
 pub mod manifest;
 mod publish;
 pub mod reference;
@@ -40,6 +41,7 @@ pub use backend::{OciBackend, RetryPolicy};
 pub use credentials::{
     CredentialOrigin, CredentialSources, ENV_PREFIX, HELPER_TIMEOUT, HelperTimedOut, env_suffix,
 };
+pub use layout::{LayoutBackend, LayoutWriter};
 pub use settings::{
     Auth, CertificateEncoding, InlineCertificate, OciDefaults, OciSettings, Protocol,
     RootCertificate, TlsTrust,

@@ -133,58 +133,19 @@ pub(crate) async fn publish(
     }
 
     // The config blob.
-    let config = WasmConfig {
-        created: rfc3339(SystemTime::now()),
-        architecture: "wasm".to_owned(),
-        os: if info.is_component {
-            "wasip2"
-        } else {
-            "wasip1"
-        }
-        .to_owned(),
-        layer_digests: vec![layer_digest.clone()],
-        component: ComponentConfig {
-            imports: info.imports.clone(),
-            exports: info.exports.clone(),
-            target: None,
-        },
-    };
-    let config_bytes = serde_json::to_vec(&config).expect("the config serializes");
-    let config_digest = ContentDigest::sha256(&config_bytes).to_string();
-    if !blob_exists(backend, &reference, &config_digest, package).await? {
+    let artifact = Artifact::new(package, version, &info, &digest, size, SystemTime::now());
+    if !blob_exists(backend, &reference, &artifact.config_digest, package).await? {
         backend
             .client()
-            .push_blob(&reference, config_bytes.clone(), &config_digest)
+            .push_blob(&reference, artifact.config.clone(), &artifact.config_digest)
             .await
             .map_err(|err| backend.map_error(err, package, Some(version)))?;
     }
 
     // The manifest, under the version's tag.
-    let manifest = image_manifest(
-        package,
-        version,
-        &info,
-        &config,
-        Descriptor {
-            media_type: WASM_CONFIG.to_owned(),
-            digest: config_digest,
-            size: config_bytes.len() as u64,
-            annotations: BTreeMap::new(),
-        },
-        Descriptor {
-            media_type: WASM_LAYER.to_owned(),
-            digest: layer_digest,
-            size,
-            annotations: BTreeMap::from([(
-                "org.opencontainers.image.title".to_owned(),
-                format!("{}.wasm", package.name()),
-            )]),
-        },
-    );
-    let body = serde_json::to_vec(&manifest).expect("the manifest serializes");
     backend
         .client()
-        .push_manifest_raw(&reference, body, http_header(OCI_MANIFEST))
+        .push_manifest_raw(&reference, artifact.manifest, http_header(OCI_MANIFEST))
         .await
         .map_err(|err| backend.map_error(err, package, Some(version)))?;
     tracing::debug!(%package, %version, tag = version_to_tag(version), "published");
@@ -193,6 +154,76 @@ pub(crate) async fn publish(
 
 fn http_header(value: &'static str) -> http::HeaderValue {
     http::HeaderValue::from_static(value)
+}
+
+/// The config blob and manifest of a Wasm OCI artifact: what a publish uploads and what a
+/// bundle holds, built the same way for both.
+pub(crate) struct Artifact {
+    /// The config blob.
+    pub(crate) config: Vec<u8>,
+    /// Its digest, `sha256:...`.
+    pub(crate) config_digest: String,
+    /// The image manifest.
+    pub(crate) manifest: Vec<u8>,
+}
+
+impl Artifact {
+    /// The artifact of one layer (`layer`, `size` bytes) described by `info`, made at
+    /// `created`.
+    pub(crate) fn new(
+        package: &PackageRef,
+        version: &Version,
+        info: &WasmMetadata,
+        layer: &ContentDigest,
+        size: u64,
+        created: SystemTime,
+    ) -> Self {
+        let layer_digest = layer.to_string();
+        let config = WasmConfig {
+            created: rfc3339(created),
+            architecture: "wasm".to_owned(),
+            os: if info.is_component {
+                "wasip2"
+            } else {
+                "wasip1"
+            }
+            .to_owned(),
+            layer_digests: vec![layer_digest.clone()],
+            component: ComponentConfig {
+                imports: info.imports.clone(),
+                exports: info.exports.clone(),
+                target: None,
+            },
+        };
+        let config_bytes = serde_json::to_vec(&config).expect("the config serializes");
+        let config_digest = ContentDigest::sha256(&config_bytes).to_string();
+        let manifest = image_manifest(
+            package,
+            version,
+            info,
+            &config,
+            Descriptor {
+                media_type: WASM_CONFIG.to_owned(),
+                digest: config_digest.clone(),
+                size: config_bytes.len() as u64,
+                annotations: BTreeMap::new(),
+            },
+            Descriptor {
+                media_type: WASM_LAYER.to_owned(),
+                digest: layer_digest,
+                size,
+                annotations: BTreeMap::from([(
+                    "org.opencontainers.image.title".to_owned(),
+                    format!("{}.wasm", package.name()),
+                )]),
+            },
+        );
+        Self {
+            config: config_bytes,
+            config_digest,
+            manifest: serde_json::to_vec(&manifest).expect("the manifest serializes"),
+        }
+    }
 }
 
 fn image_manifest(

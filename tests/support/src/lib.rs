@@ -65,7 +65,17 @@ impl Distribution {
     /// A message saying what to install when `docker-registry` is missing, or what went
     /// wrong starting it.
     pub fn start() -> Result<Self, String> {
-        Self::start_with(AuthMode::None, None)
+        Self::start_with(AuthMode::None, None, None)
+    }
+
+    /// Starts a registry that is a pull-through cache of `upstream` (`proxy: remoteurl:`):
+    /// it fetches from `upstream` what it does not have, keeps it, and serves it from then
+    /// on, with or without the upstream. It cannot be pushed to.
+    ///
+    /// # Errors
+    /// As for [`start`](Self::start).
+    pub fn start_pull_through(upstream: &Distribution) -> Result<Self, String> {
+        Self::start_with(AuthMode::None, None, Some(upstream.addr()))
     }
 
     /// Starts a registry that requires tokens from `server` (token authentication, as
@@ -80,6 +90,7 @@ impl Distribution {
                 cert_pem: server.cert_pem().to_owned(),
             },
             None,
+            None,
         )
     }
 
@@ -89,7 +100,7 @@ impl Distribution {
     /// # Errors
     /// As for [`start`](Self::start).
     pub fn start_tls(ca: &tls::TestCa) -> Result<Self, String> {
-        Self::start_with(AuthMode::None, Some(ca))
+        Self::start_with(AuthMode::None, Some(ca), None)
     }
 
     /// Starts a registry that requires HTTP basic auth for one user (`htpasswd`).
@@ -112,10 +123,14 @@ impl Distribution {
             ));
         }
         let line = String::from_utf8(output.stdout).map_err(|e| e.to_string())?;
-        Self::start_with(AuthMode::Htpasswd(line.trim().to_owned()), None)
+        Self::start_with(AuthMode::Htpasswd(line.trim().to_owned()), None, None)
     }
 
-    fn start_with(auth: AuthMode, tls: Option<&tls::TestCa>) -> Result<Self, String> {
+    fn start_with(
+        auth: AuthMode,
+        tls: Option<&tls::TestCa>,
+        proxy: Option<SocketAddr>,
+    ) -> Result<Self, String> {
         let binary = find_binary().ok_or_else(|| {
             "the CNCF distribution registry is not installed: install the Debian package \
              `docker-registry` (`apt-get install docker-registry`), or run `.ci/run`, which \
@@ -148,6 +163,9 @@ impl Distribution {
                     file.display()
                 ));
             }
+        }
+        if let Some(upstream) = proxy {
+            yaml.push_str(&format!("proxy:\n  remoteurl: http://{upstream}\n"));
         }
         if let Some(ca) = tls {
             let cert = storage.path().join("server.pem");

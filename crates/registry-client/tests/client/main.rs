@@ -4,6 +4,7 @@ mod cache;
 mod client;
 mod discovery;
 mod local;
+mod mirrors;
 mod oci;
 mod resolver;
 mod support;

@@ -67,10 +67,16 @@ fn layers_add_mirrors_in_front_and_the_registry_itself_comes_last() {
         .collect();
     assert_eq!(
         names,
-        ["cache.internal:5000 (/c.toml:2:1)", "ghcr.io (built-in default)"]
+        [
+            "cache.internal:5000 (/c.toml:2:1)",
+            "ghcr.io (built-in default)"
+        ]
     );
     assert_eq!(
-        only.registry_settings(&ghcr).default_backend().unwrap().value,
+        only.registry_settings(&ghcr)
+            .default_backend()
+            .unwrap()
+            .value,
         "oci"
     );
     assert!(only.mirrors(&"other.io".parse().unwrap()).is_empty());
@@ -97,7 +103,9 @@ fn a_bad_mirror_list_names_the_file_line_and_key() {
         ),
     ];
     for (text, expected) in cases {
-        let err = Config::from_toml_str("/etc/c.toml", text).unwrap_err().to_string();
+        let err = Config::from_toml_str("/etc/c.toml", text)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/etc/c.toml:2:"), "{err}");
         assert!(err.contains(expected), "{err}\nwanted: {expected}");
     }
