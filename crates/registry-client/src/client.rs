@@ -211,7 +211,7 @@ impl Client {
     }
 
     /// [`route_to`](Self::route_to) when `registry` is given, else [`route`](Self::route).
-    pub(crate) async fn route_via(
+    pub async fn route_via(
         &self,
         package: &PackageRef,
         registry: Option<&Registry>,

@@ -35,6 +35,8 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "oci")]
+pub mod bundle;
 pub mod cache;
 pub mod cargo_component;
 mod client;

@@ -249,6 +249,11 @@ impl LayoutBackend {
         &self.dir
     }
 
+    /// Where the blob with `digest` is (whether or not it exists).
+    pub fn blob(&self, digest: &ContentDigest) -> PathBuf {
+        blob_path(&self.dir, digest)
+    }
+
     fn entry(&self, package: &PackageRef, version: &Version) -> Result<&LayoutEntry, Error> {
         let mut same = self.entries.iter().filter(|e| &e.package == package);
         let first = same.next().ok_or_else(|| Error::PackageNotFound {

@@ -146,6 +146,10 @@ Examples:
   wreg update wasi:http         one package's pins
   wreg update --dry-run         print what would change, write nothing")]
     Update(UpdateArgs),
+    /// Carry packages to sites without a network: write them into an OCI image layout
+    /// directory, and push such a directory into a registry.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
     /// Show and change the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -355,6 +359,59 @@ pub(crate) struct PublishArgs {
     /// The lock file, when building a WIT directory.
     #[command(flatten)]
     pub(crate) lock: WitLockArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BundleCommand {
+    /// Write releases into an OCI image layout (`oci-layout`, `index.json`, `blobs/`): every
+    /// release the lock file pins, or the ones named. Each is fetched through the verified
+    /// cache and named `<ns>:<name>@<version>` in `index.json`.
+    #[command(after_help = "\
+Examples:
+  wreg bundle export bundle/                       everything wkg.lock pins
+  wreg bundle export bundle/ wasi:http@0.2.0       one release (added to an existing bundle)
+  skopeo copy oci:bundle/:wasi:http@0.2.0 docker://registry.internal/wasi/http:0.2.0
+
+On the site without a network, use the directory as a registry, as a mirror of the
+registries the lock file names:
+  [registry.\"offline\".oci-layout]
+  path = \"/srv/bundle\"
+  [registry.\"ghcr.io\".mirrors]
+  order = [\"offline\"]
+or push it into the site's registry with `wreg bundle import`.")]
+    Export(BundleExportArgs),
+    /// Publish every release of an OCI image layout to its package's registry (or
+    /// `--registry`). Releases already there with the same bytes are left alone.
+    #[command(
+        after_help = "Examples:\n  wreg bundle import bundle/\n  wreg bundle import bundle/ --registry registry.internal:5000"
+    )]
+    Import(BundleImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BundleExportArgs {
+    /// The layout directory (created, or added to).
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+    /// Releases to add, `ns:name@version`; without any, every release the lock file pins.
+    #[arg(value_name = "NS:NAME@VERSION")]
+    pub(crate) packages: Vec<String>,
+    /// The lock file.
+    #[arg(long, value_name = "FILE", default_value = "wkg.lock")]
+    pub(crate) lock: PathBuf,
+    /// Read the named releases from this registry instead of the configured one.
+    #[arg(long, value_name = "REGISTRY")]
+    pub(crate) registry: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BundleImportArgs {
+    /// The layout directory.
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+    /// Publish to this registry instead of each package's configured one.
+    #[arg(long, value_name = "REGISTRY")]
+    pub(crate) registry: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! The commands, a module each: every command is a few calls into `registry-client`, and
 //! returns a report that [`output::print`] prints as text or JSON.
 
+mod bundle;
 mod cache;
 mod compose;
 mod config;
@@ -46,6 +47,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Why(args) => locked::why(&client(global)?, global, &args).await,
         Command::Outdated(args) => locked::outdated(&client(global)?, global, &args).await,
         Command::Update(args) => locked::update(&client(global)?, global, &args).await,
+        Command::Bundle(command) => bundle::run(command, &client(global)?, global).await,
     }
 }
 

@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 use expect_test::expect;
 use test_support::{Distribution, component};
 
+mod bundle;
 mod cargo;
 mod compose;
 mod json;
