@@ -75,7 +75,16 @@ impl Distribution {
     /// # Errors
     /// As for [`start`](Self::start).
     pub fn start_pull_through(upstream: &Distribution) -> Result<Self, String> {
-        Self::start_with(AuthMode::None, None, Some(upstream.addr()))
+        Self::start_pull_through_of(upstream.addr())
+    }
+
+    /// [`start_pull_through`](Self::start_pull_through) for an upstream at `remote` (plain
+    /// HTTP), e.g. a registry behind a delay line.
+    ///
+    /// # Errors
+    /// As for [`start`](Self::start).
+    pub fn start_pull_through_of(remote: SocketAddr) -> Result<Self, String> {
+        Self::start_with(AuthMode::None, None, Some(remote))
     }
 
     /// Starts a registry that requires tokens from `server` (token authentication, as

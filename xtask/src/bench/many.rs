@@ -18,7 +18,6 @@ use crate::peers::{self, Peer};
 const WKG_MAX: usize = 100;
 
 pub(super) fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
-    let wreg = super::wreg();
     let wkg = peers::install(peers::WKG, Peer::Measured)?
         .display()
         .to_string();
@@ -27,34 +26,7 @@ pub(super) fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
     let (direct, delayed) = (&stage.direct, &stage.delayed);
 
     // 1,000 packages published once; a world imports the first 10, 100 or 1,000.
-    let mut digests: BTreeMap<usize, String> = BTreeMap::new();
-    for i in 0..1000 {
-        let mut resolve = wit_parser::Resolve::default();
-        let id = resolve.push_str(
-            "p.wit",
-            &format!("package b{i}:api@1.0.0;\ninterface i {{ f: func(); }}\n"),
-        )?;
-        let file = dir.join(format!("b{i}.wasm"));
-        let bytes = wit_component::encode(&resolve, id, false)?;
-        digests.insert(i, registry_core::ContentDigest::sha256(&bytes).to_string());
-        std::fs::write(&file, bytes)?;
-        let status = Command::new(&wreg)
-            .env("HOME", home)
-            .args(["--config", direct, "--cache-dir"])
-            .arg(dir.join("publish-cache"))
-            .args(["-q", "publish"])
-            .arg(&file)
-            .status()?;
-        if !status.success() {
-            bail!("publishing b{i}:api failed");
-        }
-    }
-    let world = |count: usize| {
-        let imports: String = (0..count)
-            .map(|i| format!("  import b{i}:api/i@1.0.0;\n"))
-            .collect();
-        format!("package bench:app@0.1.0;\n\nworld app {{\n{imports}}}\n")
-    };
+    let digests = publish_api_packages(1000, home, direct, dir)?;
     notes.push(format!(
         "Many packages: WIT packages `bN:api@1.0.0` on `docker-registry`, fetched for a world \
          importing 10, 100 or 1,000 of them (`wreg fetch --wit`, `wkg wit fetch -t wasm`), \
@@ -79,26 +51,14 @@ pub(super) fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
             wkg_in_app(&wkg, home, config, app, "wit fetch wit -t wasm")
         }
     };
-    // Every file a contestant wrote has its package's digest.
     let check = |contestant: &str, app: &Path, count: usize| -> Result<()> {
-        for i in 0..count {
-            let file = if contestant == "ours" {
-                app.join(format!("deps/b{i}/api.wasm"))
-            } else {
-                app.join(format!("wit/deps/b{i}-api-1.0.0.wasm"))
-            };
-            check_digest(&file, &digests[&i])?;
-        }
-        Ok(())
+        check_api_packages(&digests, contestant, app, count)
     };
 
     let mut app_number = 0;
     let mut new_app = |count: usize| -> Result<std::path::PathBuf> {
         app_number += 1;
-        let app = dir.join(format!("app-{app_number}"));
-        std::fs::create_dir_all(app.join("wit"))?;
-        std::fs::write(app.join("wit/world.wit"), world(count))?;
-        Ok(app)
+        api_app(&dir.join(format!("app-{app_number}")), count)
     };
     for (count, label, config) in [
         (100, "loopback", direct),
@@ -159,6 +119,71 @@ pub(super) fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
              time (it fetches one package after another), about {:.0} s",
             wkg_100.seconds * 10.0
         ));
+    }
+    Ok(())
+}
+
+/// Publishes `count` WIT packages `bN:api@1.0.0` with `wreg publish` through `config`; their
+/// digests by N.
+pub(super) fn publish_api_packages(
+    count: usize,
+    home: &Path,
+    config: &str,
+    dir: &Path,
+) -> Result<BTreeMap<usize, String>> {
+    let wreg = super::wreg();
+    let mut digests = BTreeMap::new();
+    for i in 0..count {
+        let mut resolve = wit_parser::Resolve::default();
+        let id = resolve.push_str(
+            "p.wit",
+            &format!("package b{i}:api@1.0.0;\ninterface i {{ f: func(); }}\n"),
+        )?;
+        let file = dir.join(format!("b{i}.wasm"));
+        let bytes = wit_component::encode(&resolve, id, false)?;
+        digests.insert(i, registry_core::ContentDigest::sha256(&bytes).to_string());
+        std::fs::write(&file, bytes)?;
+        let status = Command::new(&wreg)
+            .env("HOME", home)
+            .args(["--config", config, "--cache-dir"])
+            .arg(dir.join("publish-cache"))
+            .args(["-q", "publish"])
+            .arg(&file)
+            .status()?;
+        if !status.success() {
+            bail!("publishing b{i}:api failed");
+        }
+    }
+    Ok(digests)
+}
+
+/// An app directory at `app` whose `wit/world.wit` imports the first `count` packages.
+pub(super) fn api_app(app: &Path, count: usize) -> Result<std::path::PathBuf> {
+    let imports: String = (0..count)
+        .map(|i| format!("  import b{i}:api/i@1.0.0;\n"))
+        .collect();
+    std::fs::create_dir_all(app.join("wit"))?;
+    std::fs::write(
+        app.join("wit/world.wit"),
+        format!("package bench:app@0.1.0;\n\nworld app {{\n{imports}}}\n"),
+    )?;
+    Ok(app.to_owned())
+}
+
+/// Every file a contestant wrote in `app` has its package's digest.
+pub(super) fn check_api_packages(
+    digests: &BTreeMap<usize, String>,
+    contestant: &str,
+    app: &Path,
+    count: usize,
+) -> Result<()> {
+    for i in 0..count {
+        let file = if contestant.starts_with("ours") {
+            app.join(format!("deps/b{i}/api.wasm"))
+        } else {
+            app.join(format!("wit/deps/b{i}-api-1.0.0.wasm"))
+        };
+        check_digest(&file, &digests[&i])?;
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use crate::{cargo, root};
 
 mod config;
+mod fleet;
 mod many;
 pub(super) mod oci;
 mod report;
@@ -41,7 +42,7 @@ pub(crate) fn run() -> Result<()> {
     let mut rows = Vec::new();
     let mut notes = Vec::new();
 
-    // `BENCH_ONLY=warg,oci` runs some scenario groups (config, oci, many, warg, wit) and prints
+    // `BENCH_ONLY=warg,oci` runs some scenario groups (config, oci, many, fleet, warg, wit) and prints
     // their table without replacing BENCHMARKS.md.
     let only = std::env::var("BENCH_ONLY").ok();
     let wanted = |group: &str| {
@@ -66,6 +67,9 @@ pub(crate) fn run() -> Result<()> {
     }
     if wanted("many") {
         many::many_packages(&mut rows, &mut notes)?;
+    }
+    if wanted("fleet") {
+        fleet::pull_through(&mut rows, &mut notes)?;
     }
     if wanted("warg") {
         warg::warg_fetch(&mut rows, &mut notes)?;

@@ -262,3 +262,93 @@ async fn mirrors_need_no_trust_for_content() {
     );
     assert!(!through.cache().contains(&digest).await);
 }
+
+#[tokio::test]
+async fn credentials_are_never_sent_to_another_host() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const USER: &str = "ci-bot";
+    const PASSWORD: &str = "s3cr3t-Pa55w0rd";
+    let upstream =
+        Distribution::start_with_basic_auth(USER, PASSWORD).unwrap_or_else(|e| panic!("{e}"));
+    // A mirror that asks for basic auth and refuses everything, recording what it is sent.
+    let mirror = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("www-authenticate", "Basic realm=\"mirror\"")
+                .set_body_json(serde_json::json!({
+                    "errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]
+                })),
+        )
+        .mount(&mirror)
+        .await;
+    let mirror_host = mirror.address().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let auth = format!(
+        "[registry.\"{0}\".oci]\nauth = {{ username = \"{USER}\", password = \"{PASSWORD}\" }}\n",
+        upstream.host()
+    );
+    let publisher = client(
+        dir.path(),
+        "publisher",
+        &format!("[namespace_registries]\nfleet = \"{}\"\n{auth}", upstream.host()),
+    );
+    publisher
+        .route(&package("fleet:a"))
+        .await
+        .unwrap()
+        .publish(
+            &version("1.0.0"),
+            Box::pin(std::io::Cursor::new(component::small("private"))),
+            &PublishOptions::default(),
+        )
+        .await
+        .unwrap();
+
+    let reader = client(
+        dir.path(),
+        "reader",
+        &format!("{}{auth}", mirrored(&upstream.host(), &[&mirror_host])),
+    );
+    let dep = [Dependency::new(package("fleet:a"), "^1".parse().unwrap())];
+    let resolved = reader
+        .resolve_all(&dep, Some(&mut LockFile::new()), LockMode::Update)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(resolved[0].path()).unwrap(),
+        component::small("private")
+    );
+    let seen = mirror.received_requests().await.unwrap();
+    assert!(!seen.is_empty(), "the mirror was asked first");
+    for request in &seen {
+        assert!(
+            !request.headers.contains_key("authorization"),
+            "{} {} carried credentials to the mirror",
+            request.method,
+            request.url
+        );
+    }
+
+    // The control: credentials configured for the mirror itself are sent to it (so the
+    // check above could fail).
+    mirror.reset().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401).insert_header("www-authenticate", "Basic realm=\"mirror\""))
+        .mount(&mirror)
+        .await;
+    let own = auth.replace(&upstream.host(), &mirror_host);
+    let reader = client(
+        dir.path(),
+        "reader-2",
+        &format!("{}{auth}{own}", mirrored(&upstream.host(), &[&mirror_host])),
+    );
+    reader
+        .resolve_all(&dep, Some(&mut LockFile::new()), LockMode::Update)
+        .await
+        .unwrap();
+    let seen = mirror.received_requests().await.unwrap();
+    assert!(seen.iter().any(|r| r.headers.contains_key("authorization")));
+}

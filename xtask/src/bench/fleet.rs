@@ -1,0 +1,114 @@
+//! A fleet's fetch: 100 packages from a registry 20 ms away, directly and through a
+//! pull-through cache next to the machine (a second `docker-registry` with `proxy:
+//! remoteurl:`), first when the cache is empty (it fetches from the registry as it
+//! serves), then when it is warm (a second machine: an empty local cache).
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::many::{api_app, check_api_packages, publish_api_packages};
+use super::{RUNS, Row, Sample, measure, push_medians, wkg_in_app, wreg_in_app, write_config};
+use crate::peers::{self, Peer};
+
+const COUNT: usize = 100;
+
+pub(super) fn pull_through(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
+    let wkg = peers::install(peers::WKG, Peer::Measured)?
+        .display()
+        .to_string();
+    let upstream = test_support::Distribution::start().map_err(anyhow::Error::msg)?;
+    let far = crate::delay::DelayLine::start(upstream.addr(), std::time::Duration::from_millis(10))?;
+    let work = tempfile::tempdir()?;
+    let dir = work.path();
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home)?;
+    let direct = write_config(&dir.join("publish.toml"), &upstream.host())?;
+    let digests = publish_api_packages(COUNT, &home, &direct, dir)?;
+    // The registry as the fleet sees it: 20 ms away.
+    let far_host = far.addr.to_string();
+    let far_config = write_config(&dir.join("far.toml"), &far_host)?;
+
+    notes.push(format!(
+        "Fleet: {COUNT} WIT packages on a `docker-registry` behind a 20 ms round trip, fetched \
+         (`wreg fetch --wit`, `wkg wit fetch -t wasm`, every file checked against its digest) \
+         directly, and through a pull-through cache on loopback (a second `docker-registry`, \
+         `proxy: remoteurl:` the far registry): `cache cold` starts a new, empty cache for \
+         each run, `cache warm` uses the one the cold run filled, with an empty local cache \
+         (another machine). Ours lists the cache as the far registry's mirror \
+         (`[registry.\"<far>\".mirrors] order = [\"<cache>\", \"<far>\"]`); wkg, which has no \
+         mirrors, is pointed at the cache as its registry"
+    ));
+
+    let mut app_number = 0;
+    let mut new_app = || -> Result<std::path::PathBuf> {
+        app_number += 1;
+        api_app(&dir.join(format!("app-{app_number}")), COUNT)
+    };
+    let run = |contestant: &str, config: &str, app: &Path| -> Result<Sample> {
+        let cmd = if contestant == "ours" {
+            let (wit, deps) = (app.join("wit"), app.join("deps"));
+            let (wit, deps) = (wit.display().to_string(), deps.display().to_string());
+            wreg_in_app(&home, config, app, &["fetch", "--wit", &wit, "-o", &deps], false)
+        } else {
+            wkg_in_app(&wkg, &home, config, app, "wit fetch wit -t wasm")
+        };
+        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let sample = measure(&cmd)?;
+        check_api_packages(&digests, contestant, app, COUNT)?;
+        Ok(sample)
+    };
+    let contestants = ["ours", "wkg wit fetch"];
+    let empty = || -> Vec<(String, Vec<Sample>)> {
+        contestants
+            .iter()
+            .map(|c| ((*c).to_owned(), Vec::new()))
+            .collect()
+    };
+
+    let mut direct_samples = empty();
+    let (mut cold, mut warm) = (empty(), empty());
+    for round in 0..RUNS {
+        for (contestant, runs) in &mut direct_samples {
+            runs.push(run(contestant, &far_config, &new_app()?)?);
+        }
+        for i in 0..contestants.len() {
+            let contestant = contestants[i];
+            // A new, empty pull-through cache of the far registry.
+            let cache = test_support::Distribution::start_pull_through_of(far.addr)
+                .map_err(anyhow::Error::msg)?;
+            let config = if contestant == "ours" {
+                let path = dir.join(format!("mirrored-{round}.toml"));
+                std::fs::write(
+                    &path,
+                    format!(
+                        "default_registry = \"{far_host}\"\n\
+                         [registry.\"{far_host}\".mirrors]\norder = [\"{}\", \"{far_host}\"]\n",
+                        cache.host()
+                    ),
+                )?;
+                path.display().to_string()
+            } else {
+                write_config(&dir.join(format!("cache-{round}.toml")), &cache.host())?
+            };
+            cold[i].1.push(run(contestant, &config, &new_app()?)?);
+            warm[i].1.push(run(contestant, &config, &new_app()?)?);
+        }
+    }
+    push_medians(
+        rows,
+        format!("fleet: {COUNT} packages, direct, 20 ms RTT"),
+        direct_samples,
+    );
+    push_medians(
+        rows,
+        format!("fleet: {COUNT} packages via pull-through cache, cache cold"),
+        cold,
+    );
+    push_medians(
+        rows,
+        format!("fleet: {COUNT} packages via pull-through cache, cache warm"),
+        warm,
+    );
+    Ok(())
+}
