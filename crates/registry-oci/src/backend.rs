@@ -15,6 +15,7 @@ use registry_core::{
 };
 
 use crate::credentials::{CredentialOrigin, CredentialSources};
+use crate::http::{ReadError, Reader, TAGS_MAX_BYTES};
 use crate::manifest::{self, Parsed};
 use crate::reference::{Repository, tag_to_version};
 use crate::settings::{Auth, OciDefaults, OciSettings, Protocol, RootCertificate};
@@ -44,7 +45,7 @@ impl Default for RetryPolicy {
 }
 
 /// Whether an error (or one of its causes) is a TLS certificate that was not trusted.
-fn is_certificate_error(err: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn is_certificate_error(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(err) = next {
         let text = err.to_string().to_ascii_lowercase();
@@ -80,6 +81,9 @@ pub struct OciBackend {
     registry: Registry,
     settings: OciSettings,
     client: oci_client::Client,
+    /// Manifests, tags and blobs are read with our own requests (capped, `Retry-After`);
+    /// `client` publishes.
+    reader: Reader,
     auth: RegistryAuth,
     credential_origin: CredentialOrigin,
     tag_page: usize,
@@ -120,6 +124,27 @@ impl OciBackend {
             Protocol::Https => ClientProtocol::Https,
         };
         let trust = settings.tls_trust(&registry)?;
+        let mut http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(settings.connect_timeout.unwrap_or(10)))
+            .read_timeout(Duration::from_secs(settings.read_timeout.unwrap_or(60)))
+            .danger_accept_invalid_certs(trust.insecure)
+            .user_agent(concat!("wreg/", env!("CARGO_PKG_VERSION")));
+        for root in &trust.extra_roots {
+            let certificate = match root {
+                RootCertificate::Pem(data) => reqwest::Certificate::from_pem(data),
+                RootCertificate::Der(data) => reqwest::Certificate::from_der(data),
+            }
+            .map_err(|err| {
+                Error::config(format!(
+                    "a root certificate configured for registry `{registry}` cannot be used: \
+                     {err}"
+                ))
+            })?;
+            http = http.add_root_certificate(certificate);
+        }
+        let http = http.build().map_err(|err| {
+            Error::registry_with_source(&registry, "cannot build an HTTP client", err)
+        })?;
         let extra_root_certificates = trust
             .extra_roots
             .into_iter()
@@ -163,10 +188,16 @@ impl OciBackend {
             Some(Auth::Token { token }) => RegistryAuth::Bearer(token.expose().to_owned()),
             None => RegistryAuth::Anonymous,
         };
+        let scheme = match settings.effective_protocol(&registry) {
+            Protocol::Http => "http",
+            Protocol::Https => "https",
+        };
+        let reader = Reader::new(http, scheme, &host, auth.clone(), RetryPolicy::default());
         Ok(Self {
             registry,
             settings,
             client: oci_client::Client::new(config),
+            reader,
             auth,
             credential_origin,
             tag_page: TAG_PAGE,
@@ -231,6 +262,7 @@ impl OciBackend {
     /// Retries idempotent requests as `policy` says.
     pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
+        self.reader.set_retry(policy);
         self
     }
 
@@ -281,6 +313,70 @@ impl OciBackend {
 
     pub(crate) fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Turns a failed read into our error.
+    pub(crate) fn map_read(
+        &self,
+        err: ReadError,
+        package: &PackageRef,
+        version: Option<&Version>,
+    ) -> Error {
+        match err {
+            ReadError::Oci(err) => self.map_error(err, package, version),
+            ReadError::TooLarge(message) => Error::registry(&self.registry, message),
+        }
+    }
+
+    /// The manifest at `reference` (a tag or a digest), read with [`MANIFEST_MAX_BYTES`]
+    /// as its cap and checked against the digest the registry declares for it (and the
+    /// digest in the reference).
+    pub(crate) async fn read_manifest(
+        &self,
+        reference: &oci_client::Reference,
+        package: &PackageRef,
+        version: Option<&Version>,
+    ) -> Result<bytes::Bytes, Error> {
+        let what = format!("the manifest of `{}`", reference.whole());
+        let path = format!(
+            "/v2/{}/manifests/{}",
+            reference.repository(),
+            reference.digest().or(reference.tag()).unwrap_or("latest")
+        );
+        let (headers, body) = self
+            .reader
+            .get(
+                &path,
+                reference.repository(),
+                manifest::ACCEPTED,
+                manifest::MANIFEST_MAX_BYTES,
+                &what,
+            )
+            .await
+            .map_err(|err| self.map_read(err, package, version))?;
+        let actual = registry_core::ContentDigest::sha256(&body);
+        let declared = headers
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        for expected in [declared.as_deref(), reference.digest()]
+            .into_iter()
+            .flatten()
+        {
+            if let Ok(expected) = expected.parse::<registry_core::ContentDigest>()
+                && expected != actual
+            {
+                return Err(Error::DigestMismatch {
+                    subject: match version {
+                        Some(v) => format!("the manifest of {package}@{v} from {}", self.registry),
+                        None => format!("a manifest of {package} from {}", self.registry),
+                    },
+                    expected,
+                    actual,
+                });
+            }
+        }
+        Ok(body)
     }
 
     /// Turns an `oci-client` error into ours, deciding what "not found" means.
@@ -414,13 +510,9 @@ impl OciBackend {
         let repository = self.repository(package);
         let mut reference = repository.tag(version);
         for _hop in 0..2 {
-            let (bytes, _digest) = self
-                .retrying("manifest", || {
-                    self.client
-                        .pull_manifest_raw(&reference, &self.auth, manifest::ACCEPTED)
-                })
-                .await
-                .map_err(|err| self.map_error(err, package, Some(version)))?;
+            let bytes = self
+                .read_manifest(&reference, package, Some(version))
+                .await?;
             let what = reference.whole();
             match manifest::parse(&bytes, &what).map_err(|m| Error::registry(&self.registry, m))? {
                 Parsed::Layer { digest, size } => return Ok((digest, size)),
@@ -461,25 +553,34 @@ fn download_error(registry: &Registry, subject: &str, err: std::io::Error) -> Er
 #[async_trait]
 impl Backend for OciBackend {
     async fn list_versions(&self, package: &PackageRef) -> Result<Vec<VersionInfo>, Error> {
-        let reference = self.repository(package).any();
+        #[derive(serde::Deserialize)]
+        struct TagPage {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let repository = self.repository(package);
         let mut tags = BTreeSet::new();
         let mut last: Option<String> = None;
         for _page in 0..TAG_PAGES_MAX {
-            let page = self
-                .retrying("tags", || {
-                    self.client.list_tags(
-                        &reference,
-                        &self.auth,
-                        Some(self.tag_page),
-                        last.as_deref(),
-                    )
-                })
+            let mut path = format!("/v2/{}/tags/list?n={}", repository.path, self.tag_page);
+            if let Some(last) = &last {
+                path.push_str("&last=");
+                path.push_str(last);
+            }
+            let what = format!("the tag list of `{repository}`");
+            let (_, body) = self
+                .reader
+                .get(&path, &repository.path, &[], TAGS_MAX_BYTES, &what)
                 .await
-                .map_err(|err| self.map_error(err, package, None))?;
+                .map_err(|err| self.map_read(err, package, None))?;
+            let page: TagPage = serde_json::from_slice(&body).map_err(|err| {
+                Error::registry(&self.registry, format!("{what} is not a tag list: {err}"))
+            })?;
+            let page_tags = page.tags.unwrap_or_default();
             let before = tags.len();
-            let count = page.tags.len();
-            last = page.tags.last().cloned();
-            tags.extend(page.tags);
+            let count = page_tags.len();
+            last = page_tags.last().cloned();
+            tags.extend(page_tags);
             // A short page is the last one; a page with nothing new means the registry
             // ignores `n`/`last` and sent everything already.
             if count < self.tag_page || tags.len() == before {
@@ -511,21 +612,17 @@ impl Backend for OciBackend {
         package: &PackageRef,
         release: &Release,
     ) -> Result<ContentStream, Error> {
-        let reference = self.repository(package).tag(&release.version);
-        self.client
-            .store_auth_if_needed(reference.resolve_registry(), &self.auth)
-            .await;
-        let digest = release.digest.to_string();
-        let sized = self
-            .retrying("blob", || {
-                self.client.pull_blob_stream(&reference, digest.as_str())
-            })
+        let repository = self.repository(package);
+        let path = format!("/v2/{}/blobs/{}", repository.path, release.digest);
+        let response = self
+            .reader
+            .get_stream(&path, &repository.path)
             .await
-            .map_err(|err| self.map_error(err, package, Some(&release.version)))?;
+            .map_err(|err| self.map_read(err, package, Some(&release.version)))?;
         let registry = self.registry.clone();
         let subject = format!("{package}@{} from {}", release.version, self.registry);
-        Ok(Box::pin(sized.stream.map(move |chunk| {
-            chunk.map_err(|err| download_error(&registry, &subject, err))
+        Ok(Box::pin(response.bytes_stream().map(move |chunk| {
+            chunk.map_err(|err| download_error(&registry, &subject, std::io::Error::other(err)))
         })))
     }
 

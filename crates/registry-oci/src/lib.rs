@@ -31,6 +31,7 @@
 mod backend;
 pub mod component;
 mod credentials;
+mod http;
 pub mod layout;
 pub mod manifest;
 mod publish;

@@ -43,16 +43,10 @@ pub(crate) async fn publish(
     let reference = repository.tag(version);
 
     if !options.allow_overwrite {
-        let existing = backend
-            .retrying("manifest", || {
-                backend.client().pull_manifest_raw(
-                    &reference,
-                    backend.auth(),
-                    crate::manifest::ACCEPTED,
-                )
-            })
-            .await;
-        match existing {
+        match backend
+            .read_manifest(&reference, package, Some(version))
+            .await
+        {
             Ok(_) => {
                 return Err(Error::InvalidInput {
                     message: format!(
@@ -62,10 +56,8 @@ pub(crate) async fn publish(
                     ),
                 });
             }
-            Err(err) => match backend.map_error(err, package, Some(version)) {
-                err if err.is_not_found() => {}
-                err => return Err(err),
-            },
+            Err(err) if err.is_not_found() => {}
+            Err(err) => return Err(err),
         }
     }
 

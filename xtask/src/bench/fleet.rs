@@ -18,7 +18,8 @@ pub(super) fn pull_through(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Resu
         .display()
         .to_string();
     let upstream = test_support::Distribution::start().map_err(anyhow::Error::msg)?;
-    let far = crate::delay::DelayLine::start(upstream.addr(), std::time::Duration::from_millis(10))?;
+    let far =
+        crate::delay::DelayLine::start(upstream.addr(), std::time::Duration::from_millis(10))?;
     let work = tempfile::tempdir()?;
     let dir = work.path();
     let home = dir.join("home");
@@ -49,7 +50,13 @@ pub(super) fn pull_through(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Resu
         let cmd = if contestant == "ours" {
             let (wit, deps) = (app.join("wit"), app.join("deps"));
             let (wit, deps) = (wit.display().to_string(), deps.display().to_string());
-            wreg_in_app(&home, config, app, &["fetch", "--wit", &wit, "-o", &deps], false)
+            wreg_in_app(
+                &home,
+                config,
+                app,
+                &["fetch", "--wit", &wit, "-o", &deps],
+                false,
+            )
         } else {
             wkg_in_app(&wkg, &home, config, app, "wit fetch wit -t wasm")
         };

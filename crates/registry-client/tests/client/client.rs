@@ -73,6 +73,6 @@ async fn unknown_backends_are_refused_clearly() {
     );
     assert_eq!(
         err.to_string(),
-        "registry `odd.test` asks for a `ftp` backend, which does not exist; use \"oci\", \"warg\" or \"local\""
+        "registry `odd.test` asks for a `ftp` backend, which does not exist; use \"oci\", \"warg\", \"local\" or \"oci-layout\""
     );
 }

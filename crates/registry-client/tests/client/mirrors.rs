@@ -293,7 +293,10 @@ async fn credentials_are_never_sent_to_another_host() {
     let publisher = client(
         dir.path(),
         "publisher",
-        &format!("[namespace_registries]\nfleet = \"{}\"\n{auth}", upstream.host()),
+        &format!(
+            "[namespace_registries]\nfleet = \"{}\"\n{auth}",
+            upstream.host()
+        ),
     );
     publisher
         .route(&package("fleet:a"))
@@ -336,7 +339,9 @@ async fn credentials_are_never_sent_to_another_host() {
     // check above could fail).
     mirror.reset().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401).insert_header("www-authenticate", "Basic realm=\"mirror\""))
+        .respond_with(
+            ResponseTemplate::new(401).insert_header("www-authenticate", "Basic realm=\"mirror\""),
+        )
         .mount(&mirror)
         .await;
     let own = auth.replace(&upstream.host(), &mirror_host);

@@ -61,11 +61,9 @@ async fn wrong_bytes_are_detected_and_never_returned_as_valid() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
-    assert!(
-        err.to_string()
-            .starts_with("fault:widget@1.0.0 from 127.0.0.1:"),
-        "{err}"
-    );
+    // The backend names the release; the client's cache adds the registry it came from
+    // (`registry-client` `cache::failed_or_wrong_downloads_leave_no_trace`).
+    assert!(err.to_string().starts_with("fault:widget@1.0.0"), "{err}");
     assert!(
         err.to_string()
             .contains(": content digest mismatch: expected sha256:"),

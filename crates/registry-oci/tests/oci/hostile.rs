@@ -155,12 +155,23 @@ async fn a_redirect_to_another_host_does_not_carry_credentials() {
         .await;
     let bytes = component::small("redirected");
     let release = manifest(&server, &bytes).await;
+    // The blob too, as registries do on every endpoint.
     Mock::given(method("GET"))
         .and(path_regex("^/v2/hostile/widget/blobs/"))
+        .respond_with(
+            ResponseTemplate::new(401).insert_header("WWW-Authenticate", "Basic realm=\"test\""),
+        )
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/v2/hostile/widget/blobs/"))
+        .and(header_exists("authorization"))
         .respond_with(
             ResponseTemplate::new(307)
                 .insert_header("Location", format!("{}/storage/blob", elsewhere.uri())),
         )
+        .with_priority(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -312,4 +323,173 @@ async fn an_oversized_manifest_is_refused() {
         err.to_string().contains("over the 4194304-byte limit"),
         "{err}"
     );
+}
+
+const HUGE_CHILD: &str = "WREG_TEST_HUGE_MANIFEST_CHILD";
+const GIB: u64 = 1 << 30;
+
+/// A registry that answers every manifest request with a 1 GiB manifest, streamed in
+/// chunks without a `Content-Length` (so nothing can be refused before reading); counts the
+/// bytes it managed to send.
+fn serve_a_gibibyte_manifest(
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> std::net::SocketAddr {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let sent = sent.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                if !request_line.contains("/manifests/") {
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+                    return;
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {OCI_MANIFEST}\r\nTransfer-Encoding: chunked\r\n\r\n"
+                );
+                if stream.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let chunk = vec![b' '; 64 * 1024];
+                let mut total = 0u64;
+                while total < GIB {
+                    let framed =
+                        [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+                    if stream.write_all(&framed).is_err() {
+                        break;
+                    }
+                    total += chunk.len() as u64;
+                    sent.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+                let _ = stream.write_all(b"0\r\n\r\n");
+            });
+        }
+    });
+    addr
+}
+
+/// Refusing a 1 GiB manifest streamed by a registry takes a bounded amount of memory: the
+/// child process that reads it peaks under 64 MiB of resident memory (the cap is 4 MiB),
+/// and stops reading long before the end.
+#[test]
+#[expect(
+    clippy::print_stdout,
+    reason = "the measured peak is shown in the test's output (cargo xtask test keeps it)"
+)]
+fn a_gibibyte_manifest_is_refused_in_bounded_memory() {
+    if let Ok(addr) = std::env::var(HUGE_CHILD) {
+        return huge_child(&addr);
+    }
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let addr = serve_a_gibibyte_manifest(sent.clone());
+    let output =
+        test_support::rerun_test("hostile::a_gibibyte_manifest_is_refused_in_bounded_memory")
+            .env(HUGE_CHILD, addr.to_string())
+            .output()
+            .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let peak_kib: u64 = stdout
+        .lines()
+        .find_map(|l| l.split("peak_kib=").nth(1))
+        .unwrap_or_else(|| panic!("the child reports its peak: {stdout}"))
+        .trim()
+        .parse()
+        .unwrap();
+    println!(
+        "refusing a 1 GiB manifest: peak resident memory {:.1} MiB, {:.1} MiB sent by the server",
+        peak_kib as f64 / 1024.0,
+        sent.load(std::sync::atomic::Ordering::Relaxed) as f64 / (1 << 20) as f64
+    );
+    assert!(peak_kib < 64 * 1024, "peak {peak_kib} KiB");
+    assert!(sent.load(std::sync::atomic::Ordering::Relaxed) < GIB / 4);
+}
+
+#[expect(
+    clippy::print_stdout,
+    reason = "the child reports its peak to the parent"
+)]
+fn huge_child(addr: &str) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let err = runtime
+        .block_on(async {
+            let backend =
+                registry_oci::OciBackend::new(addr.parse().unwrap(), OciSettings::default())
+                    .unwrap();
+            backend
+                .get_release(&package("hostile:widget"), &version("1.0.0"))
+                .await
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("over the 4194304-byte limit"),
+        "{err}"
+    );
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let peak = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .to_owned();
+    println!("peak_kib={peak}");
+}
+
+/// `429` and `503` wait what `Retry-After` says (seconds, or an HTTP date) instead of the
+/// backoff, which here is 10 ms.
+#[tokio::test]
+async fn retry_after_is_honoured_in_seconds_and_as_a_date() {
+    for status in [429, 503] {
+        // Seconds for one, a date (two seconds from now, to the second) for the other.
+        let retry_after = match status {
+            429 => "1".to_owned(),
+            _ => httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2)),
+        };
+        let server = MockServer::start().await;
+        let bytes = component::small("retry-after");
+        let release = manifest(&server, &bytes).await;
+        Mock::given(method("GET"))
+            .and(path("/v2/hostile/widget/manifests/1.0.0"))
+            .respond_with(
+                ResponseTemplate::new(status).insert_header("Retry-After", retry_after.as_str()),
+            )
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        let backend = mock_backend(&server, OciSettings::default()).with_retry_policy(
+            registry_oci::RetryPolicy {
+                retries: 1,
+                base: Duration::from_millis(10),
+            },
+        );
+        let started = std::time::Instant::now();
+        let got = backend
+            .get_release(&package("hostile:widget"), &version("1.0.0"))
+            .await
+            .unwrap();
+        assert_eq!(got, release);
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{status} with Retry-After {retry_after}: retried after {:?}",
+            started.elapsed()
+        );
+    }
 }
