@@ -222,7 +222,14 @@ impl Reader {
                 request = request.header(ACCEPT, accept.join(", "));
             }
             request = self.authorize(request, repository);
-            let wait = match request.send().await {
+            let sent = request.send().await;
+            match &sent {
+                Ok(response) => {
+                    tracing::debug!(%url, status = %response.status(), length = ?response.content_length(), "GET");
+                }
+                Err(err) => tracing::debug!(%url, "GET failed: {err}"),
+            }
+            let wait = match sent {
                 Err(err) => {
                     let transient = (err.is_connect() || err.is_timeout() || err.is_request())
                         && !crate::backend::is_certificate_error(&err);
@@ -243,10 +250,12 @@ impl Reader {
                         Some(Scheme::Bearer(challenge))
                             if !matches!(self.auth, RegistryAuth::Bearer(_)) =>
                         {
+                            tracing::debug!(realm = %challenge.realm, %repository, "asking for a token");
                             self.fetch_token(&challenge, repository).await?;
                             continue;
                         }
                         Some(Scheme::Basic) if matches!(self.auth, RegistryAuth::Basic(..)) => {
+                            tracing::debug!(%url, "the registry asks for basic auth");
                             self.basic.store(true, Ordering::Relaxed);
                             continue;
                         }
@@ -316,6 +325,7 @@ impl Reader {
         }
         let response = request.send().await?;
         let status = response.status();
+        tracing::debug!(realm = %challenge.realm, %status, "token service answered");
         let body = read_capped(response, TOKEN_MAX_BYTES, "the token response").await?;
         if !status.is_success() {
             return Err(ReadError::Oci(OciDistributionError::AuthenticationFailure(
@@ -348,6 +358,7 @@ impl Reader {
                 challenge.realm
             )))
         })?;
+        tracing::debug!(%repository, ?lifetime, "got a token");
         self.tokens
             .lock()
             .expect("not poisoned")

@@ -83,6 +83,27 @@ impl WargSettings {
     /// # Errors
     /// A [`ConfigError`] naming the file, line and key of a bad value.
     pub fn from_config(config: &Config, registry: &Registry) -> Result<Setting<Self>, ConfigError> {
+        // TLS settings an OCI section takes, which warg-client cannot: it builds its own
+        // HTTP client (`reqwest::Client::new()`, the Mozilla roots only) and offers no way to
+        // give it another. Said plainly rather than as an unknown key.
+        for key in [
+            "ca_file",
+            "ca_pem",
+            "extra_root_certificates",
+            "insecure_skip_tls_verify",
+            "accept_invalid_certificates",
+        ] {
+            let path = format!("registry.\"{registry}\".{BACKEND_NAME}.{key}");
+            if let Some(entry) = config.get(&path)?.into_iter().next() {
+                return Err(ConfigError::invalid(
+                    &entry.origin,
+                    &path.parse()?,
+                    "a warg registry cannot be given TLS settings: warg-client 0.10 builds its \
+                     own HTTP client, which trusts the public (Mozilla) roots only; serve the \
+                     warg registry with a certificate from a public CA",
+                ));
+            }
+        }
         let settings = config.registry_settings(registry);
         Ok(settings.backend::<Self>(BACKEND_NAME)?.unwrap_or(Setting {
             value: Self::default(),
@@ -241,6 +262,18 @@ mod tests {
         assert!(err.contains("config.toml:2"), "{err}");
         let err = parse("signing_key = 12345").unwrap_err();
         assert!(!err.contains("12345"), "a wrong value is not echoed: {err}");
+    }
+
+    #[test]
+    fn tls_settings_warg_client_cannot_take_are_refused_by_name() {
+        for line in [
+            "ca_file = \"/etc/ca.pem\"",
+            "insecure_skip_tls_verify = true",
+        ] {
+            let err = parse(line).unwrap_err();
+            assert!(err.starts_with("config.toml:2:"), "{err}");
+            assert!(err.contains("cannot be given TLS settings"), "{err}");
+        }
     }
 
     #[test]

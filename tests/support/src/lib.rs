@@ -75,16 +75,27 @@ impl Distribution {
     /// # Errors
     /// As for [`start`](Self::start).
     pub fn start_pull_through(upstream: &Distribution) -> Result<Self, String> {
-        Self::start_pull_through_of(upstream.addr())
+        Self::start_pull_through_of(upstream.addr(), None)
     }
 
     /// [`start_pull_through`](Self::start_pull_through) for an upstream at `remote` (plain
-    /// HTTP), e.g. a registry behind a delay line.
+    /// HTTP), e.g. a registry behind a delay line, with the `(username, password)` the cache
+    /// gives the upstream, if it asks.
     ///
     /// # Errors
     /// As for [`start`](Self::start).
-    pub fn start_pull_through_of(remote: SocketAddr) -> Result<Self, String> {
-        Self::start_with(AuthMode::None, None, Some(remote))
+    pub fn start_pull_through_of(
+        remote: SocketAddr,
+        credentials: Option<(&str, &str)>,
+    ) -> Result<Self, String> {
+        Self::start_with(
+            AuthMode::None,
+            None,
+            Some((
+                remote,
+                credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
+            )),
+        )
     }
 
     /// Starts a registry that requires tokens from `server` (token authentication, as
@@ -138,7 +149,7 @@ impl Distribution {
     fn start_with(
         auth: AuthMode,
         tls: Option<&tls::TestCa>,
-        proxy: Option<SocketAddr>,
+        proxy: Option<(SocketAddr, Option<(String, String)>)>,
     ) -> Result<Self, String> {
         let binary = find_binary().ok_or_else(|| {
             "the CNCF distribution registry is not installed: install the Debian package \
@@ -173,8 +184,11 @@ impl Distribution {
                 ));
             }
         }
-        if let Some(upstream) = proxy {
+        if let Some((upstream, credentials)) = proxy {
             yaml.push_str(&format!("proxy:\n  remoteurl: http://{upstream}\n"));
+            if let Some((username, password)) = credentials {
+                yaml.push_str(&format!("  username: {username}\n  password: {password}\n"));
+            }
         }
         if let Some(ca) = tls {
             let cert = storage.path().join("server.pem");

@@ -12,26 +12,58 @@ use super::{RUNS, Row, Sample, measure, push_medians, wkg_in_app, wreg_in_app, w
 use crate::peers::{self, Peer};
 
 const COUNT: usize = 100;
+/// The fleet's account at the far registry (the cache has its own copy).
+const USER: &str = "ci-bot";
+const PASSWORD: &str = "s3cr3t-Pa55w0rd";
+
+/// A config at `path` naming `host` as the default registry, with the fleet's credentials
+/// for `authed` (for wkg too: it reads `auth` the same way).
+fn config_with_auth(path: &Path, host: &str, authed: &str, extra: &str) -> Result<String> {
+    std::fs::write(
+        path,
+        format!(
+            "default_registry = \"{host}\"\n{extra}\
+             [registry.\"{authed}\".oci]\nprotocol = \"http\"\n\
+             auth = {{ username = \"{USER}\", password = \"{PASSWORD}\" }}\n"
+        ),
+    )?;
+    Ok(path.display().to_string())
+}
 
 pub(super) fn pull_through(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
     let wkg = peers::install(peers::WKG, Peer::Measured)?
         .display()
         .to_string();
-    let upstream = test_support::Distribution::start().map_err(anyhow::Error::msg)?;
+    // The registry asks for credentials, as ghcr.io and Docker Hub do (a token service).
+    // docker-registry's pull-through cache remembers such a challenge; against a registry
+    // that asks for none, it pings it before every request it forwards, one at a time.
+    let tokens = test_support::token::TokenServer::start(
+        USER,
+        PASSWORD,
+        std::time::Duration::from_secs(300),
+    );
+    let upstream =
+        test_support::Distribution::start_with_token_auth(&tokens).map_err(anyhow::Error::msg)?;
     let far =
         crate::delay::DelayLine::start(upstream.addr(), std::time::Duration::from_millis(10))?;
     let work = tempfile::tempdir()?;
     let dir = work.path();
     let home = dir.join("home");
     std::fs::create_dir_all(&home)?;
-    let direct = write_config(&dir.join("publish.toml"), &upstream.host())?;
+    let direct = config_with_auth(
+        &dir.join("publish.toml"),
+        &upstream.host(),
+        &upstream.host(),
+        "",
+    )?;
     let digests = publish_api_packages(COUNT, &home, &direct, dir)?;
     // The registry as the fleet sees it: 20 ms away.
     let far_host = far.addr.to_string();
-    let far_config = write_config(&dir.join("far.toml"), &far_host)?;
+    let far_config = config_with_auth(&dir.join("far.toml"), &far_host, &far_host, "")?;
 
     notes.push(format!(
-        "Fleet: {COUNT} WIT packages on a `docker-registry` behind a 20 ms round trip, fetched \
+        "Fleet: {COUNT} WIT packages on a `docker-registry` that asks for credentials (a token \
+         service, as ghcr.io does) behind a 20 ms round trip, fetched \
          (`wreg fetch --wit`, `wkg wit fetch -t wasm`, every file checked against its digest) \
          directly, and through a pull-through cache on loopback (a second `docker-registry`, \
          `proxy: remoteurl:` the far registry): `cache cold` starts a new, empty cache for \
@@ -82,19 +114,19 @@ pub(super) fn pull_through(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Resu
         for i in 0..contestants.len() {
             let contestant = contestants[i];
             // A new, empty pull-through cache of the far registry.
-            let cache = test_support::Distribution::start_pull_through_of(far.addr)
-                .map_err(anyhow::Error::msg)?;
+            let cache =
+                test_support::Distribution::start_pull_through_of(far.addr, Some((USER, PASSWORD)))
+                    .map_err(anyhow::Error::msg)?;
             let config = if contestant == "ours" {
-                let path = dir.join(format!("mirrored-{round}.toml"));
-                std::fs::write(
-                    &path,
-                    format!(
-                        "default_registry = \"{far_host}\"\n\
-                         [registry.\"{far_host}\".mirrors]\norder = [\"{}\", \"{far_host}\"]\n",
+                config_with_auth(
+                    &dir.join(format!("mirrored-{round}.toml")),
+                    &far_host,
+                    &far_host,
+                    &format!(
+                        "[registry.\"{far_host}\".mirrors]\norder = [\"{}\", \"{far_host}\"]\n",
                         cache.host()
                     ),
-                )?;
-                path.display().to_string()
+                )?
             } else {
                 write_config(&dir.join(format!("cache-{round}.toml")), &cache.host())?
             };

@@ -103,12 +103,21 @@ async fn a_pull_through_cache_serves_a_second_machine_after_the_upstream_is_gone
             component::small(name)
         );
     }
-    // The cache fetched them from the upstream and kept them.
-    let kept = catalog(&cache);
+    // The cache fetched them from the upstream and kept them. It stores what it served
+    // after serving it, so give it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut kept = catalog(&cache);
+    while !(kept.contains("fleet/a") && kept.contains("fleet/b"))
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        kept = catalog(&cache);
+    }
     assert!(
         kept.contains("fleet/a") && kept.contains("fleet/b"),
         "{kept}"
     );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let lock_text = lock.to_toml();
     assert!(
         lock_text.contains(&format!("registry = \"{}\"", upstream.host())),

@@ -126,6 +126,10 @@ fn every_documented_json_shape_is_what_wreg_prints() {
     printed.insert("why".into(), home.ok(&["--json", "why", "acme:base"]));
     printed.insert("outdated".into(), home.ok(&["--json", "outdated"]));
     printed.insert("update".into(), home.ok(&["--json", "update", "--dry-run"]));
+    printed.insert(
+        "bundle export".into(),
+        home.ok(&["--json", "bundle", "export", "bundle", "--lock", "p.lock"]),
+    );
 
     let documented = documented();
     assert_eq!(
