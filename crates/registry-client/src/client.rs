@@ -307,17 +307,12 @@ impl Client {
             OCI => {
                 let defaults = oci_defaults(upstream_metadata);
                 let (config, upstream, mirror) = (config.clone(), upstream.clone(), mirror.clone());
-                let backend = tokio::task::spawn_blocking(move || {
+                oci_off_the_workers(move || {
                     registry_oci::OciBackend::mirror_from_config(
                         &config, &upstream, &mirror, &defaults,
                     )
                 })
-                .await
-                .map_err(|err| Error::Io {
-                    path: None,
-                    source: std::io::Error::other(err),
-                })??;
-                Arc::new(backend)
+                .await?
             }
             other => {
                 return Err(Error::config(format!(
@@ -413,19 +408,11 @@ impl Client {
             #[cfg(feature = "oci")]
             OCI => {
                 let defaults = oci_defaults(&metadata);
-                // Finding credentials may wait on a Docker credential helper (up to
-                // `HELPER_TIMEOUT`): off the async worker threads. Once per registry per
-                // process, as every backend.
                 let (config, registry) = (config.clone(), registry.clone());
-                let backend = tokio::task::spawn_blocking(move || {
+                oci_off_the_workers(move || {
                     registry_oci::OciBackend::from_config(&config, &registry, &defaults)
                 })
-                .await
-                .map_err(|err| Error::Io {
-                    path: None,
-                    source: std::io::Error::other(err),
-                })??;
-                Arc::new(backend)
+                .await?
             }
             #[cfg(feature = "warg")]
             WARG => {
@@ -498,6 +485,22 @@ impl Client {
     pub(crate) fn refreshes(&self) -> bool {
         self.inner.refresh
     }
+}
+
+/// Builds an OCI backend on the blocking pool: finding credentials may wait on a Docker
+/// credential helper (up to `HELPER_TIMEOUT`), which must not hold an async worker. Once
+/// per registry per process, as every backend.
+#[cfg(feature = "oci")]
+async fn oci_off_the_workers(
+    build: impl FnOnce() -> Result<registry_oci::OciBackend, Error> + Send + 'static,
+) -> Result<Arc<dyn Backend>, Error> {
+    let backend = tokio::task::spawn_blocking(build)
+        .await
+        .map_err(|err| Error::Io {
+            path: None,
+            source: std::io::Error::other(err),
+        })??;
+    Ok(Arc::new(backend))
 }
 
 /// The OCI defaults a registry's metadata gives.

@@ -319,6 +319,27 @@ fn registry_config(data: &Path, addr: SocketAddr) -> String {
     )
 }
 
+/// Runs `skopeo --insecure-policy <args>` (Debian package `skopeo`) and returns its
+/// output; panics with what to install when it is missing, and with its error when it fails.
+pub fn skopeo(args: &[&str]) -> String {
+    let output = Command::new("skopeo")
+        .arg("--insecure-policy")
+        .args(args)
+        .output()
+        .unwrap_or_else(|_| {
+            panic!(
+                "`skopeo` is not installed: install the Debian package `skopeo` \
+                 (`apt-get install skopeo`), or run `.ci/run`"
+            )
+        });
+    assert!(
+        output.status.success(),
+        "skopeo {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("skopeo prints UTF-8")
+}
+
 /// Whether something listens on `addr` (for tests of servers that should be gone).
 pub fn is_listening(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()

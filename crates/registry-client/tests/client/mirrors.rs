@@ -2,32 +2,17 @@
 //! of a real upstream, what happens when either is down, and a mirror that serves wrong
 //! bytes.
 
-use registry_client::{Client, Dependency, LockFile, LockMode};
-use registry_config::ConfigLoader;
+use registry_client::{Dependency, LockFile, LockMode};
 use registry_core::{Error, PublishOptions};
 use test_support::{Distribution, component, is_listening};
 
-use crate::support::{package, version};
+use crate::support::{client_in as client, package, version};
 
 const PACKAGES: &[(&str, &str)] = &[
     ("fleet:a", "1.0.0"),
     ("fleet:b", "1.0.0"),
     ("fleet:b", "1.1.0"),
 ];
-
-fn client(dir: &std::path::Path, cache_dir: &str, text: &str) -> Client {
-    let path = dir.join("config.toml");
-    std::fs::write(&path, text).unwrap();
-    let config = ConfigLoader::new()
-        .user_file(&path)
-        .without_project_files()
-        .without_env()
-        .load()
-        .unwrap();
-    Client::builder(config)
-        .cache_dir(dir.join(cache_dir))
-        .build()
-}
 
 /// `fleet` maps to `upstream`, read through `mirrors` first.
 fn mirrored(upstream: &str, mirrors: &[&str]) -> String {

@@ -43,6 +43,12 @@ pub(crate) fn client_with(dir: &Path, extra: &str) -> Client {
 
 /// A client whose only config file is `text`, with its cache in `dir/cache`.
 pub(crate) fn client_from_toml(dir: &Path, text: &str) -> Client {
+    client_in(dir, "cache", text)
+}
+
+/// A client whose only config file is `text` (written to `dir/config.toml`), with its
+/// cache in `dir/<cache>`: another machine sharing the directory.
+pub(crate) fn client_in(dir: &Path, cache: &str, text: &str) -> Client {
     let path = dir.join("config.toml");
     std::fs::write(&path, text).unwrap();
     let config = ConfigLoader::new()
@@ -51,7 +57,7 @@ pub(crate) fn client_from_toml(dir: &Path, text: &str) -> Client {
         .without_env()
         .load()
         .unwrap();
-    Client::builder(config).cache_dir(dir.join("cache")).build()
+    Client::builder(config).cache_dir(dir.join(cache)).build()
 }
 
 pub(crate) fn package(name: &str) -> PackageRef {

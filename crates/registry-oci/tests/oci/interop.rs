@@ -2,32 +2,12 @@
 //! we read what it copies in from a hand-made OCI layout.
 
 use std::path::Path;
-use std::process::Command;
 
 use registry_core::{Backend, ContentDigest};
 use serde_json::{Value, json};
-use test_support::component;
+use test_support::{component, skopeo};
 
 use crate::support::{backend, package, publish, read_all, registry, version};
-
-fn skopeo(args: &[&str]) -> String {
-    let output = Command::new("skopeo")
-        .arg("--insecure-policy")
-        .args(args)
-        .output()
-        .unwrap_or_else(|_| {
-            panic!(
-                "`skopeo` is not installed: install the Debian package `skopeo` \
-                 (`apt-get install skopeo`), or run `.ci/run`"
-            )
-        });
-    assert!(
-        output.status.success(),
-        "skopeo {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
 
 #[tokio::test]
 async fn skopeo_reads_what_we_publish() {

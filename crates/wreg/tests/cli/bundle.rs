@@ -2,29 +2,9 @@
 //! as a registry, pushed into the site's registry; and skopeo reading our bundles and
 //! writing layouts we read.
 
-use std::process::Command;
-
-use test_support::{Distribution, component, is_listening};
+use test_support::{Distribution, component, is_listening, skopeo};
 
 use crate::{Home, s};
-
-fn skopeo(args: &[&str]) {
-    let output = Command::new("skopeo")
-        .arg("--insecure-policy")
-        .args(args)
-        .output()
-        .unwrap_or_else(|_| {
-            panic!(
-                "`skopeo` is not installed: install the Debian package `skopeo` \
-                 (`apt-get install skopeo`), or run `.ci/run`"
-            )
-        });
-    assert!(
-        output.status.success(),
-        "skopeo {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 /// Every file below `dir`.
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -100,10 +80,10 @@ fn a_bundle_carries_a_lock_file_to_a_site_without_a_network() {
         ),
     )
     .unwrap();
-    let out = home
-        .bare()
-        .args(["--config", s(&offline_config), "--cache-dir", "site-cache"])
-        .args([
+    home.ok_with(
+        &offline_config,
+        "site-cache",
+        &[
             "fetch",
             "--locked",
             "--dep",
@@ -112,13 +92,7 @@ fn a_bundle_carries_a_lock_file_to_a_site_without_a_network() {
             "fleet:b@^1",
             "-o",
             "site-deps",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     let fetched: Vec<_> = walk(&home.path("site-deps"))
         .iter()
@@ -157,18 +131,12 @@ fn a_bundle_carries_a_lock_file_to_a_site_without_a_network() {
         ),
     )
     .unwrap();
-    let got = home
-        .bare()
-        .args(["--config", s(&skopeo_config), "--cache-dir", "skopeo-cache"])
-        .args(["get", "fleet:b@1.1.0", "--registry", "copied", "-o", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        got.status.success(),
-        "{}",
-        String::from_utf8_lossy(&got.stderr)
+    let got = home.ok_with(
+        &skopeo_config,
+        "skopeo-cache",
+        &["get", "fleet:b@1.1.0", "--registry", "copied", "-o", "-"],
     );
-    assert_eq!(got.stdout, component::small("fleet:b@1.1.0"));
+    assert_eq!(got, component::small("fleet:b@1.1.0"));
 }
 
 #[test]

@@ -69,13 +69,23 @@ impl Home {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.wreg(args);
-        assert!(
-            out.status.success(),
-            "wreg {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        self.redact(&String::from_utf8_lossy(&out.stdout))
+        let out = succeeded(self.wreg(args), args);
+        self.redact(&String::from_utf8_lossy(&out))
+    }
+
+    /// `wreg` with another config file and the cache in `cache`: its output, after checking
+    /// that it succeeded.
+    fn ok_with(&self, config: &Path, cache: &str, args: &[&str]) -> Vec<u8> {
+        let out = self
+            .bare()
+            .arg("--config")
+            .arg(config)
+            .arg("--cache-dir")
+            .arg(self.path(cache))
+            .args(args)
+            .output()
+            .unwrap();
+        succeeded(out, args)
     }
 
     fn fails(&self, args: &[&str], code: i32) -> String {
@@ -98,6 +108,16 @@ impl Home {
         std::fs::write(&path, component::small(seed)).unwrap();
         path
     }
+}
+
+/// The standard output of a run that must have succeeded.
+fn succeeded(out: Output, args: &[&str]) -> Vec<u8> {
+    assert!(
+        out.status.success(),
+        "wreg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 fn s(path: &Path) -> &str {
