@@ -16,8 +16,6 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use bytes::Bytes;
-use futures_util::stream;
 use registry_config::Config;
 use registry_core::metadata::WasmMetadata;
 use registry_core::{
@@ -25,7 +23,6 @@ use registry_core::{
     PublishOptions, Registry, Release, Version, VersionInfo, async_trait,
 };
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncReadExt as _;
 
 use crate::manifest::{self, MANIFEST_MAX_BYTES, OCI_INDEX, OCI_MANIFEST, Parsed};
 use crate::publish::Artifact;
@@ -37,8 +34,6 @@ pub const BACKEND_NAME: &str = "oci-layout";
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// The largest `index.json` read (about 40,000 entries).
 const INDEX_MAX_BYTES: u64 = 16 * 1024 * 1024;
-/// Bytes read at a time from a blob.
-const CHUNK: usize = 1024 * 1024;
 
 /// `[registry."<name>".oci-layout]`.
 #[derive(Debug, Deserialize)]
@@ -347,20 +342,8 @@ impl Backend for LayoutBackend {
             }
             Err(err) => return Err(Error::io(&path, err)),
         };
-        Ok(Box::pin(stream::unfold(Some(file), move |file| {
-            let path = path.clone();
-            async move {
-                let mut file = file?;
-                let mut buffer = vec![0u8; CHUNK];
-                match file.read(&mut buffer).await {
-                    Ok(0) => None,
-                    Ok(n) => {
-                        buffer.truncate(n);
-                        Some((Ok(Bytes::from(buffer)), Some(file)))
-                    }
-                    Err(err) => Some((Err(Error::io(&path, err)), None)),
-                }
-            }
+        Ok(Box::pin(crate::publish::file_chunks(file, move |err| {
+            Error::io(&path, err)
         })))
     }
 

@@ -116,7 +116,10 @@ pub(crate) async fn publish(
     if !blob_exists(backend, &repository.tag(version), &layer_digest, package).await? {
         let mut file = spool.try_clone().map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
-        let chunks = file_chunks(tokio::fs::File::from_std(file));
+        let chunks = file_chunks(
+            tokio::fs::File::from_std(file),
+            OciDistributionError::IoError,
+        );
         backend
             .client()
             .push_blob_stream(&reference, chunks, &layer_digest, Some(size))
@@ -268,20 +271,25 @@ async fn blob_exists(
     }
 }
 
-/// The file's bytes as a stream of chunks.
-fn file_chunks(
+/// The file's bytes as a stream of chunks, a read error turned into `E` by `error` (the
+/// stream ends after it).
+pub(crate) fn file_chunks<E: Send + 'static>(
     file: tokio::fs::File,
-) -> impl futures_util::Stream<Item = oci_client::errors::Result<Bytes>> + Send + 'static {
-    stream::unfold(Some(file), |file| async move {
-        let mut file = file?;
-        let mut buffer = vec![0u8; CHUNK];
-        match file.read(&mut buffer).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buffer.truncate(n);
-                Some((Ok(Bytes::from(buffer)), Some(file)))
+    error: impl Fn(std::io::Error) -> E + Send + Sync + Clone + 'static,
+) -> impl futures_util::Stream<Item = Result<Bytes, E>> + Send + 'static {
+    stream::unfold(Some(file), move |file| {
+        let error = error.clone();
+        async move {
+            let mut file = file?;
+            let mut buffer = vec![0u8; CHUNK];
+            match file.read(&mut buffer).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buffer.truncate(n);
+                    Some((Ok(Bytes::from(buffer)), Some(file)))
+                }
+                Err(err) => Some((Err(error(err)), None)),
             }
-            Err(err) => Some((Err(OciDistributionError::IoError(err)), None)),
         }
     })
 }
