@@ -72,6 +72,42 @@ fn is_transient(err: &OciDistributionError) -> bool {
     }
 }
 
+/// The `oci-client` configuration for `registry` with `settings` (for publishing).
+fn client_config(settings: &OciSettings, registry: &Registry) -> Result<ClientConfig, Error> {
+    let protocol = match settings.effective_protocol(registry) {
+        Protocol::Http => ClientProtocol::Http,
+        Protocol::Https => ClientProtocol::Https,
+    };
+    let trust = settings.tls_trust(registry)?;
+    let extra_root_certificates = trust
+        .extra_roots
+        .into_iter()
+        .map(|root| match root {
+            RootCertificate::Pem(data) => Certificate {
+                encoding: CertificateEncoding::Pem,
+                data,
+            },
+            RootCertificate::Der(data) => Certificate {
+                encoding: CertificateEncoding::Der,
+                data,
+            },
+        })
+        .collect();
+    Ok(ClientConfig {
+        protocol,
+        connect_timeout: Some(Duration::from_secs(settings.connect_timeout.unwrap_or(10))),
+        read_timeout: Some(Duration::from_secs(settings.read_timeout.unwrap_or(60))),
+        accept_invalid_certificates: trust.insecure,
+        // One streamed PUT per blob: fewer round trips than chunked PATCHes, and no token
+        // can expire between the chunks of one upload.
+        use_monolithic_push: true,
+        extra_root_certificates,
+        platform_resolver: None,
+        user_agent: concat!("wreg/", env!("CARGO_PKG_VERSION")),
+        ..ClientConfig::default()
+    })
+}
+
 /// A package registry whose packages live in an OCI registry.
 ///
 /// Built once per registry and shared: the underlying HTTP client pools connections and
@@ -119,10 +155,6 @@ impl OciBackend {
         settings: OciSettings,
         sources: &CredentialSources,
     ) -> Result<Self, Error> {
-        let protocol = match settings.effective_protocol(&registry) {
-            Protocol::Http => ClientProtocol::Http,
-            Protocol::Https => ClientProtocol::Https,
-        };
         let trust = settings.tls_trust(&registry)?;
         let mut http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(settings.connect_timeout.unwrap_or(10)))
@@ -145,33 +177,7 @@ impl OciBackend {
         let http = http.build().map_err(|err| {
             Error::registry_with_source(&registry, "cannot build an HTTP client", err)
         })?;
-        let extra_root_certificates = trust
-            .extra_roots
-            .into_iter()
-            .map(|root| match root {
-                RootCertificate::Pem(data) => Certificate {
-                    encoding: CertificateEncoding::Pem,
-                    data,
-                },
-                RootCertificate::Der(data) => Certificate {
-                    encoding: CertificateEncoding::Der,
-                    data,
-                },
-            })
-            .collect();
-        let config = ClientConfig {
-            protocol,
-            connect_timeout: Some(Duration::from_secs(settings.connect_timeout.unwrap_or(10))),
-            read_timeout: Some(Duration::from_secs(settings.read_timeout.unwrap_or(60))),
-            accept_invalid_certificates: trust.insecure,
-            // One streamed PUT per blob: fewer round trips than chunked PATCHes, and no
-            // token can expire between the chunks of one upload.
-            use_monolithic_push: true,
-            extra_root_certificates,
-            platform_resolver: None,
-            user_agent: concat!("wreg/", env!("CARGO_PKG_VERSION")),
-            ..ClientConfig::default()
-        };
+        let config = client_config(&settings, &registry)?;
         let host = settings.oci_registry(&registry).to_owned();
         let (auth, credential_origin) = match &settings.auth {
             Some(auth) => (Some(auth.clone()), CredentialOrigin::Config),
@@ -303,12 +309,27 @@ impl OciBackend {
         )
     }
 
-    pub(crate) fn client(&self) -> &oci_client::Client {
-        &self.client
-    }
-
-    pub(crate) fn auth(&self) -> &RegistryAuth {
-        &self.auth
+    /// The client and credentials a publish to `package` uses. When the registry answers
+    /// with a token challenge, a push token is asked for here (its answer read with a cap,
+    /// as every token) and handed to a client of its own, so `oci-client` never reads a
+    /// token response; otherwise the shared client, with basic credentials or none.
+    pub(crate) async fn publisher(
+        &self,
+        package: &PackageRef,
+    ) -> Result<(oci_client::Client, RegistryAuth), Error> {
+        let repository = self.repository(package);
+        match self
+            .reader
+            .push_token(&repository.path)
+            .await
+            .map_err(|err| self.map_read(err, package, None))?
+        {
+            Some(token) => Ok((
+                oci_client::Client::new(client_config(&self.settings, &self.registry)?),
+                RegistryAuth::Bearer(token),
+            )),
+            None => Ok((self.client.clone(), self.auth.clone())),
+        }
     }
 
     pub(crate) fn registry(&self) -> &Registry {

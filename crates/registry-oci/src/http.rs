@@ -68,6 +68,8 @@ pub(crate) struct Reader {
     tokens: Mutex<HashMap<String, (String, Instant)>>,
     /// The registry asked for basic auth.
     basic: AtomicBool,
+    /// The last token challenge the registry sent.
+    challenge: Mutex<Option<Challenge>>,
     retry: RetryPolicy,
 }
 
@@ -80,6 +82,7 @@ impl std::fmt::Debug for Reader {
 }
 
 /// A `Bearer` challenge: where to get a token.
+#[derive(Clone)]
 struct Challenge {
     realm: String,
     service: Option<String>,
@@ -175,6 +178,7 @@ impl Reader {
             auth,
             tokens: Mutex::new(HashMap::new()),
             basic: AtomicBool::new(false),
+            challenge: Mutex::new(None),
             retry,
         }
     }
@@ -251,7 +255,13 @@ impl Reader {
                             if !matches!(self.auth, RegistryAuth::Bearer(_)) =>
                         {
                             tracing::debug!(realm = %challenge.realm, %repository, "asking for a token");
-                            self.fetch_token(&challenge, repository).await?;
+                            *self.challenge.lock().expect("not poisoned") = Some(challenge.clone());
+                            let scope = format!("repository:{repository}:pull");
+                            let (token, until) = self.request_token(&challenge, &scope).await?;
+                            self.tokens
+                                .lock()
+                                .expect("not poisoned")
+                                .insert(repository.to_owned(), (token, until));
                             continue;
                         }
                         Some(Scheme::Basic) if matches!(self.auth, RegistryAuth::Basic(..)) => {
@@ -312,10 +322,42 @@ impl Reader {
         }
     }
 
-    /// Asks the challenge's realm for a pull token for `repository`, and keeps it.
-    async fn fetch_token(&self, challenge: &Challenge, repository: &str) -> Result<(), ReadError> {
-        let scope = format!("repository:{repository}:pull");
-        let mut query = vec![("scope", scope.as_str())];
+    /// A token to push to `repository`, when the registry hands out tokens (it is asked
+    /// with `GET /v2/` first when no request has met its challenge yet); `None` when it
+    /// takes basic credentials or none, or a token is configured.
+    pub(crate) async fn push_token(&self, repository: &str) -> Result<Option<String>, ReadError> {
+        if matches!(self.auth, RegistryAuth::Bearer(_)) {
+            return Ok(None);
+        }
+        let known = self.challenge.lock().expect("not poisoned").clone();
+        let challenge = match known {
+            Some(challenge) => challenge,
+            None => {
+                let url = format!("{}/v2/", self.base);
+                let response = self.http.get(&url).send().await?;
+                let challenge = response
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_challenge);
+                match challenge {
+                    Some(Scheme::Bearer(challenge)) => challenge,
+                    _ => return Ok(None),
+                }
+            }
+        };
+        let scope = format!("repository:{repository}:pull,push");
+        Ok(Some(self.request_token(&challenge, &scope).await?.0))
+    }
+
+    /// Asks the challenge's realm for a token for `scope`: the token and when to stop
+    /// using it.
+    async fn request_token(
+        &self,
+        challenge: &Challenge,
+        scope: &str,
+    ) -> Result<(String, Instant), ReadError> {
+        let mut query = vec![("scope", scope)];
         if let Some(service) = &challenge.service {
             query.push(("service", service));
         }
@@ -358,12 +400,8 @@ impl Reader {
                 challenge.realm
             )))
         })?;
-        tracing::debug!(%repository, ?lifetime, "got a token");
-        self.tokens
-            .lock()
-            .expect("not poisoned")
-            .insert(repository.to_owned(), (token, until));
-        Ok(())
+        tracing::debug!(%scope, ?lifetime, "got a token");
+        Ok((token, until))
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use futures_util::stream;
 use oci_client::errors::OciDistributionError;
+use oci_client::secrets::RegistryAuth;
 use registry_core::{
     ContentDigest, ContentReader, Error, PackageRef, PublishOptions, Release, Version,
 };
@@ -60,6 +61,9 @@ pub(crate) async fn publish(
             Err(err) => return Err(err),
         }
     }
+
+    // The client and credentials for the pushes (a push token asked for by us, capped).
+    let (client, auth) = backend.publisher(package).await?;
 
     // Spool to an unnamed temporary file, hashing as we go.
     let spool = tempfile::tempfile().map_err(|err| Error::Io {
@@ -113,15 +117,14 @@ pub(crate) async fn publish(
 
     // The layer, from the file.
     let layer_digest = digest.to_string();
-    if !blob_exists(backend, &repository.tag(version), &layer_digest, package).await? {
+    if !blob_exists(backend, &client, &auth, &reference, &layer_digest, package).await? {
         let mut file = spool.try_clone().map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         let chunks = file_chunks(
             tokio::fs::File::from_std(file),
             OciDistributionError::IoError,
         );
-        backend
-            .client()
+        client
             .push_blob_stream(&reference, chunks, &layer_digest, Some(size))
             .await
             .map_err(|err| backend.map_error(err, package, Some(version)))?;
@@ -129,17 +132,24 @@ pub(crate) async fn publish(
 
     // The config blob.
     let artifact = Artifact::new(package, version, &info, &digest, size, SystemTime::now());
-    if !blob_exists(backend, &reference, &artifact.config_digest, package).await? {
-        backend
-            .client()
+    if !blob_exists(
+        backend,
+        &client,
+        &auth,
+        &reference,
+        &artifact.config_digest,
+        package,
+    )
+    .await?
+    {
+        client
             .push_blob(&reference, artifact.config.clone(), &artifact.config_digest)
             .await
             .map_err(|err| backend.map_error(err, package, Some(version)))?;
     }
 
     // The manifest, under the version's tag.
-    backend
-        .client()
+    client
         .push_manifest_raw(&reference, artifact.manifest, http_header(OCI_MANIFEST))
         .await
         .map_err(|err| backend.map_error(err, package, Some(version)))?;
@@ -252,16 +262,17 @@ fn image_manifest(
 
 async fn blob_exists(
     backend: &OciBackend,
+    client: &oci_client::Client,
+    auth: &RegistryAuth,
     reference: &oci_client::Reference,
     digest: &str,
     package: &PackageRef,
 ) -> Result<bool, Error> {
-    backend
-        .client()
-        .store_auth_if_needed(reference.resolve_registry(), backend.auth())
+    client
+        .store_auth_if_needed(reference.resolve_registry(), auth)
         .await;
     match backend
-        .retrying("blob", || backend.client().blob_exists(reference, digest))
+        .retrying("blob", || client.blob_exists(reference, digest))
         .await
     {
         Ok(exists) => Ok(exists),

@@ -182,9 +182,24 @@ impl WargBackend {
     }
 
     async fn client(&self) -> Result<Arc<FileSystemClient>, Error> {
+        // warg-client's own HTTP client has no timeouts, trusts the public roots only and
+        // reads whole answers: it talks to the server through our relay.
+        let key = crate::relay::RelayKey {
+            upstream: self.url.to_string(),
+            settings: format!(
+                "{:?} {:?} {:?} {:?} {:?}",
+                self.settings.ca_file,
+                self.settings.ca_pem,
+                self.settings.insecure_skip_tls_verify,
+                self.settings.connect_timeout,
+                self.settings.read_timeout
+            ),
+        };
+        let client_url = crate::relay::shared(key, || self.settings.http_client(&self.registry))?;
         storage::client(&ClientSpec {
             registry: &self.registry,
             url: &self.url,
+            client_url: &client_url,
             dirs: &self.dirs,
             auth_token: self.auth_token.as_ref().map(Secret::expose),
             auto_init: self.settings.auto_init(),

@@ -2,6 +2,20 @@
 
 use registry_core::{Error, PackageRef, Registry};
 use warg_api::v1::fetch::FetchError;
+
+/// An error and its causes, one sentence.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
 use warg_api::v1::package::PackageError;
 use warg_client::ClientError;
 use warg_client::api::ClientError as ApiError;
@@ -75,10 +89,9 @@ impl Context<'_> {
             },
             ClientError::Api(api) => self.map_api(api),
             ClientError::IoError(source) => Error::Io { path: None, source },
-            other => Error::registry_with_source(
+            other => Error::registry(
                 self.registry,
-                format!("warg request for `{package}` failed"),
-                other,
+                format!("warg request for `{package}` failed: {}", chain(&other)),
             ),
         }
     }
@@ -122,10 +135,9 @@ impl Context<'_> {
                     ),
                 }
             }
-            other => Error::registry_with_source(
+            other => Error::registry(
                 self.registry,
-                format!("warg request for `{package}` failed"),
-                other,
+                format!("warg request for `{package}` failed: {}", chain(&other)),
             ),
         }
     }

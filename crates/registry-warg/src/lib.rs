@@ -30,6 +30,7 @@
 
 mod backend;
 mod error;
+mod relay;
 mod settings;
 mod storage;
 

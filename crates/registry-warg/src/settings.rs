@@ -22,6 +22,7 @@ use crate::BACKEND_NAME;
 /// lock_timeout = 60                   # seconds to wait for another process's storage lock
 /// connect_timeout = 10                # seconds to reach the server (as for OCI)
 /// read_timeout = 60                   # seconds an answer may stall (as for OCI)
+/// ca_file = "/etc/ssl/private-ca.pem" # trust a private CA (or ca_pem = "..."), as for OCI
 /// keyring_backend = "secret-service"  # read a token or key missing above from this keyring
 /// ```
 ///
@@ -70,6 +71,16 @@ pub struct WargSettings {
     /// Seconds an answer may stall before the request fails (default 60, as for OCI).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_timeout: Option<u64>,
+    /// A PEM file of certificates to trust besides the public roots (a private CA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// PEM certificates to trust, inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
+    /// Accept any certificate (never for a registry reached over a network you do not
+    /// control).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_skip_tls_verify: Option<bool>,
     /// A keyring backend (as the `warg` CLI names them) to read a token or signing key from
     /// when none is configured above. Unset: the keyring is never touched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,27 +94,6 @@ impl WargSettings {
     /// # Errors
     /// A [`ConfigError`] naming the file, line and key of a bad value.
     pub fn from_config(config: &Config, registry: &Registry) -> Result<Setting<Self>, ConfigError> {
-        // TLS settings an OCI section takes, which warg-client cannot: it builds its own
-        // HTTP client (`reqwest::Client::new()`, the Mozilla roots only) and offers no way to
-        // give it another. Said plainly rather than as an unknown key.
-        for key in [
-            "ca_file",
-            "ca_pem",
-            "extra_root_certificates",
-            "insecure_skip_tls_verify",
-            "accept_invalid_certificates",
-        ] {
-            let path = format!("registry.\"{registry}\".{BACKEND_NAME}.{key}");
-            if let Some(entry) = config.get(&path)?.into_iter().next() {
-                return Err(ConfigError::invalid(
-                    &entry.origin,
-                    &path.parse()?,
-                    "a warg registry cannot be given TLS settings: warg-client 0.10 builds its \
-                     own HTTP client, which trusts the public (Mozilla) roots only; serve the \
-                     warg registry with a certificate from a public CA",
-                ));
-            }
-        }
         let settings = config.registry_settings(registry);
         Ok(settings.backend::<Self>(BACKEND_NAME)?.unwrap_or(Setting {
             value: Self::default(),
@@ -130,6 +120,52 @@ impl WargSettings {
     /// `connect_timeout` + `read_timeout`, and each piece of a download `read_timeout`.
     pub fn request_deadline(&self) -> Duration {
         Duration::from_secs(self.connect_timeout.unwrap_or(10) + self.read_timeout.unwrap_or(60))
+    }
+
+    /// The HTTP client requests to the server go through (by way of the relay): the
+    /// configured TLS trust and timeouts.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the registry and the file or key when `ca_file` cannot be
+    /// read or holds no PEM certificate.
+    pub(crate) fn http_client(&self, registry: &Registry) -> Result<reqwest::Client, Error> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(self.connect_timeout.unwrap_or(10)))
+            .read_timeout(Duration::from_secs(self.read_timeout.unwrap_or(60)))
+            .danger_accept_invalid_certs(self.insecure_skip_tls_verify.unwrap_or(false))
+            .user_agent(concat!("wreg/", env!("CARGO_PKG_VERSION")));
+        let mut bundles = Vec::new();
+        if let Some(path) = &self.ca_file {
+            let pem = std::fs::read(path).map_err(|err| {
+                Error::config(format!(
+                    "[registry.\"{registry}\".warg] ca_file = {}: cannot be read ({err})",
+                    path.display()
+                ))
+            })?;
+            bundles.push((format!("ca_file = {}", path.display()), pem));
+        }
+        if let Some(pem) = &self.ca_pem {
+            bundles.push(("ca_pem".to_owned(), pem.as_bytes().to_vec()));
+        }
+        for (what, pem) in bundles {
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "[registry.\"{registry}\".warg] {what}: holds no PEM certificate \
+                         (-----BEGIN CERTIFICATE-----)"
+                    ))
+                })?;
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        builder.build().map_err(|err| {
+            Error::config(format!(
+                "warg registry `{registry}`: cannot build an HTTP client: {err}"
+            ))
+        })
     }
 
     /// How long a download may stall between two pieces.
@@ -265,15 +301,20 @@ mod tests {
     }
 
     #[test]
-    fn tls_settings_warg_client_cannot_take_are_refused_by_name() {
-        for line in [
-            "ca_file = \"/etc/ca.pem\"",
-            "insecure_skip_tls_verify = true",
-        ] {
-            let err = parse(line).unwrap_err();
-            assert!(err.starts_with("config.toml:2:"), "{err}");
-            assert!(err.contains("cannot be given TLS settings"), "{err}");
-        }
+    fn tls_material_that_does_not_load_is_named() {
+        let registry: Registry = "example.com".parse().unwrap();
+        let missing = parse("ca_file = \"/no/such/ca.pem\"").unwrap();
+        let err = missing.http_client(&registry).unwrap_err().to_string();
+        assert!(
+            err.contains("ca_file = /no/such/ca.pem: cannot be read"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ca.pem");
+        std::fs::write(&file, "not a certificate").unwrap();
+        let settings = parse(&format!("ca_file = {:?}", file.display().to_string())).unwrap();
+        let err = settings.http_client(&registry).unwrap_err().to_string();
+        assert!(err.contains("holds no PEM certificate"), "{err}");
     }
 
     #[test]

@@ -42,6 +42,8 @@ impl StorageDirs {
 pub(crate) struct ClientSpec<'a> {
     pub(crate) registry: &'a Registry,
     pub(crate) url: &'a RegistryUrl,
+    /// Where warg-client sends its requests: the relay in front of `url`.
+    pub(crate) client_url: &'a str,
     pub(crate) dirs: &'a StorageDirs,
     pub(crate) auth_token: Option<&'a str>,
     pub(crate) auto_init: bool,
@@ -134,7 +136,7 @@ fn try_open(spec: &ClientSpec<'_>) -> Result<Result<FileSystemClient, PathBuf>, 
     };
     let namespace_map = FileSystemNamespaceMapStorage::new(spec.dirs.namespace_map.clone());
     let client = FileSystemClient::new(
-        spec.url.to_string(),
+        spec.client_url.to_owned(),
         registry,
         content,
         namespace_map,

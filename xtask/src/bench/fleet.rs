@@ -68,7 +68,9 @@ pub(super) fn pull_through(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Resu
          directly, and through a pull-through cache on loopback (a second `docker-registry`, \
          `proxy: remoteurl:` the far registry): `cache cold` starts a new, empty cache for \
          each run, `cache warm` uses the one the cold run filled, with an empty local cache \
-         (another machine). Ours lists the cache as the far registry's mirror \
+         (another machine), `lock file` the same with the lock file the warm run wrote (so \
+         blobs are asked for by digest and a pull-through cache answers them itself; without \
+         it, each tag list and manifest is checked with the far registry). Ours lists the cache as the far registry's mirror \
          (`[registry.\"<far>\".mirrors] order = [\"<cache>\", \"<far>\"]`); wkg, which has no \
          mirrors, is pointed at the cache as its registry"
     ));
@@ -78,7 +80,8 @@ pub(super) fn pull_through(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Resu
         app_number += 1;
         api_app(&dir.join(format!("app-{app_number}")), COUNT)
     };
-    let run = |contestant: &str, config: &str, app: &Path| -> Result<Sample> {
+    // `locked`: with the lock file already in the app directory (wkg reads its own there).
+    let run = |contestant: &str, config: &str, app: &Path, locked: bool| -> Result<Sample> {
         let cmd = if contestant == "ours" {
             let (wit, deps) = (app.join("wit"), app.join("deps"));
             let (wit, deps) = (wit.display().to_string(), deps.display().to_string());
@@ -87,7 +90,7 @@ pub(super) fn pull_through(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Resu
                 config,
                 app,
                 &["fetch", "--wit", &wit, "-o", &deps],
-                false,
+                locked,
             )
         } else {
             wkg_in_app(&wkg, &home, config, app, "wit fetch wit -t wasm")
@@ -106,10 +109,10 @@ pub(super) fn pull_through(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Resu
     };
 
     let mut direct_samples = empty();
-    let (mut cold, mut warm) = (empty(), empty());
+    let (mut cold, mut warm, mut locked) = (empty(), empty(), empty());
     for round in 0..RUNS {
         for (contestant, runs) in &mut direct_samples {
-            runs.push(run(contestant, &far_config, &new_app()?)?);
+            runs.push(run(contestant, &far_config, &new_app()?, false)?);
         }
         for i in 0..contestants.len() {
             let contestant = contestants[i];
@@ -130,8 +133,18 @@ pub(super) fn pull_through(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Resu
             } else {
                 write_config(&dir.join(format!("cache-{round}.toml")), &cache.host())?
             };
-            cold[i].1.push(run(contestant, &config, &new_app()?)?);
-            warm[i].1.push(run(contestant, &config, &new_app()?)?);
+            cold[i]
+                .1
+                .push(run(contestant, &config, &new_app()?, false)?);
+            let warm_app = new_app()?;
+            warm[i].1.push(run(contestant, &config, &warm_app, false)?);
+            // Another machine with the lock file the warm run wrote: digests are known, so
+            // blobs are asked for by digest and the cache serves them itself.
+            let locked_app = new_app()?;
+            std::fs::copy(warm_app.join("wkg.lock"), locked_app.join("wkg.lock"))?;
+            locked[i]
+                .1
+                .push(run(contestant, &config, &locked_app, true)?);
         }
     }
     push_medians(
@@ -148,6 +161,11 @@ pub(super) fn pull_through(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Resu
         rows,
         format!("fleet: {COUNT} packages via pull-through cache, cache warm"),
         warm,
+    );
+    push_medians(
+        rows,
+        format!("fleet: {COUNT} packages via pull-through cache, cache warm, lock file"),
+        locked,
     );
     Ok(())
 }

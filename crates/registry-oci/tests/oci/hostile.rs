@@ -493,3 +493,65 @@ async fn retry_after_is_honoured_in_seconds_and_as_a_date() {
         );
     }
 }
+
+/// A token service that answers with more than a token: refused at 64 KiB, whether the
+/// token is for reading or for a publish (which asks for its push token itself, so
+/// `oci-client` never reads a token response).
+#[tokio::test]
+async fn an_oversized_token_response_is_refused_for_reads_and_publishes() {
+    let server = MockServer::start().await;
+    let realm = format!("{}/token", server.uri());
+    let challenge = format!("Bearer realm=\"{realm}\",service=\"hostile\"");
+    Mock::given(method("GET"))
+        .and(path_regex("^/v2/"))
+        .respond_with(
+            ResponseTemplate::new(401).insert_header("WWW-Authenticate", challenge.as_str()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("Content-Type", "application/json")
+                .set_body_string(format!(r#"{{"token":"{}"}}"#, "t".repeat(1 << 20))),
+        )
+        .mount(&server)
+        .await;
+    let backend = mock_backend(&server, OciSettings::default());
+    let err = backend
+        .list_versions(&package("hostile:widget"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the token response is 1048588 bytes, over the 65536-byte limit"),
+        "{err}"
+    );
+    // Overwriting skips the check for an existing release, so the push token is the first
+    // thing asked for.
+    let mut overwrite = registry_core::PublishOptions::default();
+    overwrite.allow_overwrite = true;
+    let fresh = mock_backend(&server, OciSettings::default());
+    let err = fresh
+        .publish(
+            &package("hostile:widget"),
+            &version("1.0.0"),
+            Box::pin(std::io::Cursor::new(component::small("never sent"))),
+            &overwrite,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("over the 65536-byte limit"),
+        "{err}"
+    );
+    let pushes = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() != "GET")
+        .count();
+    assert_eq!(pushes, 0, "nothing was pushed");
+}

@@ -5,3 +5,4 @@ mod faults;
 mod publish;
 mod storage;
 mod support;
+mod tls;
