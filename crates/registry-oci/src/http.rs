@@ -126,6 +126,15 @@ fn parse_challenge(value: &str) -> Option<Scheme> {
     }))
 }
 
+/// The challenge an answer's `WWW-Authenticate` header makes, if any.
+fn challenge_of(response: &reqwest::Response) -> Option<Scheme> {
+    response
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_challenge)
+}
+
 /// How long a `Retry-After` asks to wait: seconds, or an HTTP date.
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
@@ -245,12 +254,7 @@ impl Reader {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) if response.status() == StatusCode::UNAUTHORIZED && !challenged => {
                     challenged = true;
-                    let challenge = response
-                        .headers()
-                        .get(WWW_AUTHENTICATE)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_challenge);
-                    match challenge {
+                    match challenge_of(&response) {
                         Some(Scheme::Bearer(challenge))
                             if !matches!(self.auth, RegistryAuth::Bearer(_)) =>
                         {
@@ -335,12 +339,7 @@ impl Reader {
             None => {
                 let url = format!("{}/v2/", self.base);
                 let response = self.http.get(&url).send().await?;
-                let challenge = response
-                    .headers()
-                    .get(WWW_AUTHENTICATE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_challenge);
-                match challenge {
+                match challenge_of(&response) {
                     Some(Scheme::Bearer(challenge)) => challenge,
                     _ => return Ok(None),
                 }

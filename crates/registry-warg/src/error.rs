@@ -4,7 +4,7 @@ use registry_core::{Error, PackageRef, Registry};
 use warg_api::v1::fetch::FetchError;
 
 /// An error and its causes, one sentence.
-fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

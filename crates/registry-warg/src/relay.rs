@@ -225,12 +225,7 @@ async fn relay(state: &State, request: Request<Incoming>) -> Response<Body> {
         Ok(response) => response,
         Err(err) => {
             tracing::debug!(%target, "relayed request failed: {err:#}");
-            let mut why = err.to_string();
-            let mut source = std::error::Error::source(&err);
-            while let Some(cause) = source {
-                why = format!("{why}: {cause}");
-                source = cause.source();
-            }
+            let why = crate::error::chain(&err);
             return if err.is_timeout() {
                 answer(
                     StatusCode::GATEWAY_TIMEOUT,
