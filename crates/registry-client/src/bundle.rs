@@ -34,14 +34,7 @@ impl BundleRequest {
     pub fn from_lock(lock: &LockFile) -> Result<Vec<Self>, Error> {
         let mut requests: Vec<Self> = Vec::new();
         for package in &lock.packages {
-            let registry = package
-                .registry
-                .as_deref()
-                .map(str::parse::<Registry>)
-                .transpose()
-                .map_err(|err| Error::InvalidInput {
-                    message: format!("the lock file's registry for {}: {err}", package.name),
-                })?;
+            let registry = package.registry_name()?;
             for pin in &package.versions {
                 if !requests
                     .iter()

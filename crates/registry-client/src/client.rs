@@ -278,6 +278,13 @@ impl Client {
     /// backend (an OCI layout, a directory), else OCI with the upstream's repository layout
     /// and the mirror's own connection settings and credentials. Mirrors are not asked for
     /// a well-known document.
+    #[cfg_attr(
+        not(feature = "oci"),
+        expect(
+            unused_variables,
+            reason = "only an OCI mirror takes the upstream's layout"
+        )
+    )]
     async fn mirror_backend(
         &self,
         upstream: &Registry,
@@ -298,11 +305,7 @@ impl Client {
             .default_backend()
             .map_or_else(|| OCI.to_owned(), |s| s.value);
         let backend: Arc<dyn Backend> = match kind.as_str() {
-            local::BACKEND_NAME => Arc::new(LocalBackend::from_config(config, mirror)?),
-            #[cfg(feature = "oci")]
-            registry_oci::layout::BACKEND_NAME => {
-                Arc::new(registry_oci::LayoutBackend::from_config(config, mirror)?)
-            }
+            kind if is_directory_backend(kind) => directory_backend(kind, config, mirror)?,
             #[cfg(feature = "oci")]
             OCI => {
                 let defaults = oci_defaults(upstream_metadata);
@@ -316,7 +319,8 @@ impl Client {
             }
             other => {
                 return Err(Error::config(format!(
-                    "a `{other}` registry cannot be a mirror; a mirror is an OCI registry                      (a pull-through cache), an `oci-layout` bundle or a `local` directory"
+                    "a `{other}` registry cannot be a mirror; a mirror is an OCI registry \
+                     (a pull-through cache), an `oci-layout` bundle or a `local` directory"
                 )));
             }
         };
@@ -400,11 +404,7 @@ impl Client {
             .unwrap_or_else(|| OCI.to_owned());
         tracing::debug!(%registry, backend = %kind, "building a backend");
         let backend: Arc<dyn Backend> = match kind.as_str() {
-            local::BACKEND_NAME => Arc::new(LocalBackend::from_config(config, registry)?),
-            #[cfg(feature = "oci")]
-            registry_oci::layout::BACKEND_NAME => {
-                Arc::new(registry_oci::LayoutBackend::from_config(config, registry)?)
-            }
+            kind if is_directory_backend(kind) => directory_backend(kind, config, registry)?,
             #[cfg(feature = "oci")]
             OCI => {
                 let defaults = oci_defaults(&metadata);
@@ -485,6 +485,32 @@ impl Client {
     pub(crate) fn refreshes(&self) -> bool {
         self.inner.refresh
     }
+}
+
+/// Whether `kind` names a backend that reads a directory on this machine.
+fn is_directory_backend(kind: &str) -> bool {
+    #[cfg(feature = "oci")]
+    if kind == registry_oci::layout::BACKEND_NAME {
+        return true;
+    }
+    kind == local::BACKEND_NAME
+}
+
+/// The backend of `registry` that reads a directory: a `local` registry, or an OCI image
+/// layout (`oci-layout`, a bundle). The same for a registry and for a mirror.
+fn directory_backend(
+    kind: &str,
+    config: &Config,
+    registry: &Registry,
+) -> Result<Arc<dyn Backend>, Error> {
+    #[cfg(feature = "oci")]
+    if kind == registry_oci::layout::BACKEND_NAME {
+        return Ok(Arc::new(registry_oci::LayoutBackend::from_config(
+            config, registry,
+        )?));
+    }
+    debug_assert_eq!(kind, local::BACKEND_NAME);
+    Ok(Arc::new(LocalBackend::from_config(config, registry)?))
 }
 
 /// Builds an OCI backend on the blocking pool: finding credentials may wait on a Docker

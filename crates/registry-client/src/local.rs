@@ -118,21 +118,11 @@ pub(crate) async fn hash_file(path: &Path) -> std::io::Result<(ContentDigest, u6
 
 /// A file's bytes as a content stream.
 pub(crate) fn file_stream(file: tokio::fs::File, path: PathBuf) -> ContentStream {
-    Box::pin(futures_util::stream::unfold(Some(file), move |file| {
-        let path = path.clone();
-        async move {
-            let mut file = file?;
-            let mut buffer = vec![0u8; CHUNK];
-            match file.read(&mut buffer).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buffer.truncate(n);
-                    Some((Ok(buffer.into()), Some(file)))
-                }
-                Err(err) => Some((Err(Error::io(path, err)), None)),
-            }
-        }
-    }))
+    use futures_util::TryStreamExt as _;
+    Box::pin(
+        tokio_util::io::ReaderStream::with_capacity(file, CHUNK)
+            .map_err(move |err| Error::io(&path, err)),
+    )
 }
 
 #[async_trait]

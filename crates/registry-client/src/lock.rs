@@ -49,6 +49,23 @@ pub struct LockedPackage {
     pub versions: Vec<LockedVersion>,
 }
 
+impl LockedPackage {
+    /// The registry it came from, parsed.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the package when the lock file's name for its registry
+    /// is not a registry name.
+    pub fn registry_name(&self) -> Result<Option<Registry>, Error> {
+        self.registry
+            .as_deref()
+            .map(str::parse::<Registry>)
+            .transpose()
+            .map_err(|err| Error::InvalidInput {
+                message: format!("the lock file's registry for {}: {err}", self.name),
+            })
+    }
+}
+
 /// One requirement's pin.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockedVersion {

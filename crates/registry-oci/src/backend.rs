@@ -18,7 +18,7 @@ use crate::credentials::{CredentialOrigin, CredentialSources};
 use crate::http::{ReadError, Reader, TAGS_MAX_BYTES};
 use crate::manifest::{self, Parsed};
 use crate::reference::{Repository, tag_to_version};
-use crate::settings::{Auth, OciDefaults, OciSettings, Protocol, RootCertificate};
+use crate::settings::{Auth, OciDefaults, OciSettings, Protocol, RootCertificate, TlsTrust};
 
 /// Tags asked for per page when listing versions.
 const TAG_PAGE: usize = 1000;
@@ -72,16 +72,17 @@ fn is_transient(err: &OciDistributionError) -> bool {
     }
 }
 
-/// The `oci-client` configuration for `registry` with `settings` (for publishing).
-fn client_config(settings: &OciSettings, registry: &Registry) -> Result<ClientConfig, Error> {
+/// The `oci-client` configuration for `registry` with `settings` and `trust` (for
+/// publishing).
+fn client_config(settings: &OciSettings, registry: &Registry, trust: &TlsTrust) -> ClientConfig {
     let protocol = match settings.effective_protocol(registry) {
         Protocol::Http => ClientProtocol::Http,
         Protocol::Https => ClientProtocol::Https,
     };
-    let trust = settings.tls_trust(registry)?;
     let extra_root_certificates = trust
         .extra_roots
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|root| match root {
             RootCertificate::Pem(data) => Certificate {
                 encoding: CertificateEncoding::Pem,
@@ -93,7 +94,7 @@ fn client_config(settings: &OciSettings, registry: &Registry) -> Result<ClientCo
             },
         })
         .collect();
-    Ok(ClientConfig {
+    ClientConfig {
         protocol,
         connect_timeout: Some(Duration::from_secs(settings.connect_timeout.unwrap_or(10))),
         read_timeout: Some(Duration::from_secs(settings.read_timeout.unwrap_or(60))),
@@ -105,7 +106,7 @@ fn client_config(settings: &OciSettings, registry: &Registry) -> Result<ClientCo
         platform_resolver: None,
         user_agent: concat!("wreg/", env!("CARGO_PKG_VERSION")),
         ..ClientConfig::default()
-    })
+    }
 }
 
 /// A package registry whose packages live in an OCI registry.
@@ -116,6 +117,8 @@ pub struct OciBackend {
     /// The package registry (for messages).
     registry: Registry,
     settings: OciSettings,
+    /// The TLS trust `settings` give, read once (`ca_file`).
+    trust: TlsTrust,
     client: oci_client::Client,
     /// Manifests, tags and blobs are read with our own requests (capped, `Retry-After`);
     /// `client` publishes.
@@ -177,7 +180,7 @@ impl OciBackend {
         let http = http.build().map_err(|err| {
             Error::registry_with_source(&registry, "cannot build an HTTP client", err)
         })?;
-        let config = client_config(&settings, &registry)?;
+        let config = client_config(&settings, &registry, &trust);
         let host = settings.oci_registry(&registry).to_owned();
         let (auth, credential_origin) = match &settings.auth {
             Some(auth) => (Some(auth.clone()), CredentialOrigin::Config),
@@ -202,6 +205,7 @@ impl OciBackend {
         Ok(Self {
             registry,
             settings,
+            trust,
             client: oci_client::Client::new(config),
             reader,
             auth,
@@ -325,7 +329,7 @@ impl OciBackend {
             .map_err(|err| self.map_read(err, package, None))?
         {
             Some(token) => Ok((
-                oci_client::Client::new(client_config(&self.settings, &self.registry)?),
+                oci_client::Client::new(client_config(&self.settings, &self.registry, &self.trust)),
                 RegistryAuth::Bearer(token),
             )),
             None => Ok((self.client.clone(), self.auth.clone())),

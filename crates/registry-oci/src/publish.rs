@@ -11,7 +11,6 @@ use std::io::{Seek, SeekFrom};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::stream;
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use registry_core::{
@@ -286,23 +285,10 @@ async fn blob_exists(
 /// stream ends after it).
 pub(crate) fn file_chunks<E: Send + 'static>(
     file: tokio::fs::File,
-    error: impl Fn(std::io::Error) -> E + Send + Sync + Clone + 'static,
+    error: impl FnMut(std::io::Error) -> E + Send + 'static,
 ) -> impl futures_util::Stream<Item = Result<Bytes, E>> + Send + 'static {
-    stream::unfold(Some(file), move |file| {
-        let error = error.clone();
-        async move {
-            let mut file = file?;
-            let mut buffer = vec![0u8; CHUNK];
-            match file.read(&mut buffer).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buffer.truncate(n);
-                    Some((Ok(Bytes::from(buffer)), Some(file)))
-                }
-                Err(err) => Some((Err(error(err)), None)),
-            }
-        }
-    })
+    use futures_util::TryStreamExt as _;
+    tokio_util::io::ReaderStream::with_capacity(file, CHUNK).map_err(error)
 }
 
 /// `time` as RFC 3339 in UTC, to the second.

@@ -340,6 +340,20 @@ pub fn skopeo(args: &[&str]) -> String {
     String::from_utf8(output.stdout).expect("skopeo prints UTF-8")
 }
 
+/// A memory figure of this process from `/proc/self/status`, in KiB: `VmRSS` (resident now)
+/// or `VmHWM` (the peak); 0 where there is no such file.
+pub fn memory_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// Whether something listens on `addr` (for tests of servers that should be gone).
 pub fn is_listening(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()

@@ -132,7 +132,7 @@ const LOAD_CHILD: &str = "REGISTRY_CLIENT_TEST_LOAD_CHILD";
 const LOAD_PACKAGE_BYTES: usize = 512 * 1024;
 
 /// A process may grow by this much while fetching the 200 packages (100 MiB).
-const LOAD_MEMORY_BOUND_KIB: usize = 48 * 1024;
+const LOAD_MEMORY_BOUND_KIB: u64 = 48 * 1024;
 
 fn load_component(name: &str) -> Vec<u8> {
     component::build(&component::Spec {
@@ -146,19 +146,6 @@ fn load_component(name: &str) -> Vec<u8> {
 
 fn load_names() -> Vec<String> {
     (0..200).map(|i| format!("load:pkg{i}")).collect()
-}
-
-/// The resident memory of this process, in KiB.
-fn rss_kib() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
-                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// 200 concurrent fetches (100 MiB) through one `Client` against the real registry: all
@@ -231,16 +218,19 @@ fn load_child(host: &str, dir: &std::path::Path) {
         .iter()
         .map(|n| Dependency::new(package(n), "^1".parse().unwrap()))
         .collect();
-    let (sockets_before, rss_before) = (open_sockets(), rss_kib());
+    let (sockets_before, rss_before) = (open_sockets(), test_support::memory_kib("VmRSS"));
     let peak_sockets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let peak_rss = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let peak_rss = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = {
         let (peak_sockets, peak_rss, done) = (peak_sockets.clone(), peak_rss.clone(), done.clone());
         std::thread::spawn(move || {
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
                 peak_sockets.fetch_max(open_sockets(), std::sync::atomic::Ordering::Relaxed);
-                peak_rss.fetch_max(rss_kib(), std::sync::atomic::Ordering::Relaxed);
+                peak_rss.fetch_max(
+                    test_support::memory_kib("VmRSS"),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 std::thread::sleep(std::time::Duration::from_millis(2));
             }
         })

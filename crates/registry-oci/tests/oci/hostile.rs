@@ -440,16 +440,7 @@ fn huge_child(addr: &str) {
         err.to_string().contains("over the 4194304-byte limit"),
         "{err}"
     );
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let peak = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .unwrap()
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .to_owned();
-    println!("peak_kib={peak}");
+    println!("peak_kib={}", test_support::memory_kib("VmHWM"));
 }
 
 /// `429` and `503` wait what `Retry-After` says (seconds, or an HTTP date) instead of the

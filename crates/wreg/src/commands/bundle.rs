@@ -6,10 +6,10 @@ use std::fmt;
 use anyhow::{Result, bail};
 use registry_client::bundle::{self, BundleRequest, Bundled};
 use registry_client::{Client, LockFile};
-use registry_core::{PackageSpec, Registry};
+use registry_core::PackageSpec;
 use serde::Serialize;
 
-use super::usage;
+use super::{registry_flag, usage};
 use crate::cli::{BundleCommand, Global};
 use crate::output::{self, Channel};
 
@@ -32,12 +32,7 @@ impl fmt::Display for Report {
 pub(super) async fn run(command: BundleCommand, client: &Client, global: &Global) -> Result<()> {
     let (dir, releases) = match command {
         BundleCommand::Export(args) => {
-            let registry: Option<Registry> = args
-                .registry
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(usage)?;
+            let registry = registry_flag(args.registry.as_deref())?;
             let requests = if args.packages.is_empty() {
                 let Some(lock) = LockFile::load(&args.lock)? else {
                     bail!(
@@ -70,12 +65,7 @@ pub(super) async fn run(command: BundleCommand, client: &Client, global: &Global
             (args.dir, releases)
         }
         BundleCommand::Import(args) => {
-            let registry: Option<Registry> = args
-                .registry
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(usage)?;
+            let registry = registry_flag(args.registry.as_deref())?;
             let releases = bundle::import(client, &args.dir, registry.as_ref()).await?;
             (args.dir, releases)
         }

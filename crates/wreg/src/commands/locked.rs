@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use registry_client::{Client, LockFile, LockedVersion, Resolution, wit};
-use registry_core::{ContentDigest, PackageRef, Registry, Release, Version, VersionInfo};
+use registry_core::{ContentDigest, PackageRef, Release, Version, VersionInfo};
 use serde::Serialize;
 
 use super::{route, usage};
@@ -366,8 +366,8 @@ pub(super) async fn update(client: &Client, global: &Global, args: &UpdateArgs) 
         if !only.is_empty() && !only.contains(&locked.name) {
             continue;
         }
-        let route = route(client, &locked.name, locked.registry.as_deref()).await?;
-        let registry: Option<Registry> = locked.registry.as_deref().map(str::parse).transpose()?;
+        let registry = locked.registry_name()?;
+        let route = client.route_via(&locked.name, registry.as_ref()).await?;
         for pin in &locked.versions {
             let release = route.resolve(&pin.requirement).await?;
             if release.version == pin.version && release.digest == pin.digest {

@@ -117,13 +117,16 @@ fn client(global: &Global) -> Result<Client> {
     Ok(builder.build())
 }
 
+/// A `--registry` flag's value.
+pub(crate) fn registry_flag(flag: Option<&str>) -> Result<Option<Registry>> {
+    flag.map(str::parse).transpose().map_err(usage)
+}
+
 /// The route of `package`: from `--registry` when given, else the configured one.
 async fn route(client: &Client, package: &PackageRef, registry: Option<&str>) -> Result<Route> {
-    let registry: Option<Registry> = registry.map(|r| r.parse().map_err(usage)).transpose()?;
-    Ok(match registry {
-        Some(registry) => client.route_to(package, &registry).await?,
-        None => client.route(package).await?,
-    })
+    Ok(client
+        .route_via(package, registry_flag(registry)?.as_ref())
+        .await?)
 }
 
 /// A lock file in use: loaded, changed by resolutions, saved only if it changed (and never
