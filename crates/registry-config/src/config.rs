@@ -120,6 +120,18 @@ pub struct RegistrySettings<'a> {
     node: Option<&'a Node>,
 }
 
+impl RegistrySettings<'static> {
+    /// The settings of a registry nothing configures: for backends built from settings
+    /// given in code, so that a bad value is still reported as a [`ConfigError`] (located
+    /// at "settings from `the calling program`").
+    pub fn unconfigured(registry: Registry) -> Self {
+        Self {
+            registry,
+            node: None,
+        }
+    }
+}
+
 impl RegistrySettings<'_> {
     /// The registry.
     pub fn registry(&self) -> &Registry {
@@ -165,6 +177,39 @@ impl RegistrySettings<'_> {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The key path of `key` (dotted, e.g. `auth.username`) in a backend section:
+    /// `registry."<name>".<backend>.<key>`.
+    pub fn key_path(&self, backend: &str, key: &str) -> KeyPath {
+        let mut path = KeyPath::new(["registry", self.registry.as_str(), backend]);
+        for segment in key.split('.').filter(|s| !s.is_empty()) {
+            path.push(segment);
+        }
+        path
+    }
+
+    /// Where `key` of a backend section was set: the key's own file, line and column when
+    /// it is set, else the section's, else the registry's; `None` when nothing configures
+    /// the registry.
+    pub fn origin_of(&self, backend: &str, key: &str) -> Option<Origin> {
+        let node = self.node?;
+        let path = self.key_path(backend, key);
+        let segments = &path.segments()[2..];
+        (0..=segments.len())
+            .rev()
+            .find_map(|n| node.get(&segments[..n]))
+            .map(|node| node.origin().clone())
+    }
+
+    /// A [`ConfigError::Invalid`] for `key` of a backend section, located by
+    /// [`origin_of`](Self::origin_of) ("settings from `the calling program`" when nothing
+    /// configures the registry): how a backend reports a bad value it notices after deserializing.
+    pub fn invalid(&self, backend: &str, key: &str, message: impl Into<String>) -> ConfigError {
+        let origin = self.origin_of(backend, key).unwrap_or_else(|| Origin::Tool {
+            name: "the calling program".to_owned(),
+        });
+        ConfigError::invalid(&origin, &self.key_path(backend, key), message)
     }
 
     /// The merged `[registry."<name>".<backend>]` section, deserialized into the backend's

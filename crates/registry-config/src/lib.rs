@@ -70,8 +70,7 @@
 #![deny(missing_docs)]
 
 mod config;
-mod error;
-mod key;
+pub mod fs;
 mod layer;
 mod load;
 mod mutate;
@@ -80,9 +79,8 @@ mod origin;
 mod schema;
 
 pub use config::{Config, Entry, LayerInfo, RegistryMapping, RegistrySettings, Setting};
-pub use error::ConfigError;
-pub use key::KeyPath;
+pub use registry_core::{ConfigError, KeyPath, Origin, Scope};
 pub use load::{ConfigLoader, PROJECT_FILE, ToolLayer, env};
 pub use mutate::Target;
-pub use origin::{Origin, Scope, SourceText};
+pub use origin::SourceText;
 pub use registry_core::Secret;

@@ -1,6 +1,5 @@
 //! Changing a layer's file: set and unset values, then save without losing comments.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use registry_core::{PackageRef, Registry};
@@ -432,26 +431,8 @@ fn write_if_unchanged(path: &Path, expected: Option<&str>, text: &str) -> Result
         });
     }
 
-    let mut temp = tempfile::Builder::new()
-        .prefix(".config.toml.")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|err| ConfigError::io("create a temporary file in", dir, err))?;
-    let write_err = |err| ConfigError::io("write", temp_path_hint(path), err);
-    temp.write_all(text.as_bytes()).map_err(write_err)?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        // Keep the permissions of the file being replaced (it may hold credentials).
-        temp.as_file()
-            .set_permissions(meta.permissions())
-            .map_err(write_err)?;
-    }
-    temp.as_file().sync_all().map_err(write_err)?;
-    temp.persist(path)
-        .map_err(|err| ConfigError::io("replace", path, err.error))?;
-    // Make the rename itself durable where the platform allows syncing a directory.
-    if let Ok(dir) = std::fs::File::open(dir) {
-        let _ = dir.sync_all();
-    }
+    crate::fs::write_atomic(path, text.as_bytes(), crate::fs::Durability::Synced)
+        .map_err(|err| ConfigError::io("write", path, err))?;
     drop(lock);
     Ok(())
 }
@@ -462,6 +443,3 @@ fn lock_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-fn temp_path_hint(path: &Path) -> PathBuf {
-    path.with_extension("toml.tmp")
-}

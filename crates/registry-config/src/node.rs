@@ -41,7 +41,7 @@ impl std::fmt::Debug for Node {
             Node::Table { entries, .. } => {
                 let mut map = f.debug_map();
                 for (key, node) in entries {
-                    if crate::key::is_secret_key(key) {
+                    if registry_core::is_secret_key(key) {
                         map.entry(key, &format_args!("<redacted>"));
                     } else {
                         map.entry(key, node);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use semver::Version;
 
-use crate::{ContentDigest, PackageRef, Registry};
+use crate::{ConfigError, ContentDigest, PackageRef, Registry};
 
 /// A `Result` whose error is this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -116,11 +116,85 @@ pub enum Error {
         message: String,
     },
 
-    /// A configuration value is wrong or missing. The source is the configuration crate's
-    /// error (`registry_config::ConfigError` for a loaded file), which names the file, line,
-    /// column and key; [`Error::config_source`] gives it back for callers that match on it.
+    /// A configuration value is wrong or missing, wherever it was noticed (loading a file,
+    /// a backend reading its section, a manifest, a dependency file or a lock file): the
+    /// [`ConfigError`] names the file, line, column and key.
     #[error(transparent)]
-    Config(Box<dyn std::error::Error + Send + Sync + 'static>),
+    Config(Box<ConfigError>),
+
+    /// The release is already published. Publishing never overwrites a release.
+    #[error(
+        "`{package}@{version}` is already published in registry `{registry}`{}; {}",
+        existing.as_ref().map(|d| format!(" as {d}")).unwrap_or_default(),
+        already_published_hint(existing.as_ref(), attempted.as_ref())
+    )]
+    AlreadyPublished {
+        /// The registry that has it.
+        registry: Registry,
+        /// The package.
+        package: PackageRef,
+        /// The version.
+        version: Version,
+        /// The digest of the release that is there, when the registry says.
+        existing: Option<ContentDigest>,
+        /// The digest of the content that was to be published, when known.
+        attempted: Option<ContentDigest>,
+    },
+
+    /// Offline, and what was asked for is not in the cache (or the lock file).
+    #[error(
+        "`{package}`: {what} is not in the cache, and the client is offline; run once online \
+         (without --offline) to fill the cache"
+    )]
+    NotCached {
+        /// The package.
+        package: PackageRef,
+        /// What is missing: `the version list`, `release 1.2.0`, `content sha256:..`.
+        what: String,
+    },
+
+    /// The lock file would have to change, and changes are not allowed (`--locked`).
+    #[error(
+        "the lock file is out of date for `{package}`: {reason}; run without --locked to \
+         update it"
+    )]
+    LockOutOfDate {
+        /// The package whose entry would change.
+        package: PackageRef,
+        /// What would change.
+        reason: String,
+    },
+
+    /// WIT that does not parse, resolve or encode.
+    #[error("{}{message}", location(path, *line, *column))]
+    InvalidWit {
+        /// The file or directory.
+        path: PathBuf,
+        /// 1-based line, when the parser says.
+        line: Option<usize>,
+        /// 1-based column, when the parser says.
+        column: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A new release of a WIT package removes or changes what an earlier (or later)
+    /// release of its series offers.
+    #[error(
+        "`{package}@{new}` is not compatible with `{package}@{previous}`:\n{}\npublish it \
+         under a new major version (for 0.x, a new minor), or skip the semver check",
+        breaks.iter().map(|b| format!("  - {b}")).collect::<Vec<_>>().join("\n")
+    )]
+    SemverIncompatible {
+        /// The package.
+        package: PackageRef,
+        /// The release it was compared with.
+        previous: Version,
+        /// The release being published.
+        new: Version,
+        /// Every item that broke, one sentence each.
+        breaks: Vec<String>,
+    },
 
     /// The registry failed, or answered with something that breaks its protocol.
     #[error("registry `{registry}`: {message}")]
@@ -149,6 +223,27 @@ fn newest_hint(newest: Option<&Version>) -> String {
     match newest {
         Some(version) => format!(" (the newest release is {version})"),
         None => String::new(),
+    }
+}
+
+fn already_published_hint(
+    existing: Option<&ContentDigest>,
+    attempted: Option<&ContentDigest>,
+) -> &'static str {
+    match (existing, attempted) {
+        (Some(a), Some(b)) if a == b => {
+            "it has the same bytes, so skipping existing releases makes this a success"
+        }
+        (Some(_), Some(_)) => "it has different bytes; publish a new version",
+        _ => "publish a new version",
+    }
+}
+
+fn location(path: &std::path::Path, line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!("{}:{line}:{column}: ", path.display()),
+        (Some(line), None) => format!("{}:{line}: ", path.display()),
+        _ => format!("{}: ", path.display()),
     }
 }
 
@@ -190,17 +285,45 @@ impl Error {
         }
     }
 
-    /// Wraps a configuration error, keeping it as the source.
-    pub fn config(source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
-        Self::Config(source.into())
+    /// The configuration error behind an [`Error::Config`].
+    pub fn config_error(&self) -> Option<&ConfigError> {
+        match self {
+            Self::Config(err) => Some(err),
+            _ => None,
+        }
     }
 
-    /// The configuration error behind an [`Error::Config`], to downcast (for example to
-    /// `registry_config::ConfigError` and its origin).
-    pub fn config_source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+    /// The exit code a command-line tool gives for this error, one per kind of condition
+    /// (`wreg` uses these; they follow `sysexits.h` where it has a fitting code):
+    ///
+    /// | code | condition | variants |
+    /// |---|---|---|
+    /// | 2 | not found | `PackageNotFound`, `VersionNotFound` |
+    /// | 3 | unauthorized | `Unauthorized` |
+    /// | 4 | registry or network failure | `Registry` |
+    /// | 5 | integrity | `DigestMismatch`, `SizeMismatch`, `Untrusted` |
+    /// | 6 | already published | `AlreadyPublished` |
+    /// | 7 | offline and not cached | `NotCached` |
+    /// | 8 | lock file out of date | `LockOutOfDate` |
+    /// | 9 | semver incompatible | `SemverIncompatible` |
+    /// | 64 | usage (`EX_USAGE`) | `InvalidInput` |
+    /// | 65 | invalid WIT (`EX_DATAERR`) | `InvalidWit` |
+    /// | 74 | local I/O (`EX_IOERR`) | `Io` |
+    /// | 78 | configuration (`EX_CONFIG`) | `Config`, `NoRegistryForNamespace` |
+    pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Config(source) => Some(source.as_ref()),
-            _ => None,
+            Self::PackageNotFound { .. } | Self::VersionNotFound { .. } => 2,
+            Self::Unauthorized { .. } => 3,
+            Self::Registry { .. } => 4,
+            Self::DigestMismatch { .. } | Self::SizeMismatch { .. } | Self::Untrusted { .. } => 5,
+            Self::AlreadyPublished { .. } => 6,
+            Self::NotCached { .. } => 7,
+            Self::LockOutOfDate { .. } => 8,
+            Self::SemverIncompatible { .. } => 9,
+            Self::InvalidInput { .. } => 64,
+            Self::InvalidWit { .. } => 65,
+            Self::Io { .. } => 74,
+            Self::Config(_) | Self::NoRegistryForNamespace { .. } => 78,
         }
     }
 
@@ -228,4 +351,21 @@ impl From<crate::ParseError> for Error {
             message: err.to_string(),
         }
     }
+}
+
+/// An error and its causes as one text: the error's own sentence, then each cause that
+/// adds something (`: `-joined), skipping causes whose text the previous one already
+/// contains. The one way an error chain becomes a message.
+pub fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(next) = cause {
+        let more = next.to_string();
+        if !more.is_empty() && !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = next.source();
+    }
+    text
 }

@@ -29,9 +29,12 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod config_error;
 mod digest;
 mod error;
+mod key;
 pub mod metadata;
+mod origin;
 mod package;
 mod parse;
 mod registry;
@@ -40,7 +43,10 @@ mod secret;
 
 pub use backend::{Backend, ContentReader, ContentStream, PublishOptions};
 pub use digest::{ContentDigest, DigestVerifier, VerifyingStream};
-pub use error::{Error, Result};
+pub use config_error::ConfigError;
+pub use error::{Error, Result, chain_text};
+pub use key::{KeyPath, is_secret_key};
+pub use origin::{Origin, Scope};
 pub use package::{BareVersion, PackageRef, PackageReq, PackageSpec, parse_requirement};
 pub use parse::ParseError;
 pub use registry::Registry;

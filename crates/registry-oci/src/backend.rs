@@ -18,44 +18,15 @@ use crate::credentials::{CredentialOrigin, CredentialSources};
 use crate::http::{ReadError, Reader, TAGS_MAX_BYTES};
 use crate::manifest::{self, Parsed};
 use crate::reference::{Repository, tag_to_version};
-use crate::settings::{Auth, OciDefaults, OciSettings, Protocol, RootCertificate, TlsTrust};
+use crate::retry::{RetryPolicy, is_certificate_error};
+use crate::settings::{Auth, OciDefaults, OciSettings, Protocol};
+use registry_config::RegistrySettings;
+use registry_transport::{RootCertificate, TlsTrust};
 
 /// Tags asked for per page when listing versions.
 const TAG_PAGE: usize = 1000;
 /// Pages read at most when listing versions (a registry that never stops paginating).
 const TAG_PAGES_MAX: usize = 1000;
-
-/// How idempotent requests are retried on connection errors, 429 and 5xx: this many
-/// retries, waiting `base * 2^n` (capped at 10 s) before retry `n`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt.
-    pub retries: u32,
-    /// The first wait.
-    pub base: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            retries: 3,
-            base: Duration::from_millis(250),
-        }
-    }
-}
-
-/// Whether an error (or one of its causes) is a TLS certificate that was not trusted.
-pub(crate) fn is_certificate_error(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(err);
-    while let Some(err) = next {
-        let text = err.to_string().to_ascii_lowercase();
-        if text.contains("certificate") || text.contains("unknownissuer") {
-            return true;
-        }
-        next = err.source();
-    }
-    false
-}
 
 /// Whether a failed request may succeed if sent again.
 fn is_transient(err: &OciDistributionError) -> bool {
@@ -158,25 +129,21 @@ impl OciBackend {
         settings: OciSettings,
         sources: &CredentialSources,
     ) -> Result<Self, Error> {
-        let trust = settings.tls_trust(&registry)?;
-        let mut http = reqwest::Client::builder()
+        let section = RegistrySettings::unconfigured(registry.clone());
+        Self::build(registry, settings, sources, &section)
+    }
+
+    fn build(
+        registry: Registry,
+        settings: OciSettings,
+        sources: &CredentialSources,
+        section: &RegistrySettings<'_>,
+    ) -> Result<Self, Error> {
+        let trust = settings.tls_trust(section)?;
+        let http = trust
+            .client_builder()?
             .connect_timeout(Duration::from_secs(settings.connect_timeout.unwrap_or(10)))
-            .read_timeout(Duration::from_secs(settings.read_timeout.unwrap_or(60)))
-            .danger_accept_invalid_certs(trust.insecure)
-            .user_agent(concat!("wreg/", env!("CARGO_PKG_VERSION")));
-        for root in &trust.extra_roots {
-            let certificate = match root {
-                RootCertificate::Pem(data) => reqwest::Certificate::from_pem(data),
-                RootCertificate::Der(data) => reqwest::Certificate::from_der(data),
-            }
-            .map_err(|err| {
-                Error::config(format!(
-                    "a root certificate configured for registry `{registry}` cannot be used: \
-                     {err}"
-                ))
-            })?;
-            http = http.add_root_certificate(certificate);
-        }
+            .read_timeout(Duration::from_secs(settings.read_timeout.unwrap_or(60)));
         let http = http.build().map_err(|err| {
             Error::registry_with_source(&registry, "cannot build an HTTP client", err)
         })?;
@@ -184,7 +151,7 @@ impl OciBackend {
         let host = settings.oci_registry(&registry).to_owned();
         let (auth, credential_origin) = match &settings.auth {
             Some(auth) => (Some(auth.clone()), CredentialOrigin::Config),
-            None => match sources.lookup(&host).map_err(Error::config)? {
+            None => match sources.lookup(&host).map_err(Error::from)? {
                 Some((auth, origin)) => (Some(auth), origin),
                 None => (None, CredentialOrigin::Anonymous),
             },
@@ -230,7 +197,13 @@ impl OciBackend {
         let settings = OciSettings::from_config(config, registry)?
             .value
             .with_defaults(defaults);
-        Self::new(registry.clone(), settings)
+        let section = config.registry_settings(registry);
+        Self::build(
+            registry.clone(),
+            settings,
+            &CredentialSources::default(),
+            &section,
+        )
     }
 
     /// A backend for `mirror`, serving the packages `upstream` serves (a pull-through cache
@@ -255,7 +228,13 @@ impl OciBackend {
         if settings.namespace_prefix.is_none() {
             settings.namespace_prefix = upstream.namespace_prefix;
         }
-        Self::new(mirror.clone(), settings)
+        let section = config.registry_settings(mirror);
+        Self::build(
+            mirror.clone(),
+            settings,
+            &CredentialSources::default(),
+            &section,
+        )
     }
 
     /// Where the credentials in use came from.

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use registry_core::Secret;
 use serde::Deserialize;
 
-use crate::settings::{Auth, base64_decode};
+use crate::settings::Auth;
+use registry_transport::base64_decode;
 
 /// The places credentials are looked up besides the config. The default reads the process
 /// environment and `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`), and finds
@@ -49,6 +50,20 @@ pub struct HelperTimedOut {
     pub config: PathBuf,
     /// The time it was given.
     pub timeout: Duration,
+}
+
+impl From<HelperTimedOut> for registry_core::Error {
+    /// A configuration error located at the Docker config file that names the helper.
+    fn from(err: HelperTimedOut) -> Self {
+        let origin = registry_core::Origin::File {
+            scope: registry_core::Scope::User,
+            path: err.config.clone(),
+            line: 1,
+            column: 1,
+        };
+        let key = registry_core::KeyPath::new(["credHelpers", err.server.as_str()]);
+        registry_core::ConfigError::invalid(&origin, &key, err.to_string()).into()
+    }
 }
 
 /// Where the credentials in use came from (for messages; never the credentials).

@@ -26,7 +26,7 @@ use oci_client::secrets::RegistryAuth;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE};
 
-use crate::backend::RetryPolicy;
+use crate::retry::{RetryPolicy, is_certificate_error};
 
 /// The largest token response read.
 pub(crate) const TOKEN_MAX_BYTES: usize = 64 * 1024;
@@ -245,7 +245,7 @@ impl Reader {
             let wait = match sent {
                 Err(err) => {
                     let transient = (err.is_connect() || err.is_timeout() || err.is_request())
-                        && !crate::backend::is_certificate_error(&err);
+                        && !is_certificate_error(&err);
                     if !transient || attempt >= self.retry.retries {
                         return Err(err.into());
                     }

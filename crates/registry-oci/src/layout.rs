@@ -12,7 +12,7 @@
 //! hashed before they are read, content is verified by the cache like any download.
 
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -222,15 +222,17 @@ impl LayoutBackend {
     /// # Errors
     /// [`Error::Config`] when the section has no `path`; as for [`open`](Self::open).
     pub fn from_config(config: &Config, registry: &Registry) -> Result<Self, Error> {
-        match config
-            .registry_settings(registry)
-            .backend::<LayoutSettings>(BACKEND_NAME)?
-        {
+        let section = config.registry_settings(registry);
+        match section.backend::<LayoutSettings>(BACKEND_NAME)? {
             Some(settings) => Self::open(registry.clone(), settings.value.path),
-            None => Err(Error::config(format!(
-                "registry `{registry}` is an OCI layout but names no directory; add \
-                 `path = \"/path/to/bundle\"` under [registry.\"{registry}\".{BACKEND_NAME}]"
-            ))),
+            None => Err(section
+                .invalid(
+                    BACKEND_NAME,
+                    "path",
+                    "the registry is an OCI layout but names no directory; add `path = \
+                     \"/path/to/bundle\"`",
+                )
+                .into()),
         }
     }
 
@@ -436,8 +438,8 @@ impl LayoutWriter {
         if !blob_is(&layer, digest) {
             let temp = self.temp()?;
             std::fs::copy(content, temp.path()).map_err(io_error(content))?;
-            temp.persist(&layer)
-                .map_err(|err| Error::io(&layer, err.error))?;
+            registry_config::fs::persist(temp, &layer, registry_config::fs::Durability::Renamed)
+                .map_err(io_error(&layer))?;
         }
         let artifact = Artifact::new(package, version, &info, digest, size, UNIX_EPOCH);
         let config: ContentDigest = artifact.config_digest.parse().expect("we wrote it");
@@ -494,17 +496,11 @@ fn blob_is(path: &Path, digest: &ContentDigest) -> bool {
         .is_ok_and(|actual| actual == *digest)
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+/// Writes `bytes` to `path` atomically, unsynced: every reader of a layout checks each
+/// blob against its digest, and `index.json` names only blobs written before it.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().expect("a file in a directory");
-    let mut temp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(io_error(dir))?;
-    temp.write_all(bytes).map_err(io_error(path))?;
-    temp.persist(path)
-        .map_err(|err| Error::io(path, err.error))?;
-    Ok(())
+    registry_config::fs::write_atomic(path, bytes, registry_config::fs::Durability::Renamed)
+        .map_err(io_error(path))
 }
 
 #[cfg(test)]

@@ -36,17 +36,17 @@ pub mod layout;
 pub mod manifest;
 mod publish;
 pub mod reference;
+mod retry;
 mod settings;
 
-pub use backend::{OciBackend, RetryPolicy};
+pub use backend::OciBackend;
+pub use retry::RetryPolicy;
 pub use credentials::{
     CredentialOrigin, CredentialSources, ENV_PREFIX, HELPER_TIMEOUT, HelperTimedOut, env_suffix,
 };
 pub use layout::{LayoutBackend, LayoutWriter};
-pub use settings::{
-    Auth, CertificateEncoding, InlineCertificate, OciDefaults, OciSettings, Protocol,
-    RootCertificate, TlsTrust,
-};
+pub use registry_transport::{CertificateEncoding, InlineCertificate, RootCertificate, TlsTrust};
+pub use settings::{Auth, OciDefaults, OciSettings, Protocol};
 
 /// The name of this backend's section in `[registry."<name>"]` and of its `default`.
 pub const BACKEND_NAME: &str = "oci";

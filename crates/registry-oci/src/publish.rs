@@ -7,17 +7,15 @@
 //! constant whatever the size of the content.
 
 use std::collections::BTreeMap;
-use std::io::{Seek, SeekFrom};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
+use registry_transport::Spool;
 use registry_core::{
     ContentDigest, ContentReader, Error, PackageRef, PublishOptions, Release, Version,
 };
-use sha2::{Digest as _, Sha256};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::OciBackend;
 use registry_core::metadata::WasmMetadata;
@@ -43,17 +41,14 @@ pub(crate) async fn publish(
     let reference = repository.tag(version);
 
     if !options.allow_overwrite {
-        match backend
-            .read_manifest(&reference, package, Some(version))
-            .await
-        {
-            Ok(_) => {
-                return Err(Error::InvalidInput {
-                    message: format!(
-                        "{package}@{version} is already published in registry `{registry}` \
-                         (`{}`); publish a new version, or allow overwriting explicitly",
-                        reference.whole()
-                    ),
+        match registry_core::Backend::get_release(backend, package, version).await {
+            Ok(existing) => {
+                return Err(Error::AlreadyPublished {
+                    registry: registry.clone(),
+                    package: package.clone(),
+                    version: version.clone(),
+                    existing: Some(existing.digest),
+                    attempted: options.digest,
                 });
             }
             Err(err) if err.is_not_found() => {}
@@ -64,44 +59,12 @@ pub(crate) async fn publish(
     // The client and credentials for the pushes (a push token asked for by us, capped).
     let (client, auth) = backend.publisher(package).await?;
 
-    // Spool to an unnamed temporary file, hashing as we go.
-    let spool = tempfile::tempfile().map_err(|err| Error::Io {
-        path: None,
-        source: err,
-    })?;
-    let io = |source| Error::Io { path: None, source };
-    let mut writer = tokio::fs::File::from_std(spool.try_clone().map_err(io)?);
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    let mut buffer = vec![0u8; CHUNK];
-    loop {
-        let n = content.read(&mut buffer).await.map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-        writer.write_all(&buffer[..n]).await.map_err(io)?;
-        size += n as u64;
-    }
-    writer.flush().await.map_err(io)?;
-    drop(writer);
-    let digest = ContentDigest::from_sha256_bytes(hasher.finalize().into());
-    if let Some(expected) = options.size.filter(|s| *s != size) {
-        return Err(Error::InvalidInput {
-            message: format!("the content is {size} bytes, not the {expected} bytes declared"),
-        });
-    }
-    if let Some(expected) = options.digest.filter(|d| *d != digest) {
-        return Err(Error::InvalidInput {
-            message: format!("the content's digest is {digest}, not the {expected} declared"),
-        });
-    }
+    // Spooled to an unnamed temporary file, hashed as it lands.
+    let spool = Spool::new(&mut content, options).await?;
+    let (digest, size) = (spool.digest(), spool.size());
 
-    let mut inspected = spool.try_clone().map_err(io)?;
+    let mut inspected = spool.reopen()?;
     let mut info = tokio::task::spawn_blocking(move || {
-        inspected
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| e.to_string())?;
         WasmMetadata::read(&mut inspected).map_err(|e| e.to_string())
     })
     .await
@@ -117,8 +80,7 @@ pub(crate) async fn publish(
     // The layer, from the file.
     let layer_digest = digest.to_string();
     if !blob_exists(backend, &client, &auth, &reference, &layer_digest, package).await? {
-        let mut file = spool.try_clone().map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        let file = spool.reopen()?;
         let chunks = file_chunks(
             tokio::fs::File::from_std(file),
             OciDistributionError::IoError,

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use registry_config::{Config, ConfigError, Secret, Setting};
+use registry_config::{Config, ConfigError, RegistrySettings, Secret, Setting};
+use registry_transport::{InlineCertificate, TlsKeys, TlsTrust};
 use registry_core::Registry;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -94,49 +95,6 @@ impl OciDefaults {
     }
 }
 
-/// How to trust a registry's TLS certificate, from its OCI section.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TlsTrust {
-    /// Use `https` (also for a loopback registry whose section says `protocol = "https"`).
-    pub https: bool,
-    /// Extra root certificates: `ca_pem`, `extra_root_certificates`, then the contents of
-    /// `ca_file`.
-    pub extra_roots: Vec<RootCertificate>,
-    /// Accept any certificate (`insecure_skip_tls_verify` or `accept_invalid_certificates`).
-    pub insecure: bool,
-}
-
-/// One entry of `extra_root_certificates`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct InlineCertificate {
-    /// How `data` is encoded.
-    pub encoding: CertificateEncoding,
-    /// The certificate: PEM text, or DER as base64.
-    pub data: String,
-}
-
-/// The encoding of an inline certificate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CertificateEncoding {
-    /// PEM text (`-----BEGIN CERTIFICATE-----`).
-    Pem,
-    /// DER, written as base64.
-    Der,
-}
-
-/// A root certificate to trust, checked to be readable.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RootCertificate {
-    /// PEM text holding one or more certificates.
-    Pem(Vec<u8>),
-    /// One DER certificate.
-    Der(Vec<u8>),
-}
-
 /// The scheme used to reach a registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -223,67 +181,15 @@ impl<'de> Deserialize<'de> for Auth {
     }
 }
 
-/// Whether `pem` holds at least one certificate whose body is base64: a file that is not
-/// PEM is refused here, before any client is built (oci-client would fall back to a client
-/// without the certificate, and without the other settings, instead).
-fn check_pem(pem: &[u8]) -> Result<(), String> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let text = std::str::from_utf8(pem).map_err(|_| "is not PEM text".to_owned())?;
-    let mut found = 0;
-    let mut rest = text;
-    while let Some(start) = rest.find(BEGIN) {
-        let after = &rest[start + BEGIN.len()..];
-        let end = after
-            .find(END)
-            .ok_or_else(|| "has a certificate without its END line".to_owned())?;
-        let body: String = after[..end].split_whitespace().collect();
-        if body.is_empty() || base64_decode(&body).is_none() {
-            return Err("has a certificate whose body is not base64".to_owned());
-        }
-        found += 1;
-        rest = &after[end + END.len()..];
-    }
-    if found == 0 {
-        return Err(format!("holds no PEM certificate (no `{BEGIN}` line)"));
-    }
-    Ok(())
-}
-
 /// Decodes `base64(username:password)`, padded or not.
 fn decode_basic(encoded: &str) -> Option<Auth> {
-    let bytes = base64_decode(encoded.trim())?;
+    let bytes = registry_transport::base64_decode(encoded.trim())?;
     let text = String::from_utf8(bytes).ok()?;
     let (username, password) = text.split_once(':')?;
     Some(Auth::Basic {
         username: username.to_owned(),
         password: Secret::new(password),
     })
-}
-
-/// Standard-alphabet base64, padding optional.
-pub(crate) fn base64_decode(input: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(input.len() * 3 / 4);
-    let mut buffer = 0u32;
-    let mut bits = 0;
-    for c in input.trim_end_matches('=').bytes() {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        buffer = (buffer << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 impl OciSettings {
@@ -300,58 +206,27 @@ impl OciSettings {
         }))
     }
 
-    /// How to trust `registry`'s TLS certificate, with `ca_file` read: what the backend and
-    /// the registry's well-known document both use.
+    /// How to trust the registry's TLS certificate, with `ca_file` read: what the backend
+    /// and the registry's well-known document both use. `section` locates a bad value (a
+    /// section given in code, not read from a file, is located as such).
     ///
     /// # Errors
-    /// [`registry_core::Error::Io`] naming `ca_file` when it cannot be read.
-    pub fn tls_trust(&self, registry: &Registry) -> Result<TlsTrust, registry_core::Error> {
-        let section = format!("[registry.\"{registry}\".oci]");
-        let bad = |what: String| registry_core::Error::config(format!("{section} {what}"));
-        let mut extra_roots = Vec::new();
-        if let Some(pem) = &self.ca_pem {
-            check_pem(pem.as_bytes()).map_err(|why| bad(format!("ca_pem {why}")))?;
-            extra_roots.push(RootCertificate::Pem(pem.as_bytes().to_vec()));
-        }
-        for (i, cert) in self.extra_root_certificates.iter().enumerate() {
-            let key = format!("extra_root_certificates[{i}]");
-            let root = match cert.encoding {
-                CertificateEncoding::Pem => {
-                    check_pem(cert.data.as_bytes()).map_err(|why| bad(format!("{key} {why}")))?;
-                    RootCertificate::Pem(cert.data.as_bytes().to_vec())
-                }
-                CertificateEncoding::Der => {
-                    // Base64, as a TOML string holds text; raw bytes as wkg passes them on,
-                    // when that is what the string holds.
-                    let der = base64_decode(&cert.data.split_whitespace().collect::<String>())
-                        .filter(|d| d.first() == Some(&0x30))
-                        .unwrap_or_else(|| cert.data.as_bytes().to_vec());
-                    if der.first() != Some(&0x30) {
-                        return Err(bad(format!(
-                            "{key} is not a DER certificate (write it as base64, or use \
-                             encoding = \"pem\")"
-                        )));
-                    }
-                    RootCertificate::Der(der)
-                }
-            };
-            extra_roots.push(root);
-        }
-        if let Some(path) = &self.ca_file {
-            let pem = std::fs::read(path).map_err(|err| {
-                bad(format!(
-                    "ca_file `{}` cannot be read: {err}",
-                    path.display()
-                ))
-            })?;
-            check_pem(&pem).map_err(|why| bad(format!("ca_file `{}` {why}", path.display())))?;
-            extra_roots.push(RootCertificate::Pem(pem));
-        }
-        Ok(TlsTrust {
-            https: self.effective_protocol(registry) == Protocol::Https,
-            extra_roots,
-            insecure: self.insecure_skip_tls_verify || self.accept_invalid_certificates,
-        })
+    /// [`registry_core::Error::Config`] naming the file, line and key of a certificate or
+    /// `ca_file` that cannot be used.
+    pub fn tls_trust(
+        &self,
+        section: &RegistrySettings<'_>,
+    ) -> Result<TlsTrust, registry_core::Error> {
+        TlsTrust::read(
+            section,
+            crate::BACKEND_NAME,
+            TlsKeys {
+                ca_file: self.ca_file.as_deref(),
+                ca_pem: self.ca_pem.as_deref(),
+                extra_root_certificates: &self.extra_root_certificates,
+                insecure: self.insecure_skip_tls_verify || self.accept_invalid_certificates,
+            },
+        )
     }
 
     /// The settings with what a registry's well-known document says filled in where the
@@ -408,17 +283,18 @@ mod tests {
         )
         .unwrap();
         let registry: Registry = "example.com".parse().unwrap();
-        let trust = settings.tls_trust(&registry).unwrap();
+        let section = RegistrySettings::unconfigured(registry.clone());
+        let trust = settings.tls_trust(&section).unwrap();
         assert!(trust.insecure, "accept_invalid_certificates means insecure");
         assert!(
-            matches!(&trust.extra_roots[..], [RootCertificate::Pem(_), RootCertificate::Der(der)] if der == &[0x30, 0])
+            matches!(&trust.extra_roots[..], [registry_transport::RootCertificate::Pem(_), registry_transport::RootCertificate::Der(der)] if der == &[0x30, 0])
         );
         let err = parse("extra_root_certificates = [{ encoding = \"base64\", data = \"x\" }]")
             .unwrap_err();
         assert!(err.contains("expected `pem` or `der`"), "{err}");
         assert!(
             !OciSettings::default()
-                .tls_trust(&registry)
+                .tls_trust(&section)
                 .unwrap()
                 .insecure
         );

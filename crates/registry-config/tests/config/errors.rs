@@ -233,7 +233,7 @@ fn bad_keys_given_to_get_and_set() {
     // Unquoted dots split keys, so this is a valid (if unintended) path: it finds nothing.
     assert!(config.get("registry.ghcr.io.oci").unwrap().is_empty());
     let err = config.get("registry.\"ghcr.io").unwrap_err();
-    expect![[r#"`registry."ghcr.io` is not a valid key: invalid basic string, expected `"`; write keys as TOML dotted keys, quoting parts with dots, e.g. `registry."ghcr.io".oci`"#]]
+    expect![[r#"`registry."ghcr.io` is not a valid key: a quoted part has no closing `"`; write keys as TOML dotted keys, quoting parts with dots, e.g. `registry."ghcr.io".oci`"#]]
         .assert_eq(&err.to_string());
     let err = config
         .set(

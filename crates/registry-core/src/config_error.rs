@@ -1,4 +1,5 @@
-//! Errors from loading, reading and saving configuration.
+//! Errors from loading, reading and saving configuration (re-exported by `registry-config`,
+//! and kept whole inside [`crate::Error::Config`]).
 
 use std::path::PathBuf;
 
@@ -112,7 +113,8 @@ fn key_prefix(key: &KeyPath) -> String {
 }
 
 impl ConfigError {
-    pub(crate) fn io(
+    /// Reading or writing a configuration file (or a file read like one) failed.
+    pub fn io(
         action: &'static str,
         path: impl Into<PathBuf>,
         source: std::io::Error,
@@ -144,7 +146,7 @@ impl ConfigError {
     }
 }
 
-impl From<ConfigError> for registry_core::Error {
+impl From<ConfigError> for crate::Error {
     fn from(err: ConfigError) -> Self {
         match err {
             ConfigError::Io { path, source, .. } => Self::Io {
@@ -152,7 +154,7 @@ impl From<ConfigError> for registry_core::Error {
                 source,
             },
             // Kept whole, so its origin and key reach whoever matches on the error.
-            other => Self::config(other),
+            other => Self::Config(Box::new(other)),
         }
     }
 }

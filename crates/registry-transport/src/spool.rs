@@ -1,0 +1,197 @@
+//! The publish spool: content read once, hashed as it lands in a temporary file, checked
+//! against what the caller declared, then read back (an upload) or renamed into place (a
+//! directory registry).
+
+use std::io::{Seek as _, SeekFrom};
+use std::path::Path;
+
+use registry_core::{ContentDigest, ContentReader, Error, PublishOptions};
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// Bytes read and written at a time.
+const CHUNK: usize = 1024 * 1024;
+
+/// Content to publish, on disk, with its digest and size.
+#[derive(Debug)]
+pub struct Spool {
+    file: std::fs::File,
+    path: Option<tempfile::TempPath>,
+    digest: ContentDigest,
+    size: u64,
+}
+
+impl Spool {
+    /// Copies `content` into an unnamed temporary file (gone when the spool is dropped).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when reading or writing fails; [`Error::InvalidInput`] when the
+    /// content's size or digest is not the one `options` declares.
+    pub async fn new(content: &mut ContentReader, options: &PublishOptions) -> Result<Self, Error> {
+        let file = tempfile::tempfile().map_err(|source| Error::Io { path: None, source })?;
+        Self::fill(file, None, content, options, false).await
+    }
+
+    /// Copies `content` into a named temporary file in `dir`, synced to disk, ready to be
+    /// renamed into place with [`persist`](Self::persist) (removed if it never is).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new), naming `dir`.
+    pub async fn in_dir(
+        dir: &Path,
+        content: &mut ContentReader,
+        options: &PublishOptions,
+    ) -> Result<Self, Error> {
+        let temp = tempfile::Builder::new()
+            .prefix(".publish-")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        let (file, path) = temp.into_parts();
+        Self::fill(file, Some(path), content, options, true).await
+    }
+
+    async fn fill(
+        file: std::fs::File,
+        path: Option<tempfile::TempPath>,
+        content: &mut ContentReader,
+        options: &PublishOptions,
+        sync: bool,
+    ) -> Result<Self, Error> {
+        let io = |source| match &path {
+            Some(path) => Error::io(path.to_path_buf(), source),
+            None => Error::Io { path: None, source },
+        };
+        let mut writer = tokio::fs::File::from_std(file.try_clone().map_err(io)?);
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut buffer = vec![0u8; CHUNK];
+        loop {
+            let n = content
+                .read(&mut buffer)
+                .await
+                .map_err(|source| Error::Io { path: None, source })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            writer.write_all(&buffer[..n]).await.map_err(io)?;
+            size += n as u64;
+        }
+        writer.flush().await.map_err(io)?;
+        if sync {
+            writer.sync_all().await.map_err(io)?;
+        }
+        drop(writer);
+        let digest = ContentDigest::from_sha256_bytes(hasher.finalize().into());
+        if let Some(expected) = options.size.filter(|s| *s != size) {
+            return Err(Error::InvalidInput {
+                message: format!(
+                    "the content is {size} bytes, not the {expected} bytes declared; nothing was \
+                     published"
+                ),
+            });
+        }
+        if let Some(expected) = options.digest.filter(|d| *d != digest) {
+            return Err(Error::InvalidInput {
+                message: format!(
+                    "the content's digest is {digest}, not the {expected} declared; nothing was \
+                     published"
+                ),
+            });
+        }
+        Ok(Self {
+            file,
+            path,
+            digest,
+            size,
+        })
+    }
+
+    /// The content's digest.
+    pub fn digest(&self) -> ContentDigest {
+        self.digest
+    }
+
+    /// The content's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// A new handle on the content, at its start.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be duplicated or rewound.
+    pub fn reopen(&self) -> Result<std::fs::File, Error> {
+        let io = |source| Error::Io { path: None, source };
+        let mut file = self.file.try_clone().map_err(io)?;
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        Ok(file)
+    }
+
+    /// Renames a spool made by [`in_dir`](Self::in_dir) to `dest` (in the same
+    /// directory). With `replace` false an existing `dest` is left alone and the error's
+    /// kind is [`std::io::ErrorKind::AlreadyExists`].
+    ///
+    /// # Errors
+    /// The rename's error; [`std::io::ErrorKind::Unsupported`] for an unnamed spool.
+    pub fn persist(self, dest: &Path, replace: bool) -> Result<(), std::io::Error> {
+        let Some(path) = self.path else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "an unnamed spool cannot be renamed",
+            ));
+        };
+        let result = if replace {
+            path.persist(dest)
+        } else {
+            path.persist_noclobber(dest)
+        };
+        result.map_err(|err| err.error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(bytes: &'static [u8]) -> ContentReader {
+        Box::pin(bytes)
+    }
+
+    #[tokio::test]
+    async fn content_is_hashed_checked_and_read_back() {
+        let spool = Spool::new(&mut reader(b"hello"), &PublishOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(spool.size(), 5);
+        assert_eq!(spool.digest(), ContentDigest::sha256(b"hello"));
+        let mut back = String::new();
+        std::io::Read::read_to_string(&mut spool.reopen().unwrap(), &mut back).unwrap();
+        assert_eq!(back, "hello");
+
+        let wrong = PublishOptions::default().with_size(4);
+        let err = Spool::new(&mut reader(b"hello"), &wrong).await.unwrap_err();
+        assert!(err.to_string().contains("not the 4 bytes declared"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_named_spool_is_renamed_or_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("1.0.0.wasm");
+        std::fs::write(&dest, b"old").unwrap();
+        let options = PublishOptions::default();
+        let spool = Spool::in_dir(dir.path(), &mut reader(b"new"), &options)
+            .await
+            .unwrap();
+        let err = spool.persist(&dest, false).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&dest).unwrap(), b"old");
+        // The refused spool was removed: only the destination is left.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let spool = Spool::in_dir(dir.path(), &mut reader(b"new"), &options)
+            .await
+            .unwrap();
+        spool.persist(&dest, true).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"new");
+    }
+}
