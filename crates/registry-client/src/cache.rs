@@ -456,12 +456,12 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
 /// Writes a small JSON file atomically; a failure is only logged (it is a cache).
 fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) {
     let write = || -> std::io::Result<()> {
-        let dir = path.parent().expect("has a parent");
-        std::fs::create_dir_all(dir)?;
-        let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut temp, &serde_json::to_vec(value)?)?;
-        temp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        std::fs::create_dir_all(registry_config::fs::parent_dir(path))?;
+        registry_config::fs::write_atomic(
+            path,
+            &serde_json::to_vec(value)?,
+            registry_config::fs::Durability::Renamed,
+        )
     };
     if let Err(err) = write() {
         tracing::debug!(path = %path.display(), "cannot write a cache entry: {err}");
@@ -501,8 +501,8 @@ fn copy_blocking(
             std::io::copy(&mut reader, temp.as_file_mut()).map_err(|e| Error::io(source, e))?;
         }
     }
-    temp.persist(dest).map_err(|e| Error::io(dest, e.error))?;
-    Ok(())
+    registry_config::fs::persist(temp, dest, registry_config::fs::Durability::Renamed)
+        .map_err(|e| Error::io(dest, e))
 }
 
 /// Below this size a copy is hashed on the copying thread: a second thread costs more than

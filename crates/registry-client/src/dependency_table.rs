@@ -173,14 +173,14 @@ impl<'a> TomlReader<'a> {
     /// # Errors
     /// [`Error::Config`] at the line and column of a TOML syntax error.
     pub fn document(&self) -> Result<toml_edit::Document<String>, Error> {
-        self.source.parse().map_err(Error::config)
+        self.source.parse().map_err(Error::from)
     }
 
     /// An error about `item` (written under the dotted `key`): `what` follows the key.
     pub fn error(&self, item: &Item, key: &str, what: &str) -> Error {
         let origin = self.source.origin_of(item.span());
         let key = KeyPath::new(split_key(key));
-        Error::config(ConfigError::invalid(&origin, &key, what))
+        ConfigError::invalid(&origin, &key, what).into()
     }
 
     /// `item` as a table.

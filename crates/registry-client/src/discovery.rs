@@ -177,49 +177,18 @@ fn check_url(url: &str) -> Result<(), String> {
     Err(format!("{url:?} is not an https URL"))
 }
 
-/// How to trust a registry's TLS certificate when fetching its document: the same
-/// settings its OCI section gives (`ca_file`, `ca_pem`, `insecure_skip_tls_verify`).
+/// How to reach a registry's document: the same TLS trust its OCI section gives
+/// (`ca_file`, `ca_pem`, `extra_root_certificates`, `insecure_skip_tls_verify`).
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Tls {
     /// Use `https` even for a loopback registry (its OCI section says `protocol = "https"`).
     pub https: bool,
-    /// Extra root certificates, PEM.
-    pub extra_roots_pem: Vec<Vec<u8>>,
-    /// Extra root certificates, DER.
-    pub extra_roots_der: Vec<Vec<u8>>,
+    /// Which certificates to trust.
+    pub trust: registry_transport::TlsTrust,
     /// Wait at most this long (less than the discovery's own timeout), e.g. the OCI
     /// section's `read_timeout`.
     pub timeout: Option<Duration>,
-    /// Accept any certificate.
-    pub insecure: bool,
-}
-
-#[cfg(feature = "oci")]
-impl From<registry_oci::TlsTrust> for Tls {
-    fn from(trust: registry_oci::TlsTrust) -> Self {
-        Self {
-            https: trust.https,
-            extra_roots_pem: trust
-                .extra_roots
-                .iter()
-                .filter_map(|root| match root {
-                    registry_oci::RootCertificate::Pem(pem) => Some(pem.clone()),
-                    _ => None,
-                })
-                .collect(),
-            extra_roots_der: trust
-                .extra_roots
-                .iter()
-                .filter_map(|root| match root {
-                    registry_oci::RootCertificate::Der(der) => Some(der.clone()),
-                    _ => None,
-                })
-                .collect(),
-            insecure: trust.insecure,
-            timeout: None,
-        }
-    }
 }
 
 /// What asking a registry for its document gave.
@@ -319,42 +288,18 @@ impl Discovery {
             "https"
         };
         let url = format!("{scheme}://{registry}{WELL_KNOWN_PATH}");
-        let mut builder = reqwest::Client::builder().danger_accept_invalid_certs(tls.insecure);
-        for pem in &tls.extra_roots_pem {
-            let certificate = reqwest::Certificate::from_pem(pem).map_err(|e| {
-                Error::registry_with_source(registry, "its `ca_file`/`ca_pem` is not PEM", e)
-            })?;
-            builder = builder.add_root_certificate(certificate);
-        }
-        for der in &tls.extra_roots_der {
-            let certificate = reqwest::Certificate::from_der(der).map_err(|e| {
-                Error::registry_with_source(
-                    registry,
-                    "an `extra_root_certificates` entry is not DER",
-                    e,
-                )
-            })?;
-            builder = builder.add_root_certificate(certificate);
-        }
+        let builder = tls.trust.client_builder()?;
         let timeout = tls.timeout.map_or(self.timeout, |t| t.min(self.timeout));
         let client = builder
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::limited(3))
-            .user_agent(concat!("wreg/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::registry_with_source(registry, "cannot build an HTTP client", e))?;
         let failed = |e: reqwest::Error| {
             if e.is_timeout() {
                 format!("did not answer within {timeout:?}")
             } else {
-                let mut why = format!("cannot be read ({e}");
-                let mut source = std::error::Error::source(&e);
-                while let Some(cause) = source {
-                    why.push_str(&format!(": {cause}"));
-                    source = cause.source();
-                }
-                why.push(')');
-                why
+                format!("cannot be read ({})", registry_core::chain_text(&e))
             }
         };
         let unusable = |why: String| Fetched::Unusable {
@@ -414,12 +359,12 @@ fn write_cached(path: &Path, metadata: &Option<RegistryMetadata>) {
         metadata: metadata.clone(),
     };
     let write = || -> std::io::Result<()> {
-        let dir = path.parent().expect("cache paths have a parent");
-        std::fs::create_dir_all(dir)?;
-        let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut temp, &serde_json::to_vec(&cached)?)?;
-        temp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        std::fs::create_dir_all(registry_config::fs::parent_dir(path))?;
+        registry_config::fs::write_atomic(
+            path,
+            &serde_json::to_vec(&cached)?,
+            registry_config::fs::Durability::Renamed,
+        )
     };
     if let Err(err) = write() {
         tracing::debug!(path = %path.display(), "cannot cache registry metadata: {err}");

@@ -13,13 +13,13 @@
 //! - [`Client::resolve_all`]: many dependencies at once, bounded concurrency, with a
 //!   `wkg.lock`-compatible [`LockFile`] and `--locked` semantics.
 //! - Offline mode ([`ClientBuilder::offline`]): only the cache and lock file.
-//! - [`wac::WacResolver`] and [`cargo_component`]: the adapters `wac` and `cargo-component`
-//!   wrap; [`dependency_table`]: the one reader of `{ version, registry, path }` dependency
-//!   tables; `wit` (feature `wit`): the packages a WIT directory uses, and the package a
-//!   Wasm file names; [`wkg_manifest`]: `wkg.toml` (overrides, publish metadata, workspace).
+//! - [`dependency_table`]: the one reader of `{ version, registry, path }` dependency
+//!   tables; [`wkg_manifest`]: `wkg.toml` (overrides, publish metadata, workspace).
 //!
-//! Cargo features `oci` and `warg` (both default) choose the backends compiled in; `wit`
-//! adds the `wit` module; `wac` adds WIT-directory encoding to the wac resolver.
+//! Cargo features choose the backends compiled in: `oci` (default; directory registries
+//! are always in), `warg`; `bundle` adds OCI image layout export and import. Workflows
+//! live in their own crates: `registry-wit` (WIT graphs, `wit/deps`, checked publishing)
+//! and `registry-adapters` (what wac and cargo-component wrap).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,28 +35,22 @@
 //! ```
 #![deny(missing_docs)]
 
-#[cfg(feature = "oci")]
+#[cfg(feature = "bundle")]
 pub mod bundle;
 pub mod cache;
-pub mod cargo_component;
 mod client;
-#[cfg(feature = "compose")]
-pub mod compose;
 pub mod dependency_table;
 pub mod discovery;
 pub mod local;
 pub mod lock;
 mod progress;
 mod resolver;
-pub mod wac;
-#[cfg(feature = "wit")]
-pub mod wit;
 pub mod wkg_manifest;
 
 pub use cache::{Cache, CacheEntry, CachedContent, Cleaned};
 pub use client::{Client, ClientBuilder, Route};
 pub use local::{LocalBackend, LocalSettings};
-pub use lock::{LOCK_FILE_NAME, LockFile, LockedPackage, LockedVersion, write_atomically};
+pub use lock::{LOCK_FILE_NAME, LockFile, LockedPackage, LockedVersion};
 pub use progress::Progress;
 pub use registry_config as config;
 pub use registry_core as core;

@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt as _;
+use registry_transport::Spool;
 use registry_core::{
     Backend, ContentDigest, ContentReader, ContentStream, Error, PackageRef, PublishOptions,
     Registry, Release, Version, VersionInfo, async_trait,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// The name of this backend's section and `default`.
 pub const BACKEND_NAME: &str = "local";
@@ -60,10 +60,14 @@ impl LocalBackend {
         let settings = config.registry_settings(registry);
         match settings.backend::<LocalSettings>(BACKEND_NAME)? {
             Some(local) => Ok(Self::new(registry.clone(), local.value)),
-            None => Err(registry_core::Error::config(format!(
-                "registry `{registry}` uses the local backend but sets no directory; add \
-                 `root = \"/path\"` under [registry.\"{registry}\".local]"
-            ))),
+            None => Err(settings
+                .invalid(
+                    BACKEND_NAME,
+                    "root",
+                    "the registry uses the local backend but sets no directory; add `root = \
+                     \"/path\"`",
+                )
+                .into()),
         }
     }
 
@@ -204,74 +208,36 @@ impl Backend for LocalBackend {
         options: &PublishOptions,
     ) -> Result<Release, Error> {
         let path = self.version_path(package, version);
+        let already = |existing: Option<ContentDigest>, attempted: Option<ContentDigest>| {
+            Error::AlreadyPublished {
+                registry: self.registry.clone(),
+                package: package.clone(),
+                version: version.clone(),
+                existing,
+                attempted,
+            }
+        };
         if !options.allow_overwrite && tokio::fs::try_exists(&path).await.unwrap_or(false) {
-            return Err(Error::InvalidInput {
-                message: format!(
-                    "{package}@{version} is already published in registry `{}` ({}); publish \
-                     a new version, or allow overwriting explicitly",
-                    self.registry,
-                    path.display()
-                ),
-            });
+            let existing = self.get_release(package, version).await.ok();
+            return Err(already(existing.map(|r| r.digest), options.digest));
         }
         let dir = self.package_dir(package);
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(|e| Error::io(&dir, e))?;
-        let temp = tempfile::Builder::new()
-            .prefix(".publish-")
-            .tempfile_in(&dir)
-            .map_err(|e| Error::io(&dir, e))?;
-        let (file, temp_path) = temp.into_parts();
-        let mut file = tokio::fs::File::from_std(file);
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        let mut buffer = vec![0u8; CHUNK];
-        loop {
-            let n = content
-                .read(&mut buffer)
-                .await
-                .map_err(|source| Error::Io { path: None, source })?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buffer[..n]);
-            file.write_all(&buffer[..n])
-                .await
-                .map_err(|e| Error::io(&*temp_path, e))?;
-            size += n as u64;
-        }
-        file.sync_all()
-            .await
-            .map_err(|e| Error::io(&*temp_path, e))?;
-        drop(file);
-        let digest = ContentDigest::from_sha256_bytes(hasher.finalize().into());
-        if options.size.is_some_and(|s| s != size) || options.digest.is_some_and(|d| d != digest) {
-            return Err(Error::InvalidInput {
-                message: format!(
-                    "the content ({size} bytes, {digest}) does not match what was declared"
-                ),
-            });
-        }
-        if options.allow_overwrite {
-            temp_path
-                .persist(&path)
-                .map_err(|err| Error::io(&path, err.error))?;
-        } else {
-            // Another publisher may have won the race since the check above.
-            temp_path.persist_noclobber(&path).map_err(|err| {
-                if err.error.kind() == std::io::ErrorKind::AlreadyExists {
-                    Error::InvalidInput {
-                        message: format!(
-                            "{package}@{version} was published in registry `{}` meanwhile",
-                            self.registry
-                        ),
-                    }
+        let spool = Spool::in_dir(&dir, &mut content, options).await?;
+        let (digest, size) = (spool.digest(), spool.size());
+        // Without overwriting, another publisher may have won the race since the check
+        // above: the rename refuses to replace its file.
+        spool
+            .persist(&path, options.allow_overwrite)
+            .map_err(|err| {
+                if err.kind() == std::io::ErrorKind::AlreadyExists {
+                    already(None, Some(digest))
                 } else {
-                    Error::io(&path, err.error)
+                    Error::io(&path, err)
                 }
             })?;
-        }
         Ok(Release::new(version.clone(), digest).with_size(size))
     }
 }

@@ -53,15 +53,19 @@ impl LockedPackage {
     /// The registry it came from, parsed.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming the package when the lock file's name for its registry
-    /// is not a registry name.
+    /// [`Error::Config`] naming the package when the lock file's name for its registry is
+    /// not a registry name (a malformed lock file is a configuration error).
     pub fn registry_name(&self) -> Result<Option<Registry>, Error> {
         self.registry
             .as_deref()
             .map(str::parse::<Registry>)
             .transpose()
-            .map_err(|err| Error::InvalidInput {
-                message: format!("the lock file's registry for {}: {err}", self.name),
+            .map_err(|err| {
+                let origin = registry_config::Origin::Tool {
+                    name: LOCK_FILE_NAME.to_owned(),
+                };
+                let key = registry_config::KeyPath::new(["package", self.name.as_str(), "registry"]);
+                registry_config::ConfigError::invalid(&origin, &key, err.to_string()).into()
             })
     }
 }
@@ -95,8 +99,8 @@ impl LockFile {
     /// Reads a lock file; `Ok(None)` when there is none.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming the file and line for a malformed file or an
-    /// unsupported version.
+    /// [`Error::Config`] naming the file and line for a malformed file or an unsupported
+    /// version; [`Error::Io`] when it cannot be read.
     pub fn load(path: &Path) -> Result<Option<Self>, Error> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
@@ -107,28 +111,47 @@ impl LockFile {
     }
 
     /// Parses a lock file's text; `path` names it in errors.
+    ///
+    /// # Errors
+    /// [`Error::Config`] holding a [`ConfigError`](registry_config::ConfigError) at the
+    /// file, line and column of what is malformed, or of an unsupported `version`.
     pub fn parse(text: &str, path: &Path) -> Result<Self, Error> {
+        let source = registry_config::SourceText::new(registry_config::Scope::Tool, path, text);
         let lock: Self = toml_edit::de::from_str(text).map_err(|err| {
-            let source = registry_config::SourceText::new(registry_config::Scope::Tool, path, text);
-            Error::InvalidInput {
+            let origin = source.origin_of(err.span());
+            registry_config::ConfigError::Parse {
+                path: path.to_owned(),
+                line: origin.line().unwrap_or(1),
+                column: origin.column().unwrap_or(1),
                 message: format!(
-                    "{}: invalid lock file: {}; delete it to resolve afresh",
-                    source.origin_of(err.span()),
-                    err.message().trim_end()
+                    "invalid lock file: {}; delete it to resolve afresh",
+                    err.message().trim_end().replace('\n', "; ")
                 ),
             }
         })?;
         if lock.version != 1 {
-            return Err(Error::InvalidInput {
-                message: format!(
-                    "{}: lock file version {} is not supported (only 1); delete it to resolve \
-                     afresh",
-                    path.display(),
+            let origin = toml_edit::Document::parse(text)
+                .ok()
+                .and_then(|doc| doc.get("version").and_then(|v| v.span()))
+                .map_or_else(|| source.origin_at(0), |span| source.origin_of(Some(span)));
+            return Err(registry_config::ConfigError::invalid(
+                &origin,
+                &registry_config::KeyPath::new(["version"]),
+                format!(
+                    "lock file version {} is not supported (only 1); delete the file to \
+                     resolve afresh",
                     lock.version
                 ),
-            });
+            )
+            .into());
         }
         Ok(lock)
+    }
+
+    /// Records registry resolutions as pins of their requirements (what
+    /// [`Client::resolve_all`](crate::Client::resolve_all) does with a lock file).
+    pub fn record(&mut self, resolved: &[crate::Resolution]) {
+        crate::resolver::record(self, resolved);
     }
 
     /// The pin for `requirement` of `package` from `registry`.
@@ -219,36 +242,21 @@ impl LockFile {
         format!("{HEADER}{body}")
     }
 
-    /// Writes the file atomically (a temporary file in the same directory, then a rename).
+    /// Writes the file atomically and durably ([`Durability::Synced`]): a reader sees the
+    /// old file or the new one, never part of one.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the path.
+    ///
+    /// [`Durability::Synced`]: registry_config::fs::Durability::Synced
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        write_atomically(path, self.to_toml().as_bytes())
+        registry_config::fs::write_atomic(
+            path,
+            self.to_toml().as_bytes(),
+            registry_config::fs::Durability::Synced,
+        )
+        .map_err(|err| Error::io(path, err))
     }
-}
-
-/// Writes `bytes` to `path` through a synced temporary file in the same directory, renamed
-/// over it: a reader sees the old file or the new one, never part of one.
-///
-/// # Errors
-/// [`Error::Io`] naming the path.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    use std::io::Write as _;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let prefix = format!(
-        ".{}.",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    );
-    let mut temp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    temp.write_all(bytes)
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(|e| Error::io(temp.path(), e))?;
-    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -228,8 +228,9 @@ impl Client {
     /// New pins are written into `lock`. Results come back in the order of `dependencies`.
     ///
     /// # Errors
-    /// The first dependency that fails, naming it; [`Error::DigestMismatch`]-style
-    /// [`Error::InvalidInput`] when a registry's content differs from the lock.
+    /// The first dependency that fails, naming it; [`Error::DigestMismatch`] when a
+    /// registry's content differs from the lock; [`Error::LockOutOfDate`] when
+    /// [`LockMode::Locked`] and the lock file would change.
     pub async fn resolve_all(
         &self,
         dependencies: &[Dependency],
@@ -257,9 +258,13 @@ impl Client {
             .collect())
     }
 
-    /// Resolves distinct dependencies concurrently against a snapshot of the lock file,
-    /// in their order; the first failure (in that order) is returned.
-    pub(crate) async fn resolve_unique(
+    /// Resolves distinct dependencies concurrently against a snapshot of the lock file
+    /// (which is read, not written), in their order; the first failure (in that order) is
+    /// returned. For workflows that walk a graph level by level (`registry-wit`).
+    ///
+    /// # Errors
+    /// As [`resolve_all`](Self::resolve_all).
+    pub async fn resolve_unique(
         &self,
         unique: &[&Dependency],
         lock: Option<&LockFile>,
@@ -272,7 +277,7 @@ impl Client {
     }
 
     /// Like [`resolve_unique`](Self::resolve_unique), with each dependency's own result.
-    pub(crate) async fn resolve_each(
+    pub async fn resolve_each(
         &self,
         unique: &[&Dependency],
         lock: Option<&LockFile>,
@@ -320,12 +325,9 @@ impl Client {
         let release = match pin {
             Some(pin) => release_for_pin(&route, pin).await?,
             None if mode == LockMode::Locked => {
-                return Err(Error::InvalidInput {
-                    message: format!(
-                        "`{package}` ({requirement}) from `{registry}` is not in the lock file, \
-                         and --locked forbids changing it; resolve without --locked to update \
-                         the lock file"
-                    ),
+                return Err(Error::LockOutOfDate {
+                    package: package.clone(),
+                    reason: format!("`{requirement}` from `{registry}` is not pinned"),
                 });
             }
             None => route.resolve(requirement).await?,

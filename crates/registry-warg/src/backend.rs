@@ -6,17 +6,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use registry_config::Config;
+use registry_config::{Config, RegistrySettings};
 use registry_core::async_trait;
 use registry_core::{
     Backend, ContentDigest, ContentReader, ContentStream, Error, PackageRef, PublishOptions,
-    Registry, Release, Secret, VersionInfo,
+    Registry, Release, Secret, VersionInfo, chain_text,
 };
+use registry_transport::{Spool, TlsTrust};
 use semver::Version;
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 use warg_client::storage::{ContentStorage, PublishEntry, PublishInfo};
 use warg_client::{FileSystemClient, RegistryUrl};
 use warg_crypto::hash::AnyHash;
@@ -24,12 +22,14 @@ use warg_crypto::signing::PrivateKey;
 use warg_protocol::package::LogState as PackageState;
 use warg_protocol::registry::PackageName;
 
-use crate::error::Context;
-use crate::settings::WargSettings;
+use crate::error::{Context, Submitting};
+use crate::settings::{SectionOrigins, WargSettings};
 use crate::storage::{self, ClientSpec, StorageDirs};
 
 /// How often a pending record's state is asked for while waiting for it.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Bytes read from the publish spool at a time.
+const CHUNK: usize = 256 * 1024;
 
 /// A warg registry, through `warg-client`.
 ///
@@ -42,6 +42,10 @@ pub struct WargBackend {
     url: RegistryUrl,
     dirs: StorageDirs,
     settings: WargSettings,
+    /// The TLS trust of the section, read (and `ca_file` loaded) at construction.
+    trust: TlsTrust,
+    /// Where the section's keys were set, for errors noticed after construction.
+    origins: SectionOrigins,
     auth_token: Option<Secret>,
     signing_key: Option<Secret>,
 }
@@ -67,70 +71,23 @@ impl fmt::Debug for WargBackend {
 impl WargBackend {
     /// A backend for `registry` at `settings`' URL (else `https://<registry>`, `http` for
     /// loopback), keeping warg's state under `settings.storage_dir`, else `default_storage`.
+    /// Settings given in code are not in any file: an error about one names its key and
+    /// "settings from `WargSettings`".
     ///
-    /// Nothing is contacted or locked until the first operation.
+    /// Nothing is contacted or locked until the first operation; `ca_file` is read now.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a URL that is not `https` (or `http` on loopback), a
-    /// signing key that does not parse, or a token or key file or variable that cannot be
-    /// read.
+    /// [`Error::Config`] naming the key for a URL that is not `https` (or `http` on
+    /// loopback), a signing key that does not parse, a token or key file or variable that
+    /// cannot be read, an unknown keyring backend, or TLS material that does not load.
     pub fn new(
         registry: Registry,
         settings: WargSettings,
         default_storage: impl Into<PathBuf>,
     ) -> Result<Self, Error> {
-        let url_text = settings.effective_url(&registry);
-        let url = RegistryUrl::new(url_text.as_str()).map_err(|err| {
-            Error::config(format!(
-                "warg registry `{registry}`: `{url_text}` is not a usable server URL ({err}); \
-                 set `url = \"https://...\"` under [registry.\"{registry}\".warg] (`http` is \
-                 allowed only for loopback hosts)"
-            ))
-        })?;
-        let root = settings
-            .storage_dir
-            .clone()
-            .unwrap_or_else(|| default_storage.into());
-        let dirs = StorageDirs::under(&root, &url);
-        let mut auth_token = settings.resolve_auth_token(&registry)?;
-        // A key in a file or variable is read when publishing, so reading never needs it.
-        let mut signing_key = settings.signing_key.clone();
-        let key_configured = signing_key.is_some()
-            || settings.signing_key_file.is_some()
-            || settings.signing_key_env.is_some();
-        if let Some(backend) = &settings.keyring_backend {
-            let keyring = warg_client::keyring::Keyring::new(backend).map_err(|err| {
-                Error::config(format!(
-                    "[registry.\"{registry}\".warg] keyring_backend = \"{backend}\": {err}; \
-                         supported here: {}",
-                    warg_client::keyring::Keyring::SUPPORTED_BACKENDS.join(", ")
-                ))
-            })?;
-            if auth_token.is_none() {
-                auth_token = keyring
-                    .get_auth_token(&url)
-                    .ok()
-                    .flatten()
-                    .map(|t| Secret::new(secrecy::ExposeSecret::expose_secret(&t).clone()));
-            }
-            if !key_configured {
-                signing_key = keyring
-                    .get_signing_key(None, &["default".to_owned()].into_iter().collect(), None)
-                    .ok()
-                    .map(|key| Secret::new(key.encode().as_str()));
-            }
-        }
-        if let Some(key) = &signing_key {
-            parse_key(&registry, key)?;
-        }
-        Ok(Self {
-            registry,
-            url,
-            dirs,
-            settings,
-            auth_token,
-            signing_key,
-        })
+        let config = crate::settings::config_for_code(&registry)?;
+        let section = config.registry_settings(&registry);
+        Self::build(&section, settings, default_storage.into(), false)
     }
 
     /// A backend for `registry` from its `[registry."<name>".warg]` section in `config`;
@@ -148,10 +105,92 @@ impl WargBackend {
         default_storage: impl Into<PathBuf>,
     ) -> Result<Self, Error> {
         let mut settings = WargSettings::from_config(config, registry)?.value;
+        let discovered = settings.url.is_none() && discovered_url.is_some();
         if settings.url.is_none() {
             settings.url = discovered_url.map(str::to_owned);
         }
-        Self::new(registry.clone(), settings, default_storage)
+        let section = config.registry_settings(registry);
+        Self::build(&section, settings, default_storage.into(), discovered)
+    }
+
+    /// The backend for `section`'s registry; every bad value is located in `section`.
+    fn build(
+        section: &RegistrySettings<'_>,
+        settings: WargSettings,
+        default_storage: PathBuf,
+        discovered_url: bool,
+    ) -> Result<Self, Error> {
+        let registry = section.registry().clone();
+        let origins = SectionOrigins::new(section);
+        let url_text = settings.effective_url(&registry);
+        let url = RegistryUrl::new(url_text.as_str()).map_err(|err| {
+            let from = if discovered_url {
+                " (named by the registry's well-known document)"
+            } else if settings.url.is_none() {
+                " (the default)"
+            } else {
+                ""
+            };
+            origins.invalid(
+                "url",
+                format!(
+                    "`{url_text}`{from} is not a usable server URL ({err}); set \
+                     `url = \"https://...\"` (`http` is allowed only for loopback hosts)"
+                ),
+            )
+        })?;
+        let root = settings.storage_dir.clone().unwrap_or(default_storage);
+        let dirs = StorageDirs::under(&root, &url);
+        let trust = settings.tls_trust(section)?;
+        let mut auth_token = settings.auth_token_at(&origins)?;
+        // A key in a file or variable is read when publishing, so reading never needs it.
+        let mut signing_key = settings.signing_key.clone();
+        let key_configured = signing_key.is_some()
+            || settings.signing_key_file.is_some()
+            || settings.signing_key_env.is_some();
+        if let Some(backend) = &settings.keyring_backend {
+            let keyring = warg_client::keyring::Keyring::new(backend).map_err(|err| {
+                origins.invalid(
+                    "keyring_backend",
+                    format!(
+                        "`{backend}` cannot be used: {}; supported here: {}",
+                        chain_text(&err),
+                        warg_client::keyring::Keyring::SUPPORTED_BACKENDS.join(", ")
+                    ),
+                )
+            })?;
+            if auth_token.is_none() {
+                auth_token = keyring
+                    .get_auth_token(&url)
+                    .ok()
+                    .flatten()
+                    .map(|t| Secret::new(secrecy::ExposeSecret::expose_secret(&t).clone()));
+            }
+            if !key_configured {
+                signing_key = keyring
+                    .get_signing_key(None, &["default".to_owned()].into_iter().collect(), None)
+                    .ok()
+                    .map(|key| Secret::new(key.encode().as_str()));
+            }
+        }
+        if let Some(key) = &signing_key {
+            let source = if settings.signing_key.is_some() {
+                "signing_key"
+            } else {
+                "keyring_backend"
+            };
+            parse_key(&origins, source, key)?;
+        }
+        Ok(Self {
+            registry,
+            url,
+            dirs,
+            settings,
+            trust,
+            origins,
+            auth_token,
+            signing_key,
+        })
     }
 
     /// Whether `config` leaves `registry`'s server URL to its well-known document (its warg
@@ -187,15 +226,13 @@ impl WargBackend {
         let key = crate::relay::RelayKey {
             upstream: self.url.to_string(),
             settings: format!(
-                "{:?} {:?} {:?} {:?} {:?}",
-                self.settings.ca_file,
-                self.settings.ca_pem,
-                self.settings.insecure_skip_tls_verify,
-                self.settings.connect_timeout,
-                self.settings.read_timeout
+                "{:?} {:?} {:?}",
+                self.trust, self.settings.connect_timeout, self.settings.read_timeout
             ),
         };
-        let client_url = crate::relay::shared(key, || self.settings.http_client(&self.registry))?;
+        let client_url = crate::relay::shared(key, || {
+            self.settings.http_client(&self.registry, &self.trust)
+        })?;
         storage::client(&ClientSpec {
             registry: &self.registry,
             url: &self.url,
@@ -213,7 +250,8 @@ impl WargBackend {
             registry: &self.registry,
             package,
             version,
-            publishing: false,
+            submitting: Submitting::Nothing,
+            origins: &self.origins,
         }
     }
 
@@ -253,22 +291,50 @@ impl WargBackend {
         })
     }
 
+    /// The key records are signed with: the one read at construction, else the one in
+    /// `signing_key_file` or `signing_key_env`, read now.
     fn signing_key(&self, package: &PackageRef) -> Result<PrivateKey, Error> {
-        let resolved = match &self.signing_key {
-            Some(key) => Some(key.clone()),
-            None => self.settings.resolve_signing_key(&self.registry)?,
-        };
-        let Some(key) = &resolved else {
-            return Err(Error::InvalidInput {
-                message: format!(
+        if let Some(key) = &self.signing_key {
+            return parse_key(&self.origins, "signing_key", key);
+        }
+        let Some(key) = self.settings.signing_key_at(&self.origins)? else {
+            return Err(self.origins.invalid(
+                "signing_key",
+                format!(
                     "publishing `{package}` to warg registry `{}` needs a signing key; set \
-                     `signing_key`, `signing_key_file` or `signing_key_env` under \
-                     [registry.\"{}\".warg]",
-                    self.registry, self.registry
+                     `signing_key`, `signing_key_file` or `signing_key_env`",
+                    self.registry
                 ),
-            });
+            ));
         };
-        parse_key(&self.registry, key)
+        let source = if self.settings.signing_key_file.is_some() {
+            "signing_key_file"
+        } else {
+            "signing_key_env"
+        };
+        parse_key(&self.origins, source, &key)
+    }
+
+    /// The error for `version` of `package` being in the log already: with the digest it
+    /// was released with (unless it is yanked), and the one that was to be published.
+    fn already_published(
+        &self,
+        package: &PackageRef,
+        version: &Version,
+        state: &PackageState,
+        attempted: Option<ContentDigest>,
+    ) -> Error {
+        let existing = state
+            .release(version)
+            .and_then(|r| r.content())
+            .and_then(|hash| to_digest(&self.registry, hash).ok());
+        Error::AlreadyPublished {
+            registry: self.registry.clone(),
+            package: package.clone(),
+            version: version.clone(),
+            existing,
+            attempted,
+        }
     }
 
     /// Submits `entries` for `package` and waits, within the publish timeout, for the
@@ -278,13 +344,14 @@ impl WargBackend {
         client: &FileSystemClient,
         key: &PrivateKey,
         package: &PackageRef,
-        version: Option<&Version>,
+        version: &Version,
+        submitting: Submitting,
         entries: Vec<PublishEntry>,
     ) -> Result<(), Error> {
         let name = package_name(package)?;
         let context = Context {
-            publishing: true,
-            ..self.context(package, version)
+            submitting,
+            ..self.context(package, Some(version))
         };
         let info = PublishInfo {
             name: name.clone(),
@@ -337,7 +404,8 @@ impl WargBackend {
             &client,
             &key,
             package,
-            Some(version),
+            version,
+            Submitting::Yank,
             vec![PublishEntry::Yank {
                 version: version.clone(),
             }],
@@ -438,7 +506,10 @@ impl Backend for WargBackend {
                     expected,
                     actual,
                 },
-                None => Error::registry(&registry, format!("downloading content failed: {err:#}")),
+                None => Error::registry(
+                    &registry,
+                    format!("downloading content failed: {}", chain_text(err.as_ref())),
+                ),
             })
         });
         // A piece that does not come within `read_timeout` ends the stream with an error.
@@ -472,125 +543,99 @@ impl Backend for WargBackend {
         &self,
         package: &PackageRef,
         version: &Version,
-        content: ContentReader,
+        mut content: ContentReader,
         options: &PublishOptions,
     ) -> Result<Release, Error> {
-        // Check what can be checked before anything is sent; the key is read once.
+        // Check what can be checked before anything is sent; the key is read once. The
+        // content is spooled first: its size and digest are checked against `options`, and
+        // a release that is there already can be compared with it.
         let key = self.signing_key(package)?;
+        let spool = Spool::new(&mut content, options).await?;
+        drop(content);
+        let digest = spool.digest();
         let client = self.client().await?;
         match self.fresh_state(&client, package).await {
             Ok(state) => {
                 if state.release(version).is_some() {
-                    let why = if options.allow_overwrite {
-                        " (a warg log is append-only: overwriting is impossible)"
-                    } else {
-                        ""
-                    };
-                    return Err(Error::InvalidInput {
-                        message: format!(
-                            "`{package}@{version}` already exists in warg registry `{}`{why}; \
-                             publish a new version",
-                            self.registry
-                        ),
-                    });
+                    if options.allow_overwrite {
+                        tracing::warn!(
+                            %package, %version, registry = %self.registry,
+                            "a warg log is append-only: an existing release cannot be overwritten"
+                        );
+                    }
+                    return Err(self.already_published(package, version, &state, Some(digest)));
                 }
             }
             Err(Error::PackageNotFound { .. }) if self.settings.auto_init() => {}
             Err(Error::PackageNotFound { .. }) => {
-                return Err(crate::error::must_initialize(&self.registry, package));
+                return Err(crate::error::must_initialize(
+                    &self.origins,
+                    &self.registry,
+                    package,
+                ));
             }
             Err(err) => return Err(err),
         }
 
-        let (digest, size) = store_content(&client, content, options).await?;
-        let any_hash = AnyHash::from_str(&digest.to_string()).map_err(|err| {
-            Error::registry_with_source(&self.registry, "digest not representable in warg", err)
-        })?;
-        self.submit(
-            &client,
-            &key,
-            package,
-            Some(version),
-            vec![PublishEntry::Release {
-                version: version.clone(),
-                content: any_hash,
-            }],
-        )
-        .await?;
+        let any_hash = warg_hash(&self.registry, &digest)?;
+        store_content(&client, &self.dirs, &spool, &any_hash).await?;
+        let submitted = self
+            .submit(
+                &client,
+                &key,
+                package,
+                version,
+                Submitting::Release(digest),
+                vec![PublishEntry::Release {
+                    version: version.clone(),
+                    content: any_hash,
+                }],
+            )
+            .await;
+        if let Err(Error::AlreadyPublished { existing: None, .. }) = &submitted {
+            // Released by someone else meanwhile: say with what, when the log tells.
+            if let Ok(state) = self.fresh_state(&client, package).await {
+                return Err(self.already_published(package, version, &state, Some(digest)));
+            }
+        }
+        submitted?;
         tracing::info!(%package, %version, registry = %self.registry, %digest, "published to warg");
-        Ok(Release::new(version.clone(), digest).with_size(size))
+        Ok(Release::new(version.clone(), digest).with_size(spool.size()))
     }
 }
 
-/// Streams `content` into warg's content storage (from which publishing uploads it),
-/// checking it against `options`.
+/// Streams the spooled content into warg's content storage, from which publishing uploads
+/// it; warg's storage hashes it again and refuses it unless it has the spool's digest.
 async fn store_content(
     client: &FileSystemClient,
-    mut content: ContentReader,
-    options: &PublishOptions,
-) -> Result<(ContentDigest, u64), Error> {
-    // warg's storage wants a `Sync` stream; a reader is not, so a task feeds a channel.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let reader = tokio::spawn(async move {
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        loop {
-            let mut buf = vec![0u8; 256 * 1024];
-            match content.read(&mut buf).await {
-                Ok(0) => break,
-                Ok(n) => {
-                    buf.truncate(n);
-                    hasher.update(&buf);
-                    size += n as u64;
-                    if tx.send(Ok(Bytes::from(buf))).await.is_err() {
-                        break;
-                    }
-                }
-                Err(err) => {
-                    let kind = err.kind();
-                    let _ = tx
-                        .send(Err(std::io::Error::new(kind, err.to_string())))
-                        .await;
-                    return Err(err);
-                }
-            }
-        }
-        Ok((
-            ContentDigest::from_sha256_bytes(hasher.finalize().into()),
-            size,
-        ))
-    });
+    dirs: &StorageDirs,
+    spool: &Spool,
+    expected: &AnyHash,
+) -> Result<(), Error> {
+    let file = tokio::fs::File::from_std(spool.reopen()?);
     let stream =
-        futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).map_err(anyhow::Error::from);
-    let expected = options
-        .digest
-        .map(|d| AnyHash::from_str(&d.to_string()))
-        .transpose()
-        .map_err(|err| Error::InvalidInput {
-            message: format!("the digest to publish is not valid: {err}"),
-        })?;
-    let stored = client
+        tokio_util::io::ReaderStream::with_capacity(file, CHUNK).map_err(anyhow::Error::from);
+    client
         .content()
-        .store_content(Box::pin(stream), expected.as_ref())
-        .await;
-    let read = reader.await.map_err(|err| Error::Io {
-        path: None,
-        source: std::io::Error::other(err),
-    })?;
-    let (digest, size) = read.map_err(|source| Error::Io { path: None, source })?;
-    if let Err(err) = stored {
-        return Err(Error::InvalidInput {
-            message: format!("the content to publish was not stored: {err:#}"),
-        });
-    }
-    if let Some(expected) = options.size
-        && expected != size
-    {
-        return Err(Error::InvalidInput {
-            message: format!("the content to publish is {size} bytes, not the {expected} declared"),
-        });
-    }
-    Ok((digest, size))
+        .store_content(Box::pin(stream), Some(expected))
+        .await
+        .map_err(|err| {
+            let kind = err
+                .root_cause()
+                .downcast_ref::<std::io::Error>()
+                .map_or(std::io::ErrorKind::Other, std::io::Error::kind);
+            Error::Io {
+                path: Some(dirs.content.clone()),
+                source: std::io::Error::new(
+                    kind,
+                    format!(
+                        "storing the content to publish in warg's storage: {}",
+                        chain_text(err.as_ref())
+                    ),
+                ),
+            }
+        })?;
+    Ok(())
 }
 
 fn package_name(package: &PackageRef) -> Result<PackageName, Error> {
@@ -599,12 +644,29 @@ fn package_name(package: &PackageRef) -> Result<PackageName, Error> {
     })
 }
 
-fn parse_key(registry: &Registry, key: &Secret) -> Result<PrivateKey, Error> {
+/// `key` parsed; `source` is the key of the section it came from (`signing_key`,
+/// `signing_key_file`, `signing_key_env` or `keyring_backend`).
+fn parse_key(origins: &SectionOrigins, source: &str, key: &Secret) -> Result<PrivateKey, Error> {
     PrivateKey::decode(key.expose().to_owned()).map_err(|_| {
-        Error::config(format!(
-            "the signing key for warg registry `{registry}` does not parse; it must look like \
-             `ecdsa-p256:<base64 of 32 bytes>` (the value is not shown)"
-        ))
+        let whose = if source == "keyring_backend" {
+            "the signing key in the keyring"
+        } else {
+            "the signing key"
+        };
+        origins.invalid(
+            source,
+            format!(
+                "{whose} does not parse; it must look like `ecdsa-p256:<base64 of 32 bytes>` \
+                 (the value is not shown)"
+            ),
+        )
+    })
+}
+
+/// `digest` as warg names content.
+fn warg_hash(registry: &Registry, digest: &ContentDigest) -> Result<AnyHash, Error> {
+    AnyHash::from_str(&digest.to_string()).map_err(|err| {
+        Error::registry_with_source(registry, "digest not representable in warg", err)
     })
 }
 

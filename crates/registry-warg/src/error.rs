@@ -1,34 +1,38 @@
 //! warg-client's errors, mapped onto registry-core's.
 
-use registry_core::{Error, PackageRef, Registry};
+use registry_core::{ContentDigest, Error, PackageRef, Registry, chain_text};
 use warg_api::v1::fetch::FetchError;
-
-/// An error and its causes, one sentence.
-pub(crate) fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text = format!("{text}: {cause_text}");
-        }
-        source = cause.source();
-    }
-    text
-}
 use warg_api::v1::package::PackageError;
 use warg_client::ClientError;
 use warg_client::api::ClientError as ApiError;
 
-/// `package` is not in the registry and publishing may not create it.
-pub(crate) fn must_initialize(registry: &Registry, package: &PackageRef) -> Error {
-    Error::InvalidInput {
-        message: format!(
+use crate::settings::SectionOrigins;
+
+/// `package` is not in the registry and publishing may not create it: the section's
+/// `auto_init = false` is what stops it.
+pub(crate) fn must_initialize(
+    origins: &SectionOrigins,
+    registry: &Registry,
+    package: &PackageRef,
+) -> Error {
+    origins.invalid(
+        "auto_init",
+        format!(
             "package `{package}` does not exist in warg registry `{registry}`, and creating it \
-             on publish is off; set `auto_init = true` under [registry.\"{registry}\".warg] to \
-             create it"
+             on publish is off; set `auto_init = true` to create it"
         ),
-    }
+    )
+}
+
+/// The record being submitted, if any.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Submitting {
+    /// None: the registry is only being read.
+    Nothing,
+    /// A release of this content.
+    Release(ContentDigest),
+    /// A yank.
+    Yank,
 }
 
 /// What was being done when an error happened, for its message.
@@ -38,8 +42,10 @@ pub(crate) struct Context<'a> {
     pub(crate) package: &'a PackageRef,
     /// The exact version asked for, if any.
     pub(crate) version: Option<&'a semver::Version>,
-    /// Whether a record signed with our key was being submitted.
-    pub(crate) publishing: bool,
+    /// The record signed with our key that was being submitted, if any.
+    pub(crate) submitting: Submitting,
+    /// Where the section's keys were set.
+    pub(crate) origins: &'a SectionOrigins,
 }
 
 impl Context<'_> {
@@ -68,13 +74,19 @@ impl Context<'_> {
             }
             ClientError::Unauthorized(reason) => self.unauthorized(&reason),
             ClientError::PublishRejected { reason, .. } => self.rejected(&reason),
-            ClientError::MustInitializePackage { .. } => must_initialize(self.registry, &package),
-            ClientError::CannotInitializePackage { .. } => Error::InvalidInput {
-                message: format!(
-                    "package `{package}` already exists in warg registry `{registry}`; \
-                     publish a release to it instead of creating it"
+            ClientError::MustInitializePackage { .. } => {
+                must_initialize(self.origins, self.registry, &package)
+            }
+            // The records submitted here never create a package (warg-client adds the
+            // creation itself when the package is missing), so this is a race with
+            // another publisher that created it meanwhile.
+            ClientError::CannotInitializePackage { .. } => Error::registry(
+                self.registry,
+                format!(
+                    "package `{package}` was created by another publisher while this publish \
+                     ran; publish again to add to it"
                 ),
-            },
+            ),
             ClientError::InvalidCheckpointSignature
             | ClientError::InvalidCheckpointKeyId { .. }
             | ClientError::NoOperatorRecords
@@ -91,7 +103,7 @@ impl Context<'_> {
             ClientError::IoError(source) => Error::Io { path: None, source },
             other => Error::registry(
                 self.registry,
-                format!("warg request for `{package}` failed: {}", chain(&other)),
+                format!("warg request for `{package}` failed: {}", chain_text(&other)),
             ),
         }
     }
@@ -104,15 +116,14 @@ impl Context<'_> {
             | ApiError::Package(PackageError::LogNotFound(_)) => {
                 Error::PackageNotFound { registry, package }
             }
-            ApiError::Package(PackageError::NamespaceNotDefined(namespace))
-            | ApiError::Package(PackageError::NamespaceImported(namespace)) => {
-                Error::InvalidInput {
-                    message: format!(
-                        "warg registry `{registry}` does not define namespace `{namespace}` (asked \
-                     for `{package}`); map `{namespace}` to the registry that holds it under \
-                     [namespace_registries], or ask this registry's operator to define it"
-                    ),
-                }
+            // The registry answered that it holds no package of this namespace (it is not
+            // defined there, or is another registry's): the package is not in it.
+            ApiError::Package(
+                ref why @ (PackageError::NamespaceNotDefined(_)
+                | PackageError::NamespaceImported(_)),
+            ) => {
+                tracing::debug!(%registry, %package, "{why}");
+                Error::PackageNotFound { registry, package }
             }
             ApiError::Package(PackageError::Unauthorized(reason)) => self.unauthorized(&reason),
             ApiError::Package(PackageError::Rejection(reason)) => self.rejected(&reason),
@@ -137,14 +148,14 @@ impl Context<'_> {
             }
             other => Error::registry(
                 self.registry,
-                format!("warg request for `{package}` failed: {}", chain(&other)),
+                format!("warg request for `{package}` failed: {}", chain_text(&other)),
             ),
         }
     }
 
     /// A refusal: of our signing key when publishing, else of our token.
     fn unauthorized(&self, reason: &str) -> Error {
-        if self.publishing {
+        if !matches!(self.submitting, Submitting::Nothing) {
             return self.rejected(&format!("not authorized: {reason}"));
         }
         Error::Unauthorized {
@@ -156,8 +167,9 @@ impl Context<'_> {
         }
     }
 
-    /// A record the registry refused: a key without permission is an authorization problem,
-    /// an existing version an input problem.
+    /// A record the registry refused: a key without permission is an authorization
+    /// problem, a release of a version the log has already [`Error::AlreadyPublished`], a
+    /// yank of a version that is not there (or yanked) [`Error::VersionNotFound`].
     fn rejected(&self, reason: &str) -> Error {
         let registry = self.registry.clone();
         let package = self.package;
@@ -170,26 +182,41 @@ impl Context<'_> {
             || lower.contains("permission")
             || lower.contains("unauthorized")
         {
-            Error::Unauthorized {
+            return Error::Unauthorized {
                 registry,
                 message: format!(
                     "it rejected the record for `{subject}`: {reason}. The signing key has no \
                      permission on this package: sign with the key that created it, or ask \
                      its owner to grant yours"
                 ),
+            };
+        }
+        match (self.submitting, self.version) {
+            // warg-protocol: "... attempted to release version X which is already released".
+            (Submitting::Release(attempted), Some(version)) if lower.contains("already") => {
+                Error::AlreadyPublished {
+                    registry,
+                    package: package.clone(),
+                    version: version.clone(),
+                    existing: None,
+                    attempted: Some(attempted),
+                }
             }
-        } else if lower.contains("already") {
-            Error::InvalidInput {
-                message: format!(
-                    "warg registry `{registry}` rejected `{subject}`: {reason}. warg logs are \
-                     append-only: publish a new version"
-                ),
+            // "... which is already yanked" / "... which had not yet been released".
+            (Submitting::Yank, Some(version))
+                if lower.contains("already yanked") || lower.contains("not yet been released") =>
+            {
+                Error::VersionNotFound {
+                    registry,
+                    package: package.clone(),
+                    requirement: format!("={version}"),
+                    newest: None,
+                }
             }
-        } else {
-            Error::registry(
+            _ => Error::registry(
                 &registry,
                 format!("it rejected the record for `{subject}`: {reason}"),
-            )
+            ),
         }
     }
 }

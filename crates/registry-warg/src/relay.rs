@@ -225,7 +225,7 @@ async fn relay(state: &State, request: Request<Incoming>) -> Response<Body> {
         Ok(response) => response,
         Err(err) => {
             tracing::debug!(%target, "relayed request failed: {err:#}");
-            let why = crate::error::chain(&err);
+            let why = registry_core::chain_text(&err);
             return if err.is_timeout() {
                 answer(
                     StatusCode::GATEWAY_TIMEOUT,

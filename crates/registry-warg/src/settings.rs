@@ -3,8 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use registry_config::{Config, ConfigError, Origin, Secret, Setting};
+use registry_config::{
+    Config, ConfigError, ConfigLoader, KeyPath, Origin, RegistrySettings, Secret, Setting,
+    ToolLayer,
+};
 use registry_core::{Error, Registry};
+use registry_transport::{InlineCertificate, TlsKeys, TlsTrust};
 use serde::{Deserialize, Serialize};
 
 use crate::BACKEND_NAME;
@@ -23,11 +27,14 @@ use crate::BACKEND_NAME;
 /// connect_timeout = 10                # seconds to reach the server (as for OCI)
 /// read_timeout = 60                   # seconds an answer may stall (as for OCI)
 /// ca_file = "/etc/ssl/private-ca.pem" # trust a private CA (or ca_pem = "..."), as for OCI
+/// extra_root_certificates = [{ encoding = "pem", data = "-----BEGIN CERTIFICATE-----..." }]
 /// keyring_backend = "secret-service"  # read a token or key missing above from this keyring
 /// ```
 ///
-/// Nothing here is prompted for, and the OS keyring is used only when `keyring_backend` is
-/// set. `http` URLs are accepted for loopback hosts only.
+/// The TLS keys (`ca_file`, `ca_pem`, `extra_root_certificates`, `insecure_skip_tls_verify`
+/// and its other name `accept_invalid_certificates`) are those of the OCI section, read the
+/// same way. Nothing here is prompted for, and the OS keyring is used only when
+/// `keyring_backend` is set. `http` URLs are accepted for loopback hosts only.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -77,14 +84,100 @@ pub struct WargSettings {
     /// PEM certificates to trust, inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_pem: Option<String>,
+    /// Certificates to trust, inline, as `wkg` writes them for OCI: a list of
+    /// `{ encoding = "pem" | "der", data = "..." }` (DER as base64).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_root_certificates: Vec<InlineCertificate>,
     /// Accept any certificate (never for a registry reached over a network you do not
     /// control).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure_skip_tls_verify: Option<bool>,
+    /// `wkg`'s name for [`insecure_skip_tls_verify`](Self::insecure_skip_tls_verify), as
+    /// the OCI section takes it: either one set accepts any certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_invalid_certificates: Option<bool>,
     /// A keyring backend (as the `warg` CLI names them) to read a token or signing key from
     /// when none is configured above. Unset: the keyring is never touched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyring_backend: Option<String>,
+}
+
+/// Every key of the section, for [`SectionOrigins`].
+const KEYS: &[&str] = &[
+    "url",
+    "auth_token",
+    "auth_token_file",
+    "auth_token_env",
+    "signing_key",
+    "signing_key_file",
+    "signing_key_env",
+    "storage_dir",
+    "auto_init",
+    "publish_timeout",
+    "lock_timeout",
+    "connect_timeout",
+    "read_timeout",
+    "ca_file",
+    "ca_pem",
+    "extra_root_certificates",
+    "insecure_skip_tls_verify",
+    "accept_invalid_certificates",
+    "keyring_backend",
+];
+
+/// Where each key of one registry's warg section was set (else its section, else the
+/// registry): what a bad value noticed after the configuration is gone (a signing key file
+/// read when publishing) is located with, as [`RegistrySettings::invalid`] would.
+#[derive(Clone, Debug)]
+pub(crate) struct SectionOrigins {
+    keys: Vec<(&'static str, Origin, KeyPath)>,
+    registry: Registry,
+}
+
+impl SectionOrigins {
+    pub(crate) fn new(section: &RegistrySettings<'_>) -> Self {
+        let keys = KEYS
+            .iter()
+            .map(|key| {
+                let origin = section
+                    .origin_of(BACKEND_NAME, key)
+                    .unwrap_or(Origin::Builtin);
+                (*key, origin, section.key_path(BACKEND_NAME, key))
+            })
+            .collect();
+        Self {
+            keys,
+            registry: section.registry().clone(),
+        }
+    }
+
+    /// A [`ConfigError::Invalid`] for `key` of the section, at the file, line and column
+    /// it was set.
+    pub(crate) fn invalid(&self, key: &str, message: impl Into<String>) -> Error {
+        let (origin, path) = match self.keys.iter().find(|(k, _, _)| *k == key) {
+            Some((_, origin, path)) => (origin.clone(), path.clone()),
+            None => (
+                Origin::Builtin,
+                KeyPath::new(["registry", self.registry.as_str(), BACKEND_NAME, key]),
+            ),
+        };
+        ConfigError::invalid(&origin, &path, message).into()
+    }
+}
+
+/// A configuration holding only an empty `[registry."<registry>".warg]` section, set by
+/// the tool layer `WargSettings`: what settings given in code are located in, so their
+/// errors read "settings from `WargSettings`" rather than naming a file they are not in.
+pub(crate) fn config_for_code(registry: &Registry) -> Result<Config, Error> {
+    let text = format!("[registry.\"{registry}\".{BACKEND_NAME}]\n");
+    let layer = ToolLayer::from_toml_str("WargSettings", &text)?;
+    Ok(ConfigLoader::new()
+        .without_builtin()
+        .without_user_file()
+        .without_project_files()
+        .without_env()
+        .tool_layer(layer)
+        .load()?)
 }
 
 impl WargSettings {
@@ -122,50 +215,42 @@ impl WargSettings {
         Duration::from_secs(self.connect_timeout.unwrap_or(10) + self.read_timeout.unwrap_or(60))
     }
 
-    /// The HTTP client requests to the server go through (by way of the relay): the
-    /// configured TLS trust and timeouts.
+    /// How to trust the server's certificate: the section's TLS keys, read (and `ca_file`
+    /// loaded) the way the OCI backend reads its own.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the registry and the file or key when `ca_file` cannot be
-    /// read or holds no PEM certificate.
-    pub(crate) fn http_client(&self, registry: &Registry) -> Result<reqwest::Client, Error> {
-        let mut builder = reqwest::Client::builder()
+    /// [`Error::Config`] naming the file, line and key of a value that cannot be used (a
+    /// `ca_file` that cannot be read or holds no certificate, PEM that is not PEM).
+    pub fn tls_trust(&self, section: &RegistrySettings<'_>) -> Result<TlsTrust, Error> {
+        TlsTrust::read(
+            section,
+            BACKEND_NAME,
+            TlsKeys {
+                ca_file: self.ca_file.as_deref(),
+                ca_pem: self.ca_pem.as_deref(),
+                extra_root_certificates: &self.extra_root_certificates,
+                insecure: self.insecure_skip_tls_verify.unwrap_or(false)
+                    || self.accept_invalid_certificates.unwrap_or(false),
+            },
+        )
+    }
+
+    /// The HTTP client requests to the server go through (by way of the relay): `trust`
+    /// (from [`tls_trust`](Self::tls_trust)) and the configured timeouts.
+    ///
+    /// # Errors
+    /// [`Error::Registry`] when the client cannot be built.
+    pub(crate) fn http_client(
+        &self,
+        registry: &Registry,
+        trust: &TlsTrust,
+    ) -> Result<reqwest::Client, Error> {
+        trust
+            .client_builder()?
             .connect_timeout(Duration::from_secs(self.connect_timeout.unwrap_or(10)))
             .read_timeout(Duration::from_secs(self.read_timeout.unwrap_or(60)))
-            .danger_accept_invalid_certs(self.insecure_skip_tls_verify.unwrap_or(false))
-            .user_agent(concat!("wreg/", env!("CARGO_PKG_VERSION")));
-        let mut bundles = Vec::new();
-        if let Some(path) = &self.ca_file {
-            let pem = std::fs::read(path).map_err(|err| {
-                Error::config(format!(
-                    "[registry.\"{registry}\".warg] ca_file = {}: cannot be read ({err})",
-                    path.display()
-                ))
-            })?;
-            bundles.push((format!("ca_file = {}", path.display()), pem));
-        }
-        if let Some(pem) = &self.ca_pem {
-            bundles.push(("ca_pem".to_owned(), pem.as_bytes().to_vec()));
-        }
-        for (what, pem) in bundles {
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .ok()
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| {
-                    Error::config(format!(
-                        "[registry.\"{registry}\".warg] {what}: holds no PEM certificate \
-                         (-----BEGIN CERTIFICATE-----)"
-                    ))
-                })?;
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        builder.build().map_err(|err| {
-            Error::config(format!(
-                "warg registry `{registry}`: cannot build an HTTP client: {err}"
-            ))
-        })
+            .build()
+            .map_err(|err| Error::registry_with_source(registry, "cannot build an HTTP client", err))
     }
 
     /// How long a download may stall between two pieces.
@@ -183,14 +268,33 @@ impl WargSettings {
         self.auto_init.unwrap_or(true)
     }
 
-    /// The auth token from the setting, its file or its variable, if any is set.
+    /// The auth token from the setting, its file or its variable, if any is set; `section`
+    /// (the registry's settings these were read from) locates an error.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming the file or variable that cannot be read; the value
-    /// itself is never shown.
-    pub fn resolve_auth_token(&self, registry: &Registry) -> Result<Option<Secret>, Error> {
+    /// [`Error::Config`] naming the key, and the file or variable that cannot be read; the
+    /// value itself is never shown.
+    pub fn resolve_auth_token(
+        &self,
+        section: &RegistrySettings<'_>,
+    ) -> Result<Option<Secret>, Error> {
+        self.auth_token_at(&SectionOrigins::new(section))
+    }
+
+    /// The signing key from the setting, its file or its variable, if any is set.
+    ///
+    /// # Errors
+    /// As [`resolve_auth_token`](Self::resolve_auth_token).
+    pub fn resolve_signing_key(
+        &self,
+        section: &RegistrySettings<'_>,
+    ) -> Result<Option<Secret>, Error> {
+        self.signing_key_at(&SectionOrigins::new(section))
+    }
+
+    pub(crate) fn auth_token_at(&self, origins: &SectionOrigins) -> Result<Option<Secret>, Error> {
         resolve_secret(
-            registry,
+            origins,
             "auth_token",
             self.auth_token.as_ref(),
             self.auth_token_file.as_ref(),
@@ -198,13 +302,9 @@ impl WargSettings {
         )
     }
 
-    /// The signing key from the setting, its file or its variable, if any is set.
-    ///
-    /// # Errors
-    /// As [`resolve_auth_token`](Self::resolve_auth_token).
-    pub fn resolve_signing_key(&self, registry: &Registry) -> Result<Option<Secret>, Error> {
+    pub(crate) fn signing_key_at(&self, origins: &SectionOrigins) -> Result<Option<Secret>, Error> {
         resolve_secret(
-            registry,
+            origins,
             "signing_key",
             self.signing_key.as_ref(),
             self.signing_key_file.as_ref(),
@@ -215,33 +315,37 @@ impl WargSettings {
 
 /// The first of a value, a file and a variable that is set; whitespace around it is dropped.
 fn resolve_secret(
-    registry: &Registry,
+    origins: &SectionOrigins,
     key: &str,
     value: Option<&Secret>,
     file: Option<&PathBuf>,
     env: Option<&str>,
 ) -> Result<Option<Secret>, Error> {
-    let section = format!("[registry.\"{registry}\".warg]");
     if let Some(value) = value {
         return Ok(Some(Secret::new(value.expose().trim())));
     }
     if let Some(path) = file {
         return match std::fs::read_to_string(path) {
             Ok(text) => Ok(Some(Secret::new(text.trim()))),
-            Err(err) => Err(Error::config(format!(
-                "{section} {key}_file: cannot read `{}`: {err}; fix the path or the \
-                     file's permissions",
-                path.display()
-            ))),
+            Err(err) => Err(origins.invalid(
+                &format!("{key}_file"),
+                format!(
+                    "`{}` cannot be read: {err}; fix the path or the file's permissions",
+                    path.display()
+                ),
+            )),
         };
     }
     if let Some(var) = env {
         return match std::env::var(var) {
             Ok(text) if !text.trim().is_empty() => Ok(Some(Secret::new(text.trim()))),
-            _ => Err(Error::config(format!(
-                "{section} {key}_env names `{var}`, which is not set (or empty) in this \
-                     environment; export it, or remove {key}_env"
-            ))),
+            _ => Err(origins.invalid(
+                &format!("{key}_env"),
+                format!(
+                    "`{var}` is not set (or empty) in this environment; export it, or remove \
+                     {key}_env"
+                ),
+            )),
         };
     }
     Ok(None)

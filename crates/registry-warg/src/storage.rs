@@ -119,7 +119,7 @@ pub(crate) async fn client(spec: &ClientSpec<'_>) -> Result<Arc<FileSystemClient
 fn try_open(spec: &ClientSpec<'_>) -> Result<Result<FileSystemClient, PathBuf>, Error> {
     let io = |path: &Path, err: anyhow::Error| Error::Io {
         path: Some(path.to_owned()),
-        source: std::io::Error::other(format!("{err:#}")),
+        source: std::io::Error::other(registry_core::chain_text(err.as_ref())),
     };
     for dir in [&spec.dirs.registry, &spec.dirs.content] {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;

@@ -384,4 +384,35 @@ pub(crate) const CASES: &[Case] = &[
         new: ("1.1.1", "package test:pkg@1.1.1; interface api { f: func() -> u32; g: func(); } world w { export api; }"),
         accepted: true,
     },
+    // Stricter than wkg: interfaces no world mentions are compared as well.
+    Case {
+        name: "interface-only-function-removed",
+        published: &[("1.0.0", "package test:pkg@1.0.0; interface api { f: func() -> u32; g: func(); }")],
+        new: ("1.1.0", "package test:pkg@1.1.0; interface api { f: func() -> u32; }"),
+        accepted: false,
+    },
+    Case {
+        name: "interface-only-result-changed",
+        published: &[("1.0.0", "package test:pkg@1.0.0; interface api { f: func() -> u32; }")],
+        new: ("1.0.1", "package test:pkg@1.0.1; interface api { f: func() -> string; }"),
+        accepted: false,
+    },
+    Case {
+        name: "interface-only-function-added",
+        published: &[("1.0.0", "package test:pkg@1.0.0; interface api { f: func() -> u32; }")],
+        new: ("1.1.0", "package test:pkg@1.1.0; interface api { f: func() -> u32; g: func(); }"),
+        accepted: true,
+    },
+    Case {
+        name: "interface-only-types-used-across-interfaces-unchanged",
+        published: &[("1.0.0", "package test:pkg@1.0.0; interface types { record r { a: u32 } } interface api { use types.{r}; f: func() -> r; }")],
+        new: ("1.0.1", "package test:pkg@1.0.1; interface types { record r { a: u32 } } interface api { use types.{r}; f: func() -> r; }"),
+        accepted: true,
+    },
+    Case {
+        name: "interface-only-record-field-changed-across-interfaces",
+        published: &[("1.0.0", "package test:pkg@1.0.0; interface types { record r { a: u32 } } interface api { use types.{r}; f: func() -> r; }")],
+        new: ("1.0.1", "package test:pkg@1.0.1; interface types { record r { a: string } } interface api { use types.{r}; f: func() -> r; }"),
+        accepted: false,
+    },
 ];

@@ -9,29 +9,36 @@
 //!   `version` section (`wasm-tools metadata add --name ns:name --version 1.2.0`).
 //!
 //! - [`encode_dir`]: a WIT directory as a binary WIT package.
+//! - [`resolve`]: a WIT directory's whole graph, one version per package, locked;
+//!   [`write_deps`] writes it as `wit/deps`; [`build`] encodes a package with it.
+//! - [`publish`]: a release published through a [`Route`](registry_client::Route) after
+//!   [`check_semver`] (wit-component's own check) against the releases that bracket it.
 //!
-//! Behind the `wit` feature (wit-parser, wit-component).
+//! WIT that does not parse, resolve or encode is [`Error::InvalidWit`], at the file, line
+//! and column wit-parser points at.
 
 use std::path::Path;
 
 use registry_core::metadata::WasmMetadata;
 use registry_core::{BareVersion, Error, PackageRef, PackageReq, PackageSpec};
 
-use crate::Dependency;
+use registry_client::Dependency;
 
-mod compat;
 mod graph;
 mod output;
+mod publish;
+mod semver;
 
-pub use compat::{Incompatibility, incompatibilities};
-pub use graph::{Requirer, WitGraph, WitNode, WitRequest, dependencies_of};
+pub use graph::{Requirer, WitGraph, WitNode, WitRequest, dependencies_of, resolve};
+pub use publish::{Published, PublishRequest, publish};
+pub use semver::{check_semver, neighbours};
 pub use output::{BuiltPackage, DepsFormat, build, print_package, write_deps};
 
 /// The packages the WIT in `dir` uses but does not define, each once, in the order first
 /// used.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] naming the directory when its WIT does not parse.
+/// [`Error::InvalidWit`] naming the file, line and column when its WIT does not parse.
 pub fn dependencies(dir: &Path) -> Result<Vec<Dependency>, Error> {
     let mut deps: Vec<Dependency> = Vec::new();
     for name in foreign_names(dir)? {
@@ -47,8 +54,8 @@ pub fn dependencies(dir: &Path) -> Result<Vec<Dependency>, Error> {
 /// not define, each once, in the order first used.
 pub(crate) fn foreign_names(dir: &Path) -> Result<Vec<wit_parser::PackageName>, Error> {
     let group =
-        wit_parser::UnresolvedPackageGroup::parse_dir(dir).map_err(|err| Error::InvalidInput {
-            message: format!("cannot read the WIT in {}: {err:#}", dir.display()),
+        wit_parser::UnresolvedPackageGroup::parse_dir(dir).map_err(|err| {
+            wit_error(dir, format!("cannot read the WIT in {}: {err:#}", dir.display()))
         })?;
     let packages: Vec<_> = std::iter::once(&group.main).chain(&group.nested).collect();
     let defined: Vec<(&str, &str)> = packages
@@ -82,17 +89,21 @@ pub(crate) fn dependency_on(name: &wit_parser::PackageName) -> Result<Dependency
 /// The WIT package in `dir` (its `deps/` included), encoded as a binary WIT package.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] naming the directory when its WIT does not parse or encode.
+/// [`Error::InvalidWit`] naming the file, line and column when its WIT does not parse or
+/// encode.
 pub fn encode_dir(dir: &Path) -> Result<Vec<u8>, Error> {
     let mut resolve = wit_parser::Resolve::default();
-    let (package, _) = resolve.push_dir(dir).map_err(|err| Error::InvalidInput {
-        message: format!("WIT directory `{}` does not parse: {err:#}", dir.display()),
+    let (package, _) = resolve.push_dir(dir).map_err(|err| {
+        wit_error(dir, format!("WIT directory `{}` does not parse: {err:#}", dir.display()))
     })?;
-    wit_component::encode(&resolve, package, false).map_err(|err| Error::InvalidInput {
-        message: format!(
-            "WIT directory `{}` cannot be encoded as a package: {err:#}",
-            dir.display()
-        ),
+    wit_component::encode(&resolve, package, false).map_err(|err| {
+        wit_error(
+            dir,
+            format!(
+                "WIT directory `{}` cannot be encoded as a package: {err:#}",
+                dir.display()
+            ),
+        )
     })
 }
 
@@ -168,5 +179,55 @@ pub fn package_of(path: &Path, metadata: &WasmMetadata) -> Result<PackageSpec, E
              to publish it anyway",
             path.display()
         ))),
+    }
+}
+
+/// An [`Error::InvalidWit`] about `path`, located at the file, line and column that
+/// wit-parser's message points at (its `--> file:line:column` line) when it has one. The
+/// message is kept whole: its excerpt of the source shows the place.
+pub(crate) fn wit_error(path: &Path, message: String) -> Error {
+    let location = message.lines().find_map(|line| {
+        let at = line.trim_start().strip_prefix("--> ")?;
+        let mut parts = at.trim().rsplitn(3, ':');
+        let column = parts.next()?.parse().ok()?;
+        let line = parts.next()?.parse().ok()?;
+        Some((std::path::PathBuf::from(parts.next()?), line, column))
+    });
+    match location {
+        Some((file, line, column)) => Error::InvalidWit {
+            path: file,
+            line: Some(line),
+            column: Some(column),
+            message,
+        },
+        None => Error::InvalidWit {
+            path: path.to_owned(),
+            line: None,
+            column: None,
+            message,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wit_that_does_not_parse_is_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("world.wit");
+        std::fs::write(&file, "package a:b@1.0.0;\n\ninterface i {\n  f: func() -> nope;\n}\n")
+            .unwrap();
+        let err = dependencies(dir.path()).unwrap_err();
+        let Error::InvalidWit {
+            path, line, column, ..
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!((path, *line, *column), (&file, Some(4), Some(16)), "{err}");
+        assert!(err.to_string().starts_with(&format!("{}:4:16: ", file.display())), "{err}");
+        assert_eq!(err.exit_code(), 65);
     }
 }

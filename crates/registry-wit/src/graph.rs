@@ -15,9 +15,7 @@ use std::path::Path;
 
 use registry_core::{Error, PackageRef, Version, VersionReq};
 
-use crate::lock::LockFile;
-use crate::resolver::record;
-use crate::{Client, Dependency, LockMode, Overrides, Resolution};
+use registry_client::{Client, Dependency, LockFile, LockMode, Overrides, Resolution};
 
 /// Rounds after which a graph that keeps changing its mind is refused.
 const MAX_ROUNDS: usize = 64;
@@ -95,13 +93,13 @@ impl WitRequest {
     /// applied.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when its WIT does not parse.
+    /// [`Error::InvalidWit`] when its WIT does not parse.
     pub fn for_dir(dir: &Path, overrides: Overrides) -> Result<Self, Error> {
-        let names = super::foreign_names(dir)?;
+        let names = crate::foreign_names(dir)?;
         let mut dependencies = Vec::new();
         let mut named = Vec::new();
         for name in &names {
-            let dependency = super::dependency_on(name)?;
+            let dependency = crate::dependency_on(name)?;
             if let Some(version) = &name.version {
                 named.push((dependency.package.clone(), version.clone()));
             }
@@ -142,17 +140,16 @@ impl Chosen {
 /// Everything that needs each package, walking from the root through chosen packages.
 type Needs = BTreeMap<PackageRef, Vec<(Requirer, Dependency)>>;
 
-impl Client {
     /// Resolves the whole graph of `request` (see the [module docs](self)), fetching every
     /// release into the cache. New pins are written into `lock`, one per package, under
     /// the requirement that combines everything needing it.
     ///
     /// # Errors
     /// The first package that cannot be resolved; [`Error::VersionNotFound`] naming every
-    /// requirer when no release satisfies them all; [`Error::InvalidInput`] for a
+    /// requirer when no release satisfies them all; [`Error::InvalidWit`] for a
     /// dependency cycle or a release that is not WIT.
-    pub async fn resolve_wit(
-        &self,
+    pub async fn resolve(
+        client: &Client,
         request: &WitRequest,
         lock: Option<&mut LockFile>,
         mode: LockMode,
@@ -185,12 +182,14 @@ impl Client {
             }
             rounds += 1;
             if rounds > MAX_ROUNDS {
-                return Err(Error::InvalidInput {
+                return Err(Error::InvalidWit {
+                    path: request.root.clone().into(),
+                    line: None,
+                    column: None,
                     message: format!(
-                        "the dependency graph of {} did not settle after {MAX_ROUNDS} rounds \
+                        "the dependency graph did not settle after {MAX_ROUNDS} rounds \
                          (packages keep changing which versions they need); pin the packages \
-                         involved with `=` requirements",
-                        request.root
+                         involved with `=` requirements"
                     ),
                 });
             }
@@ -200,7 +199,7 @@ impl Client {
                 "resolving a level of the WIT graph"
             );
             let refs: Vec<&Dependency> = todo.iter().collect();
-            let results = self.resolve_each(&refs, snapshot.as_ref(), mode).await;
+            let results = client.resolve_each(&refs, snapshot.as_ref(), mode).await;
             for (dependency, result) in todo.iter().zip(results) {
                 let resolution =
                     result.map_err(|err| conflict(err, &needs[&dependency.package]))?;
@@ -239,14 +238,13 @@ impl Client {
                 required_by,
             });
         }
-        let named = self
-            .resolve_named(request, &nodes, snapshot.as_ref(), mode)
+        let named = resolve_named(client, request, &nodes, snapshot.as_ref(), mode)
             .await?;
         if let Some(lock) = lock {
             let mut resolved: Vec<Resolution> =
                 nodes.iter().map(|n| n.resolution.clone()).collect();
             resolved.extend(named.iter().cloned());
-            record(lock, &resolved);
+            lock.record(&resolved);
         }
         Ok(WitGraph { nodes, named })
     }
@@ -254,7 +252,7 @@ impl Client {
     /// The releases the root names exactly where the graph chose another version of the
     /// package from a registry (a local override stands for every version).
     async fn resolve_named(
-        &self,
+        client: &Client,
         request: &WitRequest,
         nodes: &[WitNode],
         lock: Option<&LockFile>,
@@ -290,9 +288,8 @@ impl Client {
             }
         }
         let refs: Vec<&Dependency> = wanted.iter().collect();
-        self.resolve_unique(&refs, lock, mode).await
+        client.resolve_unique(&refs, lock, mode).await
     }
-}
 
 /// Walks from the root through the chosen packages, collecting every requirement.
 fn needs(request: &WitRequest, chosen: &HashMap<PackageRef, Chosen>) -> Needs {
@@ -364,23 +361,24 @@ fn conflict(err: Error, reqs: &[(Requirer, Dependency)]) -> Error {
 /// releases). A component refers to none (it carries its types).
 ///
 /// # Errors
-/// [`Error::Io`] when the content cannot be read; [`Error::InvalidInput`] when it is not
+/// [`Error::Io`] when the content cannot be read; [`Error::InvalidWit`] when it is not
 /// WIT or a component.
 pub fn dependencies_of(resolution: &Resolution) -> Result<Vec<Dependency>, Error> {
     let path = resolution.path();
     if path.is_dir() {
-        return super::dependencies(path);
+        return crate::dependencies(path);
     }
     let own = resolution.package();
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let decoded =
         wit_parser::decoding::decode_reader(std::io::BufReader::new(file)).map_err(|err| {
-            Error::InvalidInput {
-                message: format!(
+            crate::wit_error(
+                path,
+                format!(
                     "{} is not a WIT package or component ({err}); a WIT dependency must be one",
                     describe(resolution)
                 ),
-            }
+            )
         })?;
     let wit_parser::decoding::DecodedWasm::WitPackage(resolve, id) = decoded else {
         return Ok(Vec::new());
@@ -390,7 +388,7 @@ pub fn dependencies_of(resolution: &Resolution) -> Result<Vec<Dependency>, Error
         if other == id {
             continue;
         }
-        let dependency = super::dependency_on(&package.name)?;
+        let dependency = crate::dependency_on(&package.name)?;
         if &dependency.package != own && !dependencies.contains(&dependency) {
             dependencies.push(dependency);
         }
@@ -406,7 +404,7 @@ fn describe(resolution: &Resolution) -> String {
             release,
             ..
         } => format!("`{package}@{}` from `{registry}`", release.version),
-        Resolution::Local { package, path } => format!("`{package}` ({})", path.display()),
+        other => format!("`{}` ({})", other.package(), other.path().display()),
     }
 }
 
@@ -431,7 +429,10 @@ fn dependency_order(
                 .chain(std::iter::once(&package))
                 .map(|p| chosen[*p].requirer().to_string())
                 .collect();
-            return Err(Error::InvalidInput {
+            return Err(Error::InvalidWit {
+                path: chosen[package].resolution.path().to_owned(),
+                line: None,
+                column: None,
                 message: format!(
                     "the WIT dependencies form a cycle: {}; WIT packages cannot depend on each \
                      other in a circle, so one of these releases is broken",

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use registry_core::{Error, PackageRef, Version};
 use wit_parser::{PackageName, Resolve, UnresolvedPackageGroup};
 
-use super::WitGraph;
-use crate::{Client, Resolution};
+use registry_client::{Client, Resolution};
+
+use crate::WitGraph;
 
 /// How `wit/deps` is written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -26,8 +27,8 @@ fn entry_name(name: &PackageName) -> String {
     name.to_string().replace([':', '@'], "-")
 }
 
-fn invalid(message: String) -> Error {
-    Error::InvalidInput { message }
+fn invalid(path: &Path, message: String) -> Error {
+    crate::wit_error(path, message)
 }
 
 /// Every package of the graph in one [`Resolve`], each merged after what it uses.
@@ -49,13 +50,13 @@ fn merged(graph: &WitGraph) -> Result<Resolve, Error> {
         let package = resolution.package();
         if path.is_dir() {
             let group = UnresolvedPackageGroup::parse_dir(path).map_err(|err| {
-                invalid(format!(
+                invalid(path, format!(
                     "the WIT in {} (for `{package}`) does not parse: {err:#}",
                     path.display()
                 ))
             })?;
             resolve.push_group(group).map_err(|err| {
-                invalid(format!(
+                invalid(path, format!(
                     "the WIT in {} (for `{package}`) does not fit its dependencies: {err:#}",
                     path.display()
                 ))
@@ -66,7 +67,7 @@ fn merged(graph: &WitGraph) -> Result<Resolve, Error> {
         let (wit_parser::decoding::DecodedWasm::WitPackage(other, _)
         | wit_parser::decoding::DecodedWasm::Component(other, _)) = decoded;
         resolve.merge(other).map_err(|err| {
-            invalid(format!(
+            invalid(path, format!(
                 "`{package}`{} does not agree with the other packages on what they share: \
                  {err:#}",
                 version_suffix(resolution)
@@ -86,17 +87,17 @@ fn version_suffix(resolution: &Resolution) -> String {
 fn decode(path: &Path, package: &PackageRef) -> Result<wit_parser::decoding::DecodedWasm, Error> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     wit_parser::decoding::decode_reader(std::io::BufReader::new(file)).map_err(|err| {
-        invalid(format!(
+        invalid(path, format!(
             "`{package}` ({}) is not a WIT package or component: {err:#}",
             path.display()
         ))
     })
 }
 
-fn print(resolve: &Resolve, id: wit_parser::PackageId) -> Result<String, Error> {
+fn print(resolve: &Resolve, id: wit_parser::PackageId, what: &str) -> Result<String, Error> {
     let mut printer = wit_component::WitPrinter::default();
     printer.print(resolve, id, &[]).map_err(|err| {
-        invalid(format!(
+        invalid(Path::new(what), format!(
             "cannot print `{}` as WIT: {err:#}",
             resolve.packages[id].name
         ))
@@ -107,16 +108,21 @@ fn print(resolve: &Resolve, id: wit_parser::PackageId) -> Result<String, Error> 
 /// A binary WIT package, printed as WIT text.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] naming `what` when the bytes are not a WIT package (a component
+/// [`Error::InvalidWit`] naming `what` when the bytes are not a WIT package (a component
 /// is not printed: it is not a package definition).
 pub fn print_package(bytes: &[u8], what: &str) -> Result<String, Error> {
     match wit_parser::decoding::decode(bytes) {
-        Ok(wit_parser::decoding::DecodedWasm::WitPackage(resolve, id)) => print(&resolve, id),
-        Ok(wit_parser::decoding::DecodedWasm::Component(..)) => Err(invalid(format!(
+        Ok(wit_parser::decoding::DecodedWasm::WitPackage(resolve, id)) => {
+            print(&resolve, id, what)
+        }
+        Ok(wit_parser::decoding::DecodedWasm::Component(..)) => Err(invalid(Path::new(what), format!(
             "{what} is a component, not a WIT package; only WIT packages can be written as \
              WIT (use --format wasm)"
         ))),
-        Err(err) => Err(invalid(format!("{what} is not a WIT package: {err:#}"))),
+        Err(err) => Err(invalid(
+            Path::new(what),
+            format!("{what} is not a WIT package: {err:#}"),
+        )),
     }
 }
 
@@ -125,7 +131,7 @@ pub fn print_package(bytes: &[u8], what: &str) -> Result<String, Error> {
 /// written, in order.
 ///
 /// # Errors
-/// [`Error::Io`] naming the path; [`Error::InvalidInput`] when a package does not decode or
+/// [`Error::Io`] naming the path; [`Error::InvalidWit`] when a package does not decode or
 /// the packages disagree.
 pub async fn write_deps(
     client: &Client,
@@ -146,7 +152,7 @@ pub async fn write_deps(
                 let dir = staging.path().join(&name);
                 std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
                 let file = dir.join("package.wit");
-                std::fs::write(&file, print(&resolve, id)?).map_err(|e| Error::io(&file, e))?;
+                std::fs::write(&file, print(&resolve, id, &name)?).map_err(|e| Error::io(&file, e))?;
                 written.push(Path::new("deps").join(name));
             }
         }
@@ -244,24 +250,24 @@ impl BuiltPackage {
 /// encoded with the resolved `graph` of its dependencies.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] naming the directory when it does not parse, does not fit its
+/// [`Error::InvalidWit`] naming the directory when it does not parse, does not fit its
 /// dependencies, or does not encode.
 pub fn build(graph: &WitGraph, wit_dir: &Path) -> Result<BuiltPackage, Error> {
     let mut resolve = merged(graph)?;
     let group = UnresolvedPackageGroup::parse_dir(wit_dir).map_err(|err| {
-        invalid(format!(
+        invalid(wit_dir, format!(
             "the WIT in {} does not parse: {err:#}",
             wit_dir.display()
         ))
     })?;
     let id = resolve.push_group(group).map_err(|err| {
-        invalid(format!(
+        invalid(wit_dir, format!(
             "the WIT in {} does not fit its dependencies: {err:#}",
             wit_dir.display()
         ))
     })?;
     let bytes = wit_component::encode(&resolve, id, false).map_err(|err| {
-        invalid(format!(
+        invalid(wit_dir, format!(
             "the WIT in {} cannot be encoded as a package: {err:#}",
             wit_dir.display()
         ))

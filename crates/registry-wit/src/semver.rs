@@ -1,0 +1,214 @@
+//! Whether a new release of a WIT package keeps what the releases around it in its series
+//! offer, decided by the Bytecode Alliance's own check, `wit_component::semver_check`.
+//!
+//! A release is compared with its neighbours in its series (the releases that share its
+//! major version, or for 0.x its minor, as cargo counts compatibility; 0.0.x releases form
+//! no series): the newest earlier one, which it must keep, and the oldest later one, which
+//! must keep it. Published pre-releases are not neighbours; a pre-release being published
+//! is checked like any other release.
+//!
+//! Two releases are compared world by world, by name: every world of the older one must
+//! be in the newer one, and wit-component decides whether the newer world may stand in for
+//! the older (it may export more and import less; every type must keep its shape). Inline
+//! interfaces are part of their world, so they are compared item by item. Interfaces no
+//! world mentions are compared too, through a world that exports every interface of the
+//! package (which `wkg` leaves unchecked).
+
+use registry_core::{Error, PackageRef, Version};
+use wit_parser::decoding::DecodedWasm;
+use wit_parser::{PackageId, Resolve, WorldId, WorldItem, WorldKey};
+
+/// The name of the world that exports every interface of a package, added to both releases
+/// for the comparison (after their own worlds were compared, so a world of that name in
+/// the package is compared as itself first).
+const ALL_INTERFACES: &str = "all-interfaces-of-the-package";
+
+/// The releases `new` is compared with: the newest earlier and the oldest later release of
+/// its series in `published` (pre-releases there are not counted).
+pub fn neighbours(published: &[Version], new: &Version) -> (Option<Version>, Option<Version>) {
+    let series = |v: &Version| match (v.major, v.minor) {
+        (0, 0) => (0, 0, Some(v.patch)),
+        (0, minor) => (0, minor, None),
+        (major, _) => (major, 0, None),
+    };
+    let mine = series(new);
+    if mine.2.is_some() {
+        return (None, None);
+    }
+    let same: Vec<&Version> = published
+        .iter()
+        .filter(|v| v.pre.is_empty() && series(v) == mine && *v != new)
+        .collect();
+    let earlier = same.iter().filter(|v| **v < new).max().map(|v| (*v).clone());
+    let later = same.iter().filter(|v| **v > new).min().map(|v| (*v).clone());
+    (earlier, later)
+}
+
+/// Checks that `newer` keeps everything `older` offers (both binary WIT packages of
+/// `package`). Components are not compared: when either is not a WIT package, this
+/// passes.
+///
+/// # Errors
+/// [`Error::SemverIncompatible`] with every break found (each world and the interfaces
+/// on their own), naming the two releases.
+pub fn check_semver(
+    package: &PackageRef,
+    older: (&Version, &[u8]),
+    newer: (&Version, &[u8]),
+) -> Result<(), Error> {
+    let (Some((old_resolve, old_pkg)), Some((new_resolve, new_pkg))) =
+        (wit_package(older.1), wit_package(newer.1))
+    else {
+        return Ok(());
+    };
+    let breaks = compare(old_resolve, old_pkg, new_resolve, new_pkg);
+    if breaks.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::SemverIncompatible {
+            package: package.clone(),
+            previous: older.0.clone(),
+            new: newer.0.clone(),
+            breaks,
+        })
+    }
+}
+
+fn wit_package(bytes: &[u8]) -> Option<(Resolve, PackageId)> {
+    match wit_parser::decoding::decode(bytes) {
+        Ok(DecodedWasm::WitPackage(resolve, id)) => Some((resolve, id)),
+        _ => None,
+    }
+}
+
+/// Every way `newer` fails to keep `older`, one sentence each.
+fn compare(
+    old_resolve: Resolve,
+    old_pkg: PackageId,
+    mut merged: Resolve,
+    new_pkg: PackageId,
+) -> Vec<String> {
+    let old_worlds: Vec<(String, WorldId)> = old_resolve.packages[old_pkg]
+        .worlds
+        .iter()
+        .map(|(name, id)| (name.clone(), *id))
+        .collect();
+    let remap = match merged.merge(old_resolve) {
+        Ok(remap) => remap,
+        Err(err) => return vec![format!("the two releases cannot be compared: {err:#}")],
+    };
+    let old_pkg = remap.packages[old_pkg.index()];
+    let mut breaks = Vec::new();
+    for (name, old_world) in old_worlds {
+        let Some(&new_world) = merged.packages[new_pkg].worlds.get(&name) else {
+            breaks.push(format!("world `{name}` was removed"));
+            continue;
+        };
+        let old_world = match remap.map_world(old_world, Default::default()) {
+            Ok(id) => id,
+            Err(err) => {
+                breaks.push(format!("world `{name}` cannot be compared: {err:#}"));
+                continue;
+            }
+        };
+        // wit-component asks whether its `new` world may be used where `prev` was: the
+        // older world in the newer one's place. Holding that, the newer release exports at
+        // least what the older did and imports no more.
+        if let Err(err) = wit_component::semver_check(merged.clone(), new_world, old_world) {
+            breaks.push(format!("world `{name}`: {}", sentence(&err)));
+        }
+    }
+    // Interfaces, whether or not a world mentions them: a world exporting all of each
+    // release's interfaces, compared the same way. It is only compared when the newer
+    // release's own world passes against itself (a package whose interfaces cannot all be
+    // exported together is then left to its worlds).
+    let old_all = all_interfaces_world(&mut merged, old_pkg);
+    let new_all = all_interfaces_world(&mut merged, new_pkg);
+    if let (Some(old_all), Some(new_all)) = (old_all, new_all)
+        && wit_component::semver_check(merged.clone(), new_all, new_all).is_ok()
+        && let Err(err) = wit_component::semver_check(merged.clone(), new_all, old_all)
+    {
+        breaks.push(format!("its interfaces: {}", sentence(&err)));
+    }
+    breaks
+}
+
+/// Adds to `package` a world that exports each of its interfaces (and imports what they
+/// use from elsewhere); `None` for a package without interfaces.
+fn all_interfaces_world(resolve: &mut Resolve, package: PackageId) -> Option<WorldId> {
+    let exported: Vec<_> = resolve.packages[package].interfaces.values().copied().collect();
+    if exported.is_empty() {
+        return None;
+    }
+    // What the exported interfaces use, transitively, from interfaces not exported.
+    let mut imported = Vec::new();
+    let mut todo: Vec<_> = exported.clone();
+    while let Some(id) = todo.pop() {
+        for dep in resolve.interface_direct_deps(id) {
+            if !exported.contains(&dep) && !imported.contains(&dep) {
+                imported.push(dep);
+                todo.push(dep);
+            }
+        }
+    }
+    // Dependencies first, as a world lists them.
+    imported.reverse();
+    let item = |id| WorldItem::Interface {
+        id,
+        stability: Default::default(),
+        external_id: None,
+        docs: Default::default(),
+        span: Default::default(),
+    };
+    let world = wit_parser::World {
+        name: ALL_INTERFACES.to_owned(),
+        imports: imported
+            .into_iter()
+            .map(|id| (WorldKey::Interface(id), item(id)))
+            .collect(),
+        exports: exported
+            .into_iter()
+            .map(|id| (WorldKey::Interface(id), item(id)))
+            .collect(),
+        package: Some(package),
+        docs: Default::default(),
+        stability: Default::default(),
+        includes: Vec::new(),
+        span: Default::default(),
+    };
+    let id = resolve.worlds.alloc(world);
+    resolve.packages[package]
+        .worlds
+        .insert(ALL_INTERFACES.to_owned(), id);
+    Some(id)
+}
+
+/// wit-component's error and its causes, on one line.
+fn sentence(err: &anyhow::Error) -> String {
+    format!("{err:#}").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn versions(list: &[&str]) -> Vec<Version> {
+        list.iter().map(|v| v.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn neighbours_are_in_the_series_and_stable() {
+        let published = versions(&["0.9.0", "1.0.0", "1.2.0", "1.3.0-rc.1", "2.0.0"]);
+        let v = |s: &str| s.parse::<Version>().unwrap();
+        assert_eq!(
+            neighbours(&published, &v("1.1.0")),
+            (Some(v("1.0.0")), Some(v("1.2.0")))
+        );
+        assert_eq!(neighbours(&published, &v("1.4.0")), (Some(v("1.2.0")), None));
+        assert_eq!(neighbours(&published, &v("1.1.0-rc.1")), (Some(v("1.0.0")), Some(v("1.2.0"))));
+        assert_eq!(neighbours(&published, &v("3.0.0")), (None, None));
+        let zero = versions(&["0.1.0", "0.1.2", "0.2.0", "0.0.1"]);
+        assert_eq!(neighbours(&zero, &v("0.1.1")), (Some(v("0.1.0")), Some(v("0.1.2"))));
+        assert_eq!(neighbours(&zero, &v("0.0.2")), (None, None));
+    }
+}
