@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! # async fn example(client: registry_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-//! use registry_client::wac::{WacPackage, WacResolver};
+//! use registry_adapters::wac::{WacPackage, WacResolver};
 //!
 //! let resolver = WacResolver::new(client)
 //!     .with_deps_dir("deps")
@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use registry_core::{Error, PackageRef, Version, VersionReq};
 
-use crate::{Client, Dependency};
+use registry_client::{Client, Dependency, LockFile, LockMode, Resolution};
 
 /// One package a wac document names.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -82,7 +82,7 @@ impl fmt::Display for WacPackage {
 }
 
 /// One resolved key: its bytes and, for a registry release, the resolution.
-pub type Resolved = (WacPackage, Vec<u8>, Option<crate::Resolution>);
+pub type Resolved = (WacPackage, Vec<u8>, Option<Resolution>);
 
 /// A package that could not be resolved, with where the document names it.
 #[derive(Debug, thiserror::Error)]
@@ -157,7 +157,7 @@ impl WacResolver {
         &self,
         keys: &[WacPackage],
     ) -> Result<Vec<(WacPackage, Vec<u8>)>, WacError> {
-        self.resolve_locked(keys, None, crate::LockMode::Update)
+        self.resolve_locked(keys, None, LockMode::Update)
             .await
             .map(|resolved| {
                 resolved
@@ -170,15 +170,15 @@ impl WacResolver {
     /// Like [`resolve`](Self::resolve), with a lock file: an unversioned key asks for any
     /// release (`*`), a versioned one for exactly it (`=1.2.0`); pins are reused and
     /// recorded as [`Client::resolve_all`] does. Each result carries the registry
-    /// [`Resolution`](crate::Resolution) it came from (`None` for a local file).
+    /// [`Resolution`](Resolution) it came from (`None` for a local file).
     ///
     /// # Errors
     /// As for [`resolve`](Self::resolve).
     pub async fn resolve_locked(
         &self,
         keys: &[WacPackage],
-        lock: Option<&mut crate::LockFile>,
-        mode: crate::LockMode,
+        lock: Option<&mut LockFile>,
+        mode: LockMode,
     ) -> Result<Vec<Resolved>, WacError> {
         let mut out: Vec<Resolved> = Vec::with_capacity(keys.len());
         let mut from_registry = Vec::new();
@@ -293,12 +293,12 @@ fn read_package(path: &Path) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
-#[cfg(feature = "wac")]
+#[cfg(feature = "wit")]
 fn encode_wit_dir(dir: &Path) -> Result<Vec<u8>, Error> {
-    crate::wit::encode_dir(dir)
+    registry_wit::encode_dir(dir)
 }
 
-#[cfg(not(feature = "wac"))]
+#[cfg(not(feature = "wit"))]
 fn encode_wit_dir(dir: &Path) -> Result<Vec<u8>, Error> {
     Err(Error::InvalidInput {
         message: format!(

@@ -114,7 +114,7 @@ impl DependencyFile {
 /// A dependency as the resolver takes it: `registry_of` turns the `registry` field into a
 /// registry, a path is made relative to `base`, and a path dependency is named by its key
 /// when that is a package name (else `local:<key>`).
-pub(crate) fn to_dependency(
+pub fn to_dependency(
     name: &str,
     source: &DependencySource,
     base: &Path,

@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt as _;
-use registry_transport::Spool;
 use registry_core::{
     Backend, ContentDigest, ContentReader, ContentStream, Error, PackageRef, PublishOptions,
     Registry, Release, Version, VersionInfo, async_trait,
 };
+use registry_transport::Spool;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 

@@ -64,7 +64,8 @@ impl LockedPackage {
                 let origin = registry_config::Origin::Tool {
                     name: LOCK_FILE_NAME.to_owned(),
                 };
-                let key = registry_config::KeyPath::new(["package", self.name.as_str(), "registry"]);
+                let key =
+                    registry_config::KeyPath::new(["package", self.name.as_str(), "registry"]);
                 registry_config::ConfigError::invalid(&origin, &key, err.to_string()).into()
             })
     }

@@ -206,9 +206,11 @@ impl RegistrySettings<'_> {
     /// [`origin_of`](Self::origin_of) ("settings from `the calling program`" when nothing
     /// configures the registry): how a backend reports a bad value it notices after deserializing.
     pub fn invalid(&self, backend: &str, key: &str, message: impl Into<String>) -> ConfigError {
-        let origin = self.origin_of(backend, key).unwrap_or_else(|| Origin::Tool {
-            name: "the calling program".to_owned(),
-        });
+        let origin = self
+            .origin_of(backend, key)
+            .unwrap_or_else(|| Origin::Tool {
+                name: "the calling program".to_owned(),
+            });
         ConfigError::invalid(&origin, &self.key_path(backend, key), message)
     }
 

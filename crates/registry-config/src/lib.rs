@@ -79,8 +79,8 @@ mod origin;
 mod schema;
 
 pub use config::{Config, Entry, LayerInfo, RegistryMapping, RegistrySettings, Setting};
-pub use registry_core::{ConfigError, KeyPath, Origin, Scope};
 pub use load::{ConfigLoader, PROJECT_FILE, ToolLayer, env};
 pub use mutate::Target;
 pub use origin::SourceText;
 pub use registry_core::Secret;
+pub use registry_core::{ConfigError, KeyPath, Origin, Scope};

@@ -442,4 +442,3 @@ fn lock_path(path: &Path) -> PathBuf {
     name.push(".lock");
     path.with_file_name(name)
 }
-

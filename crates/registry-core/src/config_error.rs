@@ -114,11 +114,7 @@ fn key_prefix(key: &KeyPath) -> String {
 
 impl ConfigError {
     /// Reading or writing a configuration file (or a file read like one) failed.
-    pub fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-        source: std::io::Error,
-    ) -> Self {
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             action,
             path: path.into(),

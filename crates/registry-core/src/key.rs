@@ -82,13 +82,15 @@ impl FromStr for KeyPath {
     /// with `\"`, `\\`, `\t`, `\n`, `\r`, `\uXXXX` escapes) and literal strings (`'a.b'`),
     /// joined by dots with optional blanks around them.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_dotted(s).map(Self).map_err(|message| ConfigError::InvalidKey {
-            key: s.to_owned(),
-            message: format!(
-                "{message}; write keys as TOML dotted keys, quoting parts with dots, e.g. \
+        parse_dotted(s)
+            .map(Self)
+            .map_err(|message| ConfigError::InvalidKey {
+                key: s.to_owned(),
+                message: format!(
+                    "{message}; write keys as TOML dotted keys, quoting parts with dots, e.g. \
                  `registry.\"ghcr.io\".oci`"
-            ),
-        })
+                ),
+            })
     }
 }
 

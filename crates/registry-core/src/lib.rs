@@ -42,8 +42,8 @@ mod release;
 mod secret;
 
 pub use backend::{Backend, ContentReader, ContentStream, PublishOptions};
-pub use digest::{ContentDigest, DigestVerifier, VerifyingStream};
 pub use config_error::ConfigError;
+pub use digest::{ContentDigest, DigestVerifier, VerifyingStream};
 pub use error::{Error, Result, chain_text};
 pub use key::{KeyPath, is_secret_key};
 pub use origin::{Origin, Scope};

@@ -40,12 +40,12 @@ mod retry;
 mod settings;
 
 pub use backend::OciBackend;
-pub use retry::RetryPolicy;
 pub use credentials::{
     CredentialOrigin, CredentialSources, ENV_PREFIX, HELPER_TIMEOUT, HelperTimedOut, env_suffix,
 };
 pub use layout::{LayoutBackend, LayoutWriter};
 pub use registry_transport::{CertificateEncoding, InlineCertificate, RootCertificate, TlsTrust};
+pub use retry::RetryPolicy;
 pub use settings::{Auth, OciDefaults, OciSettings, Protocol};
 
 /// The name of this backend's section in `[registry."<name>"]` and of its `default`.

@@ -12,10 +12,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
-use registry_transport::Spool;
 use registry_core::{
     ContentDigest, ContentReader, Error, PackageRef, PublishOptions, Release, Version,
 };
+use registry_transport::Spool;
 
 use crate::OciBackend;
 use registry_core::metadata::WasmMetadata;

@@ -28,4 +28,3 @@ pub(crate) fn is_certificate_error(err: &(dyn std::error::Error + 'static)) -> b
     let text = registry_core::chain_text(err).to_ascii_lowercase();
     text.contains("certificate") || text.contains("unknownissuer")
 }
-

@@ -3,8 +3,8 @@
 use std::fmt;
 
 use registry_config::{Config, ConfigError, RegistrySettings, Secret, Setting};
-use registry_transport::{InlineCertificate, TlsKeys, TlsTrust};
 use registry_core::Registry;
+use registry_transport::{InlineCertificate, TlsKeys, TlsTrust};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::BACKEND_NAME;
@@ -292,12 +292,7 @@ mod tests {
         let err = parse("extra_root_certificates = [{ encoding = \"base64\", data = \"x\" }]")
             .unwrap_err();
         assert!(err.contains("expected `pem` or `der`"), "{err}");
-        assert!(
-            !OciSettings::default()
-                .tls_trust(&section)
-                .unwrap()
-                .insecure
-        );
+        assert!(!OciSettings::default().tls_trust(&section).unwrap().insecure);
     }
 
     #[test]

@@ -171,7 +171,10 @@ mod tests {
 
         let wrong = PublishOptions::default().with_size(4);
         let err = Spool::new(&mut reader(b"hello"), &wrong).await.unwrap_err();
-        assert!(err.to_string().contains("not the 4 bytes declared"), "{err}");
+        assert!(
+            err.to_string().contains("not the 4 bytes declared"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -85,8 +85,9 @@ impl TlsTrust {
         for (i, cert) in keys.extra_root_certificates.iter().enumerate() {
             let root = match cert.encoding {
                 CertificateEncoding::Pem => {
-                    check_pem(cert.data.as_bytes())
-                        .map_err(|why| bad("extra_root_certificates", format!("entry {i} {why}")))?;
+                    check_pem(cert.data.as_bytes()).map_err(|why| {
+                        bad("extra_root_certificates", format!("entry {i} {why}"))
+                    })?;
                     RootCertificate::Pem(cert.data.as_bytes().to_vec())
                 }
                 CertificateEncoding::Der => {
@@ -95,8 +96,7 @@ impl TlsTrust {
                     let der = base64_decode(&cert.data.split_whitespace().collect::<String>())
                         .filter(|d| d.first() == Some(&0x30))
                         .unwrap_or_else(|| cert.data.as_bytes().to_vec());
-                    if der.first() != Some(&0x30) || reqwest::Certificate::from_der(&der).is_err()
-                    {
+                    if der.first() != Some(&0x30) || reqwest::Certificate::from_der(&der).is_err() {
                         return Err(bad(
                             "extra_root_certificates",
                             format!(
@@ -216,7 +216,9 @@ mod tests {
         let config = Config::from_toml_str("config.toml", &text).unwrap();
         let settings = config.registry_settings(&"example.com".parse().unwrap());
         let pem = section.contains("ca_pem").then_some("not pem");
-        let file = section.contains("ca_file").then_some(Path::new("/no/such/ca.pem"));
+        let file = section
+            .contains("ca_file")
+            .then_some(Path::new("/no/such/ca.pem"));
         TlsTrust::read(
             &settings,
             "oci",

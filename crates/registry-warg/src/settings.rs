@@ -355,22 +355,29 @@ fn resolve_secret(
 mod tests {
     use super::*;
 
-    fn parse(section: &str) -> Result<WargSettings, String> {
+    fn config(section: &str) -> Config {
         let text = format!("[registry.\"example.com\".warg]\n{section}\n");
-        let config = Config::from_toml_str("config.toml", &text).unwrap();
-        WargSettings::from_config(&config, &"example.com".parse().unwrap())
+        Config::from_toml_str("config.toml", &text).unwrap()
+    }
+
+    fn parse(section: &str) -> Result<WargSettings, String> {
+        WargSettings::from_config(&config(section), &"example.com".parse().unwrap())
             .map(|s| s.value)
             .map_err(|e| e.to_string())
     }
 
+    fn example() -> Registry {
+        "example.com".parse().unwrap()
+    }
+
     #[test]
     fn every_key_reads_and_defaults_apply() {
-        let settings = parse(
-            "url = \"https://warg.example.com\"\nauth_token = \"t\"\nauto_init = false\n\
-             publish_timeout = 5\nstorage_dir = \"/tmp/w\"",
-        )
-        .unwrap();
-        let registry: Registry = "example.com".parse().unwrap();
+        let text = "url = \"https://warg.example.com\"\nauth_token = \"t\"\nauto_init = false\n\
+                    publish_timeout = 5\nstorage_dir = \"/tmp/w\"";
+        let settings = parse(text).unwrap();
+        let registry = example();
+        let config = config(text);
+        let section = config.registry_settings(&registry);
         assert_eq!(
             settings.effective_url(&registry),
             "https://warg.example.com"
@@ -380,7 +387,7 @@ mod tests {
         assert_eq!(settings.lock_timeout(), Duration::from_secs(60));
         assert_eq!(
             settings
-                .resolve_auth_token(&registry)
+                .resolve_auth_token(&section)
                 .unwrap()
                 .unwrap()
                 .expose(),
@@ -392,7 +399,7 @@ mod tests {
         let local: Registry = "127.0.0.1:8090".parse().unwrap();
         assert_eq!(empty.effective_url(&local), "http://127.0.0.1:8090");
         assert!(empty.auto_init());
-        assert!(empty.resolve_signing_key(&registry).unwrap().is_none());
+        assert!(empty.resolve_signing_key(&section).unwrap().is_none());
     }
 
     #[test]
@@ -404,21 +411,78 @@ mod tests {
         assert!(!err.contains("12345"), "a wrong value is not echoed: {err}");
     }
 
+    /// The TLS trust of `section`, or its error as text.
+    fn trust(section: &str) -> Result<TlsTrust, Error> {
+        let config = config(section);
+        let registry = example();
+        let settings = WargSettings::from_config(&config, &registry).unwrap().value;
+        settings.tls_trust(&config.registry_settings(&registry))
+    }
+
     #[test]
-    fn tls_material_that_does_not_load_is_named() {
-        let registry: Registry = "example.com".parse().unwrap();
-        let missing = parse("ca_file = \"/no/such/ca.pem\"").unwrap();
-        let err = missing.http_client(&registry).unwrap_err().to_string();
-        assert!(
-            err.contains("ca_file = /no/such/ca.pem: cannot be read"),
-            "{err}"
+    fn a_bad_tls_value_is_located_at_its_file_line_and_key() {
+        let err = trust("auto_init = true\nca_file = \"/no/such/ca.pem\"").unwrap_err();
+        let located = err.config_error().expect("a configuration error");
+        assert_eq!(
+            located.origin().map(ToString::to_string).as_deref(),
+            Some("config.toml:3:1")
         );
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "config.toml:3:1: invalid `registry.\"example.com\".warg.ca_file`: \
+                 `/no/such/ca.pem` cannot be read"
+            ),
+            "{text}"
+        );
+
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ca.pem");
         std::fs::write(&file, "not a certificate").unwrap();
-        let settings = parse(&format!("ca_file = {:?}", file.display().to_string())).unwrap();
-        let err = settings.http_client(&registry).unwrap_err().to_string();
-        assert!(err.contains("holds no PEM certificate"), "{err}");
+        let err = trust(&format!("ca_file = {:?}", file.display().to_string()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("config.toml:2:1: invalid `registry.\"example.com\".warg.ca_file`")
+                && err.contains("holds no PEM certificate"),
+            "{err}"
+        );
+
+        let err = trust("ca_pem = \"junk\"").unwrap_err().to_string();
+        assert!(
+            err.starts_with("config.toml:2:1: invalid `registry.\"example.com\".warg.ca_pem`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn extra_root_certificates_are_the_oci_sections_form() {
+        let err = trust(
+            "connect_timeout = 5\n\
+             extra_root_certificates = [{ encoding = \"der\", data = \"bm90IGRlcg==\" }]",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "config.toml:3:1: invalid \
+                 `registry.\"example.com\".warg.extra_root_certificates`: entry 0 is not a DER \
+                 certificate"
+            ),
+            "{err}"
+        );
+        let err = parse("extra_root_certificates = [{ encoding = \"base32\", data = \"x\" }]")
+            .unwrap_err();
+        assert!(err.contains("config.toml:2"), "{err}");
+
+        // No TLS keys: the public roots only, and a client that builds.
+        let plain = trust("").unwrap();
+        assert_eq!(plain, TlsTrust::default());
+        WargSettings::default()
+            .http_client(&example(), &plain)
+            .unwrap();
+        let insecure = trust("accept_invalid_certificates = true").unwrap();
+        assert!(insecure.insecure);
     }
 
     #[test]
@@ -426,7 +490,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("key");
         std::fs::write(&file, "ecdsa-p256:abc\n").unwrap();
-        let registry: Registry = "example.com".parse().unwrap();
+        let registry = example();
+        let in_code = config_for_code(&registry).unwrap();
+        let section = in_code.registry_settings(&registry);
         let settings = WargSettings {
             signing_key_file: Some(file),
             auth_token_env: Some("REGISTRY_WARG_TEST_UNSET_VARIABLE".into()),
@@ -434,32 +500,49 @@ mod tests {
         };
         assert_eq!(
             settings
-                .resolve_signing_key(&registry)
+                .resolve_signing_key(&section)
                 .unwrap()
                 .unwrap()
                 .expose(),
             "ecdsa-p256:abc"
         );
-        let err = settings
-            .resolve_auth_token(&registry)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("REGISTRY_WARG_TEST_UNSET_VARIABLE") && err.contains("export it"),
-            "{err}"
+        let err = settings.resolve_auth_token(&section).unwrap_err();
+        assert!(err.config_error().is_some(), "{err:?}");
+        let text = err.to_string();
+        assert_eq!(
+            text,
+            "settings from `WargSettings`: invalid \
+             `registry.\"example.com\".warg.auth_token_env`: \
+             `REGISTRY_WARG_TEST_UNSET_VARIABLE` is not set (or empty) in this environment; \
+             export it, or remove auth_token_env"
         );
         let missing = WargSettings {
             signing_key_file: Some(dir.path().join("absent")),
             ..Default::default()
         };
         let err = missing
-            .resolve_signing_key(&registry)
+            .resolve_signing_key(&section)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("absent") && err.contains("signing_key_file"),
+            err.contains("absent") && err.contains("warg.signing_key_file`"),
             "{err}"
         );
         assert!(format!("{settings:?}").contains("signing_key_file"));
+
+        // From a file: at the key's line.
+        let config = config("auto_init = true\nsigning_key_file = \"/no/such/key\"");
+        let from_file = WargSettings::from_config(&config, &registry).unwrap().value;
+        let err = from_file
+            .resolve_signing_key(&config.registry_settings(&registry))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "config.toml:3:1: invalid `registry.\"example.com\".warg.signing_key_file`: \
+                 `/no/such/key` cannot be read"
+            ),
+            "{err}"
+        );
     }
 }

@@ -140,156 +140,152 @@ impl Chosen {
 /// Everything that needs each package, walking from the root through chosen packages.
 type Needs = BTreeMap<PackageRef, Vec<(Requirer, Dependency)>>;
 
-    /// Resolves the whole graph of `request` (see the [module docs](self)), fetching every
-    /// release into the cache. New pins are written into `lock`, one per package, under
-    /// the requirement that combines everything needing it.
-    ///
-    /// # Errors
-    /// The first package that cannot be resolved; [`Error::VersionNotFound`] naming every
-    /// requirer when no release satisfies them all; [`Error::InvalidWit`] for a
-    /// dependency cycle or a release that is not WIT.
-    pub async fn resolve(
-        client: &Client,
-        request: &WitRequest,
-        lock: Option<&mut LockFile>,
-        mode: LockMode,
-    ) -> Result<WitGraph, Error> {
-        let snapshot = lock.as_deref().cloned();
-        let mut chosen: HashMap<PackageRef, Chosen> = HashMap::new();
-        let mut rounds = 0;
-        let needs = loop {
-            let needs = needs(request, &chosen);
-            let before = chosen.len();
-            chosen.retain(|package, c| {
-                needs
-                    .get(package)
-                    .is_some_and(|reqs| c.satisfies(&combined(reqs)))
-            });
-            if chosen.len() != before {
-                continue;
-            }
-            let todo: Vec<Dependency> = needs
-                .iter()
-                .filter(|(package, _)| !chosen.contains_key(*package))
-                .map(|(_, reqs)| {
-                    let mut dependency = reqs[0].1.clone();
-                    dependency.requirement = combined(reqs);
-                    dependency
-                })
-                .collect();
-            if todo.is_empty() {
-                break needs;
-            }
-            rounds += 1;
-            if rounds > MAX_ROUNDS {
-                return Err(Error::InvalidWit {
-                    path: request.root.clone().into(),
-                    line: None,
-                    column: None,
-                    message: format!(
-                        "the dependency graph did not settle after {MAX_ROUNDS} rounds \
+/// Resolves the whole graph of `request` (see the [module docs](self)), fetching every
+/// release into the cache. New pins are written into `lock`, one per package, under
+/// the requirement that combines everything needing it.
+///
+/// # Errors
+/// The first package that cannot be resolved; [`Error::VersionNotFound`] naming every
+/// requirer when no release satisfies them all; [`Error::InvalidWit`] for a
+/// dependency cycle or a release that is not WIT.
+pub async fn resolve(
+    client: &Client,
+    request: &WitRequest,
+    lock: Option<&mut LockFile>,
+    mode: LockMode,
+) -> Result<WitGraph, Error> {
+    let snapshot = lock.as_deref().cloned();
+    let mut chosen: HashMap<PackageRef, Chosen> = HashMap::new();
+    let mut rounds = 0;
+    let needs = loop {
+        let needs = needs(request, &chosen);
+        let before = chosen.len();
+        chosen.retain(|package, c| {
+            needs
+                .get(package)
+                .is_some_and(|reqs| c.satisfies(&combined(reqs)))
+        });
+        if chosen.len() != before {
+            continue;
+        }
+        let todo: Vec<Dependency> = needs
+            .iter()
+            .filter(|(package, _)| !chosen.contains_key(*package))
+            .map(|(_, reqs)| {
+                let mut dependency = reqs[0].1.clone();
+                dependency.requirement = combined(reqs);
+                dependency
+            })
+            .collect();
+        if todo.is_empty() {
+            break needs;
+        }
+        rounds += 1;
+        if rounds > MAX_ROUNDS {
+            return Err(Error::InvalidWit {
+                path: request.root.clone().into(),
+                line: None,
+                column: None,
+                message: format!(
+                    "the dependency graph did not settle after {MAX_ROUNDS} rounds \
                          (packages keep changing which versions they need); pin the packages \
                          involved with `=` requirements"
-                    ),
-                });
-            }
-            tracing::debug!(
-                round = rounds,
-                packages = todo.len(),
-                "resolving a level of the WIT graph"
-            );
-            let refs: Vec<&Dependency> = todo.iter().collect();
-            let results = client.resolve_each(&refs, snapshot.as_ref(), mode).await;
-            for (dependency, result) in todo.iter().zip(results) {
-                let resolution =
-                    result.map_err(|err| conflict(err, &needs[&dependency.package]))?;
-                // Decoding reads the whole file (a component can be large): off the workers.
-                let decoding = resolution.clone();
-                let decoded = tokio::task::spawn_blocking(move || dependencies_of(&decoding))
-                    .await
-                    .map_err(|err| Error::Io {
-                        path: Some(resolution.path().clone()),
-                        source: std::io::Error::other(err),
-                    })??;
-                let dependencies = request.overrides.apply(&decoded);
-                chosen.insert(
-                    dependency.package.clone(),
-                    Chosen {
-                        resolution,
-                        dependencies,
-                    },
-                );
-            }
-        };
-        let order = dependency_order(request, &chosen)?;
-        let mut nodes = Vec::with_capacity(order.len());
-        for package in order {
-            let c = chosen
-                .remove(&package)
-                .expect("ordered packages are chosen");
-            let mut required_by: Vec<(Requirer, VersionReq)> = needs[&package]
-                .iter()
-                .map(|(by, d)| (by.clone(), d.requirement.clone()))
-                .collect();
-            required_by.sort_by(|a, b| a.0.cmp(&b.0));
-            nodes.push(WitNode {
-                dependencies: c.dependencies.iter().map(|d| d.package.clone()).collect(),
-                resolution: c.resolution,
-                required_by,
+                ),
             });
         }
-        let named = resolve_named(client, request, &nodes, snapshot.as_ref(), mode)
-            .await?;
-        if let Some(lock) = lock {
-            let mut resolved: Vec<Resolution> =
-                nodes.iter().map(|n| n.resolution.clone()).collect();
-            resolved.extend(named.iter().cloned());
-            lock.record(&resolved);
+        tracing::debug!(
+            round = rounds,
+            packages = todo.len(),
+            "resolving a level of the WIT graph"
+        );
+        let refs: Vec<&Dependency> = todo.iter().collect();
+        let results = client.resolve_each(&refs, snapshot.as_ref(), mode).await;
+        for (dependency, result) in todo.iter().zip(results) {
+            let resolution = result.map_err(|err| conflict(err, &needs[&dependency.package]))?;
+            // Decoding reads the whole file (a component can be large): off the workers.
+            let decoding = resolution.clone();
+            let decoded = tokio::task::spawn_blocking(move || dependencies_of(&decoding))
+                .await
+                .map_err(|err| Error::Io {
+                    path: Some(resolution.path().clone()),
+                    source: std::io::Error::other(err),
+                })??;
+            let dependencies = request.overrides.apply(&decoded);
+            chosen.insert(
+                dependency.package.clone(),
+                Chosen {
+                    resolution,
+                    dependencies,
+                },
+            );
         }
-        Ok(WitGraph { nodes, named })
+    };
+    let order = dependency_order(request, &chosen)?;
+    let mut nodes = Vec::with_capacity(order.len());
+    for package in order {
+        let c = chosen
+            .remove(&package)
+            .expect("ordered packages are chosen");
+        let mut required_by: Vec<(Requirer, VersionReq)> = needs[&package]
+            .iter()
+            .map(|(by, d)| (by.clone(), d.requirement.clone()))
+            .collect();
+        required_by.sort_by(|a, b| a.0.cmp(&b.0));
+        nodes.push(WitNode {
+            dependencies: c.dependencies.iter().map(|d| d.package.clone()).collect(),
+            resolution: c.resolution,
+            required_by,
+        });
     }
+    let named = resolve_named(client, request, &nodes, snapshot.as_ref(), mode).await?;
+    if let Some(lock) = lock {
+        let mut resolved: Vec<Resolution> = nodes.iter().map(|n| n.resolution.clone()).collect();
+        resolved.extend(named.iter().cloned());
+        lock.record(&resolved);
+    }
+    Ok(WitGraph { nodes, named })
+}
 
-    /// The releases the root names exactly where the graph chose another version of the
-    /// package from a registry (a local override stands for every version).
-    async fn resolve_named(
-        client: &Client,
-        request: &WitRequest,
-        nodes: &[WitNode],
-        lock: Option<&LockFile>,
-        mode: LockMode,
-    ) -> Result<Vec<Resolution>, Error> {
-        let mut wanted: Vec<Dependency> = Vec::new();
-        for (package, version) in &request.named {
-            let Some(node) = nodes.iter().find(|n| n.resolution.package() == package) else {
-                continue;
-            };
-            let Resolution::Registry {
-                registry, release, ..
-            } = &node.resolution
-            else {
-                continue;
-            };
-            if &release.version == version {
-                continue;
-            }
-            let exact = VersionReq {
-                comparators: vec![registry_core::Comparator {
-                    op: registry_core::Op::Exact,
-                    major: version.major,
-                    minor: Some(version.minor),
-                    patch: Some(version.patch),
-                    pre: version.pre.clone(),
-                }],
-            };
-            let dependency =
-                Dependency::new(package.clone(), exact).with_registry(registry.clone());
-            if !wanted.contains(&dependency) {
-                wanted.push(dependency);
-            }
+/// The releases the root names exactly where the graph chose another version of the
+/// package from a registry (a local override stands for every version).
+async fn resolve_named(
+    client: &Client,
+    request: &WitRequest,
+    nodes: &[WitNode],
+    lock: Option<&LockFile>,
+    mode: LockMode,
+) -> Result<Vec<Resolution>, Error> {
+    let mut wanted: Vec<Dependency> = Vec::new();
+    for (package, version) in &request.named {
+        let Some(node) = nodes.iter().find(|n| n.resolution.package() == package) else {
+            continue;
+        };
+        let Resolution::Registry {
+            registry, release, ..
+        } = &node.resolution
+        else {
+            continue;
+        };
+        if &release.version == version {
+            continue;
         }
-        let refs: Vec<&Dependency> = wanted.iter().collect();
-        client.resolve_unique(&refs, lock, mode).await
+        let exact = VersionReq {
+            comparators: vec![registry_core::Comparator {
+                op: registry_core::Op::Exact,
+                major: version.major,
+                minor: Some(version.minor),
+                patch: Some(version.patch),
+                pre: version.pre.clone(),
+            }],
+        };
+        let dependency = Dependency::new(package.clone(), exact).with_registry(registry.clone());
+        if !wanted.contains(&dependency) {
+            wanted.push(dependency);
+        }
     }
+    let refs: Vec<&Dependency> = wanted.iter().collect();
+    client.resolve_unique(&refs, lock, mode).await
+}
 
 /// Walks from the root through the chosen packages, collecting every requirement.
 fn needs(request: &WitRequest, chosen: &HashMap<PackageRef, Chosen>) -> Needs {

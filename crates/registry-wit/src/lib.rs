@@ -30,9 +30,9 @@ mod publish;
 mod semver;
 
 pub use graph::{Requirer, WitGraph, WitNode, WitRequest, dependencies_of, resolve};
-pub use publish::{Published, PublishRequest, publish};
-pub use semver::{check_semver, neighbours};
 pub use output::{BuiltPackage, DepsFormat, build, print_package, write_deps};
+pub use publish::{PublishRequest, Published, publish};
+pub use semver::{check_semver, neighbours};
 
 /// The packages the WIT in `dir` uses but does not define, each once, in the order first
 /// used.
@@ -53,10 +53,12 @@ pub fn dependencies(dir: &Path) -> Result<Vec<Dependency>, Error> {
 /// The names (with the versions written) of the packages the WIT in `dir` uses but does
 /// not define, each once, in the order first used.
 pub(crate) fn foreign_names(dir: &Path) -> Result<Vec<wit_parser::PackageName>, Error> {
-    let group =
-        wit_parser::UnresolvedPackageGroup::parse_dir(dir).map_err(|err| {
-            wit_error(dir, format!("cannot read the WIT in {}: {err:#}", dir.display()))
-        })?;
+    let group = wit_parser::UnresolvedPackageGroup::parse_dir(dir).map_err(|err| {
+        wit_error(
+            dir,
+            format!("cannot read the WIT in {}: {err:#}", dir.display()),
+        )
+    })?;
     let packages: Vec<_> = std::iter::once(&group.main).chain(&group.nested).collect();
     let defined: Vec<(&str, &str)> = packages
         .iter()
@@ -94,7 +96,10 @@ pub(crate) fn dependency_on(name: &wit_parser::PackageName) -> Result<Dependency
 pub fn encode_dir(dir: &Path) -> Result<Vec<u8>, Error> {
     let mut resolve = wit_parser::Resolve::default();
     let (package, _) = resolve.push_dir(dir).map_err(|err| {
-        wit_error(dir, format!("WIT directory `{}` does not parse: {err:#}", dir.display()))
+        wit_error(
+            dir,
+            format!("WIT directory `{}` does not parse: {err:#}", dir.display()),
+        )
     })?;
     wit_component::encode(&resolve, package, false).map_err(|err| {
         wit_error(
@@ -217,8 +222,11 @@ mod tests {
     fn wit_that_does_not_parse_is_located() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("world.wit");
-        std::fs::write(&file, "package a:b@1.0.0;\n\ninterface i {\n  f: func() -> nope;\n}\n")
-            .unwrap();
+        std::fs::write(
+            &file,
+            "package a:b@1.0.0;\n\ninterface i {\n  f: func() -> nope;\n}\n",
+        )
+        .unwrap();
         let err = dependencies(dir.path()).unwrap_err();
         let Error::InvalidWit {
             path, line, column, ..
@@ -227,7 +235,11 @@ mod tests {
             panic!("{err:?}");
         };
         assert_eq!((path, *line, *column), (&file, Some(4), Some(16)), "{err}");
-        assert!(err.to_string().starts_with(&format!("{}:4:16: ", file.display())), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}:4:16: ", file.display())),
+            "{err}"
+        );
         assert_eq!(err.exit_code(), 65);
     }
 }

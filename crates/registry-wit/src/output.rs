@@ -50,16 +50,22 @@ fn merged(graph: &WitGraph) -> Result<Resolve, Error> {
         let package = resolution.package();
         if path.is_dir() {
             let group = UnresolvedPackageGroup::parse_dir(path).map_err(|err| {
-                invalid(path, format!(
-                    "the WIT in {} (for `{package}`) does not parse: {err:#}",
-                    path.display()
-                ))
+                invalid(
+                    path,
+                    format!(
+                        "the WIT in {} (for `{package}`) does not parse: {err:#}",
+                        path.display()
+                    ),
+                )
             })?;
             resolve.push_group(group).map_err(|err| {
-                invalid(path, format!(
-                    "the WIT in {} (for `{package}`) does not fit its dependencies: {err:#}",
-                    path.display()
-                ))
+                invalid(
+                    path,
+                    format!(
+                        "the WIT in {} (for `{package}`) does not fit its dependencies: {err:#}",
+                        path.display()
+                    ),
+                )
             })?;
             continue;
         }
@@ -67,11 +73,14 @@ fn merged(graph: &WitGraph) -> Result<Resolve, Error> {
         let (wit_parser::decoding::DecodedWasm::WitPackage(other, _)
         | wit_parser::decoding::DecodedWasm::Component(other, _)) = decoded;
         resolve.merge(other).map_err(|err| {
-            invalid(path, format!(
-                "`{package}`{} does not agree with the other packages on what they share: \
+            invalid(
+                path,
+                format!(
+                    "`{package}`{} does not agree with the other packages on what they share: \
                  {err:#}",
-                version_suffix(resolution)
-            ))
+                    version_suffix(resolution)
+                ),
+            )
         })?;
     }
     Ok(resolve)
@@ -87,20 +96,26 @@ fn version_suffix(resolution: &Resolution) -> String {
 fn decode(path: &Path, package: &PackageRef) -> Result<wit_parser::decoding::DecodedWasm, Error> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     wit_parser::decoding::decode_reader(std::io::BufReader::new(file)).map_err(|err| {
-        invalid(path, format!(
-            "`{package}` ({}) is not a WIT package or component: {err:#}",
-            path.display()
-        ))
+        invalid(
+            path,
+            format!(
+                "`{package}` ({}) is not a WIT package or component: {err:#}",
+                path.display()
+            ),
+        )
     })
 }
 
 fn print(resolve: &Resolve, id: wit_parser::PackageId, what: &str) -> Result<String, Error> {
     let mut printer = wit_component::WitPrinter::default();
     printer.print(resolve, id, &[]).map_err(|err| {
-        invalid(Path::new(what), format!(
-            "cannot print `{}` as WIT: {err:#}",
-            resolve.packages[id].name
-        ))
+        invalid(
+            Path::new(what),
+            format!(
+                "cannot print `{}` as WIT: {err:#}",
+                resolve.packages[id].name
+            ),
+        )
     })?;
     Ok(printer.output.to_string())
 }
@@ -112,13 +127,14 @@ fn print(resolve: &Resolve, id: wit_parser::PackageId, what: &str) -> Result<Str
 /// is not printed: it is not a package definition).
 pub fn print_package(bytes: &[u8], what: &str) -> Result<String, Error> {
     match wit_parser::decoding::decode(bytes) {
-        Ok(wit_parser::decoding::DecodedWasm::WitPackage(resolve, id)) => {
-            print(&resolve, id, what)
-        }
-        Ok(wit_parser::decoding::DecodedWasm::Component(..)) => Err(invalid(Path::new(what), format!(
-            "{what} is a component, not a WIT package; only WIT packages can be written as \
+        Ok(wit_parser::decoding::DecodedWasm::WitPackage(resolve, id)) => print(&resolve, id, what),
+        Ok(wit_parser::decoding::DecodedWasm::Component(..)) => Err(invalid(
+            Path::new(what),
+            format!(
+                "{what} is a component, not a WIT package; only WIT packages can be written as \
              WIT (use --format wasm)"
-        ))),
+            ),
+        )),
         Err(err) => Err(invalid(
             Path::new(what),
             format!("{what} is not a WIT package: {err:#}"),
@@ -152,7 +168,8 @@ pub async fn write_deps(
                 let dir = staging.path().join(&name);
                 std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
                 let file = dir.join("package.wit");
-                std::fs::write(&file, print(&resolve, id, &name)?).map_err(|e| Error::io(&file, e))?;
+                std::fs::write(&file, print(&resolve, id, &name)?)
+                    .map_err(|e| Error::io(&file, e))?;
                 written.push(Path::new("deps").join(name));
             }
         }
@@ -255,22 +272,28 @@ impl BuiltPackage {
 pub fn build(graph: &WitGraph, wit_dir: &Path) -> Result<BuiltPackage, Error> {
     let mut resolve = merged(graph)?;
     let group = UnresolvedPackageGroup::parse_dir(wit_dir).map_err(|err| {
-        invalid(wit_dir, format!(
-            "the WIT in {} does not parse: {err:#}",
-            wit_dir.display()
-        ))
+        invalid(
+            wit_dir,
+            format!("the WIT in {} does not parse: {err:#}", wit_dir.display()),
+        )
     })?;
     let id = resolve.push_group(group).map_err(|err| {
-        invalid(wit_dir, format!(
-            "the WIT in {} does not fit its dependencies: {err:#}",
-            wit_dir.display()
-        ))
+        invalid(
+            wit_dir,
+            format!(
+                "the WIT in {} does not fit its dependencies: {err:#}",
+                wit_dir.display()
+            ),
+        )
     })?;
     let bytes = wit_component::encode(&resolve, id, false).map_err(|err| {
-        invalid(wit_dir, format!(
-            "the WIT in {} cannot be encoded as a package: {err:#}",
-            wit_dir.display()
-        ))
+        invalid(
+            wit_dir,
+            format!(
+                "the WIT in {} cannot be encoded as a package: {err:#}",
+                wit_dir.display()
+            ),
+        )
     })?;
     let name = &resolve.packages[id].name;
     Ok(BuiltPackage {

@@ -39,8 +39,16 @@ pub fn neighbours(published: &[Version], new: &Version) -> (Option<Version>, Opt
         .iter()
         .filter(|v| v.pre.is_empty() && series(v) == mine && *v != new)
         .collect();
-    let earlier = same.iter().filter(|v| **v < new).max().map(|v| (*v).clone());
-    let later = same.iter().filter(|v| **v > new).min().map(|v| (*v).clone());
+    let earlier = same
+        .iter()
+        .filter(|v| **v < new)
+        .max()
+        .map(|v| (*v).clone());
+    let later = same
+        .iter()
+        .filter(|v| **v > new)
+        .min()
+        .map(|v| (*v).clone());
     (earlier, later)
 }
 
@@ -83,11 +91,27 @@ fn wit_package(bytes: &[u8]) -> Option<(Resolve, PackageId)> {
 
 /// Every way `newer` fails to keep `older`, one sentence each.
 fn compare(
-    old_resolve: Resolve,
+    mut old_resolve: Resolve,
     old_pkg: PackageId,
     mut merged: Resolve,
     new_pkg: PackageId,
 ) -> Vec<String> {
+    // Two releases whose WIT names the same version (a package published under a version
+    // its `package` line does not carry) would be merged into one and compared with
+    // itself: the older one is renamed apart first.
+    let new_name = merged.packages[new_pkg].name.clone();
+    if old_resolve.packages[old_pkg].name == new_name {
+        let mut renamed = new_name.clone();
+        let mut version = new_name
+            .version
+            .clone()
+            .unwrap_or_else(|| Version::new(0, 0, 0));
+        version.pre = semver::Prerelease::new("wreg-previous").unwrap_or_default();
+        renamed.version = Some(version);
+        old_resolve.package_names.shift_remove(&new_name);
+        old_resolve.package_names.insert(renamed.clone(), old_pkg);
+        old_resolve.packages[old_pkg].name = renamed;
+    }
     let old_worlds: Vec<(String, WorldId)> = old_resolve.packages[old_pkg]
         .worlds
         .iter()
@@ -136,7 +160,11 @@ fn compare(
 /// Adds to `package` a world that exports each of its interfaces (and imports what they
 /// use from elsewhere); `None` for a package without interfaces.
 fn all_interfaces_world(resolve: &mut Resolve, package: PackageId) -> Option<WorldId> {
-    let exported: Vec<_> = resolve.packages[package].interfaces.values().copied().collect();
+    let exported: Vec<_> = resolve.packages[package]
+        .interfaces
+        .values()
+        .copied()
+        .collect();
     if exported.is_empty() {
         return None;
     }
@@ -204,11 +232,20 @@ mod tests {
             neighbours(&published, &v("1.1.0")),
             (Some(v("1.0.0")), Some(v("1.2.0")))
         );
-        assert_eq!(neighbours(&published, &v("1.4.0")), (Some(v("1.2.0")), None));
-        assert_eq!(neighbours(&published, &v("1.1.0-rc.1")), (Some(v("1.0.0")), Some(v("1.2.0"))));
+        assert_eq!(
+            neighbours(&published, &v("1.4.0")),
+            (Some(v("1.2.0")), None)
+        );
+        assert_eq!(
+            neighbours(&published, &v("1.1.0-rc.1")),
+            (Some(v("1.0.0")), Some(v("1.2.0")))
+        );
         assert_eq!(neighbours(&published, &v("3.0.0")), (None, None));
         let zero = versions(&["0.1.0", "0.1.2", "0.2.0", "0.0.1"]);
-        assert_eq!(neighbours(&zero, &v("0.1.1")), (Some(v("0.1.0")), Some(v("0.1.2"))));
+        assert_eq!(
+            neighbours(&zero, &v("0.1.1")),
+            (Some(v("0.1.0")), Some(v("0.1.2")))
+        );
         assert_eq!(neighbours(&zero, &v("0.0.2")), (None, None));
     }
 }

@@ -4,7 +4,8 @@
 //! the layered configuration; registry packages are pinned by the lock file, so a document
 //! composes the same bytes tomorrow.
 //!
-//! Behind the `compose` feature (wac-parser, wac-resolver, wac-graph, wac-types 0.12).
+//! Only the command line composes, so only it depends on wac's crates (0.12): a tool that
+//! embeds the library, wac itself included, never compiles a second copy of them.
 
 use std::path::{Path, PathBuf};
 
@@ -13,18 +14,18 @@ use miette::Diagnostic;
 use registry_core::Error;
 use wac_types::BorrowedPackageKey;
 
-use crate::wac::{Resolved, WacPackage, WacResolver};
-use crate::{LockFile, LockMode};
+use registry_adapters::wac::{Resolved, WacPackage, WacResolver};
+use registry_client::{LockFile, LockMode};
 
 /// How a document is encoded.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
-pub struct ComposeOptions {
+pub(crate) struct ComposeOptions {
     /// Import the packages the composition instantiates instead of defining them inside
     /// it (wac's `--import-dependencies`).
-    pub import_dependencies: bool,
+    pub(crate) import_dependencies: bool,
     /// Validate the composed component (wac's default; `--no-validate` turns it off).
-    pub validate: bool,
+    pub(crate) validate: bool,
 }
 
 impl Default for ComposeOptions {
@@ -39,24 +40,24 @@ impl Default for ComposeOptions {
 /// A composed component and the packages it was made of.
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct Composition {
+pub(crate) struct Composition {
     /// The encoded component.
-    pub bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
     /// Each package used, with its bytes and (for a registry release) its resolution.
-    pub packages: Vec<Resolved>,
+    pub(crate) packages: Vec<Resolved>,
 }
 
 /// What went wrong, and where: `app.wac:3:15` for a document, the package for a plug.
 #[derive(Debug, thiserror::Error)]
 #[error("{location}: {message}")]
-pub struct ComposeError {
+pub(crate) struct ComposeError {
     /// `file:line:column` in the document, or the file or package at fault.
-    pub location: String,
+    pub(crate) location: String,
     /// What went wrong there.
-    pub message: String,
+    pub(crate) message: String,
     /// The registry or I/O error behind it, if any (a missing package, a wrong digest).
     #[source]
-    pub source: Option<Error>,
+    pub(crate) source: Option<Error>,
 }
 
 /// `file:line:column` of byte `offset` in `source`.
@@ -99,7 +100,7 @@ fn located(path: &Path, source: &str, err: &(dyn Diagnostic + 'static)) -> Compo
 /// # Errors
 /// [`ComposeError`] at the document's line and column for a syntax or resolution error,
 /// and for a package that cannot be resolved (the registry error as its source).
-pub async fn compose(
+pub(crate) async fn compose(
     resolver: &WacResolver,
     path: &Path,
     source: &str,
@@ -152,7 +153,7 @@ pub async fn compose(
 
 /// A socket or plug: a component file, or a package from a registry.
 #[derive(Clone, Debug)]
-pub enum PlugSource {
+pub(crate) enum PlugSource {
     /// A component file.
     File(PathBuf),
     /// A package (`ns:name`, newest release; `ns:name@1.2.0`, that release).
@@ -162,7 +163,7 @@ pub enum PlugSource {
 impl PlugSource {
     /// How wac reads a `--plug`/socket argument: `ns:name[@version]` when it parses as a
     /// package name, else a path.
-    pub fn parse(text: &str) -> Self {
+    pub(crate) fn parse(text: &str) -> Self {
         let (name, version) = match text.split_once('@') {
             Some((name, version)) => (name, Some(version)),
             None => (text, None),
@@ -186,7 +187,7 @@ impl PlugSource {
 ///
 /// # Errors
 /// [`ComposeError`] naming the socket or plug at fault.
-pub async fn plug(
+pub(crate) async fn plug(
     resolver: &WacResolver,
     socket: &PlugSource,
     plugs: &[PlugSource],

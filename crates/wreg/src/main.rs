@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod compose;
 mod output;
 
 use std::process::ExitCode;

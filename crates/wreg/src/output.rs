@@ -10,36 +10,18 @@ use registry_core::{Error, PackageRef, Version};
 
 use crate::cli::{Color, Global};
 
-/// Not found: package or version.
-pub(crate) const EXIT_NOT_FOUND: u8 = 2;
-/// The registry refused the credentials.
-pub(crate) const EXIT_AUTH: u8 = 3;
-/// Network or registry failure.
-pub(crate) const EXIT_NETWORK: u8 = 4;
-/// Bytes failed verification.
-pub(crate) const EXIT_INTEGRITY: u8 = 5;
-/// Bad command line (as `EX_USAGE`).
+/// Bad command line (as `EX_USAGE`): a mistake caught by wreg itself.
 pub(crate) const EXIT_USAGE: u8 = 64;
-/// A configuration value is wrong, in whichever file or variable and whichever crate
-/// noticed it (as `EX_CONFIG`).
+/// A configuration value is wrong (as `EX_CONFIG`).
 pub(crate) const EXIT_CONFIG: u8 = 78;
 
 /// The exit code for an error: the first registry or configuration error in its chain
-/// decides.
+/// decides, through [`Error::exit_code`] (one code per variant; the table is in the README
+/// and the test `every_error_variant_has_its_documented_exit_code` holds the two equal).
 pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(err) = cause.downcast_ref::<Error>() {
-            return match err {
-                Error::PackageNotFound { .. } | Error::VersionNotFound { .. } => EXIT_NOT_FOUND,
-                Error::Unauthorized { .. } => EXIT_AUTH,
-                Error::Registry { .. } => EXIT_NETWORK,
-                Error::DigestMismatch { .. }
-                | Error::SizeMismatch { .. }
-                | Error::Untrusted { .. } => EXIT_INTEGRITY,
-                Error::Config(_) | Error::NoRegistryForNamespace { .. } => EXIT_CONFIG,
-                Error::InvalidInput { .. } => EXIT_USAGE,
-                _ => 1,
-            };
+            return err.exit_code();
         }
         if cause
             .downcast_ref::<registry_config::ConfigError>()
@@ -52,6 +34,13 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
         }
     }
     1
+}
+
+/// Writes a file the user asked for (`-o`), atomically and durably: the old file or the
+/// new one, never part of one.
+pub(crate) fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    registry_config::fs::write_atomic(path, bytes, registry_config::fs::Durability::Synced)
+        .map_err(|err| Error::io(path, err))
 }
 
 /// What a command prints: JSON with `--json`, its text otherwise (nothing with `-q`).

@@ -188,7 +188,6 @@ impl Client {
         };
         Ok(Built { backend, metadata })
     }
-
 }
 
 /// A configuration error about the backend a registry asks for, located at its `default`

@@ -8,8 +8,8 @@ mod backends;
 mod route;
 
 pub use route::Route;
-pub(crate) use route::pick;
 use route::Source;
+pub(crate) use route::pick;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

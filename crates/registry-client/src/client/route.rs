@@ -288,9 +288,10 @@ impl Route {
             return Ok(content);
         }
         if self.offline() {
-            return Err(self
-                .client
-                .offline_error(&self.package, &format!("the content of {}", release.version)));
+            return Err(self.client.offline_error(
+                &self.package,
+                &format!("the content of {}", release.version),
+            ));
         }
         // Any source with the digest will do: the bytes are checked against it whoever
         // serves them, and wrong bytes are reported, never passed over for the next source.

@@ -14,7 +14,9 @@ use registry_wit::{PublishRequest, Published, publish};
 /// A binary WIT package from its text.
 fn encode(wit: &str) -> Vec<u8> {
     let mut resolve = wit_parser::Resolve::default();
-    let id = resolve.push_str("package.wit", wit).expect("the case's WIT parses");
+    let id = resolve
+        .push_str("package.wit", wit)
+        .expect("the case's WIT parses");
     wit_component::encode(&resolve, id, false).expect("the case's WIT encodes")
 }
 
@@ -40,7 +42,11 @@ async fn publish_text(
     let file = dir.join(format!("{version}.wasm"));
     std::fs::write(&file, encode(wit)).unwrap();
     let version: Version = version.parse().unwrap();
-    publish(&route, &PublishRequest::new(version, file).skip_semver_check(!check)).await
+    publish(
+        &route,
+        &PublishRequest::new(version, file).skip_semver_check(!check),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -59,12 +65,82 @@ async fn every_semver_case_is_decided_as_wkg_decides_or_stricter() {
         match (&result, case.accepted) {
             (Ok(Published::Uploaded(_)), true) => {}
             (Err(Error::SemverIncompatible { breaks, .. }), false) => {
-                assert!(!breaks.is_empty(), "{}: a refusal names what broke", case.name);
+                assert!(
+                    !breaks.is_empty(),
+                    "{}: a refusal names what broke",
+                    case.name
+                );
             }
             (Err(Error::AlreadyPublished { .. }), false) => {}
-            _ => wrong.push(format!("{}: expected accepted={}, got {result:?}", case.name, case.accepted)),
+            _ => wrong.push(format!(
+                "{}: expected accepted={}, got {result:?}",
+                case.name, case.accepted
+            )),
         }
     }
-    assert!(wrong.is_empty(), "{} of {} cases decided wrongly:\n{}", wrong.len(), cases::CASES.len(), wrong.join("\n"));
-    assert!(cases::CASES.len() >= 25, "the suite holds at least wkg's cases and the issue's");
+    assert!(
+        wrong.is_empty(),
+        "{} of {} cases decided wrongly:\n{}",
+        wrong.len(),
+        cases::CASES.len(),
+        wrong.join("\n")
+    );
+    assert!(
+        cases::CASES.len() >= 25,
+        "the suite holds at least wkg's cases and the issue's"
+    );
+}
+
+/// WIT nobody here wrote: every WASI package wit-component ships, compared with itself
+/// (worlds and the all-interfaces world must build for real packages with dependencies),
+/// and wasi:http with a function removed from one interface, refused.
+#[test]
+fn shipped_wasi_packages_keep_themselves_and_a_removal_is_found() {
+    let mut resolve = wit_parser::Resolve::default();
+    let (root, _) = resolve
+        .push_dir(test_support::shipped::wasi_http())
+        .unwrap();
+    let version: Version = "0.2.0".parse().unwrap();
+    let later: Version = "0.2.1".parse().unwrap();
+    let mut checked = 0;
+    for (id, package) in resolve.packages.iter() {
+        let bytes = wit_component::encode(&resolve, id, false).unwrap();
+        let name = PackageRef::new(&package.name.namespace, &package.name.name).unwrap();
+        registry_wit::check_semver(&name, (&version, &bytes), (&later, &bytes))
+            .unwrap_or_else(|err| panic!("{name} against itself: {err}"));
+        checked += 1;
+    }
+    assert_eq!(checked, test_support::shipped::WASI.len());
+
+    let old = wit_component::encode(&resolve, root, false).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&test_support::shipped::wasi_http(), dir.path());
+    let types = dir.path().join("types.wit");
+    let text = std::fs::read_to_string(&types).unwrap();
+    let cut = text.replace("method: func() -> method;", "");
+    assert_ne!(
+        cut, text,
+        "the shipped wasi:http types.wit has `method: func() -> method;`"
+    );
+    std::fs::write(&types, cut).unwrap();
+    let mut changed = wit_parser::Resolve::default();
+    let (id, _) = changed.push_dir(dir.path()).unwrap();
+    let new = wit_component::encode(&changed, id, false).unwrap();
+    let http = PackageRef::new("wasi", "http").unwrap();
+    let err = registry_wit::check_semver(&http, (&version, &old), (&later, &new)).unwrap_err();
+    assert!(matches!(err, Error::SemverIncompatible { .. }), "{err}");
+    assert_eq!(err.exit_code(), 9);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let dest = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &dest);
+        } else {
+            std::fs::copy(&path, &dest).unwrap();
+        }
+    }
 }

@@ -6,8 +6,8 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use registry_client::compose::{self, ComposeOptions, Composition, PlugSource};
-use registry_client::wac::WacResolver;
+use crate::compose::{self, ComposeOptions, Composition, PlugSource};
+use registry_adapters::wac::WacResolver;
 use registry_client::{Client, Resolution};
 use registry_core::ContentDigest;
 use serde::Serialize;
@@ -81,7 +81,7 @@ impl Composed {
 /// terminal; then reports.
 fn finish(global: &Global, composition: &Composition, output: Option<&PathBuf>) -> Result<()> {
     match output {
-        Some(path) => registry_client::write_atomically(path, &composition.bytes)?,
+        Some(path) => crate::output::write_file(path, &composition.bytes)?,
         None => {
             let mut stdout = std::io::stdout();
             if stdout.is_terminal() {

@@ -60,9 +60,9 @@ pub(super) async fn run(client: &Client, global: &Global, args: &GetArgs) -> Res
         _ if as_wit => {
             let bytes = route.fetch_open(&release).await?.read().await?;
             let what = format!("{package}@{}", release.version);
-            let text = registry_client::wit::print_package(&bytes, &what)?;
+            let text = registry_wit::print_package(&bytes, &what)?;
             match &dest {
-                Some(dest) => registry_client::write_atomically(dest, text.as_bytes())?,
+                Some(dest) => crate::output::write_file(dest, text.as_bytes())?,
                 None => {
                     let mut stdout = tokio::io::stdout();
                     stdout.write_all(text.as_bytes()).await?;

@@ -5,7 +5,8 @@ use std::fmt;
 use std::path::Path;
 
 use anyhow::Result;
-use registry_client::{Client, LockFile, LockedVersion, Resolution, wit};
+use registry_client::{Client, LockFile, LockedVersion, Resolution};
+use registry_wit as wit;
 use registry_core::{ContentDigest, PackageRef, Release, Version, VersionInfo};
 use serde::Serialize;
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::CommandFactory as _;
-use registry_client::cargo_component::ComponentManifest;
+use registry_adapters::cargo_component::ComponentManifest;
 use registry_client::wkg_manifest::WkgManifest;
 use registry_client::{Client, LockFile, LockMode, Overrides, Route};
 use registry_config::{Config, ConfigLoader};

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use registry_client::wit::{self, BuiltPackage, DepsFormat, WitGraph, WitRequest};
+use registry_wit::{self as wit, BuiltPackage, DepsFormat, WitGraph, WitRequest};
 use registry_client::{Client, Resolution};
 use registry_core::ContentDigest;
 use serde::Serialize;
@@ -22,7 +22,7 @@ pub(super) async fn run(command: WitCommand, client: &Client, global: &Global) -
                 .output
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(built.file_name()));
-            registry_client::write_atomically(&path, &built.bytes)?;
+            crate::output::write_file(&path, &built.bytes)?;
             let report = Built::new(&built, &path);
             output::print(global, &report, Channel::Status)
         }
@@ -85,9 +85,7 @@ async fn resolve(client: &Client, dir: &Path, lock: &WitLockArgs) -> Result<WitG
     let mut session = LockSession::open(&lock.lock, lock.locked)?;
     let request = WitRequest::for_dir(dir, session.overrides()?)?;
     let mode = session.mode();
-    let graph = client
-        .resolve_wit(&request, Some(session.lock()), mode)
-        .await?;
+    let graph = wit::resolve(client, &request, Some(session.lock()), mode).await?;
     session.save()?;
     Ok(graph)
 }
