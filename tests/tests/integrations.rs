@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use registry_client::cargo_component::{self, ComponentManifest};
-use registry_client::wac::{WacPackage, WacResolver};
+use registry_adapters::cargo_component::{self, ComponentManifest};
+use registry_adapters::wac::{WacPackage, WacResolver};
 use registry_client::{Client, LockMode};
 use registry_config::{ConfigLoader, ToolLayer};
 use registry_core::PublishOptions;

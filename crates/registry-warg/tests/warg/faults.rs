@@ -130,9 +130,12 @@ fn plain_http_is_refused_for_a_remote_host_and_bad_keys_are_not_echoed() {
     let mut settings = WargSettings::default();
     settings.url = Some("http://warg.example.com".into());
     let err = WargBackend::new("example.com".parse().unwrap(), settings, dir.path()).unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
     let text = err.to_string();
     assert!(
-        text.contains("loopback") && text.contains("example.com"),
+        text.starts_with(
+            "settings from `WargSettings`: invalid `registry.\"example.com\".warg.url`"
+        ) && text.contains("loopback"),
         "{text}"
     );
 
@@ -141,11 +144,73 @@ fn plain_http_is_refused_for_a_remote_host_and_bad_keys_are_not_echoed() {
         "ecdsa-p256:not-a-key-SECRETVALUE",
     ));
     let err = WargBackend::new("127.0.0.1:1".parse().unwrap(), settings, dir.path()).unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
     let text = err.to_string();
     assert!(
         text.contains("does not parse") && !text.contains("SECRETVALUE"),
         "{text}"
     );
+}
+
+#[test]
+fn bad_values_in_a_config_file_are_located_at_their_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry: registry_core::Registry = "example.com".parse().unwrap();
+    let from = |section: &str| {
+        let text = format!("[registry.\"example.com\".warg]\n{section}\n");
+        let config = registry_config::Config::from_toml_str("wasm-pkg.toml", &text).unwrap();
+        WargBackend::from_config(&config, &registry, None, dir.path()).unwrap_err()
+    };
+    let cases = [
+        ("url = \"http://warg.example.com\"", "url", "is not a usable server URL"),
+        (
+            "signing_key = \"ecdsa-p256:not-a-key-SECRETVALUE\"",
+            "signing_key",
+            "does not parse",
+        ),
+        (
+            "ca_file = \"/no/such/ca.pem\"",
+            "ca_file",
+            "`/no/such/ca.pem` cannot be read",
+        ),
+        (
+            "keyring_backend = \"no-such-keyring\"",
+            "keyring_backend",
+            "supported here",
+        ),
+        (
+            "auth_token_file = \"/no/such/token\"",
+            "auth_token_file",
+            "cannot be read",
+        ),
+    ];
+    for (line, key, why) in cases {
+        let err = from(&format!("auto_init = true\n{line}"));
+        assert!(matches!(err, Error::Config(_)), "{line}: {err:?}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "wasm-pkg.toml:3:1: invalid `registry.\"example.com\".warg.{key}`: "
+            )) && text.contains(why)
+                && !text.contains("SECRETVALUE"),
+            "{line}: {text}"
+        );
+    }
+
+    // A URL from the registry's well-known document says so.
+    let config = registry_config::Config::from_toml_str(
+        "wasm-pkg.toml",
+        "[registry.\"example.com\".warg]\nauto_init = true\n",
+    )
+    .unwrap();
+    let err = WargBackend::from_config(
+        &config,
+        &registry,
+        Some("http://warg.example.com"),
+        dir.path(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("well-known document"), "{err}");
 }
 
 #[test]

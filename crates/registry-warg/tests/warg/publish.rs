@@ -145,12 +145,16 @@ async fn unknown_packages_versions_and_namespaces_are_named() {
         "{err:?}"
     );
 
+    // A namespace the registry does not define holds no package there.
     let err = publish(&backend, "nowhere:pkg", "1.0.0", &component::small("n"))
         .await
         .unwrap_err();
+    assert!(matches!(err, Error::PackageNotFound { .. }), "{err:?}");
     let text = err.to_string();
     assert!(
-        text.contains("namespace `nowhere`") && text.contains(&server.registry()),
+        text.contains("nowhere:pkg")
+            && text.contains(&server.registry())
+            && text.contains("which registry its namespace maps to"),
         "{text}"
     );
 }
@@ -188,21 +192,44 @@ async fn republishing_a_version_and_publishing_without_a_key_are_refused_up_fron
         .await
         .unwrap();
 
+    // The same bytes again: already published, and the error says they are the same.
     let err = publish(&backend, "test:again", "1.0.0", &bytes)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
-    assert!(err.to_string().contains("already exists"), "{err}");
+    let digest = ContentDigest::sha256(&bytes);
+    match &err {
+        Error::AlreadyPublished {
+            package: p,
+            version: v,
+            existing,
+            attempted,
+            ..
+        } => {
+            assert_eq!(p.to_string(), "test:again");
+            assert_eq!(v.to_string(), "1.0.0");
+            assert_eq!(*existing, Some(digest));
+            assert_eq!(*attempted, Some(digest));
+        }
+        other => panic!("expected AlreadyPublished, got {other:?}"),
+    }
+    assert!(err.to_string().contains("same bytes"), "{err}");
+    // Other bytes, even with overwriting allowed: a warg log is append-only.
+    let other = component::small("r2");
     let err = backend
         .publish(
             &package("test:again"),
             &version("1.0.0"),
-            reader(bytes.clone()),
+            reader(other.clone()),
             &PublishOptions::default().with_allow_overwrite(true),
         )
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
+    assert!(
+        matches!(&err, Error::AlreadyPublished { existing: Some(e), attempted: Some(a), .. }
+            if *e == digest && *a == ContentDigest::sha256(&other)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("different bytes"), "{err}");
 
     let mut keyless = registry_warg::WargSettings::default();
     keyless.publish_timeout = Some(5);
@@ -210,7 +237,12 @@ async fn republishing_a_version_and_publishing_without_a_key_are_refused_up_fron
     let err = publish(&keyless, "test:again", "2.0.0", &bytes)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("needs a signing key"), "{err}");
+    assert!(matches!(&err, Error::Config(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("needs a signing key")
+            && err.to_string().contains(".warg.signing_key`"),
+        "{err}"
+    );
 
     let mut no_init = crate::support::settings(1);
     no_init.auto_init = Some(false);
@@ -219,7 +251,12 @@ async fn republishing_a_version_and_publishing_without_a_key_are_refused_up_fron
     let err = publish(&no_init, "test:brand-new", "1.0.0", &bytes)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("auto_init = true"), "{err}");
+    assert!(matches!(&err, Error::Config(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("auto_init = true")
+            && err.to_string().contains(".warg.auto_init`"),
+        "{err}"
+    );
     let err = no_init
         .list_versions(&package("test:brand-new"))
         .await

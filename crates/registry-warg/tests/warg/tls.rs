@@ -51,8 +51,18 @@ async fn a_registry_behind_a_private_ca_is_used_with_its_ca_file() {
 
     // Another client (inline PEM this time) fetches the content through the relay.
     let mut inline = settings(2);
-    inline.url = Some(url);
+    inline.url = Some(url.clone());
     inline.ca_pem = Some(ca.ca_pem.clone());
-    let reader = WargBackend::new(registry, inline, dir.path().join("c")).unwrap();
+    let reader = WargBackend::new(registry.clone(), inline, dir.path().join("c")).unwrap();
+    assert_eq!(fetch(&reader, "test:tls", &release).await.unwrap(), bytes);
+
+    // And one with the OCI section's form, `extra_root_certificates`.
+    let mut listed_roots = settings(3);
+    listed_roots.url = Some(url);
+    listed_roots.extra_root_certificates = vec![registry_transport::InlineCertificate {
+        encoding: registry_transport::CertificateEncoding::Pem,
+        data: ca.ca_pem.clone(),
+    }];
+    let reader = WargBackend::new(registry, listed_roots, dir.path().join("d")).unwrap();
     assert_eq!(fetch(&reader, "test:tls", &release).await.unwrap(), bytes);
 }
