@@ -333,8 +333,12 @@ digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b982
         let err = LockFile::parse("version = 2\n", Path::new("/p/wkg.lock")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "/p/wkg.lock: lock file version 2 is not supported (only 1); delete it to resolve afresh"
+            "/p/wkg.lock:1:11: invalid `version`: lock file version 2 is not supported (only 1); \
+             delete the file to resolve afresh"
         );
+        // A malformed lock file is a configuration error (exit 78), not a usage error.
+        assert!(matches!(err, Error::Config(_)), "{err:?}");
+        assert_eq!(err.exit_code(), 78);
         let err = LockFile::parse(
             "version = 1\n[[packages]]\nname = \"Bad:Name\"\n",
             Path::new("/p/wkg.lock"),
@@ -342,8 +346,9 @@ digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b982
         .unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("/p/wkg.lock:3:8: invalid lock file:"),
+                .starts_with("/p/wkg.lock:3:8: invalid TOML: invalid lock file:"),
             "{err}"
         );
+        assert_eq!(err.exit_code(), 78);
     }
 }

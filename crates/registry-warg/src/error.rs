@@ -103,7 +103,10 @@ impl Context<'_> {
             ClientError::IoError(source) => Error::Io { path: None, source },
             other => Error::registry(
                 self.registry,
-                format!("warg request for `{package}` failed: {}", chain_text(&other)),
+                format!(
+                    "warg request for `{package}` failed: {}",
+                    chain_text(&other)
+                ),
             ),
         }
     }
@@ -119,10 +122,13 @@ impl Context<'_> {
             // The registry answered that it holds no package of this namespace (it is not
             // defined there, or is another registry's): the package is not in it.
             ApiError::Package(
-                ref why @ (PackageError::NamespaceNotDefined(_)
-                | PackageError::NamespaceImported(_)),
+                PackageError::NamespaceNotDefined(namespace)
+                | PackageError::NamespaceImported(namespace),
             ) => {
-                tracing::debug!(%registry, %package, "{why}");
+                tracing::debug!(
+                    %registry, %package, %namespace,
+                    "the registry holds no package of this namespace"
+                );
                 Error::PackageNotFound { registry, package }
             }
             ApiError::Package(PackageError::Unauthorized(reason)) => self.unauthorized(&reason),
@@ -148,7 +154,10 @@ impl Context<'_> {
             }
             other => Error::registry(
                 self.registry,
-                format!("warg request for `{package}` failed: {}", chain_text(&other)),
+                format!(
+                    "warg request for `{package}` failed: {}",
+                    chain_text(&other)
+                ),
             ),
         }
     }

@@ -250,7 +250,9 @@ impl WargSettings {
             .connect_timeout(Duration::from_secs(self.connect_timeout.unwrap_or(10)))
             .read_timeout(Duration::from_secs(self.read_timeout.unwrap_or(60)))
             .build()
-            .map_err(|err| Error::registry_with_source(registry, "cannot build an HTTP client", err))
+            .map_err(|err| {
+                Error::registry_with_source(registry, "cannot build an HTTP client", err)
+            })
     }
 
     /// How long a download may stall between two pieces.

@@ -204,9 +204,15 @@ async fn offline_uses_the_cache_and_names_what_is_missing() {
         .fetch(&other)
         .await
         .unwrap_err();
+    assert!(
+        matches!(&err, registry_core::Error::NotCached { package, .. } if package.as_str() == "acme:widget"),
+        "{err:?}"
+    );
+    assert_eq!(err.exit_code(), 7);
     assert_eq!(
         err.to_string(),
-        "offline: cannot fetch 2.0.0 for `acme:widget`; it is not in the cache. Run once online (or with a lock file whose content is cached)"
+        "`acme:widget`: the content of 2.0.0 is not in the cache, and the client is offline; \
+         run once online (without --offline) to fill the cache"
     );
     let err = offline
         .route(&package("acme:widget"))
@@ -217,7 +223,7 @@ async fn offline_uses_the_cache_and_names_what_is_missing() {
         .unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("offline: cannot list versions for `acme:widget`"),
+            .starts_with("`acme:widget`: the version list is not in the cache"),
         "{err}"
     );
 }

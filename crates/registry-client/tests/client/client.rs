@@ -71,8 +71,13 @@ async fn unknown_backends_are_refused_clearly() {
         matches!(err, registry_core::Error::Config(_)),
         "a bad backend name is a configuration error: {err:?}"
     );
+    let config = dir.path().join("config.toml");
     assert_eq!(
         err.to_string(),
-        "registry `odd.test` asks for a `ftp` backend, which does not exist; use \"oci\", \"warg\", \"local\" or \"oci-layout\""
+        format!(
+            "{}:5:1: invalid `registry.\"odd.test\".default`: a `ftp` backend does not exist; \
+             use \"oci\", \"warg\", \"local\" or \"oci-layout\"",
+            config.display()
+        )
     );
 }

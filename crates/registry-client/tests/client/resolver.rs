@@ -159,9 +159,15 @@ async fn locked_mode_refuses_to_change_the_lock_file() {
         .resolve_all(&[dep("a:pkg", "^1")], Some(&mut lock), LockMode::Locked)
         .await
         .unwrap_err();
+    assert!(
+        matches!(&err, registry_core::Error::LockOutOfDate { package, .. } if package.as_str() == "a:pkg"),
+        "{err:?}"
+    );
+    assert_eq!(err.exit_code(), 8);
     assert_eq!(
         err.to_string(),
-        "`a:pkg` (^1) from `scripted.test` is not in the lock file, and --locked forbids changing it; resolve without --locked to update the lock file"
+        "the lock file is out of date for `a:pkg`: `^1` from `scripted.test` is not pinned; run \
+         without --locked to update it"
     );
     client
         .resolve_all(&[dep("a:pkg", "^1")], Some(&mut lock), LockMode::Update)
@@ -360,7 +366,7 @@ async fn version_lists_are_cached_refreshed_on_a_miss_and_used_offline() {
         .unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("offline: cannot describe 1.2.0 for `a:pkg`"),
+            .starts_with("`a:pkg`: release 1.2.0 is not in the cache, and the client is offline"),
         "{err}"
     );
 }

@@ -162,7 +162,11 @@ fn bad_values_in_a_config_file_are_located_at_their_line_and_key() {
         WargBackend::from_config(&config, &registry, None, dir.path()).unwrap_err()
     };
     let cases = [
-        ("url = \"http://warg.example.com\"", "url", "is not a usable server URL"),
+        (
+            "url = \"http://warg.example.com\"",
+            "url",
+            "is not a usable server URL",
+        ),
         (
             "signing_key = \"ecdsa-p256:not-a-key-SECRETVALUE\"",
             "signing_key",
