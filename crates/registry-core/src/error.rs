@@ -369,3 +369,172 @@ pub fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One of each variant. The match below has no wildcard: a new variant does not compile
+    /// until it is listed here, and so until the README's table gives it a code.
+    fn one_of_each() -> Vec<Error> {
+        let registry: Registry = "example.com".parse().unwrap();
+        let package: PackageRef = "acme:widget".parse().unwrap();
+        let digest = ContentDigest::sha256(b"x");
+        let all = vec![
+            Error::PackageNotFound {
+                registry: registry.clone(),
+                package: package.clone(),
+            },
+            Error::VersionNotFound {
+                registry: registry.clone(),
+                package: package.clone(),
+                requirement: "^1".into(),
+                newest: None,
+            },
+            Error::NoRegistryForNamespace {
+                namespace: "acme".into(),
+            },
+            Error::Unauthorized {
+                registry: registry.clone(),
+                message: "no".into(),
+            },
+            Error::DigestMismatch {
+                subject: "s".into(),
+                expected: digest,
+                actual: digest,
+            },
+            Error::SizeMismatch {
+                subject: "s".into(),
+                expected: 1,
+                actual: 2,
+            },
+            Error::Untrusted {
+                registry: registry.clone(),
+                message: "m".into(),
+            },
+            Error::InvalidInput {
+                message: "m".into(),
+            },
+            Error::Config(Box::new(ConfigError::InvalidKey {
+                key: "k".into(),
+                message: "m".into(),
+            })),
+            Error::AlreadyPublished {
+                registry: registry.clone(),
+                package: package.clone(),
+                version: Version::new(1, 0, 0),
+                existing: Some(digest),
+                attempted: Some(digest),
+            },
+            Error::NotCached {
+                package: package.clone(),
+                what: "the version list".into(),
+            },
+            Error::LockOutOfDate {
+                package: package.clone(),
+                reason: "r".into(),
+            },
+            Error::InvalidWit {
+                path: "wit".into(),
+                line: Some(1),
+                column: Some(2),
+                message: "m".into(),
+            },
+            Error::SemverIncompatible {
+                package,
+                previous: Version::new(1, 0, 0),
+                new: Version::new(1, 1, 0),
+                breaks: vec!["b".into()],
+            },
+            Error::Registry {
+                registry,
+                message: "m".into(),
+                source: None,
+            },
+            Error::Io {
+                path: None,
+                source: std::io::Error::other("x"),
+            },
+        ];
+        for err in &all {
+            match err {
+                Error::PackageNotFound { .. }
+                | Error::VersionNotFound { .. }
+                | Error::NoRegistryForNamespace { .. }
+                | Error::Unauthorized { .. }
+                | Error::DigestMismatch { .. }
+                | Error::SizeMismatch { .. }
+                | Error::Untrusted { .. }
+                | Error::InvalidInput { .. }
+                | Error::Config(_)
+                | Error::AlreadyPublished { .. }
+                | Error::NotCached { .. }
+                | Error::LockOutOfDate { .. }
+                | Error::InvalidWit { .. }
+                | Error::SemverIncompatible { .. }
+                | Error::Registry { .. }
+                | Error::Io { .. } => {}
+            }
+        }
+        all
+    }
+
+    fn variant_name(err: &Error) -> String {
+        let debug = format!("{err:?}");
+        debug
+            .split(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn every_error_variant_has_its_documented_exit_code() {
+        let readme = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
+        )
+        .unwrap();
+        // The table rows: `| code | condition | `Variant`, `Variant` |`.
+        let mut documented = std::collections::BTreeMap::new();
+        for line in readme.lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let [_, code, _, variants, _] = cells[..] else {
+                continue;
+            };
+            let Ok(code) = code.parse::<u8>() else {
+                continue;
+            };
+            for variant in variants.split(',').map(|v| v.trim().trim_matches('`')) {
+                if !variant.is_empty() {
+                    documented.insert(variant.to_owned(), code);
+                }
+            }
+        }
+        let all = one_of_each();
+        assert_eq!(documented.len(), all.len(), "README rows: {documented:?}");
+        let mut codes = std::collections::BTreeSet::new();
+        for err in &all {
+            let name = variant_name(err);
+            assert_eq!(
+                documented.get(&name),
+                Some(&err.exit_code()),
+                "{name}: the README's exit code table and Error::exit_code disagree"
+            );
+            codes.insert(err.exit_code());
+        }
+        // The codes a caller tells apart: 12 conditions, none sharing a code by accident.
+        assert_eq!(codes.len(), 12, "{codes:?}");
+    }
+
+    #[test]
+    fn chain_text_adds_each_cause_once() {
+        let inner = std::io::Error::other("disk full");
+        let err = Error::io("/x/wkg.lock", inner);
+        assert_eq!(chain_text(&err), "I/O error on `/x/wkg.lock`: disk full");
+        let config = Error::from(ConfigError::InvalidKey {
+            key: "a..b".into(),
+            message: "bad".into(),
+        });
+        assert_eq!(chain_text(&config), "`a..b` is not a valid key: bad");
+    }
+}

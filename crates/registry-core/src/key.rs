@@ -224,7 +224,7 @@ mod tests {
         assert_eq!(key.segments(), ["a", "lit.\\x", "q\"é"]);
         assert_eq!(key.to_string(), r#"a."lit.\\x"."q\"é""#);
         let odd = KeyPath::new(["", "tab\there"]);
-        assert_eq!(odd.to_string(), r#""."tab\there""#);
+        assert_eq!(odd.to_string(), r#"""."tab\there""#);
         assert_eq!(odd.to_string().parse::<KeyPath>().unwrap(), odd);
     }
 
