@@ -279,6 +279,12 @@ fn no_source_file_under_crates_is_over_700_lines() {
         })
         .collect();
     assert!(long.is_empty(), "split these files: {long:?}");
+    // The embedding examples stay short enough to copy whole.
+    for example in ["wac", "cargo_component"] {
+        let path = root().join(format!("crates/registry-adapters/examples/{example}.rs"));
+        let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+        assert!(lines < 60, "{}: {lines} lines, the README promises under 60", path.display());
+    }
 }
 
 #[test]

@@ -38,11 +38,20 @@ tasks:
 const CRATES: &[&str] = &[
     "registry-core",
     "registry-config",
+    "registry-transport",
     "registry-oci",
     "registry-warg",
     "registry-client",
+    "registry-wit",
+    "registry-adapters",
     "wreg",
     "wreg-fuzz",
+];
+
+/// The embedding examples an embedder copies: compiled and run, so they keep working.
+const EXAMPLES: &[(&str, &str)] = &[
+    ("registry-adapters", "wac"),
+    ("registry-adapters", "cargo_component"),
 ];
 
 fn main() {
@@ -260,6 +269,10 @@ fn test() -> Result<()> {
         "registry-client",
         "--no-default-features",
     ])?;
+    // The embedding examples run as an embedder would run them.
+    for (krate, example) in EXAMPLES {
+        cargo(&["run", "--locked", "--quiet", "-p", krate, "--example", example])?;
+    }
     // `--nocapture`: everything the tests, the servers they start and the tools they run
     // print reaches the output, which is then searched for the tests' credentials.
     let mut counts = TestCounts::default();

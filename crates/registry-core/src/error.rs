@@ -181,9 +181,11 @@ pub enum Error {
     /// A new release of a WIT package removes or changes what an earlier (or later)
     /// release of its series offers.
     #[error(
-        "`{package}@{new}` is not compatible with `{package}@{previous}`:\n{}\npublish it \
-         under a new major version (for 0.x, a new minor), or skip the semver check",
-        breaks.iter().map(|b| format!("  - {b}")).collect::<Vec<_>>().join("\n")
+        "`{package}@{new}` is not compatible with `{package}@{previous}`:\n{}\npublish it as \
+         `{package}@{}` (a new major version; for 0.x, a new minor), or skip the semver check \
+         (--skip-semver-check)",
+        breaks.iter().map(|b| format!("  - {b}")).collect::<Vec<_>>().join("\n"),
+        next_breaking(new)
     )]
     SemverIncompatible {
         /// The package.
@@ -223,6 +225,15 @@ fn newest_hint(newest: Option<&Version>) -> String {
     match newest {
         Some(version) => format!(" (the newest release is {version})"),
         None => String::new(),
+    }
+}
+
+/// The first version after `version` that may break compatibility, as cargo counts it.
+fn next_breaking(version: &Version) -> Version {
+    match (version.major, version.minor) {
+        (0, 0) => Version::new(0, 0, version.patch + 1),
+        (0, minor) => Version::new(0, minor + 1, 0),
+        (major, _) => Version::new(major + 1, 0, 0),
     }
 }
 

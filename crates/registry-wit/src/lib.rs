@@ -17,6 +17,8 @@
 //! WIT that does not parse, resolve or encode is [`Error::InvalidWit`], at the file, line
 //! and column wit-parser points at.
 
+#![deny(missing_docs)]
+
 use std::path::Path;
 
 use registry_core::metadata::WasmMetadata;
@@ -53,6 +55,15 @@ pub fn dependencies(dir: &Path) -> Result<Vec<Dependency>, Error> {
 /// The names (with the versions written) of the packages the WIT in `dir` uses but does
 /// not define, each once, in the order first used.
 pub(crate) fn foreign_names(dir: &Path) -> Result<Vec<wit_parser::PackageName>, Error> {
+    if !dir.is_dir() {
+        return Err(Error::InvalidInput {
+            message: format!(
+                "{} is not a directory; give the WIT directory (it holds the `.wit` files of \
+                 your package)",
+                dir.display()
+            ),
+        });
+    }
     let group = wit_parser::UnresolvedPackageGroup::parse_dir(dir).map_err(|err| {
         wit_error(
             dir,

@@ -10,18 +10,17 @@
 //! Two releases are compared world by world, by name: every world of the older one must
 //! be in the newer one, and wit-component decides whether the newer world may stand in for
 //! the older (it may export more and import less; every type must keep its shape). Inline
-//! interfaces are part of their world, so they are compared item by item. Interfaces no
-//! world mentions are compared too, through a world that exports every interface of the
-//! package (which `wkg` leaves unchecked).
+//! interfaces are part of their world, so they are compared item by item. Every interface
+//! of the package is compared too, one at a time, through a world that exports it (`wkg`
+//! leaves interfaces no world mentions unchecked); each that broke is named.
 
 use registry_core::{Error, PackageRef, Version};
 use wit_parser::decoding::DecodedWasm;
-use wit_parser::{PackageId, Resolve, WorldId, WorldItem, WorldKey};
+use wit_parser::{InterfaceId, PackageId, Resolve, WorldId, WorldItem, WorldKey};
 
-/// The name of the world that exports every interface of a package, added to both releases
-/// for the comparison (after their own worlds were compared, so a world of that name in
-/// the package is compared as itself first).
-const ALL_INTERFACES: &str = "all-interfaces-of-the-package";
+/// The name of the worlds made to compare one interface (never added to the package's own
+/// list of worlds, so it cannot clash with one).
+const WORLD_OF_ONE_INTERFACE: &str = "interface";
 
 /// The releases `new` is compared with: the newest earlier and the oldest later release of
 /// its series in `published` (pre-releases there are not counted).
@@ -142,38 +141,39 @@ fn compare(
             breaks.push(format!("world `{name}`: {}", sentence(&err)));
         }
     }
-    // Interfaces, whether or not a world mentions them: a world exporting all of each
-    // release's interfaces, compared the same way. It is only compared when the newer
-    // release's own world passes against itself (a package whose interfaces cannot all be
-    // exported together is then left to its worlds).
-    let old_all = all_interfaces_world(&mut merged, old_pkg);
-    let new_all = all_interfaces_world(&mut merged, new_pkg);
-    if let (Some(old_all), Some(new_all)) = (old_all, new_all)
-        && wit_component::semver_check(merged.clone(), new_all, new_all).is_ok()
-        && let Err(err) = wit_component::semver_check(merged.clone(), new_all, old_all)
-    {
-        breaks.push(format!("its interfaces: {}", sentence(&err)));
+    // Interfaces, whether or not a world mentions them, one at a time (so each that broke
+    // is named): a world exporting the interface (importing what it uses from elsewhere),
+    // compared the same way. An interface is only compared when the newer release's world
+    // for it passes against itself.
+    let old_interfaces: Vec<(String, InterfaceId)> = merged.packages[old_pkg]
+        .interfaces
+        .iter()
+        .map(|(name, id)| (name.clone(), *id))
+        .collect();
+    for (name, old_id) in old_interfaces {
+        let Some(&new_id) = merged.packages[new_pkg].interfaces.get(&name) else {
+            breaks.push(format!("interface `{name}` was removed"));
+            continue;
+        };
+        let old_world = interface_world(&mut merged, old_pkg, old_id);
+        let new_world = interface_world(&mut merged, new_pkg, new_id);
+        if wit_component::semver_check(merged.clone(), new_world, new_world).is_ok()
+            && let Err(err) = wit_component::semver_check(merged.clone(), new_world, old_world)
+        {
+            breaks.push(format!("interface `{name}`: {}", sentence(&err)));
+        }
     }
     breaks
 }
 
-/// Adds to `package` a world that exports each of its interfaces (and imports what they
-/// use from elsewhere); `None` for a package without interfaces.
-fn all_interfaces_world(resolve: &mut Resolve, package: PackageId) -> Option<WorldId> {
-    let exported: Vec<_> = resolve.packages[package]
-        .interfaces
-        .values()
-        .copied()
-        .collect();
-    if exported.is_empty() {
-        return None;
-    }
-    // What the exported interfaces use, transitively, from interfaces not exported.
+/// Adds to `package` a world that exports `interface` and imports what it uses from other
+/// interfaces, transitively.
+fn interface_world(resolve: &mut Resolve, package: PackageId, interface: InterfaceId) -> WorldId {
     let mut imported = Vec::new();
-    let mut todo: Vec<_> = exported.clone();
+    let mut todo = vec![interface];
     while let Some(id) = todo.pop() {
         for dep in resolve.interface_direct_deps(id) {
-            if !exported.contains(&dep) && !imported.contains(&dep) {
+            if dep != interface && !imported.contains(&dep) {
                 imported.push(dep);
                 todo.push(dep);
             }
@@ -189,14 +189,13 @@ fn all_interfaces_world(resolve: &mut Resolve, package: PackageId) -> Option<Wor
         span: Default::default(),
     };
     let world = wit_parser::World {
-        name: ALL_INTERFACES.to_owned(),
+        name: WORLD_OF_ONE_INTERFACE.to_owned(),
         imports: imported
             .into_iter()
             .map(|id| (WorldKey::Interface(id), item(id)))
             .collect(),
-        exports: exported
+        exports: [(WorldKey::Interface(interface), item(interface))]
             .into_iter()
-            .map(|id| (WorldKey::Interface(id), item(id)))
             .collect(),
         package: Some(package),
         docs: Default::default(),
@@ -204,16 +203,31 @@ fn all_interfaces_world(resolve: &mut Resolve, package: PackageId) -> Option<Wor
         includes: Vec::new(),
         span: Default::default(),
     };
-    let id = resolve.worlds.alloc(world);
-    resolve.packages[package]
-        .worlds
-        .insert(ALL_INTERFACES.to_owned(), id);
-    Some(id)
+    resolve.worlds.alloc(world)
 }
 
-/// wit-component's error and its causes, on one line.
+/// wit-component's error and its causes, on one line, without what only its synthesized
+/// components know (the byte offset, the import of the world itself).
 fn sentence(err: &anyhow::Error) -> String {
-    format!("{err:#}").replace('\n', " ")
+    let mut text = format!("{err:#}").replace('\n', " ");
+    text = text.replace(
+        "new world is not semver-compatible with the previous world: ",
+        "",
+    );
+    while let Some(at) = text.find("type mismatch for import `") {
+        let rest = &text[at + "type mismatch for import `".len()..];
+        let Some(end) = rest.find("` ") else { break };
+        // The world's own name (`interface`, or a world of the package) says nothing.
+        if rest[..end].contains('/') {
+            break;
+        }
+        text.replace_range(at..at + "type mismatch for import `".len() + end + 2, "");
+    }
+    while let Some(at) = text.find(" (at offset 0x") {
+        let end = text[at..].find(')').map_or(text.len(), |e| at + e + 1);
+        text.replace_range(at..end, "");
+    }
+    text
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Wasm components generated for tests.
 
+use std::path::{Path, PathBuf};
 use wasm_encoder::{
     Component, ComponentExportKind, ComponentExportSection, ComponentImportSection,
     ComponentTypeRef, ComponentTypeSection, CustomSection, InstanceType,
@@ -91,4 +92,30 @@ pub fn small(seed: &str) -> Vec<u8> {
 pub fn validate(bytes: &[u8]) {
     let mut validator = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
     validator.validate_all(bytes).expect("a valid component");
+}
+
+/// A directory registry in `dir` holding a small component for each `(package, version)`
+/// (laid out as `<root>/<ns>/<name>/<version>.wasm`, the layout of wkg's local registries),
+/// and a user config file that makes it the default registry `registry`; returns the config
+/// file's path. For
+/// examples that need packages to resolve and no server.
+///
+/// # Panics
+/// On an I/O error.
+pub fn directory_registry(dir: &Path, registry: &str, releases: &[(&str, &str)]) -> PathBuf {
+    let root = dir.join("registry");
+    for (package, version) in releases {
+        let (namespace, name) = package.split_once(':').expect("ns:name");
+        let at = root.join(namespace).join(name);
+        std::fs::create_dir_all(&at).expect("create the package directory");
+        let bytes = small(&format!("{package}@{version}"));
+        std::fs::write(at.join(format!("{version}.wasm")), bytes).expect("write a release");
+    }
+    let config = dir.join("config.toml");
+    let text = format!(
+        "default_registry = {registry:?}\n[registry.{registry:?}.local]\nroot = {:?}\n",
+        root.display().to_string()
+    );
+    std::fs::write(&config, text).expect("write the config file");
+    config
 }

@@ -149,11 +149,11 @@ async fn tls_material_that_does_not_load_is_an_error_before_any_request() {
         ),
         (
             "extra_root_certificates = [{ encoding = \"pem\", data = \"nope\" }]".to_owned(),
-            "extra_root_certificates[0]",
+            "extra_root_certificates`: entry 0",
         ),
         (
             "extra_root_certificates = [{ encoding = \"der\", data = \"nope\" }]".to_owned(),
-            "extra_root_certificates[0]",
+            "extra_root_certificates`: entry 0",
         ),
     ] {
         let err = backend_from_wkg_config(&section).unwrap_err();

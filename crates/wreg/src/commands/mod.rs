@@ -176,18 +176,29 @@ impl LockSession {
     pub(crate) fn save(self) -> Result<()> {
         if self.lock != self.before {
             if self.locked {
-                let changed: Vec<String> = self
+                let changed: Vec<&registry_core::PackageRef> = self
                     .lock
                     .packages
                     .iter()
                     .filter(|p| !self.before.packages.contains(p))
-                    .map(|p| p.name.to_string())
+                    .map(|p| &p.name)
                     .collect();
+                let names: Vec<String> = changed.iter().map(ToString::to_string).collect();
+                if let Some(first) = changed.first() {
+                    return Err(registry_core::Error::LockOutOfDate {
+                        package: (*first).clone(),
+                        reason: format!(
+                            "{} would change (new or moved pins: {})",
+                            self.path.display(),
+                            names.join(", ")
+                        ),
+                    }
+                    .into());
+                }
                 bail!(
-                    "{} would change (new or moved pins: {}), and --locked forbids it; run \
-                     without --locked",
-                    self.path.display(),
-                    changed.join(", ")
+                    "{} would change (pins removed), and --locked forbids it; run without \
+                     --locked",
+                    self.path.display()
                 );
             }
             self.lock.save(&self.path)?;

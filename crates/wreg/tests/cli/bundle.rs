@@ -155,7 +155,7 @@ fn bundle_mistakes_are_named() {
         err.contains("is not empty and is not an OCI image layout"),
         "{err}"
     );
-    let err = home.fails(&["bundle", "import", "nothing-here"], 1);
+    let err = home.fails(&["bundle", "import", "nothing-here"], 74);
     assert!(
         err.contains("is nothing-here an OCI image layout?"),
         "{err}"

@@ -170,8 +170,8 @@ fn publish_versions_get_and_fetch_on_a_local_registry() {
 
     // --locked passes with the lock file, and fails when a new dependency would change it.
     home.ok(&["fetch", "--dep", "acme:widget@~1.0", "--locked"]);
-    let err = home.fails(&["fetch", "--dep", "acme:widget@^1.1", "--locked"], 64);
-    assert!(err.contains("--locked forbids changing it"), "{err}");
+    let err = home.fails(&["fetch", "--dep", "acme:widget@^1.1", "--locked"], 8);
+    assert!(err.contains("run without --locked"), "{err}");
 }
 
 #[test]
@@ -354,9 +354,9 @@ fn cache_and_offline() {
     assert_eq!(ls.lines().count(), 1, "{ls}");
     // Offline with the lock file and a warm cache works; a new package does not.
     home.ok(&["--offline", "fetch", "--dep", "acme:widget@^1"]);
-    let err = home.fails(&["--offline", "get", "acme:other"], 64);
+    let err = home.fails(&["--offline", "get", "acme:other"], 7);
     assert!(
-        err.contains("offline: cannot") && err.contains("acme:other"),
+        err.contains("not in the cache, and the client is offline") && err.contains("acme:other"),
         "{err}"
     );
     // Corruption is found and removed by verify.
@@ -463,7 +463,7 @@ fn fetch_reads_the_imports_of_a_wit_directory() {
     assert!(lines[1].starts_with("acme:logger@1.4.0 sha256:"), "{out}");
     assert!(home.path("deps/acme/logger.wasm").is_file());
     let err = home.fails(&["fetch", "--wit", "nowhere"], 64);
-    assert!(err.contains("cannot read the WIT in nowhere"), "{err}");
+    assert!(err.contains("nowhere is not a directory"), "{err}");
 }
 
 #[test]
@@ -587,7 +587,7 @@ fn a_registry_that_changes_a_locked_release_exits_with_5() {
     let other = home.component("other.wasm", "other bytes");
     let err = home.fails(
         &["publish", s(&other), "--package", "acme:widget@1.0.0"],
-        64,
+        6,
     );
     assert!(
         err.contains("acme:widget@1.0.0") && err.contains("already published"),
