@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use registry_client::LockFile;
 use registry_adapters::cargo_component::ComponentManifest;
+use registry_client::LockFile;
 use registry_client::dependency_table::DependencyFile;
 use registry_client::discovery::RegistryMetadata;
 use registry_client::wkg_manifest::WkgManifest;

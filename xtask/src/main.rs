@@ -271,7 +271,15 @@ fn test() -> Result<()> {
     ])?;
     // The embedding examples run as an embedder would run them.
     for (krate, example) in EXAMPLES {
-        cargo(&["run", "--locked", "--quiet", "-p", krate, "--example", example])?;
+        cargo(&[
+            "run",
+            "--locked",
+            "--quiet",
+            "-p",
+            krate,
+            "--example",
+            example,
+        ])?;
     }
     // `--nocapture`: everything the tests, the servers they start and the tools they run
     // print reaches the output, which is then searched for the tests' credentials.

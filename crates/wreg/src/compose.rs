@@ -19,7 +19,6 @@ use registry_client::{LockFile, LockMode};
 
 /// How a document is encoded.
 #[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
 pub(crate) struct ComposeOptions {
     /// Import the packages the composition instantiates instead of defining them inside
     /// it (wac's `--import-dependencies`).

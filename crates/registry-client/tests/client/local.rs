@@ -104,8 +104,14 @@ async fn a_local_registry_without_a_root_says_what_to_add() {
         .await
         .unwrap_err();
     assert!(matches!(err, registry_core::Error::Config(_)), "{err:?}");
-    let origin = err.config_error().and_then(|e| e.origin()).expect("located");
-    assert_eq!(origin.path(), Some(dir.path().join("config.toml").as_path()));
+    let origin = err
+        .config_error()
+        .and_then(|e| e.origin())
+        .expect("located");
+    assert_eq!(
+        origin.path(),
+        Some(dir.path().join("config.toml").as_path())
+    );
     assert!(
         err.to_string().ends_with(
             "invalid `registry.\"bare.test\".local.root`: the registry uses the local backend \

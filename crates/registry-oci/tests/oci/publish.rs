@@ -147,11 +147,16 @@ async fn an_existing_version_is_not_overwritten_unless_asked() {
     let Error::AlreadyPublished { existing, .. } = &err else {
         panic!("{err:?}");
     };
-    assert_eq!(existing.as_ref(), Some(&first.digest), "the digest that is there");
+    assert_eq!(
+        existing.as_ref(),
+        Some(&first.digest),
+        "the digest that is there"
+    );
     assert_eq!(err.exit_code(), 6);
     let message = err.to_string();
     assert!(
-        message.starts_with("`overwrite:widget@1.0.0` is already published in registry `127.0.0.1:"),
+        message
+            .starts_with("`overwrite:widget@1.0.0` is already published in registry `127.0.0.1:"),
         "{message}"
     );
     assert_eq!(backend.get_release(&pkg, &v).await.unwrap(), first);

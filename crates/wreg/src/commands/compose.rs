@@ -5,8 +5,8 @@ use std::fmt;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
 use crate::compose::{self, ComposeOptions, Composition, PlugSource};
+use anyhow::{Context as _, Result};
 use registry_adapters::wac::WacResolver;
 use registry_client::{Client, Resolution};
 use registry_core::ContentDigest;
@@ -120,9 +120,10 @@ pub(super) async fn compose(client: &Client, global: &Global, args: &ComposeArgs
     }
     let mut session = LockSession::open(&args.lock.lock, args.lock.locked)?;
     let mode = session.mode();
-    let mut options = ComposeOptions::default();
-    options.import_dependencies = args.import_dependencies;
-    options.validate = !args.no_validate;
+    let options = ComposeOptions {
+        import_dependencies: args.import_dependencies,
+        validate: !args.no_validate,
+    };
     let composition = compose::compose(
         &resolver,
         &args.path,

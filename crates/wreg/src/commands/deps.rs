@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use registry_client::dependency_table::DependencyFile;
 use registry_client::{Client, Dependency, Resolution};
-use registry_wit as wit;
 use registry_core::PackageReq;
+use registry_wit as wit;
 use serde::Serialize;
 
 use super::{LockSession, usage};

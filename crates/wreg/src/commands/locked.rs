@@ -6,8 +6,8 @@ use std::path::Path;
 
 use anyhow::Result;
 use registry_client::{Client, LockFile, LockedVersion, Resolution};
-use registry_wit as wit;
 use registry_core::{ContentDigest, PackageRef, Release, Version, VersionInfo};
+use registry_wit as wit;
 use serde::Serialize;
 
 use super::{route, usage};

@@ -5,10 +5,10 @@ use std::fmt;
 use anyhow::Result;
 use std::path::Path;
 
-use registry_client::wkg_manifest::WkgManifest;
 use registry_client::Client;
-use registry_wit::{self as wit, PublishRequest};
+use registry_client::wkg_manifest::WkgManifest;
 use registry_core::{PackageSpec, PublishOptions};
+use registry_wit::{self as wit, PublishRequest};
 use serde::Serialize;
 
 use super::{route, usage};

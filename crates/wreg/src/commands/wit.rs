@@ -4,9 +4,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use registry_wit::{self as wit, BuiltPackage, DepsFormat, WitGraph, WitRequest};
 use registry_client::{Client, Resolution};
 use registry_core::ContentDigest;
+use registry_wit::{self as wit, BuiltPackage, DepsFormat, WitGraph, WitRequest};
 use serde::Serialize;
 
 use super::{LockSession, usage};

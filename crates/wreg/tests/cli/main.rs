@@ -585,10 +585,7 @@ fn a_registry_that_changes_a_locked_release_exits_with_5() {
 
     // Publishing the same version again is refused, and changes nothing.
     let other = home.component("other.wasm", "other bytes");
-    let err = home.fails(
-        &["publish", s(&other), "--package", "acme:widget@1.0.0"],
-        6,
-    );
+    let err = home.fails(&["publish", s(&other), "--package", "acme:widget@1.0.0"], 6);
     assert!(
         err.contains("acme:widget@1.0.0") && err.contains("already published"),
         "{err}"
