@@ -150,7 +150,7 @@ async fn content_of(route: &Route, version: &Version) -> Result<Vec<u8>, Error> 
 
 /// The versions already published (none when the package does not exist yet).
 async fn published_versions(route: &Route) -> Result<Vec<Version>, Error> {
-    match route.list_versions().await {
+    match route.fresh_versions().await {
         Ok(versions) => Ok(versions.into_iter().map(|v| v.version).collect()),
         Err(Error::PackageNotFound { .. }) => Ok(Vec::new()),
         Err(err) => Err(err),

@@ -180,9 +180,13 @@ impl Route {
         self.fresh_versions().await
     }
 
-    /// The version list from the registry itself, remembered for this process and stored
-    /// for offline use.
-    pub(crate) async fn fresh_versions(&self) -> Result<Vec<VersionInfo>, Error> {
+    /// The version list from the registry itself (never a list this process remembers),
+    /// then remembered and stored for offline use: for decisions that must see every
+    /// release, such as the checks before a publish.
+    ///
+    /// # Errors
+    /// The backend's errors.
+    pub async fn fresh_versions(&self) -> Result<Vec<VersionInfo>, Error> {
         tracing::debug!(package = %self.package, registry = %self.registry, "asking the registry for the version list");
         let versions = self
             .first_answer("listing versions", |s| async move {

@@ -147,3 +147,90 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The checks hold through every kind of backend: a real OCI registry (CNCF distribution)
+/// and an in-process warg-server, as well as the directory registry above.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_checks_hold_on_oci_and_warg_registries() {
+    let oci = test_support::Distribution::shared();
+    let warg = test_support::warg::WargServer::start();
+    let (oci_host, warg_host) = (oci.host(), warg.registry());
+    let backends = [
+        (
+            "oci",
+            format!("[registry.\"{oci_host}\".oci]\nprotocol = \"http\"\n"),
+            oci_host,
+        ),
+        (
+            "warg",
+            format!(
+                "[registry.\"{warg_host}\"]\ndefault = \"warg\"\n[registry.\"{warg_host}\".warg]\n\
+                 signing_key = \"{}\"\n",
+                test_support::warg::signing_key(7)
+            ),
+            warg_host,
+        ),
+    ];
+    for (kind, section, registry) in backends {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("[namespace_registries]\ntest = \"{registry}\"\n{section}");
+        let config = Config::from_toml_str(dir.path().join("config.toml"), &text).unwrap();
+        let client = Client::builder(config)
+            .cache_dir(dir.path().join("cache"))
+            .build();
+        let name = format!("test:semver-{kind}");
+        let package: PackageRef = name.parse().unwrap();
+        let route = client.route(&package).await.unwrap();
+        let write = |version: &str, body: &str| {
+            let file = dir.path().join(format!("{version}-{}.wasm", body.len()));
+            let wit = format!("package {name}@{version}; interface api {{ {body} }}");
+            std::fs::write(&file, encode(&wit)).unwrap();
+            PublishRequest::new(version.parse().unwrap(), file)
+        };
+        let first = write("1.0.0", "f: func() -> u32; g: func();");
+        let Published::Uploaded(release) = publish(&route, &first).await.unwrap() else {
+            panic!("{kind}: uploaded");
+        };
+        // The same version again: the digest that is there, or a success when skipping.
+        let err = publish(&route, &write("1.0.0", "f: func() -> u32;"))
+            .await
+            .unwrap_err();
+        let Error::AlreadyPublished { existing, .. } = &err else {
+            panic!("{kind}: {err:?}");
+        };
+        assert_eq!(existing.as_ref(), Some(&release.digest), "{kind}");
+        let again = publish(&route, &first.clone().skip_existing(true))
+            .await
+            .unwrap();
+        assert!(matches!(again, Published::Existing(_)), "{kind}: {again:?}");
+        // A minor release that drops a function: refused, nothing uploaded; a dry run of a
+        // compatible one checks and uploads nothing either.
+        let err = publish(&route, &write("1.1.0", "f: func() -> u32;"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::SemverIncompatible { .. }),
+            "{kind}: {err}"
+        );
+        let dry = write("1.1.0", "f: func() -> u32; g: func(); h: func();").dry_run(true);
+        assert!(matches!(
+            publish(&route, &dry).await.unwrap(),
+            Published::DryRun(_)
+        ));
+        let listed: Vec<String> = client
+            .route(&package)
+            .await
+            .unwrap()
+            .list_versions()
+            .await
+            .unwrap()
+            .iter()
+            .map(|v| v.version.to_string())
+            .collect();
+        assert_eq!(
+            listed,
+            ["1.0.0"],
+            "{kind}: only the first release was published"
+        );
+    }
+}
