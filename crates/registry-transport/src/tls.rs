@@ -65,7 +65,7 @@ pub struct TlsTrust {
 
 impl TlsTrust {
     /// Reads `keys` of the `[registry."<name>".<backend>]` section of `section`, reading
-    /// `ca_file` and checking every certificate parses.
+    /// `ca_file` and parsing every certificate as a trust anchor (a TLS client would).
     ///
     /// # Errors
     /// [`Error::Config`] naming the file, line and key of a value that cannot be used (a
@@ -96,7 +96,7 @@ impl TlsTrust {
                     let der = base64_decode(&cert.data.split_whitespace().collect::<String>())
                         .filter(|d| d.first() == Some(&0x30))
                         .unwrap_or_else(|| cert.data.as_bytes().to_vec());
-                    if der.first() != Some(&0x30) || reqwest::Certificate::from_der(&der).is_err() {
+                    if der.first() != Some(&0x30) || check_der(&der).is_err() {
                         return Err(bad(
                             "extra_root_certificates",
                             format!(
@@ -175,10 +175,21 @@ fn check_pem(pem: &[u8]) -> Result<(), String> {
     if found == 0 {
         return Err(format!("holds no PEM certificate (no `{BEGIN}` line)"));
     }
-    if reqwest::Certificate::from_pem_bundle(pem).is_err() {
-        return Err("holds a certificate that does not parse".to_owned());
+    use rustls_pki_types::pem::PemObject as _;
+    for (i, cert) in rustls_pki_types::CertificateDer::pem_slice_iter(pem).enumerate() {
+        let cert = cert.map_err(|err| format!("has a certificate that is not PEM ({err})"))?;
+        check_der(&cert).map_err(|why| format!("has a certificate (number {}) that {why}", i + 1))?;
     }
     Ok(())
+}
+
+/// Whether `der` is a certificate a TLS client can trust as a root (parsed as webpki parses
+/// trust anchors).
+fn check_der(der: &[u8]) -> Result<(), String> {
+    let cert = rustls_pki_types::CertificateDer::from(der);
+    webpki::anchor_from_trusted_cert(&cert)
+        .map(|_| ())
+        .map_err(|err| format!("is not a usable X.509 certificate ({err:?})"))
 }
 
 /// Standard-alphabet base64, padding optional; `None` for any other character.
@@ -248,6 +259,25 @@ mod tests {
             "{err}"
         );
         assert_eq!(read("").unwrap(), TlsTrust::default());
+    }
+
+    #[test]
+    fn roots_are_parsed_as_certificates() {
+        let ca = test_support::tls::TestCa::new();
+        check_pem(ca.ca_pem.as_bytes()).unwrap();
+        // Base64 inside the PEM lines, but no certificate: refused before any client.
+        let fake = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let err = check_pem(fake.as_bytes()).unwrap_err();
+        assert!(err.contains("is not a usable X.509 certificate"), "{err}");
+        assert!(check_der(&[0x30, 0]).is_err());
+        let der = base64_decode(
+            &ca.ca_pem
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect::<String>(),
+        )
+        .unwrap();
+        check_der(&der).unwrap();
     }
 
     #[test]

@@ -143,8 +143,7 @@ fn compare(
     }
     // Interfaces, whether or not a world mentions them, one at a time (so each that broke
     // is named): a world exporting the interface (importing what it uses from elsewhere),
-    // compared the same way. An interface is only compared when the newer release's world
-    // for it passes against itself.
+    // compared the same way.
     let old_interfaces: Vec<(String, InterfaceId)> = merged.packages[old_pkg]
         .interfaces
         .iter()
@@ -157,8 +156,10 @@ fn compare(
         };
         let old_world = interface_world(&mut merged, old_pkg, old_id);
         let new_world = interface_world(&mut merged, new_pkg, new_id);
-        if wit_component::semver_check(merged.clone(), new_world, new_world).is_ok()
-            && let Err(err) = wit_component::semver_check(merged.clone(), new_world, old_world)
+        // A world that cannot stand for itself cannot be compared: said, never skipped.
+        if let Err(err) = wit_component::semver_check(merged.clone(), new_world, new_world) {
+            breaks.push(format!("interface `{name}` cannot be compared: {}", sentence(&err)));
+        } else if let Err(err) = wit_component::semver_check(merged.clone(), new_world, old_world)
         {
             breaks.push(format!("interface `{name}`: {}", sentence(&err)));
         }
@@ -169,18 +170,20 @@ fn compare(
 /// Adds to `package` a world that exports `interface` and imports what it uses from other
 /// interfaces, transitively.
 fn interface_world(resolve: &mut Resolve, package: PackageId, interface: InterfaceId) -> WorldId {
-    let mut imported = Vec::new();
-    let mut todo = vec![interface];
-    while let Some(id) = todo.pop() {
+    // Every interface it uses, transitively, each after the interfaces it uses itself (a
+    // world must import a dependency before what uses it).
+    fn visit(resolve: &Resolve, id: InterfaceId, root: InterfaceId, out: &mut Vec<InterfaceId>) {
         for dep in resolve.interface_direct_deps(id) {
-            if dep != interface && !imported.contains(&dep) {
-                imported.push(dep);
-                todo.push(dep);
+            if dep != root && !out.contains(&dep) {
+                visit(resolve, dep, root, out);
+                if !out.contains(&dep) {
+                    out.push(dep);
+                }
             }
         }
     }
-    // Dependencies first, as a world lists them.
-    imported.reverse();
+    let mut imported = Vec::new();
+    visit(resolve, interface, interface, &mut imported);
     let item = |id| WorldItem::Interface {
         id,
         stability: Default::default(),

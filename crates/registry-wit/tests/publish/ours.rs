@@ -532,4 +532,30 @@ pub(crate) const OURS: &[Case] = &[
         ),
         accepted: false,
     },
+    // An interface that uses two others, one of which uses the other: its world must
+    // import them in dependency order, or it could not be compared at all.
+    Case {
+        name: "interface-with-a-diamond-of-uses-loses-a-function",
+        published: &[(
+            "1.0.0",
+            "package test:pkg@1.0.0; interface b { type t = u32; } interface c { use b.{t}; type u = t; } interface a { use b.{t}; use c.{u}; f: func(x: t) -> u; g: func(); }",
+        )],
+        new: (
+            "1.1.0",
+            "package test:pkg@1.1.0; interface b { type t = u32; } interface c { use b.{t}; type u = t; } interface a { use b.{t}; use c.{u}; f: func(x: t) -> u; }",
+        ),
+        accepted: false,
+    },
+    Case {
+        name: "interface-with-a-diamond-of-uses-unchanged",
+        published: &[(
+            "1.0.0",
+            "package test:pkg@1.0.0; interface b { type t = u32; } interface c { use b.{t}; type u = t; } interface a { use b.{t}; use c.{u}; f: func(x: t) -> u; }",
+        )],
+        new: (
+            "1.0.1",
+            "package test:pkg@1.0.1; interface b { type t = u32; } interface c { use b.{t}; type u = t; } interface a { use b.{t}; use c.{u}; f: func(x: t) -> u; }",
+        ),
+        accepted: true,
+    },
 ];
