@@ -302,7 +302,7 @@ fn encode_wit_dir(dir: &Path) -> Result<Vec<u8>, Error> {
 fn encode_wit_dir(dir: &Path) -> Result<Vec<u8>, Error> {
     Err(Error::InvalidInput {
         message: format!(
-            "`{}` is a WIT directory; encoding one needs registry-client's `wac` feature",
+            "`{}` is a WIT directory; encoding one needs the `wit` feature of registry-adapters",
             dir.display()
         ),
     })

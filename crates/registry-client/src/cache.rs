@@ -481,10 +481,7 @@ fn copy_blocking(
     dest: &Path,
     expect: Option<(ContentDigest, Option<u64>)>,
 ) -> Result<(), Error> {
-    let dir = match dest.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
+    let dir = registry_config::fs::parent_dir(dest);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut temp = tempfile::Builder::new()
         .prefix(".wasm-pkg-")

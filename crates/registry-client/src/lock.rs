@@ -65,7 +65,7 @@ impl LockedPackage {
                     name: LOCK_FILE_NAME.to_owned(),
                 };
                 let key =
-                    registry_config::KeyPath::new(["package", self.name.as_str(), "registry"]);
+                    registry_config::KeyPath::new(["packages", self.name.as_str(), "registry"]);
                 registry_config::ConfigError::invalid(&origin, &key, err.to_string()).into()
             })
     }
@@ -118,17 +118,17 @@ impl LockFile {
     /// file, line and column of what is malformed, or of an unsupported `version`.
     pub fn parse(text: &str, path: &Path) -> Result<Self, Error> {
         let source = registry_config::SourceText::new(registry_config::Scope::Tool, path, text);
+        // Not TOML at all: the parser's error at its line and column.
+        source.parse()?;
         let lock: Self = toml_edit::de::from_str(text).map_err(|err| {
-            let origin = source.origin_of(err.span());
-            registry_config::ConfigError::Parse {
-                path: path.to_owned(),
-                line: origin.line().unwrap_or(1),
-                column: origin.column().unwrap_or(1),
-                message: format!(
+            registry_config::ConfigError::invalid(
+                &source.origin_of(err.span()),
+                &registry_config::KeyPath::default(),
+                format!(
                     "invalid lock file: {}; delete it to resolve afresh",
                     err.message().trim_end().replace('\n', "; ")
                 ),
-            }
+            )
         })?;
         if lock.version != 1 {
             let origin = toml_edit::Document::parse(text)
@@ -346,9 +346,14 @@ digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b982
         .unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("/p/wkg.lock:3:8: invalid TOML: invalid lock file:"),
+                .starts_with("/p/wkg.lock:3:8: invalid lock file:"),
             "{err}"
         );
+        assert_eq!(err.exit_code(), 78);
+        // Text that is not TOML at all: the parser's own error, at its place.
+        let err = LockFile::parse("version = [\n", Path::new("/p/wkg.lock")).unwrap_err();
+        assert!(err.to_string().starts_with("/p/wkg.lock:"), "{err}");
+        assert!(err.to_string().contains("invalid TOML"), "{err}");
         assert_eq!(err.exit_code(), 78);
     }
 }

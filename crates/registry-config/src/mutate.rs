@@ -403,10 +403,7 @@ fn write_target(path: &Path) -> Result<PathBuf, ConfigError> {
 fn write_if_unchanged(path: &Path, expected: Option<&str>, text: &str) -> Result<(), ConfigError> {
     let target = write_target(path)?;
     let path = target.as_path();
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
+    let dir = crate::fs::parent_dir(path);
     std::fs::create_dir_all(dir)
         .map_err(|err| ConfigError::io("create the directory", dir, err))?;
 

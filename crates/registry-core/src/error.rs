@@ -364,21 +364,25 @@ impl From<crate::ParseError> for Error {
     }
 }
 
-/// An error and its causes as one text: the error's own sentence, then each cause that
-/// adds something (`: `-joined), skipping causes whose text the previous one already
-/// contains. The one way an error chain becomes a message.
-pub fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
+/// An error's own sentence, then each cause that adds something: causes whose text is
+/// empty or already said by an earlier one are left out. The one walk of an error chain;
+/// [`chain_text`] joins it on one line, a command line prints it as "caused by" lines.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut parts = vec![err.to_string()];
     let mut cause = err.source();
     while let Some(next) = cause {
         let more = next.to_string();
-        if !more.is_empty() && !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
+        if !more.is_empty() && !parts.iter().any(|said| said.contains(&more)) {
+            parts.push(more);
         }
         cause = next.source();
     }
-    text
+    parts
+}
+
+/// An error and its causes as one text ([`error_chain`], `: `-joined).
+pub fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    error_chain(err).join(": ")
 }
 
 #[cfg(test)]

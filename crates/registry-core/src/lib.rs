@@ -44,7 +44,7 @@ mod secret;
 pub use backend::{Backend, ContentReader, ContentStream, PublishOptions};
 pub use config_error::ConfigError;
 pub use digest::{ContentDigest, DigestVerifier, VerifyingStream};
-pub use error::{Error, Result, chain_text};
+pub use error::{Error, Result, chain_text, error_chain};
 pub use key::{KeyPath, is_secret_key};
 pub use origin::{Origin, Scope};
 pub use package::{BareVersion, PackageRef, PackageReq, PackageSpec, parse_requirement};

@@ -115,7 +115,8 @@ impl OciBackend {
     /// up in the environment and Docker's config ([`CredentialSources::default`]).
     ///
     /// # Errors
-    /// [`Error::Io`] when `ca_file` cannot be read.
+    /// [`Error::Config`] when a root certificate or `ca_file` cannot be used (located as
+    /// "settings from `the calling program`", as these settings come from no file).
     pub fn new(registry: Registry, settings: OciSettings) -> Result<Self, Error> {
         Self::with_credential_sources(registry, settings, &CredentialSources::default())
     }
@@ -187,8 +188,8 @@ impl OciBackend {
     /// silent.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the file, line and key of a bad setting; [`Error::Io`] when
-    /// `ca_file` cannot be read.
+    /// [`Error::Config`] naming the file, line and key of a bad setting, a `ca_file` that
+    /// cannot be read or a certificate that cannot be used included.
     pub fn from_config(
         config: &Config,
         registry: &Registry,

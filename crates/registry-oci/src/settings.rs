@@ -276,7 +276,11 @@ mod tests {
     #[test]
     fn wkg_0_16_tls_keys() {
         let ca = test_support::tls::TestCa::new();
-        let der: String = ca.ca_pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der: String = ca
+            .ca_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
         let settings = parse(&format!(
             "accept_invalid_certificates = true\n\
              extra_root_certificates = [\n\

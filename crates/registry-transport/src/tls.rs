@@ -178,7 +178,8 @@ fn check_pem(pem: &[u8]) -> Result<(), String> {
     use rustls_pki_types::pem::PemObject as _;
     for (i, cert) in rustls_pki_types::CertificateDer::pem_slice_iter(pem).enumerate() {
         let cert = cert.map_err(|err| format!("has a certificate that is not PEM ({err})"))?;
-        check_der(&cert).map_err(|why| format!("has a certificate (number {}) that {why}", i + 1))?;
+        check_der(&cert)
+            .map_err(|why| format!("has a certificate (number {}) that {why}", i + 1))?;
     }
     Ok(())
 }

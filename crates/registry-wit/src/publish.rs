@@ -123,12 +123,14 @@ pub async fn publish(route: &Route, request: &PublishRequest) -> Result<Publishe
     {
         let (earlier, later) = neighbours(&published, version);
         let package = route.package();
-        if let Some(earlier) = earlier {
-            let old = content_of(route, &earlier).await?;
+        if let Some(earlier) = earlier
+            && let Some(old) = content_of(route, &earlier).await?
+        {
             check_semver(package, (&earlier, &old), (version, bytes))?;
         }
-        if let Some(later) = later {
-            let new = content_of(route, &later).await?;
+        if let Some(later) = later
+            && let Some(new) = content_of(route, &later).await?
+        {
             check_semver(package, (version, bytes), (&later, &new))?;
         }
     }
@@ -143,9 +145,14 @@ pub async fn publish(route: &Route, request: &PublishRequest) -> Result<Publishe
     Ok(Published::Uploaded(release))
 }
 
-async fn content_of(route: &Route, version: &Version) -> Result<Vec<u8>, Error> {
+/// A neighbour's bytes, or `None` for a release too large to be a WIT package (a component,
+/// never compared and not worth downloading).
+async fn content_of(route: &Route, version: &Version) -> Result<Option<Vec<u8>>, Error> {
     let release = route.release(version).await?;
-    route.fetch_open(&release).await?.read().await
+    if release.size.is_some_and(|size| size > SMALL) {
+        return Ok(None);
+    }
+    route.fetch_open(&release).await?.read().await.map(Some)
 }
 
 /// The versions already published (none when the package does not exist yet).

@@ -158,9 +158,11 @@ fn compare(
         let new_world = interface_world(&mut merged, new_pkg, new_id);
         // A world that cannot stand for itself cannot be compared: said, never skipped.
         if let Err(err) = wit_component::semver_check(merged.clone(), new_world, new_world) {
-            breaks.push(format!("interface `{name}` cannot be compared: {}", sentence(&err)));
-        } else if let Err(err) = wit_component::semver_check(merged.clone(), new_world, old_world)
-        {
+            breaks.push(format!(
+                "interface `{name}` cannot be compared: {}",
+                sentence(&err)
+            ));
+        } else if let Err(err) = wit_component::semver_check(merged.clone(), new_world, old_world) {
             breaks.push(format!("interface `{name}`: {}", sentence(&err)));
         }
     }

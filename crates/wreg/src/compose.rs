@@ -78,10 +78,8 @@ fn located(path: &Path, source: &str, err: &(dyn Diagnostic + 'static)) -> Compo
     if let Some(text) = label.as_ref().and_then(|l| l.label()) {
         message = format!("{message} ({text})");
     }
-    let mut cause = std::error::Error::source(err);
-    while let Some(err) = cause {
-        message = format!("{message}: {err}");
-        cause = err.source();
+    if let Some(cause) = std::error::Error::source(err) {
+        message = format!("{message}: {}", registry_core::chain_text(cause));
     }
     ComposeError {
         location: match &label {

@@ -94,16 +94,9 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// The error and its causes, one sentence each.
+/// The error and its causes, one sentence each ([`registry_core::error_chain`]).
 pub(crate) fn describe(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(&format!("\n  caused by: {cause}"));
-        }
-    }
-    text
+    registry_core::error_chain(&**err).join("\n  caused by: ")
 }
 
 pub(crate) fn init_logging(global: &Global) {

@@ -165,6 +165,17 @@ impl Client {
                     self.inner.cache.dir().join("warg"),
                 )?)
             }
+            #[cfg(not(feature = "oci"))]
+            OCI => {
+                return Err(backend_kind_error(
+                    config,
+                    registry,
+                    "the registry is an OCI registry (configured, from its well-known document, \
+                     or the fallback), which this build leaves out; build with the `oci` \
+                     feature of registry-client"
+                        .to_owned(),
+                ));
+            }
             #[cfg(not(feature = "warg"))]
             WARG => {
                 return Err(backend_kind_error(

@@ -1,4 +1,5 @@
-//! WIT semver cases: the 14 of wasm-pkg-client 0.16.1's tests/publish_semver_check.rs, translated, and more.
+//! WIT semver cases: every row of wasm-pkg-client 0.16.1's tests/publish_semver_check.rs,
+//! translated (our own cases are in `ours.rs`).
 //!
 //! (Their file actually holds 15 rows: 10 in `publish_semver_check` and 5 in
 //! `publish_semver_check_multiworld`. All 15 are here, tagged `wkg:<row name>`.)

@@ -195,9 +195,21 @@ impl LockSession {
                     }
                     .into());
                 }
+                // Only removals: the first package whose pins would go.
+                let removed = self
+                    .before
+                    .packages
+                    .iter()
+                    .find(|p| !self.lock.packages.contains(p));
+                if let Some(removed) = removed {
+                    return Err(registry_core::Error::LockOutOfDate {
+                        package: removed.name.clone(),
+                        reason: format!("{} would change (pins removed)", self.path.display()),
+                    }
+                    .into());
+                }
                 bail!(
-                    "{} would change (pins removed), and --locked forbids it; run without \
-                     --locked",
+                    "{} would change, and --locked forbids it; run without --locked",
                     self.path.display()
                 );
             }
