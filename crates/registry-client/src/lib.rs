@@ -48,7 +48,7 @@ mod resolver;
 pub mod wkg_manifest;
 
 pub use cache::{Cache, CacheEntry, CachedContent, Cleaned};
-pub use client::{Client, ClientBuilder, Route};
+pub use client::{Client, ClientBuilder, DEFAULT_MAX_CONTENT_SIZE, Route};
 pub use local::{LocalBackend, LocalSettings};
 pub use lock::{LOCK_FILE_NAME, LockFile, LockedPackage, LockedVersion};
 pub use progress::Progress;

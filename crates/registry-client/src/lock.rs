@@ -80,6 +80,11 @@ pub struct LockedVersion {
     pub version: Version,
     /// The digest of that version's content.
     pub digest: ContentDigest,
+    /// The size of that content in bytes, when known: a fetch by the pin alone (from a
+    /// mirror, without asking the registry) is cut off there. `wkg` ignores the field when
+    /// it reads the file and leaves it out when it writes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 impl Default for LockFile {
@@ -309,6 +314,7 @@ digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b982
             requirement: req.parse().unwrap(),
             version: v.parse().unwrap(),
             digest,
+            size: None,
         };
         let b: PackageRef = "b:pkg".parse().unwrap();
         let a: PackageRef = "a:pkg".parse().unwrap();

@@ -405,6 +405,7 @@ pub(crate) fn record(lock: &mut LockFile, resolved: &[Resolution]) {
                     requirement: requirement.clone(),
                     version: release.version.clone(),
                     digest: release.digest,
+                    size: release.size,
                 },
             );
         }
@@ -416,7 +417,8 @@ pub(crate) fn record(lock: &mut LockFile, resolved: &[Resolution]) {
 /// else checked against the registry.
 async fn release_for_pin(route: &Route, pin: &LockedVersion) -> Result<Release, Error> {
     let (package, registry, backend) = (route.package(), route.registry(), route.backend());
-    let pinned = Release::new(pin.version.clone(), pin.digest);
+    let mut pinned = Release::new(pin.version.clone(), pin.digest);
+    pinned.size = pin.size;
     if route.client().is_offline() {
         // `fetch` then serves it from the cache or says it is not cached.
         return Ok(pinned);

@@ -44,6 +44,16 @@ pub(crate) struct Global {
     /// Use only the cache and lock file; no network.
     #[arg(long, global = true)]
     pub(crate) offline: bool,
+    /// The most bytes accepted for content whose size nobody stated (a lock file pin
+    /// without one, as wkg writes them); a source sending more is cut off. Default 2 GiB.
+    #[arg(
+        long,
+        global = true,
+        value_name = "BYTES",
+        env = "WREG_MAX_CONTENT_SIZE",
+        hide = true
+    )]
+    pub(crate) max_content_size: Option<u64>,
     /// Print machine-readable JSON on stdout (commands that print data).
     #[arg(long, global = true)]
     pub(crate) json: bool,

@@ -171,6 +171,18 @@ pub fn push_manifest(
 pub struct FrontEnd {
     addr: SocketAddr,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// What a [`FrontEnd`] does with a request.
+#[derive(Clone, Debug)]
+enum Mode {
+    /// The well-known document gets this answer (`None`: held without one); the rest is
+    /// relayed, at `rate` bytes a second when given.
+    WellKnown(Option<(u16, String)>, Option<u64>),
+    /// Every blob (`GET .../blobs/<digest>`) is answered with zeros without end (up to
+    /// `limit` bytes, or until the client hangs up); the rest is relayed.
+    EndlessBlobs(u64),
 }
 
 impl FrontEnd {
@@ -180,7 +192,26 @@ impl FrontEnd {
     /// # Panics
     /// If it cannot bind a port.
     pub fn answering(upstream: SocketAddr, status: u16, body: &str) -> Self {
-        Self::start(upstream, Some((status, body.to_owned())), None)
+        Self::start(
+            upstream,
+            Mode::WellKnown(Some((status, body.to_owned())), None),
+        )
+    }
+
+    /// A hostile mirror of `upstream`: every blob it is asked for is a stream of zeros that
+    /// does not end (up to `limit` bytes, or until the client hangs up); manifests, tags and
+    /// the rest come from `upstream`. [`bytes_sent`](Self::bytes_sent) says how much of it
+    /// went out.
+    ///
+    /// # Panics
+    /// If it cannot bind a port.
+    pub fn endless_blobs(upstream: SocketAddr, limit: u64) -> Self {
+        Self::start(upstream, Mode::EndlessBlobs(limit))
+    }
+
+    /// The bytes of blob bodies written to clients so far (what the kernel accepted).
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A slow link to `upstream`: its answers reach the client at about `bytes_per_second`
@@ -189,7 +220,10 @@ impl FrontEnd {
     /// # Panics
     /// If it cannot bind a port.
     pub fn throttled(upstream: SocketAddr, bytes_per_second: u64) -> Self {
-        Self::start(upstream, Some((404, String::new())), Some(bytes_per_second))
+        Self::start(
+            upstream,
+            Mode::WellKnown(Some((404, String::new())), Some(bytes_per_second)),
+        )
     }
 
     /// Holds requests for the well-known document without answering (until dropped);
@@ -198,29 +232,29 @@ impl FrontEnd {
     /// # Panics
     /// If it cannot bind a port.
     pub fn stalling(upstream: SocketAddr) -> Self {
-        Self::start(upstream, None, None)
+        Self::start(upstream, Mode::WellKnown(None, None))
     }
 
-    fn start(upstream: SocketAddr, answer: Option<(u16, String)>, rate: Option<u64>) -> Self {
-        use std::sync::atomic::{AtomicBool, Ordering};
+    fn start(upstream: SocketAddr, mode: Mode) -> Self {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
         let addr = listener.local_addr().expect("local address");
         let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
+        let sent = std::sync::Arc::new(AtomicU64::new(0));
+        let (stopping, counting) = (stop.clone(), sent.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stopping.load(Ordering::Relaxed) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let answer = answer.clone();
-                let stopping = stopping.clone();
+                let (mode, stopping, counting) = (mode.clone(), stopping.clone(), counting.clone());
                 std::thread::spawn(move || {
-                    let _ = front(stream, upstream, answer.as_ref(), rate, &stopping);
+                    let _ = front(stream, upstream, &mode, &stopping, &counting);
                 });
             }
         });
-        Self { addr, stop }
+        Self { addr, stop, sent }
     }
 
     /// `127.0.0.1:<port>`.
@@ -234,9 +268,9 @@ impl FrontEnd {
 fn front(
     mut stream: TcpStream,
     upstream: SocketAddr,
-    answer: Option<&(u16, String)>,
-    rate: Option<u64>,
+    mode: &Mode,
     stopping: &std::sync::atomic::AtomicBool,
+    sent: &std::sync::atomic::AtomicU64,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut head = String::new();
@@ -250,8 +284,28 @@ fn front(
             break;
         }
     }
-    let path = head.split_whitespace().nth(1).unwrap_or("/");
-    if !path.starts_with("/.well-known/") {
+    let mut words = head.split_whitespace();
+    let (method, path) = (words.next().unwrap_or("GET"), words.next().unwrap_or("/"));
+    let (answer, rate) = match mode {
+        Mode::WellKnown(answer, rate) => (answer.as_ref(), *rate),
+        Mode::EndlessBlobs(limit) if method == "GET" && path.contains("/blobs/") => {
+            stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\
+                  Connection: close\r\n\r\n",
+            )?;
+            let chunk = vec![0u8; 1 << 20];
+            let mut written = 0u64;
+            while written < *limit && !stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                let n = chunk.len().min((*limit - written) as usize);
+                stream.write_all(&chunk[..n])?;
+                written += n as u64;
+                sent.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            return Ok(());
+        }
+        Mode::EndlessBlobs(_) => (None, None),
+    };
+    if !path.starts_with("/.well-known/") || matches!(mode, Mode::EndlessBlobs(_)) {
         let mut registry = TcpStream::connect(upstream)?;
         registry.write_all(head.as_bytes())?;
         registry.write_all(reader.buffer())?;

@@ -36,6 +36,9 @@ struct Inner {
     refresh: bool,
     discovery: Discovery,
     progress: Option<Arc<dyn Progress>>,
+    /// The most bytes accepted for content whose size nobody stated (a lock file pin
+    /// written without one).
+    max_content_size: u64,
     /// Version lists and release descriptions asked for in this process (each registry is
     /// asked once per package per process; the next process asks again).
     listings: Mutex<HashMap<(Registry, PackageRef), Vec<VersionInfo>>>,
@@ -72,6 +75,7 @@ pub struct ClientBuilder {
     refresh: bool,
     discovery_timeout: Option<std::time::Duration>,
     progress: Option<Arc<dyn Progress>>,
+    max_content_size: u64,
 }
 
 impl std::fmt::Debug for dyn Progress {
@@ -113,6 +117,17 @@ impl ClientBuilder {
     }
 
     /// The client.
+    /// The most bytes a fetch accepts for content whose size nobody stated (a lock file
+    /// pin written by a tool that records no size, such as `wkg`): a source that sends more
+    /// is cut off there and the next source is asked. Content whose size is known (from a
+    /// manifest, a registry's log, or the lock file) is always cut off at that size.
+    /// [`DEFAULT_MAX_CONTENT_SIZE`] by default.
+    pub fn max_content_size(mut self, bytes: u64) -> Self {
+        self.max_content_size = bytes;
+        self
+    }
+
+    /// Builds the client.
     pub fn build(self) -> Client {
         let cache = Cache::new(self.cache_dir.unwrap_or_else(Cache::default_dir));
         let mut discovery = Discovery::new(cache.dir(), self.offline);
@@ -127,6 +142,7 @@ impl ClientBuilder {
                 refresh: self.refresh,
                 discovery,
                 progress: self.progress,
+                max_content_size: self.max_content_size,
                 listings: Mutex::new(HashMap::new()),
                 releases: Mutex::new(HashMap::new()),
                 backends: Mutex::new(HashMap::new()),
@@ -134,6 +150,11 @@ impl ClientBuilder {
         }
     }
 }
+
+/// The default of [`ClientBuilder::max_content_size`]: 2 GiB, above any component or WIT
+/// package published today (a WASI 0.2 component is a few MiB; the benchmarks' largest
+/// transfer is 1 GiB).
+pub const DEFAULT_MAX_CONTENT_SIZE: u64 = 2 << 30;
 
 /// The metadata key of backends given with [`Client::register_backend`].
 const REGISTERED: &str = "*";
@@ -157,6 +178,7 @@ impl Client {
             refresh: false,
             discovery_timeout: None,
             progress: None,
+            max_content_size: DEFAULT_MAX_CONTENT_SIZE,
         }
     }
 
@@ -321,6 +343,10 @@ impl Client {
 
     pub(crate) fn progress(&self) -> Option<&Arc<dyn Progress>> {
         self.inner.progress.as_ref()
+    }
+
+    pub(crate) fn max_content_size(&self) -> u64 {
+        self.inner.max_content_size
     }
 
     pub(crate) fn refreshes(&self) -> bool {

@@ -28,10 +28,10 @@ pub(super) struct Source {
 fn falls_through(err: &Error) -> bool {
     match err {
         Error::DigestMismatch { .. } | Error::Untrusted { .. } => false,
-        // A body cut short is a broken transfer; one that runs long is wrong content.
-        Error::SizeMismatch {
-            expected, actual, ..
-        } => actual < expected,
+        // A body cut short is a broken transfer; one that runs long is cut off at the size
+        // (nothing of it is kept) and another source may have the right bytes: a hostile
+        // mirror cannot make a fetch write without end.
+        Error::SizeMismatch { .. } => true,
         Error::InvalidInput { .. }
         | Error::NoRegistryForNamespace { .. }
         | Error::Config(_)
@@ -298,9 +298,21 @@ impl Route {
             ));
         }
         // Any source with the digest will do: the bytes are checked against it whoever
-        // serves them, and wrong bytes are reported, never passed over for the next source.
+        // serves them. Wrong bytes are reported, never passed over for the next source; a
+        // body longer than the content's size (or, when nobody stated one, than the
+        // ceiling) is cut off there, and the next source asked.
+        let ceiling = self.client.max_content_size();
         self.first_answer("fetching", |source| async move {
             let mut stream = source.backend.fetch_content(&self.package, release).await?;
+            if release.size.is_none() {
+                stream = capped(
+                    stream,
+                    ceiling,
+                    source.registry.clone(),
+                    &self.package,
+                    release,
+                );
+            }
             if let Some(progress) = self.client.progress() {
                 stream = Reporting::wrap(
                     stream,
@@ -358,4 +370,43 @@ pub(crate) fn pick(versions: &[VersionInfo], requirement: &VersionReq) -> Option
         .filter(|v| !v.yanked && requirement.matches(&v.version))
         .map(|v| v.version.clone())
         .max()
+}
+
+/// `stream`, ended with an error once it has sent more than `ceiling` bytes: for content
+/// whose size nobody stated.
+fn capped(
+    stream: registry_core::ContentStream,
+    ceiling: u64,
+    registry: Registry,
+    package: &PackageRef,
+    release: &Release,
+) -> registry_core::ContentStream {
+    use futures_util::StreamExt as _;
+    let what = format!("{package}@{}", release.version);
+    Box::pin(stream.scan((0u64, false), move |(seen, over), chunk| {
+        let next = match chunk {
+            _ if *over => None,
+            Err(err) => Some(Err(err)),
+            Ok(chunk) => {
+                *seen += chunk.len() as u64;
+                if *seen > ceiling {
+                    *over = true;
+                    Some(Err(Error::Registry {
+                        registry: registry.clone(),
+                        message: format!(
+                            "sent more than {ceiling} bytes for `{what}`, whose size nobody \
+                             stated (a lock file pin without one); it was cut off there and \
+                             nothing was kept. If the package really is that large, raise the \
+                             ceiling (`ClientBuilder::max_content_size`, WREG_MAX_CONTENT_SIZE \
+                             for wreg)"
+                        ),
+                        source: None,
+                    }))
+                } else {
+                    Some(Ok(chunk))
+                }
+            }
+        };
+        std::future::ready(next)
+    }))
 }

@@ -351,3 +351,98 @@ async fn credentials_are_never_sent_to_another_host() {
     let seen = mirror.received_requests().await.unwrap();
     assert!(seen.iter().any(|r| r.headers.contains_key("authorization")));
 }
+
+/// A hostile mirror that answers every blob with bytes that never end, under a pinned
+/// digest: the fetch is cut off at the pinned size (or, for a pin written without one, at
+/// the ceiling), nothing is cached, and the upstream serves the right bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn endless_content_from_a_mirror_is_cut_off_at_the_pinned_size() {
+    const FOUR_GIB: u64 = 4 << 30;
+    let upstream = Distribution::start().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    publish_all(dir.path(), &upstream).await;
+    let direct = client(
+        dir.path(),
+        "direct",
+        &format!("[namespace_registries]\nfleet = \"{}\"\n", upstream.host()),
+    );
+    let dep = [Dependency::new(
+        package("fleet:a"),
+        "=1.0.0".parse().unwrap(),
+    )];
+    let mut lock = LockFile::new();
+    direct
+        .resolve_all(&dep, Some(&mut lock), LockMode::Update)
+        .await
+        .unwrap();
+    let right = component::small("fleet:a@1.0.0");
+    let pin = lock.packages[0].versions[0].clone();
+    assert_eq!(
+        pin.size,
+        Some(right.len() as u64),
+        "the lock records the size"
+    );
+    assert!(lock.to_toml().contains(&format!("size = {}", right.len())));
+
+    // The mirror serves manifests and tags from the upstream, and zeros for every blob.
+    let hostile = test_support::http::FrontEnd::endless_blobs(upstream.addr(), FOUR_GIB);
+    let config = format!(
+        "{}[registry.\"{}\".oci]\nprotocol = \"http\"\n",
+        mirrored(&upstream.host(), &[&hostile.host()]),
+        hostile.host()
+    );
+    let through = client(dir.path(), "through-endless", &config);
+    let resolved = through
+        .resolve_all(&dep, Some(&mut lock.clone()), LockMode::Locked)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(resolved[0].path()).unwrap(), right);
+    let sent = hostile.bytes_sent();
+    assert!(sent > 0, "the mirror was asked first");
+    // Cut at the pinned size: what went out is what the kernel's buffers took at most.
+    assert!(sent < 64 << 20, "{sent} bytes went out before the cut-off");
+    assert_eq!(temp_files(&dir.path().join("through-endless")), 0);
+
+    // A pin without a size (as wkg writes them): the ceiling cuts it off instead.
+    let mut sizeless = lock.clone();
+    sizeless.packages[0].versions[0].size = None;
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, &config).unwrap();
+    let loaded = registry_config::ConfigLoader::new()
+        .user_file(&path)
+        .without_project_files()
+        .without_env()
+        .load()
+        .unwrap();
+    let capped = registry_client::Client::builder(loaded)
+        .cache_dir(dir.path().join("through-capped"))
+        .max_content_size(8 << 20)
+        .build();
+    let before = hostile.bytes_sent();
+    let resolved = capped
+        .resolve_all(&dep, Some(&mut sizeless), LockMode::Locked)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(resolved[0].path()).unwrap(), right);
+    let sent = hostile.bytes_sent() - before;
+    assert!(sent >= 8 << 20, "the ceiling was reached: {sent}");
+    assert!(sent < 72 << 20, "{sent} bytes went out before the cut-off");
+    assert_eq!(temp_files(&dir.path().join("through-capped")), 0);
+}
+
+/// Partial downloads left anywhere under a cache directory.
+fn temp_files(dir: &std::path::Path) -> usize {
+    let mut count = 0;
+    let mut todo = vec![dir.to_owned()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.to_string_lossy().ends_with(".part") {
+                count += 1;
+            }
+        }
+    }
+    count
+}

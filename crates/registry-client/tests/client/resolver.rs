@@ -134,6 +134,7 @@ async fn a_pin_whose_content_changed_is_an_error_naming_both_digests() {
             requirement: "^1".parse().unwrap(),
             version: "1.0.0".parse().unwrap(),
             digest: stale,
+            size: None,
         },
     );
     let err = client

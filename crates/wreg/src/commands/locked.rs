@@ -348,6 +348,13 @@ impl fmt::Display for Updated {
 
 pub(super) async fn update(client: &Client, global: &Global, args: &UpdateArgs) -> Result<()> {
     let path = &args.lock.lock;
+    // Moving pins is a read-resolve-write cycle: the project stays locked through it, so
+    // a `fetch` at the same time neither loses these moves nor has its pins dropped.
+    let _held = if args.dry_run {
+        None
+    } else {
+        Some(super::ProjectLock::acquire(path, global.quiet)?)
+    };
     let mut lock = load(path)?;
     let only: Vec<PackageRef> = args
         .packages
@@ -390,6 +397,7 @@ pub(super) async fn update(client: &Client, global: &Global, args: &UpdateArgs) 
                     requirement: pin.requirement.clone(),
                     version: release.version.clone(),
                     digest: release.digest,
+                    size: release.size,
                 },
             );
         }

@@ -111,6 +111,9 @@ fn client(global: &Global) -> Result<Client> {
     if let Some(dir) = &global.cache_dir {
         builder = builder.cache_dir(dir);
     }
+    if let Some(bytes) = global.max_content_size {
+        builder = builder.max_content_size(bytes);
+    }
     if output::show_progress(global) {
         builder = builder.progress(std::sync::Arc::new(output::Bars::default()));
     }
@@ -131,21 +134,31 @@ async fn route(client: &Client, package: &PackageRef, registry: Option<&str>) ->
 
 /// A lock file in use: loaded, changed by resolutions, saved only if it changed (and never
 /// under `--locked`).
+///
+/// The session holds a [`ProjectLock`] from before the lock file is read until it is
+/// dropped, so two processes in one project take turns: each reads the pins the other
+/// saved, and neither loses the other's new ones. Whatever belongs with the lock file
+/// (`wit/deps`, `deps/`) is written while the session lives.
 pub(crate) struct LockSession {
     path: PathBuf,
     lock: LockFile,
     before: LockFile,
     locked: bool,
+    _held: ProjectLock,
 }
 
 impl LockSession {
-    pub(crate) fn open(path: &Path, locked: bool) -> Result<Self> {
+    /// Waits for the project's lock (saying so on stderr unless `-q`), then reads the lock
+    /// file at `path`.
+    pub(crate) fn open(path: &Path, locked: bool, global: &Global) -> Result<Self> {
+        let held = ProjectLock::acquire(path, global.quiet)?;
         let lock = LockFile::load(path)?.unwrap_or_else(LockFile::new);
         Ok(Self {
             path: path.to_owned(),
             before: lock.clone(),
             lock,
             locked,
+            _held: held,
         })
     }
 
@@ -173,7 +186,9 @@ impl LockSession {
             .unwrap_or_default())
     }
 
-    pub(crate) fn save(self) -> Result<()> {
+    /// Saves the lock file if it changed (refusing to under `--locked`); the project stays
+    /// locked until the session is dropped.
+    pub(crate) fn save(&mut self) -> Result<()> {
         if self.lock != self.before {
             if self.locked {
                 let changed: Vec<&registry_core::PackageRef> = self
@@ -214,7 +229,84 @@ impl LockSession {
                 );
             }
             self.lock.save(&self.path)?;
+            self.before = self.lock.clone();
         }
         Ok(())
+    }
+}
+
+/// An exclusive advisory lock on `<lock file>.lock` (`wkg.lock.lock`), the sidecar the
+/// configuration files use too (`config.toml.lock`): the lock file itself is replaced by
+/// a rename on every save, so a lock on it would not outlive the first save. Held until
+/// dropped; the sidecar stays (removing it could let a third process lock a new file
+/// while a second still waits on the old one).
+pub(crate) struct ProjectLock {
+    _file: Option<std::fs::File>,
+}
+
+impl ProjectLock {
+    /// Takes the lock of the lock file `lock_file`, waiting (as long as it takes, like any
+    /// blocking call interrupted by Ctrl-C) while another process holds it; says once on
+    /// stderr that it waits, unless `quiet`.
+    ///
+    /// Where the sidecar cannot be made (a read-only directory, or one that does not
+    /// exist), nothing here can write the lock file either: the run goes on without the
+    /// lock, reading the lock file as it is (saves are atomic, so it is whole), and a save
+    /// it then needs fails naming the lock file, as it did before.
+    pub(crate) fn acquire(lock_file: &Path, quiet: bool) -> Result<Self> {
+        use std::io::ErrorKind;
+
+        let mut name = lock_file.file_name().unwrap_or_default().to_owned();
+        name.push(".lock");
+        let path = lock_file.with_file_name(name);
+        let opened = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path);
+        let file = match opened {
+            Ok(file) => file,
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::PermissionDenied
+                        | ErrorKind::ReadOnlyFilesystem
+                        | ErrorKind::NotFound
+                ) =>
+            {
+                // A sidecar someone else made (and we may not write) still locks.
+                match std::fs::File::open(&path) {
+                    Ok(file) => file,
+                    Err(_) => {
+                        tracing::debug!(
+                            "cannot create {} ({err}); going on without the project lock, \
+                             as nothing here can write {} either",
+                            path.display(),
+                            lock_file.display()
+                        );
+                        return Ok(Self { _file: None });
+                    }
+                }
+            }
+            Err(err) => return Err(registry_core::Error::io(&path, err).into()),
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if !quiet {
+                    eprintln!(
+                        "waiting for the lock on {} (another wreg is using it)",
+                        path.display()
+                    );
+                }
+                file.lock()
+                    .map_err(|err| registry_core::Error::io(&path, err))?;
+            }
+            Err(std::fs::TryLockError::Error(err)) => {
+                return Err(registry_core::Error::io(&path, err).into());
+            }
+        }
+        tracing::debug!("holding the project lock {}", path.display());
+        Ok(Self { _file: Some(file) })
     }
 }
