@@ -433,6 +433,7 @@ fn wit_fetch_cell(wreg: &str, wkg: &str, config: &str, dir: &Path) -> Result<(),
             .map_err(|e| format!("wit-parser cannot read what {who} wrote: {e:#}"))?;
         resolved.push((resolve, main));
     }
+    wkg_reads_our_lock(wkg, config, &work.join("wreg"))?;
     let (theirs, their_main) = &resolved[0];
     let (ours, our_main) = &resolved[1];
     for (_, package) in theirs.packages.iter().filter(|(id, _)| id != their_main) {
@@ -460,6 +461,42 @@ fn wit_fetch_cell(wreg: &str, wkg: &str, config: &str, dir: &Path) -> Result<(),
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// `wkg fetch` in a project whose `wkg.lock` we wrote (with each pin's `size`, a field wkg
+/// does not have): wkg reads it, fetches the same releases, and what it writes back keeps
+/// every pin; the only thing it drops is `size`.
+fn wkg_reads_our_lock(wkg: &str, config: &str, project: &Path) -> Result<(), String> {
+    let lock = project.join("wkg.lock");
+    let ours = std::fs::read_to_string(&lock).map_err(|e| e.to_string())?;
+    if !ours.contains("\nsize = ") {
+        return Err("our wkg.lock records no size; the cell proves nothing".to_owned());
+    }
+    run(wkg, &["fetch", "--config", config], project)?;
+    let theirs = std::fs::read_to_string(&lock).map_err(|e| e.to_string())?;
+    let pins = |text: &str| -> Vec<String> {
+        let mut pins: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("digest = ") || l.starts_with("version = \""))
+            .map(str::to_owned)
+            .collect();
+        pins.sort();
+        pins
+    };
+    if pins(&ours) != pins(&theirs) {
+        return Err(format!(
+            "wkg changed the pins of our wkg.lock:\n--- ours\n{ours}\n--- after wkg\n{theirs}"
+        ));
+    }
+    let dropped: Vec<&str> = ours
+        .lines()
+        .filter(|l| !theirs.lines().any(|t| t == *l))
+        .filter(|l| !l.starts_with("size = "))
+        .collect();
+    if !dropped.is_empty() {
+        return Err(format!("wkg dropped more than `size`: {dropped:?}"));
     }
     Ok(())
 }
