@@ -118,7 +118,7 @@ pub(super) async fn compose(client: &Client, global: &Global, args: &ComposeArgs
         };
         resolver = resolver.with_dep(key.trim(), path.trim()).map_err(usage)?;
     }
-    let mut session = LockSession::open(&args.lock.lock, args.lock.locked)?;
+    let mut session = LockSession::open(&args.lock.lock, args.lock.locked, global)?;
     let mode = session.mode();
     let options = ComposeOptions {
         import_dependencies: args.import_dependencies,
@@ -141,7 +141,7 @@ pub(super) async fn plug(client: &Client, global: &Global, args: &PlugArgs) -> R
     let resolver = WacResolver::new(client.clone());
     let socket = PlugSource::parse(&args.socket);
     let plugs: Vec<PlugSource> = args.plugs.iter().map(|p| PlugSource::parse(p)).collect();
-    let mut session = LockSession::open(&args.lock.lock, args.lock.locked)?;
+    let mut session = LockSession::open(&args.lock.lock, args.lock.locked, global)?;
     let mode = session.mode();
     let composition = compose::plug(&resolver, &socket, &plugs, Some(session.lock()), mode).await?;
     session.save()?;

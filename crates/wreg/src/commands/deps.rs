@@ -63,7 +63,9 @@ impl fmt::Display for Rows {
 }
 
 pub(super) async fn fetch(client: &Client, global: &Global, args: &FetchArgs) -> Result<()> {
-    let resolved = resolve(client, &args.deps).await?;
+    // The project stays locked while `deps/` is written: what it holds is what the lock
+    // file says.
+    let (resolved, _session) = resolve(client, global, &args.deps).await?;
     let mut rows = Vec::new();
     for resolution in resolved {
         let package = resolution.package();
@@ -78,7 +80,8 @@ pub(super) async fn fetch(client: &Client, global: &Global, args: &FetchArgs) ->
 }
 
 pub(super) async fn lock(client: &Client, global: &Global, args: &DepsArgs) -> Result<()> {
-    let resolved = resolve(client, args).await?;
+    let (resolved, session) = resolve(client, global, args).await?;
+    drop(session);
     let rows = resolved.into_iter().map(|r| {
         let path = r.path().clone();
         (r, path)
@@ -114,8 +117,14 @@ fn dependencies(args: &DepsArgs) -> Result<Vec<Dependency>> {
     Ok(deps)
 }
 
-async fn resolve(client: &Client, args: &DepsArgs) -> Result<Vec<Resolution>> {
-    let mut session = LockSession::open(&args.lock, args.locked)?;
+/// The dependencies resolved with the lock file (saved when it changed), and the session,
+/// which keeps the project locked until it is dropped.
+async fn resolve(
+    client: &Client,
+    global: &Global,
+    args: &DepsArgs,
+) -> Result<(Vec<Resolution>, LockSession)> {
+    let mut session = LockSession::open(&args.lock, args.locked, global)?;
     // `wkg.toml` next to the lock file, as wkg reads it: its `[overrides]` apply.
     let deps = session.overrides()?.apply(&dependencies(args)?);
     let mode = session.mode();
@@ -123,7 +132,7 @@ async fn resolve(client: &Client, args: &DepsArgs) -> Result<Vec<Resolution>> {
         .resolve_all(&deps, Some(session.lock()), mode)
         .await?;
     session.save()?;
-    Ok(resolved)
+    Ok((resolved, session))
 }
 
 async fn write_resolution(client: &Client, resolution: &Resolution, dest: &Path) -> Result<()> {

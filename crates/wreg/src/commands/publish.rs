@@ -59,7 +59,7 @@ pub(super) async fn run(client: &Client, global: &Global, args: &PublishArgs) ->
     // A WIT directory is built first (as `wit build` does) into a temporary file.
     let built;
     let file: &Path = if args.file.is_dir() {
-        let package = super::wit::build(client, &args.file, &args.lock).await?;
+        let package = super::wit::build(client, global, &args.file, &args.lock).await?;
         let mut temp = tempfile::Builder::new()
             .prefix("wreg-publish.")
             .suffix(".wasm")

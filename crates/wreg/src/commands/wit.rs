@@ -17,7 +17,7 @@ pub(super) async fn run(command: WitCommand, client: &Client, global: &Global) -
     match command {
         WitCommand::Fetch(args) => fetch(client, global, &args).await,
         WitCommand::Build(args) => {
-            let built = build(client, &args.dir, &args.lock).await?;
+            let built = build(client, global, &args.dir, &args.lock).await?;
             let path = args
                 .output
                 .clone()
@@ -73,8 +73,14 @@ impl fmt::Display for FetchReport {
     }
 }
 
-/// The graph of `dir`, resolved with the lock file (saved when it changed).
-async fn resolve(client: &Client, dir: &Path, lock: &WitLockArgs) -> Result<WitGraph> {
+/// The graph of `dir`, resolved with the lock file (saved when it changed), and the
+/// session, which keeps the project locked until it is dropped.
+async fn resolve(
+    client: &Client,
+    global: &Global,
+    dir: &Path,
+    lock: &WitLockArgs,
+) -> Result<(WitGraph, LockSession)> {
     if !dir.is_dir() {
         return Err(usage(format!(
             "{} is not a directory; give the WIT directory (it holds the `.wit` files of your \
@@ -82,21 +88,24 @@ async fn resolve(client: &Client, dir: &Path, lock: &WitLockArgs) -> Result<WitG
             dir.display()
         )));
     }
-    let mut session = LockSession::open(&lock.lock, lock.locked)?;
+    let mut session = LockSession::open(&lock.lock, lock.locked, global)?;
     let request = WitRequest::for_dir(dir, session.overrides()?)?;
     let mode = session.mode();
     let graph = wit::resolve(client, &request, Some(session.lock()), mode).await?;
     session.save()?;
-    Ok(graph)
+    Ok((graph, session))
 }
 
 async fn fetch(client: &Client, global: &Global, args: &WitFetchArgs) -> Result<()> {
-    let graph = resolve(client, &args.dir, &args.lock).await?;
+    // `wit/deps` is written under the same lock as `wkg.lock`: a second `wit fetch` waits
+    // for both, so the two always agree.
+    let (graph, session) = resolve(client, global, &args.dir, &args.lock).await?;
     let format = match args.output_type {
         DepsType::Wit => DepsFormat::Wit,
         DepsType::Wasm => DepsFormat::Wasm,
     };
     let written = wit::write_deps(client, &graph, &args.dir, format).await?;
+    drop(session);
     let packages = graph
         .nodes
         .iter()
@@ -136,8 +145,13 @@ async fn fetch(client: &Client, global: &Global, args: &WitFetchArgs) -> Result<
 }
 
 /// The WIT directory `dir` built with its resolved graph.
-pub(super) async fn build(client: &Client, dir: &Path, lock: &WitLockArgs) -> Result<BuiltPackage> {
-    let graph = resolve(client, dir, lock).await?;
+pub(super) async fn build(
+    client: &Client,
+    global: &Global,
+    dir: &Path,
+    lock: &WitLockArgs,
+) -> Result<BuiltPackage> {
+    let (graph, _session) = resolve(client, global, dir, lock).await?;
     Ok(wit::build(&graph, dir)?)
 }
 

@@ -11,6 +11,7 @@ mod bundle;
 mod cargo;
 mod compose;
 mod json;
+mod race;
 mod terminal;
 mod wit;
 mod wkg;

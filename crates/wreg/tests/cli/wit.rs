@@ -37,7 +37,7 @@ pub(crate) fn wasi_registry() -> (Distribution, Home) {
 }
 
 /// The packages a `wit/` resolves to when wit-parser reads it with its `deps`.
-fn resolved_packages(wit: &Path) -> Vec<String> {
+pub(crate) fn resolved_packages(wit: &Path) -> Vec<String> {
     let mut resolve = wit_parser::Resolve::default();
     let (main, _) = resolve
         .push_dir(wit)
@@ -183,14 +183,14 @@ fn wit_build_names_the_package_and_get_prints_wit() {
 }
 
 /// Writes `wit` as the only file of the WIT directory `dir` under the home.
-fn wit_dir(home: &Home, dir: &str, wit: &str) -> PathBuf {
+pub(crate) fn wit_dir(home: &Home, dir: &str, wit: &str) -> PathBuf {
     let path = home.path(dir);
     std::fs::create_dir_all(&path).unwrap();
     std::fs::write(path.join("package.wit"), wit).unwrap();
     path
 }
 
-fn publish_dir(home: &Home, dir: &str, wit: &str) {
+pub(crate) fn publish_dir(home: &Home, dir: &str, wit: &str) {
     let path = wit_dir(home, dir, wit);
     home.ok(&["publish", s(&path), "--lock", "publish.lock"]);
 }
