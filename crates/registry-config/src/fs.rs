@@ -18,16 +18,43 @@ pub enum Durability {
     Renamed,
 }
 
-/// Writes `bytes` to `path` atomically, keeping the permissions of the file it replaces
-/// (it may hold credentials).
+/// Writes `bytes` to `path` atomically, keeping the permissions of the file it replaces (it
+/// may hold credentials); a new file is readable by everyone, writable by its owner (0644,
+/// what a plain write gives with the usual umask), as a lock file or an output should be.
 ///
 /// # Errors
 /// The I/O error of the step that failed; `path` is left as it was.
 pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<()> {
+    write_with_mode(path, bytes, durability, 0o644)
+}
+
+/// Like [`write_atomic`], with a new file readable by its owner only (0600): for
+/// configuration, which may hold credentials.
+///
+/// # Errors
+/// As [`write_atomic`].
+pub fn write_private(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<()> {
+    write_with_mode(path, bytes, durability, 0o600)
+}
+
+fn write_with_mode(
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+    #[cfg_attr(not(unix), allow(unused_variables))] new_mode: u32,
+) -> std::io::Result<()> {
     let mut temp = temp_beside(path)?;
     temp.write_all(bytes)?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        temp.as_file().set_permissions(meta.permissions())?;
+    match std::fs::metadata(path) {
+        Ok(meta) => temp.as_file().set_permissions(meta.permissions())?,
+        #[cfg(unix)]
+        Err(_) => {
+            use std::os::unix::fs::PermissionsExt as _;
+            temp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(new_mode))?;
+        }
+        #[cfg(not(unix))]
+        Err(_) => {}
     }
     persist(temp, path, durability)
 }
@@ -104,6 +131,24 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         // A missing directory fails and writes nothing.
         assert!(write_atomic(&dir.path().join("no/such"), b"x", Durability::Synced).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_are_shared_or_private_as_asked() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |name: &str| {
+            std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        write_atomic(&dir.path().join("wkg.lock"), b"x", Durability::Synced).unwrap();
+        write_private(&dir.path().join("config.toml"), b"x", Durability::Synced).unwrap();
+        assert_eq!(mode("wkg.lock"), 0o644);
+        assert_eq!(mode("config.toml"), 0o600);
     }
 
     #[test]

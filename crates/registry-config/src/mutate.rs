@@ -428,7 +428,7 @@ fn write_if_unchanged(path: &Path, expected: Option<&str>, text: &str) -> Result
         });
     }
 
-    crate::fs::write_atomic(path, text.as_bytes(), crate::fs::Durability::Synced)
+    crate::fs::write_private(path, text.as_bytes(), crate::fs::Durability::Synced)
         .map_err(|err| ConfigError::io("write", path, err))?;
     drop(lock);
     Ok(())
