@@ -95,7 +95,7 @@ impl DependencyFile {
             ));
         };
         let table = reader.table(table, "dependencies")?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        let base = registry_config::fs::parent_dir(path);
         let mut dependencies = Vec::new();
         for (name, item) in table.iter() {
             let key = format!("dependencies.\"{name}\"");

@@ -120,7 +120,7 @@ impl WkgManifest {
         let source = SourceText::new(Scope::Project, path, text);
         let reader = TomlReader::new(&source);
         let doc = reader.document()?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        let base = registry_config::fs::parent_dir(path);
         let mut manifest = Self {
             path: path.to_owned(),
             overrides: Vec::new(),

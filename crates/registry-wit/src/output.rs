@@ -220,7 +220,7 @@ fn copy_wit_files(from: &Path, to: &Path) -> Result<(), Error> {
 /// Moves the complete `staging` directory to `dest`, the old `dest` out of the way first
 /// and back again if the move fails.
 fn replace_dir(staging: tempfile::TempDir, dest: &Path) -> Result<(), Error> {
-    let parent = dest.parent().unwrap_or(Path::new("."));
+    let parent = registry_config::fs::parent_dir(dest);
     let old = parent.join(format!(".deps.old.{}", std::process::id()));
     let had_old = match std::fs::rename(dest, &old) {
         Ok(()) => true,

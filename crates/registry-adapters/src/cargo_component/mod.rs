@@ -204,7 +204,7 @@ impl ComponentManifest {
         let root_source = root.map(|(text, path)| SourceText::new(Scope::Tool, path, text));
         let root_reader = root_source.as_ref().map(TomlReader::new);
         let root_doc = root_reader.as_ref().map(TomlReader::document).transpose()?;
-        let root_dir = root.map(|(_, p)| p.parent().unwrap_or(Path::new(".")).to_owned());
+        let root_dir = root.map(|(_, p)| registry_config::fs::parent_dir(p).to_owned());
         // In precedence order: the package's table, its own file's workspace table, the
         // workspace root's. Each with its reader (for errors) and the directory its relative
         // paths start from (`None`: the member's).
@@ -335,7 +335,7 @@ impl ComponentManifest {
 
     /// The manifest's directory, which relative paths start from.
     pub fn dir(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
+        registry_config::fs::parent_dir(&self.path)
     }
 
     /// The lock file next to the manifest (`wkg.lock`).
@@ -487,9 +487,7 @@ pub fn workspace_root(path: &Path, text: &str) -> Result<Option<PathBuf>, Error>
     if doc.contains_key("workspace") {
         return Ok(None);
     }
-    let dir = path
-        .parent()
-        .unwrap_or(Path::new("."))
+    let dir = registry_config::fs::parent_dir(path)
         .canonicalize()
         .map_err(|e| Error::io(path, e))?;
     if let Some(root) = doc

@@ -64,4 +64,39 @@ fn config_for_a_workspace_member_shows_every_layer() {
         cargo    $HOME/ws/app/.cargo/config.toml
     "#]]
     .assert_eq(&wreg(&["config", "path"]));
+
+    // The manifest named the way people type it: relative to the current directory, with
+    // `..`, and through a symbolic link to the member's directory.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(home.path("ws/app"), home.path("app-link")).unwrap();
+    let mut cases = vec![
+        ("ws/app", "Cargo.toml"),
+        ("ws/app", "../app/Cargo.toml"),
+        ("ws", "app/Cargo.toml"),
+    ];
+    if cfg!(unix) {
+        cases.push(("app-link", "Cargo.toml"));
+    }
+    for (cwd, manifest) in cases {
+        let out = home
+            .command("cache")
+            .current_dir(home.path(cwd))
+            .env("CARGO_HOME", home.path("cargo-home"))
+            .args([
+                "--manifest-path",
+                manifest,
+                "config",
+                "get",
+                "default_registry",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "--manifest-path {manifest} in {cwd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(shown.contains("root.example"), "{cwd} {manifest}: {shown}");
+    }
 }
