@@ -15,8 +15,8 @@ use registry_core::{
 };
 use registry_transport::{Spool, TlsTrust};
 use semver::Version;
+use warg_client::RegistryUrl;
 use warg_client::storage::{ContentStorage, PublishEntry, PublishInfo};
-use warg_client::{FileSystemClient, RegistryUrl};
 use warg_crypto::hash::AnyHash;
 use warg_crypto::signing::PrivateKey;
 use warg_protocol::package::LogState as PackageState;
@@ -24,7 +24,7 @@ use warg_protocol::registry::PackageName;
 
 use crate::error::{Context, Submitting};
 use crate::settings::{SectionOrigins, WargSettings};
-use crate::storage::{self, ClientSpec, StorageDirs};
+use crate::storage::{self, ClientSpec, StorageDirs, WargClient};
 
 /// How often a pending record's state is asked for while waiting for it.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -220,7 +220,7 @@ impl WargBackend {
         &self.dirs.registry
     }
 
-    async fn client(&self) -> Result<Arc<FileSystemClient>, Error> {
+    async fn client(&self) -> Result<Arc<WargClient>, Error> {
         // warg-client's own HTTP client has no timeouts, trusts the public roots only and
         // reads whole answers: it talks to the server through our relay.
         let key = crate::relay::RelayKey {
@@ -230,8 +230,8 @@ impl WargBackend {
                 self.trust, self.settings.connect_timeout, self.settings.read_timeout
             ),
         };
-        let client_url = crate::relay::shared(key, || {
-            self.settings.http_client(&self.registry, &self.trust)
+        let client_url = crate::relay::shared(key, &self.registry, || {
+            self.settings.http_client(&self.trust)
         })?;
         storage::client(&ClientSpec {
             registry: &self.registry,
@@ -258,7 +258,7 @@ impl WargBackend {
     /// The package's log, fetched from the registry and verified now.
     async fn fresh_state(
         &self,
-        client: &FileSystemClient,
+        client: &WargClient,
         package: &PackageRef,
     ) -> Result<PackageState, Error> {
         let name = package_name(package)?;
@@ -341,7 +341,7 @@ impl WargBackend {
     /// registry to accept them.
     async fn submit(
         &self,
-        client: &FileSystemClient,
+        client: &WargClient,
         key: &PrivateKey,
         package: &PackageRef,
         version: &Version,
@@ -508,7 +508,10 @@ impl Backend for WargBackend {
                 },
                 None => Error::registry(
                     &registry,
-                    format!("downloading content failed: {}", chain_text(err.as_ref())),
+                    format!(
+                        "downloading content failed: {}",
+                        crate::relay::redact(&chain_text(err.as_ref()))
+                    ),
                 ),
             })
         });
@@ -607,7 +610,7 @@ impl Backend for WargBackend {
 /// Streams the spooled content into warg's content storage, from which publishing uploads
 /// it; warg's storage hashes it again and refuses it unless it has the spool's digest.
 async fn store_content(
-    client: &FileSystemClient,
+    client: &WargClient,
     dirs: &StorageDirs,
     spool: &Spool,
     expected: &AnyHash,

@@ -105,7 +105,7 @@ impl Context<'_> {
                 self.registry,
                 format!(
                     "warg request for `{package}` failed: {}",
-                    chain_text(&other)
+                    crate::relay::redact(&chain_text(&other))
                 ),
             ),
         }
@@ -147,7 +147,8 @@ impl Context<'_> {
                 Error::Unauthorized {
                     registry,
                     message: format!(
-                        "{err}; check `auth_token` under [registry.\"{}\".warg]",
+                        "{}; check `auth_token` under [registry.\"{}\".warg]",
+                        crate::relay::redact(&err.to_string()),
                         self.registry
                     ),
                 }
@@ -156,7 +157,7 @@ impl Context<'_> {
                 self.registry,
                 format!(
                     "warg request for `{package}` failed: {}",
-                    chain_text(&other)
+                    crate::relay::redact(&chain_text(&other))
                 ),
             ),
         }

@@ -235,24 +235,17 @@ impl WargSettings {
         )
     }
 
-    /// The HTTP client requests to the server go through (by way of the relay): `trust`
-    /// (from [`tls_trust`](Self::tls_trust)) and the configured timeouts.
+    /// The HTTP client requests to the server go through (by way of the relay, which
+    /// also makes it follow no redirect): `trust` (from [`tls_trust`](Self::tls_trust)) and
+    /// the configured timeouts.
     ///
     /// # Errors
-    /// [`Error::Registry`] when the client cannot be built.
-    pub(crate) fn http_client(
-        &self,
-        registry: &Registry,
-        trust: &TlsTrust,
-    ) -> Result<reqwest::Client, Error> {
-        trust
+    /// When `trust` cannot be given to a client.
+    pub(crate) fn http_client(&self, trust: &TlsTrust) -> Result<reqwest::ClientBuilder, Error> {
+        Ok(trust
             .client_builder()?
             .connect_timeout(Duration::from_secs(self.connect_timeout.unwrap_or(10)))
-            .read_timeout(Duration::from_secs(self.read_timeout.unwrap_or(60)))
-            .build()
-            .map_err(|err| {
-                Error::registry_with_source(registry, "cannot build an HTTP client", err)
-            })
+            .read_timeout(Duration::from_secs(self.read_timeout.unwrap_or(60))))
     }
 
     /// How long a download may stall between two pieces.
@@ -481,7 +474,9 @@ mod tests {
         let plain = trust("").unwrap();
         assert_eq!(plain, TlsTrust::default());
         WargSettings::default()
-            .http_client(&example(), &plain)
+            .http_client(&plain)
+            .unwrap()
+            .build()
             .unwrap();
         let insecure = trust("accept_invalid_certificates = true").unwrap();
         assert!(insecure.insecure);

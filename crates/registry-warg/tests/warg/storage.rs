@@ -69,3 +69,56 @@ async fn a_lock_held_elsewhere_is_waited_for_then_reported() {
         .unwrap();
     assert_eq!(listed(&backend, "test:later").await.len(), 1);
 }
+
+/// Every `"registry":"<label>"` warg-client wrote under `dir`.
+fn registry_labels(dir: &std::path::Path) -> Vec<String> {
+    let mut labels = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            // Logs and checkpoints are JSON files; content is not.
+            let Ok(value) =
+                serde_json::from_slice::<serde_json::Value>(&std::fs::read(&path).unwrap())
+            else {
+                continue;
+            };
+            if let Some(label) = value.get("registry").and_then(|v| v.as_str()) {
+                labels.push(label.to_owned());
+            }
+        }
+    }
+    labels
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn warg_state_names_the_server_not_the_relay() {
+    // warg-client is handed the relay's URL, `http://127.0.0.1:<port>/<secret>/`, and names
+    // its state after the URL it is handed (`RegistryUrl::safe_label`: host, port, path).
+    // The directories are ours (named after the server's URL), and the `registry` label it
+    // writes into its logs is mapped to the server's: neither the relay's port nor its
+    // secret reaches the disk.
+    let server = WargServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let backend = with_settings(&server, settings(1), dir.path());
+    publish(&backend, "test:labelled", "1.0.0", &component::small("l"))
+        .await
+        .unwrap();
+    assert_eq!(listed(&backend, "test:labelled").await.len(), 1);
+
+    let label = server.registry().replace(':', "-");
+    assert_eq!(
+        backend.storage_dir(),
+        dir.path().join(&label).join("registry"),
+        "the directories are named after the server"
+    );
+    let labels = registry_labels(dir.path());
+    assert!(!labels.is_empty(), "warg-client wrote its state");
+    for written in &labels {
+        assert_eq!(written, &label, "a label in warg's state: {labels:?}");
+    }
+}
