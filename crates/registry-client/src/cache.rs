@@ -482,24 +482,64 @@ fn copy_blocking(
     expect: Option<(ContentDigest, Option<u64>)>,
 ) -> Result<(), Error> {
     let dir = registry_config::fs::parent_dir(dest);
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| output_error(dest, e))?;
     let mut temp = tempfile::Builder::new()
         .prefix(".wasm-pkg-")
         .suffix(".part")
         .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+        .map_err(|e| output_error(dest, e))?;
     match expect {
         Some((digest, size)) => {
             let verifier = DigestVerifier::new(digest, size, digest.to_string());
-            copy_and_hash(input, source, temp.as_file_mut(), verifier)?;
+            copy_and_hash(input, source, dest, temp.as_file_mut(), verifier)?;
         }
         None => {
             let mut reader = input;
-            std::io::copy(&mut reader, temp.as_file_mut()).map_err(|e| Error::io(source, e))?;
+            std::io::copy(&mut reader, temp.as_file_mut())
+                .map_err(|e| copy_error(source, dest, e))?;
         }
     }
     registry_config::fs::persist(temp, dest, registry_config::fs::Durability::Renamed)
-        .map_err(|e| Error::io(dest, e))
+        .map_err(|e| output_error(dest, e))
+}
+
+/// An error writing the output file `dest` (through a temporary file beside it): named at
+/// `dest`, the file the user asked for, with what to do when the file system refused it.
+fn output_error(dest: &Path, err: std::io::Error) -> Error {
+    let dir = registry_config::fs::parent_dir(dest);
+    Error::io(
+        dest,
+        registry_config::fs::advise(err, dir, Some("write it to another directory")),
+    )
+}
+
+/// An error of a copy from the cache file `source` to `dest`, which does not say which side
+/// failed: a refused write (a full or read-only file system) is the output's, anything else
+/// is put down to the cache file.
+fn copy_error(source: &Path, dest: &Path, err: std::io::Error) -> Error {
+    if registry_config::fs::is_write_refused(&err) {
+        output_error(dest, err)
+    } else {
+        Error::io(source, err)
+    }
+}
+
+/// What else to do when the cache's file system is full or read-only.
+const ANOTHER_CACHE: &str = "choose another cache directory (--cache-dir, or the WKG_CACHE_DIR \
+                             variable)";
+
+/// An error writing `path` in the cache `dir`: a write the file system refused is named at
+/// the cache directory, with what to do (the temporary file is gone by the time anyone
+/// reads the message); any other error at `path`.
+fn cache_error(dir: &Path, path: &Path, err: std::io::Error) -> Error {
+    if registry_config::fs::is_write_refused(&err) {
+        Error::io(
+            dir,
+            registry_config::fs::advise(err, dir, Some(ANOTHER_CACHE)),
+        )
+    } else {
+        Error::io(path, err)
+    }
 }
 
 /// Below this size a copy is hashed on the copying thread: a second thread costs more than
@@ -513,13 +553,14 @@ const HASH_BESIDE_MIN: u64 = 4 << 20;
 fn copy_and_hash(
     input: &std::fs::File,
     source: &Path,
+    dest: &Path,
     output: &mut std::fs::File,
     mut verifier: DigestVerifier,
 ) -> Result<(), Error> {
     use std::os::unix::fs::FileExt as _;
     let size = input.metadata().map_err(|e| Error::io(source, e))?.len();
     if size < HASH_BESIDE_MIN {
-        return copy_and_hash_serially(input, source, output, verifier);
+        return copy_and_hash_serially(input, source, dest, output, verifier);
     }
     std::thread::scope(|scope| {
         let hashing = scope.spawn(|| -> Result<(), Error> {
@@ -537,7 +578,7 @@ fn copy_and_hash(
             }
         });
         let mut reader = input;
-        let copied = std::io::copy(&mut reader, output).map_err(|e| Error::io(source, e));
+        let copied = std::io::copy(&mut reader, output).map_err(|e| copy_error(source, dest, e));
         let verified = hashing.join().expect("the hashing thread does not panic");
         verified.and(copied.map(|_| ()))
     })
@@ -547,16 +588,18 @@ fn copy_and_hash(
 fn copy_and_hash(
     input: &std::fs::File,
     source: &Path,
+    dest: &Path,
     output: &mut std::fs::File,
     verifier: DigestVerifier,
 ) -> Result<(), Error> {
-    copy_and_hash_serially(input, source, output, verifier)
+    copy_and_hash_serially(input, source, dest, output, verifier)
 }
 
 /// Reads, hashes and writes in turn, on this thread.
 fn copy_and_hash_serially(
     mut input: &std::fs::File,
     source: &Path,
+    dest: &Path,
     output: &mut std::fs::File,
     mut verifier: DigestVerifier,
 ) -> Result<(), Error> {
@@ -570,7 +613,7 @@ fn copy_and_hash_serially(
         verifier.update(&buffer[..n])?;
         output
             .write_all(&buffer[..n])
-            .map_err(|e| Error::io(source, e))?;
+            .map_err(|e| output_error(dest, e))?;
     }
 }
 
@@ -586,16 +629,19 @@ pub(crate) async fn write_verified(
     subject: &str,
     mut stream: ContentStream,
 ) -> Result<std::fs::File, Error> {
+    // The cache directory, named when its file system refuses a write.
+    let cache_dir = temp_dir.parent().unwrap_or(temp_dir);
+    let refused = |path: &Path, err| cache_error(cache_dir, path, err);
     for dir in [Some(temp_dir), dest.parent()].into_iter().flatten() {
         tokio::fs::create_dir_all(dir)
             .await
-            .map_err(|e| Error::io(dir, e))?;
+            .map_err(|e| refused(dir, e))?;
     }
     let temp = tempfile::Builder::new()
         .prefix(&format!(".{}-", digest.hex()))
         .suffix(".part")
         .tempfile_in(temp_dir)
-        .map_err(|e| Error::io(temp_dir, e))?;
+        .map_err(|e| refused(temp_dir, e))?;
     // From here on the temporary file is deleted on any early return.
     let (file, temp_path) = temp.into_parts();
     let mut file = tokio::fs::File::from_std(file);
@@ -605,19 +651,19 @@ pub(crate) async fn write_verified(
         verifier.update(&chunk)?;
         file.write_all(&chunk)
             .await
-            .map_err(|e| Error::io(&*temp_path, e))?;
+            .map_err(|e| refused(&temp_path, e))?;
     }
     verifier.finish()?;
     // No fsync: the entry is renamed into place unsynced. A crash can leave it torn (the
     // rename reaching the disk before the data), but no cache read trusts a file: every
     // hit is hashed again (`open_verified`, `copy_verified`) and a torn entry is removed
     // and fetched again. Syncing 256 MiB cost about a third of a cold pull here.
-    file.flush().await.map_err(|e| Error::io(&*temp_path, e))?;
+    file.flush().await.map_err(|e| refused(&temp_path, e))?;
     let mut file = file.into_std().await;
     std::io::Seek::rewind(&mut file).map_err(|e| Error::io(&*temp_path, e))?;
     temp_path
         .persist(dest)
-        .map_err(|err| Error::io(dest, err.error))?;
+        .map_err(|err| refused(dest, err.error))?;
     Ok(file)
 }
 

@@ -26,6 +26,7 @@ pub enum Durability {
 /// The I/O error of the step that failed; `path` is left as it was.
 pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<()> {
     write_with_mode(path, bytes, durability, 0o644)
+        .map_err(|err| advise(err, parent_dir(path), None))
 }
 
 /// Like [`write_atomic`], with a new file readable by its owner only (0600): for
@@ -35,6 +36,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> std::i
 /// As [`write_atomic`].
 pub fn write_private(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<()> {
     write_with_mode(path, bytes, durability, 0o600)
+        .map_err(|err| advise(err, parent_dir(path), None))
 }
 
 fn write_with_mode(
@@ -84,10 +86,11 @@ pub fn persist(
     path: &Path,
     durability: Durability,
 ) -> std::io::Result<()> {
+    let advised = |err| advise(err, parent_dir(path), None);
     if durability == Durability::Synced {
-        temp.as_file().sync_all()?;
+        temp.as_file().sync_all().map_err(advised)?;
     }
-    temp.persist(path).map_err(|err| err.error)?;
+    temp.persist(path).map_err(|err| advised(err.error))?;
     if durability == Durability::Synced
         && let Ok(dir) = std::fs::File::open(parent_dir(path))
     {
@@ -96,6 +99,65 @@ pub fn persist(
     }
     Ok(())
 }
+
+/// Whether `err` is a write refused by the file system: full (or the user's quota is),
+/// mounted read-only, or not writable by this user. These are the errors a user fixes
+/// outside the program, so they are worth advice ([`advise`]) and the directory's name
+/// (a temporary file named instead would be gone by the time the message is read).
+pub fn is_write_refused(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::StorageFull
+            | ErrorKind::QuotaExceeded
+            | ErrorKind::ReadOnlyFilesystem
+            | ErrorKind::PermissionDenied
+    )
+}
+
+/// `err`, a write in `dir` that failed, with what to do when the file system refused it
+/// ([`is_write_refused`]): free space, remount read-write or change permissions, and
+/// `instead`, another way out ("choose another cache directory"). Its kind is kept; other
+/// errors, and errors already advised, are returned as they are.
+pub fn advise(err: std::io::Error, dir: &Path, instead: Option<&str>) -> std::io::Error {
+    use std::io::ErrorKind;
+    let advised = err.get_ref().is_some_and(|inner| inner.is::<Advised>());
+    if advised || !is_write_refused(&err) {
+        return err;
+    }
+    // tempfile adds ` at path "<temporary file>"` to its errors; that file is removed by
+    // the time anyone reads the message, and the caller names the file or directory the
+    // user knows, so the system's words are kept without it.
+    let text = err.to_string();
+    let said = match text.split_once(" at path \"") {
+        Some((said, _)) if err.get_ref().is_some() => said.to_owned(),
+        _ => text,
+    };
+    let dir = dir.display();
+    let advice = match err.kind() {
+        ErrorKind::ReadOnlyFilesystem => {
+            format!("{dir} is on a read-only file system; remount it read-write")
+        }
+        ErrorKind::PermissionDenied => {
+            format!("this user may not write in {dir}; change its permissions")
+        }
+        _ => format!("free space on the file system of {dir}"),
+    };
+    let instead = instead.map(|i| format!(", or {i}")).unwrap_or_default();
+    std::io::Error::new(err.kind(), Advised(format!("{said}: {advice}{instead}")))
+}
+
+/// The text of an error [`advise`] has added advice to.
+#[derive(Debug)]
+struct Advised(String);
+
+impl std::fmt::Display for Advised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Advised {}
 
 /// The directory a file is in: `.` for a bare relative name (whose parent is empty).
 pub fn parent_dir(path: &Path) -> &Path {
@@ -149,6 +211,54 @@ mod tests {
         write_private(&dir.path().join("config.toml"), b"x", Durability::Synced).unwrap();
         assert_eq!(mode("wkg.lock"), 0o644);
         assert_eq!(mode("config.toml"), 0o600);
+    }
+
+    #[test]
+    fn refused_writes_say_what_to_do_once() {
+        let dir = Path::new("/var/cache/wasm-pkg");
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let advised = advise(full, dir, Some("choose another cache directory"));
+        assert_eq!(advised.kind(), std::io::ErrorKind::StorageFull);
+        let text = advised.to_string();
+        assert!(
+            text.ends_with(
+                ": free space on the file system of /var/cache/wasm-pkg, or choose another \
+                 cache directory"
+            ),
+            "{text}"
+        );
+        // Advised once: a second call (a caller of `persist`) adds nothing.
+        assert_eq!(advise(advised, dir, None).to_string(), text);
+        let read_only = advise(
+            std::io::Error::from(std::io::ErrorKind::ReadOnlyFilesystem),
+            dir,
+            None,
+        );
+        assert!(
+            read_only.to_string().ends_with(
+                ": /var/cache/wasm-pkg is on a read-only file system; remount it read-write"
+            ),
+            "{read_only}"
+        );
+        // tempfile's decoration (a temporary file, gone by now) is left out.
+        let decorated = std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            "No space left on device (os error 28) at path \"/x/.config.toml.Ab12.tmp\"",
+        );
+        assert_eq!(
+            advise(decorated, Path::new("/x"), None).to_string(),
+            "No space left on device (os error 28): free space on the file system of /x"
+        );
+        // Other errors are not the user's to fix this way: left alone.
+        let other = advise(
+            std::io::Error::from(std::io::ErrorKind::InvalidData),
+            dir,
+            None,
+        );
+        assert_eq!(
+            other.to_string(),
+            std::io::Error::from(std::io::ErrorKind::InvalidData).to_string()
+        );
     }
 
     #[test]

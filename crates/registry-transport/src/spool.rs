@@ -21,6 +21,18 @@ pub struct Spool {
     size: u64,
 }
 
+/// An error writing an unnamed spool, which lives in the system's temporary directory:
+/// named at that directory, with what to do when its file system refused the write.
+fn temp_dir_error(source: std::io::Error) -> Error {
+    let dir = std::env::temp_dir();
+    let source = registry_config::fs::advise(
+        source,
+        &dir,
+        Some("set TMPDIR to a directory with room for the content"),
+    );
+    Error::io(dir, source)
+}
+
 impl Spool {
     /// Copies `content` into an unnamed temporary file (gone when the spool is dropped).
     ///
@@ -28,7 +40,7 @@ impl Spool {
     /// [`Error::Io`] when reading or writing fails; [`Error::InvalidInput`] when the
     /// content's size or digest is not the one `options` declares.
     pub async fn new(content: &mut ContentReader, options: &PublishOptions) -> Result<Self, Error> {
-        let file = tempfile::tempfile().map_err(|source| Error::Io { path: None, source })?;
+        let file = tempfile::tempfile().map_err(temp_dir_error)?;
         Self::fill(file, None, content, options, false).await
     }
 
@@ -45,7 +57,7 @@ impl Spool {
         let temp = tempfile::Builder::new()
             .prefix(".publish-")
             .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
+            .map_err(|e| Error::io(dir, registry_config::fs::advise(e, dir, None)))?;
         let (file, path) = temp.into_parts();
         Self::fill(file, Some(path), content, options, true).await
     }
@@ -57,9 +69,15 @@ impl Spool {
         options: &PublishOptions,
         sync: bool,
     ) -> Result<Self, Error> {
+        // A write the file system refused is named at the directory, with what to do (the
+        // temporary file is removed by the time the message is read); others at the file.
         let io = |source| match &path {
+            Some(path) if registry_config::fs::is_write_refused(&source) => {
+                let dir = registry_config::fs::parent_dir(path);
+                Error::io(dir, registry_config::fs::advise(source, dir, None))
+            }
             Some(path) => Error::io(path.to_path_buf(), source),
-            None => Error::Io { path: None, source },
+            None => temp_dir_error(source),
         };
         let mut writer = tokio::fs::File::from_std(file.try_clone().map_err(io)?);
         let mut hasher = Sha256::new();
