@@ -409,6 +409,15 @@ impl LayoutWriter {
         };
         let blobs = dir.join("blobs").join("sha256");
         std::fs::create_dir_all(&blobs).map_err(io_error(&blobs))?;
+        // A new layout is a valid one at once (an empty index), so an export that fails
+        // half way leaves a layout a later export can take up, never one without an index.
+        if !dir.join("index.json").exists() {
+            let text = serde_json::to_vec_pretty(&index).map_err(|err| Error::Io {
+                path: Some(dir.join("index.json")),
+                source: std::io::Error::other(err),
+            })?;
+            write_file(&dir.join("index.json"), &text)?;
+        }
         write_file(
             &dir.join("oci-layout"),
             br#"{"imageLayoutVersion":"1.0.0"}"#,
@@ -437,7 +446,19 @@ impl LayoutWriter {
         let layer = blob_path(&self.dir, digest);
         if !blob_is(&layer, digest) {
             let temp = self.temp()?;
-            std::fs::copy(content, temp.path()).map_err(io_error(content))?;
+            // A failure to write is the bundle's (a full disk, say), to read the content's.
+            std::fs::copy(content, temp.path()).map_err(|err| {
+                if registry_config::fs::is_write_refused(&err) {
+                    let advised = registry_config::fs::advise(
+                        err,
+                        &self.dir,
+                        Some("or export the bundle to another directory"),
+                    );
+                    io_error(&self.dir)(advised)
+                } else {
+                    io_error(content)(err)
+                }
+            })?;
             registry_config::fs::persist(temp, &layer, registry_config::fs::Durability::Renamed)
                 .map_err(io_error(&layer))?;
         }

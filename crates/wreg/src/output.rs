@@ -14,6 +14,8 @@ use crate::cli::{Color, Global};
 pub(crate) const EXIT_USAGE: u8 = 64;
 /// A configuration value is wrong (as `EX_CONFIG`).
 pub(crate) const EXIT_CONFIG: u8 = 78;
+/// A local file cannot be read or written (as `EX_IOERR`).
+pub(crate) const EXIT_IO: u8 = 74;
 
 /// The exit code for an error: the first registry or configuration error in its chain
 /// decides, through [`Error::exit_code`] (one code per variant; the table is in the README
@@ -23,11 +25,13 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(err) = cause.downcast_ref::<Error>() {
             return err.exit_code();
         }
-        if cause
-            .downcast_ref::<registry_config::ConfigError>()
-            .is_some()
-        {
-            return EXIT_CONFIG;
+        if let Some(err) = cause.downcast_ref::<registry_config::ConfigError>() {
+            // A config file that cannot be read or written is local I/O, as the library's
+            // own `From<ConfigError> for Error` has it.
+            return match err {
+                registry_config::ConfigError::Io { .. } => EXIT_IO,
+                _ => EXIT_CONFIG,
+            };
         }
         if cause.downcast_ref::<UsageError>().is_some() {
             return EXIT_USAGE;

@@ -479,9 +479,8 @@ fn a_publish_spool_in_a_full_temporary_directory_names_it() {
 /// (exit 74, "no space left on device"); an existing layout keeps its `index.json` and
 /// blobs byte for byte and takes an export again; a new one gets no `index.json` naming
 /// blobs that are not there; no temporary blob is left.
-///
-/// Two things do not hold yet (registry-oci `layout.rs`, `LayoutWriter`); the ignored
-/// `open_bundle_export_on_a_full_disk_names_the_bundle_and_can_be_retried` checks them.
+/// (`a_bundle_export_on_a_full_disk_names_the_bundle_and_can_be_retried` checks the
+/// error's path and a later export into the new layout.)
 #[test]
 fn a_bundle_export_on_a_full_disk_leaves_no_half_written_layout() {
     let big = component_of("big", 3 * MIB);
@@ -522,11 +521,10 @@ fn a_bundle_export_on_a_full_disk_leaves_no_half_written_layout() {
     fs.report(used, &what, &[&err]);
 }
 
-/// What `a_bundle_export_on_a_full_disk_leaves_no_half_written_layout` cannot check yet.
+/// A failed export names the bundle (not the cache file it copied from), and a new layout
+/// whose first export failed takes a later export.
 #[test]
-#[ignore = "open: LayoutWriter::add names the cache file on a failed copy, and a new layout \
-            whose first export failed has oci-layout but no index.json (docs/reliability.md)"]
-fn open_bundle_export_on_a_full_disk_names_the_bundle_and_can_be_retried() {
+fn a_bundle_export_on_a_full_disk_names_the_bundle_and_can_be_retried() {
     let big = component_of("big", 3 * MIB);
     let small = component::small("s");
     let home = Home::with(&[("acme:small", &small), ("acme:big", &big)]);
@@ -562,8 +560,7 @@ fn saves_on_a_full_disk_keep_the_previous_config_and_lock_file() {
     let filler = fs.fill();
     let before = tree(&fs.at);
 
-    // The exit code is 78 (configuration) today, not the README's 74 for a file that
-    // cannot be written: see `open_a_config_save_on_a_full_disk_exits_as_local_io`.
+    // The exit code is 74, local I/O: `a_config_save_on_a_full_disk_exits_as_local_io`.
     let set = "config set --user default_registry other.test";
     let out = home.wreg_with(&config, &cache, set);
     let set_err = fails_with(&out, None, &config, NO_SPACE, MORE_ROOM);
@@ -582,13 +579,10 @@ fn saves_on_a_full_disk_keep_the_previous_config_and_lock_file() {
     fs.report(used, &what, &[&set_err, &lock_err]);
 }
 
-/// What `saves_on_a_full_disk_keep_the_previous_config_and_lock_file` cannot check yet: a
-/// config file that cannot be written is local I/O (74, as the README's table and
+/// A config file that cannot be written is local I/O (74, as the README's table and
 /// `From<ConfigError> for Error` have it), not a configuration mistake (78).
 #[test]
-#[ignore = "open: wreg's exit_code maps every ConfigError to 78, ConfigError::Io included \
-            (docs/reliability.md)"]
-fn open_a_config_save_on_a_full_disk_exits_as_local_io() {
+fn a_config_save_on_a_full_disk_exits_as_local_io() {
     let home = Home::with(&[]);
     let fs = home.mount("config-fs", 64 * KIB);
     let config = fs.path("config.toml");
