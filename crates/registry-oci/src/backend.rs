@@ -20,6 +20,7 @@ use crate::manifest::{self, Parsed};
 use crate::reference::{Repository, tag_to_version};
 use crate::retry::{RetryPolicy, is_certificate_error};
 use crate::settings::{Auth, OciDefaults, OciSettings, Protocol};
+use crate::titled::TitledLayers;
 use registry_config::RegistrySettings;
 use registry_transport::{RootCertificate, TlsTrust};
 
@@ -98,6 +99,8 @@ pub struct OciBackend {
     credential_origin: CredentialOrigin,
     tag_page: usize,
     retry: RetryPolicy,
+    /// Layers read by their `.wasm` title, whose bytes are checked for the Wasm magic.
+    titled: TitledLayers,
 }
 
 impl fmt::Debug for OciBackend {
@@ -180,6 +183,7 @@ impl OciBackend {
             credential_origin,
             tag_page: TAG_PAGE,
             retry: RetryPolicy::default(),
+            titled: TitledLayers::default(),
         })
     }
 
@@ -506,7 +510,7 @@ impl OciBackend {
     }
 
     /// Reads the manifest behind `reference` and finds its Wasm layer, following an index
-    /// one level down.
+    /// one level down; a layer found by its title is remembered, so its bytes are checked.
     async fn find_layer(
         &self,
         package: &PackageRef,
@@ -521,6 +525,14 @@ impl OciBackend {
             let what = reference.whole();
             match manifest::parse(&bytes, &what).map_err(|m| Error::registry(&self.registry, m))? {
                 Parsed::Layer { digest, size } => return Ok((digest, size)),
+                Parsed::TitledLayer {
+                    digest,
+                    size,
+                    title,
+                } => {
+                    self.titled.remember(digest, title);
+                    return Ok((digest, size));
+                }
                 Parsed::Index { manifest } => reference = repository.digest(&manifest),
             }
         }
@@ -626,9 +638,10 @@ impl Backend for OciBackend {
             .map_err(|err| self.map_read(err, package, Some(&release.version)))?;
         let registry = self.registry.clone();
         let subject = format!("{package}@{} from {}", release.version, self.registry);
-        Ok(Box::pin(response.bytes_stream().map(move |chunk| {
+        let stream: ContentStream = Box::pin(response.bytes_stream().map(move |chunk| {
             chunk.map_err(|err| download_error(&registry, &subject, std::io::Error::other(err)))
-        })))
+        }));
+        Ok(self.titled.check(stream, &self.registry, package, release))
     }
 
     async fn publish(

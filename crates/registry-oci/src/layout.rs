@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::manifest::{self, MANIFEST_MAX_BYTES, OCI_INDEX, OCI_MANIFEST, Parsed};
 use crate::publish::Artifact;
 use crate::reference::tag_to_version;
+use crate::titled::TitledLayers;
 
 /// The name of the backend in the configuration: `[registry."<name>".oci-layout]`.
 pub const BACKEND_NAME: &str = "oci-layout";
@@ -172,6 +173,8 @@ pub struct LayoutBackend {
     registry: Registry,
     dir: PathBuf,
     entries: Vec<LayoutEntry>,
+    /// Layers read by their `.wasm` title, whose bytes are checked for the Wasm magic.
+    titled: TitledLayers,
 }
 
 impl LayoutBackend {
@@ -214,6 +217,7 @@ impl LayoutBackend {
             registry,
             dir,
             entries,
+            titled: TitledLayers::default(),
         })
     }
 
@@ -287,6 +291,14 @@ impl LayoutBackend {
                 Parsed::Layer { digest, size } => {
                     return Ok(Release::new(entry.version.clone(), digest).with_size(size));
                 }
+                Parsed::TitledLayer {
+                    digest,
+                    size,
+                    title,
+                } => {
+                    self.titled.remember(digest, title);
+                    return Ok(Release::new(entry.version.clone(), digest).with_size(size));
+                }
                 Parsed::Index { manifest } => {
                     digest = manifest.parse().map_err(|_| {
                         Error::registry(&self.registry, format!("{what}: bad digest {manifest}"))
@@ -344,9 +356,10 @@ impl Backend for LayoutBackend {
             }
             Err(err) => return Err(Error::io(&path, err)),
         };
-        Ok(Box::pin(crate::publish::file_chunks(file, move |err| {
+        let stream = Box::pin(crate::publish::file_chunks(file, move |err| {
             Error::io(&path, err)
-        })))
+        }));
+        Ok(self.titled.check(stream, &self.registry, package, release))
     }
 
     async fn publish(

@@ -7,7 +7,9 @@
 //!   and a version to a tag; semver build metadata, which tags cannot hold, is written with
 //!   `_` for `+` ([`reference::version_to_tag`]).
 //! - Reading is lenient: a manifest with exactly one layer whose media type contains `wasm`
-//!   is a package, whatever its config type ([`manifest::parse`]).
+//!   is a package, whatever its config type ([`manifest::parse`]); so is one whose only layer
+//!   is titled `*.wasm` (what `oras push` writes), if its bytes start with `\0asm`, which is
+//!   checked as they stream.
 //! - Publishing writes the CNCF "Wasm OCI Artifact" layout: config
 //!   `application/vnd.wasm.config.v0+json` with the component's imports and exports, one
 //!   `application/wasm` layer, `org.opencontainers.image.*` annotations from the component's
@@ -38,6 +40,7 @@ mod publish;
 pub mod reference;
 mod retry;
 mod settings;
+mod titled;
 
 pub use backend::OciBackend;
 pub use credentials::{

@@ -21,6 +21,11 @@ pub const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
 /// The CNCF Wasm layer media type.
 pub const WASM_LAYER: &str = "application/wasm";
 
+/// The annotation holding a layer's file name (`oras push` sets it).
+pub const TITLE: &str = "org.opencontainers.image.title";
+/// The first four bytes of every Wasm module and component.
+pub const WASM_MAGIC: &[u8; 4] = b"\0asm";
+
 /// The manifest media types we ask for.
 pub const ACCEPTED: &[&str] = &[OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
 
@@ -54,6 +59,16 @@ struct RawDescriptor {
     media_type: String,
     digest: String,
     size: i64,
+    /// Read as JSON values, so an annotation that is not a string is passed over rather
+    /// than refused; only the title is looked at.
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+impl RawDescriptor {
+    fn title(&self) -> Option<&str> {
+        self.annotations.as_ref()?.get(TITLE)?.as_str()
+    }
 }
 
 #[derive(Deserialize)]
@@ -84,6 +99,18 @@ pub enum Parsed {
         /// The layer's size.
         size: u64,
     },
+    /// An image manifest with one layer of no Wasm media type whose title names a `.wasm`
+    /// file: what `oras push <ref> widget.wasm` writes (a `application/vnd.oci.image.layer.v1.tar`
+    /// layer, an unknown config). Its bytes are a package only if they start with
+    /// [`WASM_MAGIC`], which the reader must check as they stream, before using them.
+    TitledLayer {
+        /// The layer's digest.
+        digest: ContentDigest,
+        /// The layer's size.
+        size: u64,
+        /// Its `org.opencontainers.image.title`, ending in `.wasm`.
+        title: String,
+    },
     /// An image index whose one Wasm entry is this manifest digest.
     Index {
         /// The digest of the manifest to read next.
@@ -97,7 +124,9 @@ fn is_wasm(media_type: &str) -> bool {
 
 /// Reads a manifest leniently: an image manifest with exactly one layer whose media type
 /// contains `wasm` is accepted, whatever its config type and with or without a `mediaType`
-/// field; an index leads to its one Wasm manifest. Errors are sentences about `what` (the
+/// field; so is a manifest whose only layer, of whatever media type, is titled `*.wasm`
+/// (what `oras push` writes; [`Parsed::TitledLayer`], whose bytes the reader checks); an
+/// index leads to its one Wasm manifest. Errors are sentences about `what` (the
 /// reference), naming the media types seen.
 pub fn parse(bytes: &[u8], what: &str) -> Result<Parsed, String> {
     if bytes.len() > MANIFEST_MAX_BYTES {
@@ -125,9 +154,31 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Parsed, String> {
             format!("its layers are {}", types.join(", "))
         }
     };
-    let layer = match wasm.as_slice() {
-        [one] => one,
-        [] => {
+    let layer = match (wasm.as_slice(), layers.as_slice()) {
+        ([one], _) => one,
+        ([], [only]) => match only.title() {
+            Some(title) if title.ends_with(".wasm") => {
+                let (digest, size) = digest_and_size(only, what)?;
+                return Ok(Parsed::TitledLayer {
+                    digest,
+                    size,
+                    title: title.to_owned(),
+                });
+            }
+            title => {
+                return Err(format!(
+                    "`{what}` is not a Wasm package: its one layer has no Wasm media type ({}) \
+                     and {}",
+                    only.media_type,
+                    match title {
+                        Some(title) =>
+                            format!("its title {} does not name a `.wasm` file", shown(title)),
+                        None => "no title naming a `.wasm` file".to_owned(),
+                    }
+                ));
+            }
+        },
+        ([], _) => {
             return Err(format!(
                 "`{what}` is not a Wasm package: no layer has a Wasm media type ({})",
                 seen()
@@ -142,13 +193,27 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Parsed, String> {
             ));
         }
     };
+    let (digest, size) = digest_and_size(layer, what)?;
+    Ok(Parsed::Layer { digest, size })
+}
+
+fn digest_and_size(layer: &RawDescriptor, what: &str) -> Result<(ContentDigest, u64), String> {
     let digest = layer
         .digest
         .parse::<ContentDigest>()
         .map_err(|err| format!("the Wasm layer of `{what}` has an unusable digest: {err}"))?;
     let size = u64::try_from(layer.size)
         .map_err(|_| format!("the Wasm layer of `{what}` has a negative size"))?;
-    Ok(Parsed::Layer { digest, size })
+    Ok((digest, size))
+}
+
+/// A registry's text in a message: quoted, escaped, at most 100 characters.
+fn shown(text: &str) -> String {
+    let escaped: String = text.escape_debug().collect();
+    match escaped.char_indices().nth(100) {
+        Some((at, _)) => format!("\"{}...\"", &escaped[..at]),
+        None => format!("\"{escaped}\""),
+    }
 }
 
 fn parse_index(entries: &[RawIndexEntry], what: &str) -> Result<Parsed, String> {
@@ -291,8 +356,10 @@ mod tests {
             |text: String| parse(text.as_bytes(), "localhost:5000/acme/widget:1.0.0").unwrap_err();
         expect![[r#"`localhost:5000/acme/widget:1.0.0` is ambiguous: 2 layers have a Wasm media type (its layers are application/wasm, application/vnd.wasm.content.layer.v1+wasm); a Wasm package has exactly one"#]]
             .assert_eq(&err(manifest(WASM_CONFIG, &[WASM_LAYER, "application/vnd.wasm.content.layer.v1+wasm"], true)));
-        expect![[r#"`localhost:5000/acme/widget:1.0.0` is not a Wasm package: no layer has a Wasm media type (its layers are application/vnd.oci.image.layer.v1.tar+gzip)"#]]
+        expect![[r#"`localhost:5000/acme/widget:1.0.0` is not a Wasm package: its one layer has no Wasm media type (application/vnd.oci.image.layer.v1.tar+gzip) and no title naming a `.wasm` file"#]]
             .assert_eq(&err(manifest("application/vnd.oci.image.config.v1+json", &["application/vnd.oci.image.layer.v1.tar+gzip"], true)));
+        expect![[r#"`localhost:5000/acme/widget:1.0.0` is not a Wasm package: no layer has a Wasm media type (its layers are application/vnd.oci.image.layer.v1.tar, application/vnd.oci.image.layer.v1.tar)"#]]
+            .assert_eq(&err(manifest("application/vnd.oci.image.config.v1+json", &[TAR, TAR], true)));
         expect![[r#"`localhost:5000/acme/widget:1.0.0` is not a Wasm package: no layer has a Wasm media type (it has no layers)"#]]
             .assert_eq(&err(manifest(WASM_CONFIG, &[], true)));
         let index = format!(
@@ -307,6 +374,69 @@ mod tests {
                 .unwrap_err()
                 .contains("over the 4194304-byte limit")
         );
+    }
+
+    const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+
+    /// A manifest as `oras push` writes it, its layers titled as given.
+    fn oras_manifest(titles: &[Option<&str>]) -> String {
+        let layers: Vec<String> = titles
+            .iter()
+            .map(|title| {
+                let annotations = match title {
+                    Some(t) => format!(r#","annotations":{{"{TITLE}":{}}}"#, serde_json::json!(t)),
+                    None => String::new(),
+                };
+                format!(r#"{{"mediaType":"{TAR}","digest":"{DIGEST}","size":5{annotations}}}"#)
+            })
+            .collect();
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.unknown.config.v1+json","digest":"{DIGEST}","size":2}},"layers":[{}]}}"#,
+            layers.join(",")
+        )
+    }
+
+    #[test]
+    fn one_layer_titled_as_a_wasm_file_is_read_by_its_title() {
+        assert_eq!(
+            parse(oras_manifest(&[Some("widget.wasm")]).as_bytes(), "r").unwrap(),
+            Parsed::TitledLayer {
+                digest: DIGEST.parse().unwrap(),
+                size: 5,
+                title: "widget.wasm".to_owned()
+            }
+        );
+        // A Wasm media type wins over titles, as before.
+        let typed = manifest(WASM_CONFIG, &[WASM_LAYER], true);
+        assert!(matches!(
+            parse(typed.as_bytes(), "r").unwrap(),
+            Parsed::Layer { .. }
+        ));
+        // A title that is not a string is passed over, not a broken manifest.
+        let odd = oras_manifest(&[None]).replace(
+            r#""size":5}"#,
+            r#""size":5,"annotations":{"org.opencontainers.image.title":7,"x":[1]}}"#,
+        );
+        assert!(parse(odd.as_bytes(), "r").unwrap_err().contains("no title"));
+    }
+
+    #[test]
+    fn titles_that_are_missing_not_wasm_or_ambiguous_are_refused() {
+        let err = |titles: &[Option<&str>]| {
+            parse(
+                oras_manifest(titles).as_bytes(),
+                "localhost:5000/acme/widget:1.0.0",
+            )
+            .unwrap_err()
+        };
+        expect![[r#"`localhost:5000/acme/widget:1.0.0` is not a Wasm package: its one layer has no Wasm media type (application/vnd.oci.image.layer.v1.tar) and no title naming a `.wasm` file"#]]
+            .assert_eq(&err(&[None]));
+        expect![[r#"`localhost:5000/acme/widget:1.0.0` is not a Wasm package: its one layer has no Wasm media type (application/vnd.oci.image.layer.v1.tar) and its title "widget.wasm.tar\u{1b}[31m" does not name a `.wasm` file"#]]
+            .assert_eq(&err(&[Some("widget.wasm.tar\u{1b}[31m")]));
+        expect![[r#"`localhost:5000/acme/widget:1.0.0` is not a Wasm package: no layer has a Wasm media type (its layers are application/vnd.oci.image.layer.v1.tar, application/vnd.oci.image.layer.v1.tar)"#]]
+            .assert_eq(&err(&[Some("widget.wasm"), Some("other.wasm")]));
+        let long = format!("{}.tar", "x".repeat(500));
+        assert!(err(&[Some(&long)]).contains(&format!("\"{}...\"", "x".repeat(100))));
     }
 
     #[test]

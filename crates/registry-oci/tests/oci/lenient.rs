@@ -170,8 +170,155 @@ async fn ambiguous_and_foreign_artifacts_are_refused_with_their_media_types() {
     assert_eq!(
         err.to_string(),
         format!(
-            "registry `{host}`: `{host}/refused/widget:2.0.0` is not a Wasm package: no layer \
-             has a Wasm media type (its layers are application/vnd.oci.image.layer.v1.tar+gzip)"
+            "registry `{host}`: `{host}/refused/widget:2.0.0` is not a Wasm package: its one \
+             layer has no Wasm media type (application/vnd.oci.image.layer.v1.tar+gzip) and no \
+             title naming a `.wasm` file"
         )
     );
+}
+
+mod oras_shaped {
+    //! What `oras push <ref> widget.wasm` writes: one `application/vnd.oci.image.layer.v1.tar`
+    //! layer titled `widget.wasm`, an unknown config `{}`. Read by its title when its bytes
+    //! are Wasm; anything else is refused.
+
+    use futures_util::StreamExt as _;
+    use registry_core::{Backend, ContentDigest, Error};
+    use registry_oci::manifest::{OCI_MANIFEST, TITLE};
+    use serde_json::json;
+    use test_support::component;
+    use test_support::http::{push_blob, push_manifest};
+
+    use crate::support::{backend, package, read_all, registry, version};
+
+    const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+
+    /// Pushes a manifest shaped as `oras push` writes it, with one layer per `(title, bytes)`.
+    fn push_oras_shaped(repository: &str, tag: &str, layers: &[(Option<&str>, &[u8])]) {
+        let addr = registry().addr();
+        let config = b"{}";
+        let config_digest = ContentDigest::sha256(config).to_string();
+        push_blob(addr, repository, &config_digest, config);
+        let layers: Vec<_> = layers
+            .iter()
+            .map(|(title, bytes)| {
+                let digest = ContentDigest::sha256(bytes).to_string();
+                push_blob(addr, repository, &digest, bytes);
+                let mut layer = json!({"mediaType": TAR, "digest": digest, "size": bytes.len()});
+                if let Some(title) = title {
+                    layer["annotations"] = json!({ TITLE: title });
+                }
+                layer
+            })
+            .collect();
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.unknown.config.v1+json",
+                "digest": config_digest,
+                "size": config.len(),
+            },
+            "layers": layers,
+            "annotations": {"org.opencontainers.image.created": "2026-01-01T00:00:00Z"},
+        });
+        let manifest = serde_json::to_vec(&manifest).unwrap();
+        push_manifest(addr, repository, tag, OCI_MANIFEST, &manifest);
+    }
+
+    #[tokio::test]
+    async fn one_layer_titled_widget_wasm_is_read() {
+        let content = component::small("pushed by oras");
+        push_oras_shaped("oras/widget", "1.0.0", &[(Some("widget.wasm"), &content)]);
+        let backend = backend();
+        let pkg = package("oras:widget");
+        let release = backend.get_release(&pkg, &version("1.0.0")).await.unwrap();
+        assert_eq!(release.digest, ContentDigest::sha256(&content));
+        assert_eq!(release.size, Some(content.len() as u64));
+        let bytes = read_all(backend.fetch_verified(&pkg, &release).await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(bytes, content);
+    }
+
+    /// A layer titled `widget.wasm` that is a tar file: the first item of its stream is
+    /// the error, so no byte of it reaches a caller or a cache.
+    #[tokio::test]
+    async fn a_titled_layer_that_is_not_wasm_fails_before_a_byte_is_used() {
+        let mut tar = b"widget.wasm".to_vec();
+        tar.resize(1024, 0);
+        push_oras_shaped("orasbad/widget", "1.0.0", &[(Some("widget.wasm"), &tar)]);
+        let backend = backend();
+        let pkg = package("orasbad:widget");
+        let release = backend.get_release(&pkg, &version("1.0.0")).await.unwrap();
+        let mut stream = backend.fetch_verified(&pkg, &release).await.unwrap();
+        let err = match stream.next().await {
+            Some(Err(err)) => err,
+            Some(Ok(bytes)) => panic!("{} bytes were passed on", bytes.len()),
+            None => panic!("an empty stream"),
+        };
+        assert!(matches!(err, Error::Registry { .. }), "{err:?}");
+        assert_eq!(err.exit_code(), 4);
+        let host = registry().host();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "registry `{host}`: the layer {} of orasbad:widget@1.0.0, read as a Wasm file by \
+                 its title \"widget.wasm\", is not WebAssembly: it starts with `widg`, not \
+                 `\\0asm`; it was not used",
+                release.digest
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn no_title_a_title_not_wasm_or_several_layers_are_refused() {
+        let content = component::small("ambiguous under oras");
+        let other = component::small("another");
+        push_oras_shaped("orasrefused/widget", "1.0.0", &[(None, &content)]);
+        push_oras_shaped(
+            "orasrefused/widget",
+            "2.0.0",
+            &[(Some("widget.tar"), &content)],
+        );
+        push_oras_shaped(
+            "orasrefused/widget",
+            "3.0.0",
+            &[
+                (Some("widget.wasm"), &content),
+                (Some("other.wasm"), &other),
+            ],
+        );
+        let backend = backend();
+        let pkg = package("orasrefused:widget");
+        let host = registry().host();
+        let reference = |v: &str| format!("registry `{host}`: `{host}/orasrefused/widget:{v}`");
+        for (v, said) in [
+            (
+                "1.0.0",
+                format!(
+                    "is not a Wasm package: its one layer has no Wasm media type ({TAR}) and \
+                     no title naming a `.wasm` file"
+                ),
+            ),
+            (
+                "2.0.0",
+                format!(
+                    "is not a Wasm package: its one layer has no Wasm media type ({TAR}) and \
+                     its title \"widget.tar\" does not name a `.wasm` file"
+                ),
+            ),
+            (
+                "3.0.0",
+                format!(
+                    "is not a Wasm package: no layer has a Wasm media type (its layers are \
+                     {TAR}, {TAR})"
+                ),
+            ),
+        ] {
+            let err = backend.get_release(&pkg, &version(v)).await.unwrap_err();
+            assert_eq!(err.exit_code(), 4, "{err}");
+            assert_eq!(err.to_string(), format!("{} {said}", reference(v)));
+        }
+    }
 }

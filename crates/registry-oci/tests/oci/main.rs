@@ -7,6 +7,7 @@ mod hostile;
 mod interop;
 mod lenient;
 mod list;
+mod oras;
 mod proxy;
 mod publish;
 mod support;
