@@ -13,6 +13,10 @@ pub const LITERALS: &[&str] = &[
     "right-password",
     "tok-123456",
     "tok-SECRET-123",
+    "idtok-REFRESH-8c1f",
+    "idtok-REVOKED-2b7d",
+    "idtok-config",
+    "idtok-helper",
 ];
 
 /// Every credential to search for: the literals, the basic-auth encoding of the OCI test

@@ -1,11 +1,17 @@
 //! A token server for the registry's token authentication: it checks HTTP basic
 //! credentials and issues short-lived JWTs (ES256, with the signing certificate in `x5c`)
 //! that the registry trusts through its `rootcertbundle`.
+//!
+//! It can also take an identity token (an OAuth2 refresh token, what `docker login` to
+//! Azure Container Registry stores): exchanged with a `POST` of `grant_type=refresh_token`
+//! (the distribution spec's OAuth2 flow), or, for a realm without that endpoint, answered
+//! 404 there and taken as the basic credentials `<token>:<identity token>` of a `GET`
+//! ([`IdentityTokens`]).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read as _, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::SystemRandom;
@@ -27,6 +33,19 @@ pub struct TokenServer {
     stop: Arc<AtomicBool>,
 }
 
+/// How a token server takes the identity token it was started with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdentityTokens {
+    /// Exchanged by a `POST` to the realm (form fields `grant_type=refresh_token`,
+    /// `refresh_token`, `service`, `scope`, `client_id`), answered
+    /// `{"access_token": ..., "expires_in": ...}`; a wrong token gets 400 `invalid_grant`
+    /// (with the token it was sent echoed back, as a careless server might). Not taken by `GET`.
+    OAuth2,
+    /// Every `POST` answered 404, as a realm without the OAuth2 endpoint does; taken as the
+    /// basic credentials `<token>:<identity token>` of a `GET`.
+    GetOnly,
+}
+
 impl std::fmt::Debug for Issuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Issuer")
@@ -40,6 +59,9 @@ struct Issuer {
     cert_der: Vec<u8>,
     username: String,
     password: String,
+    identity: Option<(String, IdentityTokens)>,
+    /// The form fields of every `POST`, in the order received.
+    posted: Mutex<Vec<Vec<(String, String)>>>,
     lifetime: Duration,
     issued: Arc<AtomicUsize>,
 }
@@ -51,6 +73,36 @@ impl TokenServer {
     /// # Panics
     /// If it cannot bind a port or generate its key.
     pub fn start(username: &str, password: &str, lifetime: Duration) -> Self {
+        Self::start_with(username, password, None, lifetime)
+    }
+
+    /// Starts a server that grants every requested action to whoever holds
+    /// `identity_token`, taken as `how` says (and to `username`/`password` as
+    /// [`start`](Self::start) does).
+    ///
+    /// # Panics
+    /// As for [`start`](Self::start).
+    pub fn start_with_identity_token(
+        username: &str,
+        password: &str,
+        identity_token: &str,
+        how: IdentityTokens,
+        lifetime: Duration,
+    ) -> Self {
+        Self::start_with(
+            username,
+            password,
+            Some((identity_token.to_owned(), how)),
+            lifetime,
+        )
+    }
+
+    fn start_with(
+        username: &str,
+        password: &str,
+        identity: Option<(String, IdentityTokens)>,
+        lifetime: Duration,
+    ) -> Self {
         let key_pair = KeyPair::generate().expect("signing key");
         let mut params = CertificateParams::new(vec!["token-signer".to_owned()]).expect("params");
         params
@@ -69,6 +121,8 @@ impl TokenServer {
             cert_der: cert.der().to_vec(),
             username: username.to_owned(),
             password: password.to_owned(),
+            identity,
+            posted: Mutex::new(Vec::new()),
             lifetime,
             issued: issued.clone(),
         });
@@ -113,6 +167,11 @@ impl TokenServer {
         self.issuer.token(&scopes)
     }
 
+    /// The form fields of every `POST` received so far, each as sent (decoded), in order.
+    pub fn posted(&self) -> Vec<Vec<(String, String)>> {
+        self.issuer.posted.lock().expect("not poisoned").clone()
+    }
+
     /// How many tokens granting access were issued so far.
     pub fn issued(&self) -> usize {
         self.issued.load(Ordering::Relaxed)
@@ -132,6 +191,7 @@ impl Issuer {
         let mut request_line = String::new();
         reader.read_line(&mut request_line)?;
         let mut authorization = None;
+        let mut length = 0;
         loop {
             let mut line = String::new();
             reader.read_line(&mut line)?;
@@ -139,44 +199,100 @@ impl Issuer {
             if line.is_empty() {
                 break;
             }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("authorization")
-            {
-                authorization = Some(value.trim().to_owned());
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("authorization") {
+                    authorization = Some(value.trim().to_owned());
+                } else if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
             }
         }
-        let target = request_line.split_whitespace().nth(1).unwrap_or("/");
-        let query = target.split_once('?').map_or("", |(_, q)| q);
-        let scopes: Vec<String> = query
-            .split('&')
-            .filter_map(|pair| pair.strip_prefix("scope="))
-            .map(percent_decode)
-            .collect();
-        let expected = format!(
-            "Basic {}",
-            base64(
-                format!("{}:{}", self.username, self.password).as_bytes(),
-                false
-            )
-        );
-        let (status, body) = if authorization.as_deref() == Some(expected.as_str()) {
-            self.issued.fetch_add(1, Ordering::Relaxed);
-            let token = self.token(&scopes);
-            let secs = self.lifetime.as_secs();
-            (
-                "200 OK",
-                format!(r#"{{"token":"{token}","access_token":"{token}","expires_in":{secs}}}"#),
-            )
+        let (status, body) = if request_line.starts_with("POST ") {
+            let mut body = vec![0; length.min(64 * 1024)];
+            reader.read_exact(&mut body)?;
+            self.exchange(&String::from_utf8_lossy(&body))
         } else {
-            (
-                "401 Unauthorized",
-                r#"{"details":"incorrect username or password"}"#.to_owned(),
-            )
+            let target = request_line.split_whitespace().nth(1).unwrap_or("/");
+            let query = target.split_once('?').map_or("", |(_, q)| q);
+            let scopes: Vec<String> = query
+                .split('&')
+                .filter_map(|pair| pair.strip_prefix("scope="))
+                .map(percent_decode)
+                .collect();
+            let basic = |user: &str, password: &str| {
+                format!(
+                    "Basic {}",
+                    base64(format!("{user}:{password}").as_bytes(), false)
+                )
+            };
+            let mut accepted = vec![basic(&self.username, &self.password)];
+            if let Some((token, IdentityTokens::GetOnly)) = &self.identity {
+                accepted.push(basic("<token>", token));
+            }
+            if authorization.as_ref().is_some_and(|a| accepted.contains(a)) {
+                self.issued.fetch_add(1, Ordering::Relaxed);
+                let token = self.token(&scopes);
+                let secs = self.lifetime.as_secs();
+                (
+                    "200 OK",
+                    format!(
+                        r#"{{"token":"{token}","access_token":"{token}","expires_in":{secs}}}"#
+                    ),
+                )
+            } else {
+                (
+                    "401 Unauthorized",
+                    r#"{"details":"incorrect username or password"}"#.to_owned(),
+                )
+            }
         };
         write!(
             stream,
             "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
+        )
+    }
+
+    /// The answer to a `POST` of `form` (`application/x-www-form-urlencoded`).
+    fn exchange(&self, form: &str) -> (&'static str, String) {
+        let fields: Vec<(String, String)> = form
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+            .collect();
+        self.posted
+            .lock()
+            .expect("not poisoned")
+            .push(fields.clone());
+        let Some((token, IdentityTokens::OAuth2)) = &self.identity else {
+            return ("404 Not Found", r#"{"details":"not found"}"#.to_owned());
+        };
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        if field("grant_type") != Some("refresh_token") || field("refresh_token") != Some(token) {
+            let sent = field("refresh_token").unwrap_or("");
+            return (
+                "400 Bad Request",
+                format!(
+                    r#"{{"error":"invalid_grant","error_description":"unknown refresh token {sent}"}}"#
+                ),
+            );
+        }
+        let scopes: Vec<String> = field("scope")
+            .unwrap_or("")
+            .split(' ')
+            .map(str::to_owned)
+            .collect();
+        self.issued.fetch_add(1, Ordering::Relaxed);
+        let token = self.token(&scopes);
+        let secs = self.lifetime.as_secs();
+        (
+            "200 OK",
+            format!(r#"{{"access_token":"{token}","expires_in":{secs}}}"#),
         )
     }
 
