@@ -334,6 +334,20 @@ impl OciBackend {
         match err {
             ReadError::Oci(err) => self.map_error(err, package, version),
             ReadError::TooLarge(message) => Error::registry(&self.registry, message),
+            ReadError::IdentityTokenRefused {
+                realm,
+                status,
+                said,
+            } => Error::Unauthorized {
+                registry: self.registry.clone(),
+                message: format!(
+                    "the token service {realm} refused the identity token from {} ({status}: \
+                     {said}); it may have expired or been revoked: log in to {} again \
+                     (`docker login`, `az acr login`), or give other credentials",
+                    self.credential_origin,
+                    self.settings.oci_registry(&self.registry)
+                ),
+            },
         }
     }
 

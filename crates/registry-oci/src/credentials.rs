@@ -2,6 +2,12 @@
 //! variables (`WASM_PKG_OCI_TOKEN_<HOST>`, `WASM_PKG_OCI_USERNAME_<HOST>` with
 //! `WASM_PKG_OCI_PASSWORD_<HOST>`); `wkg`'s `WKG_REGISTRY_<HOST>_AUTH_BEARER`; Docker's
 //! `config.json` (`credHelpers`, `credsStore`, `auths`); anonymous.
+//!
+//! An identity token (an OAuth2 refresh token: the `identitytoken` that `docker login` to
+//! Azure Container Registry stores, or a credential helper's answer with the username
+//! [`IDENTITY_TOKEN_USERNAME`]) is returned as Docker's own credential stores return it:
+//! basic credentials with the username `<token>` and the token as the password, which the
+//! reader exchanges at the registry's token service.
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
@@ -29,6 +35,11 @@ pub struct CredentialSources {
     /// How long a credential helper may take ([`HELPER_TIMEOUT`] when `None`).
     pub helper_timeout: Option<Duration>,
 }
+
+/// The username that marks basic credentials as an identity token, the password being the
+/// token itself: a Docker credential helper answers so for one, and Docker's token flow sends
+/// one so when a token service takes no OAuth2 `POST`.
+pub const IDENTITY_TOKEN_USERNAME: &str = "<token>";
 
 /// How long a Docker credential helper may take to answer before it is stopped.
 pub const HELPER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -80,6 +91,20 @@ pub enum CredentialOrigin {
     Helper(String),
     /// No credentials.
     Anonymous,
+}
+
+impl std::fmt::Display for CredentialOrigin {
+    /// Where the credentials came from, for a message: "the Docker config
+    /// /home/me/.docker/config.json", "the credential helper `docker-credential-acr`".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Config => f.write_str("the registry's `auth` setting"),
+            Self::Env(names) => write!(f, "the environment (`{names}`)"),
+            Self::DockerConfig(path) => write!(f, "the Docker config {}", path.display()),
+            Self::Helper(program) => write!(f, "the credential helper `{program}`"),
+            Self::Anonymous => f.write_str("no credentials"),
+        }
+    }
 }
 
 /// The prefix of the per-registry credential variables:
@@ -282,10 +307,8 @@ impl CredentialSources {
         let Ok(reply) = serde_json::from_slice::<HelperReply>(&reply) else {
             return Ok(None);
         };
-        if reply.username == "<token>" {
-            // An identity token for Docker's own OAuth flow, which OCI clients cannot use.
-            tracing::debug!(%program, %server, "credential helper returned an identity token; ignored");
-            return Ok(None);
+        if reply.username == IDENTITY_TOKEN_USERNAME {
+            tracing::debug!(%program, %server, "credential helper returned an identity token");
         }
         Ok(Some((
             Auth::Basic {
@@ -340,10 +363,23 @@ struct DockerAuth {
     auth: Option<Secret>,
     username: Option<String>,
     password: Option<Secret>,
+    /// An OAuth2 refresh token; it wins over `auth`, which then holds a placeholder user
+    /// and an empty password.
+    identitytoken: Option<Secret>,
 }
 
 impl DockerAuth {
     fn to_auth(&self) -> Option<Auth> {
+        if let Some(token) = self
+            .identitytoken
+            .as_ref()
+            .filter(|t| !t.expose().is_empty())
+        {
+            return Some(Auth::Basic {
+                username: IDENTITY_TOKEN_USERNAME.to_owned(),
+                password: token.clone(),
+            });
+        }
         if let (Some(username), Some(password)) = (&self.username, &self.password) {
             return Some(Auth::Basic {
                 username: username.clone(),
@@ -527,6 +563,53 @@ mod tests {
         assert_eq!(
             origin,
             CredentialOrigin::Helper("docker-credential-fake".into())
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn identity_tokens_from_the_config_and_from_helpers() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docker-credential-acr");
+        std::fs::write(
+            &path,
+            "#!/bin/sh\necho '{\"ServerURL\":\"x\",\"Username\":\"<token>\",\"Secret\":\"idtok-helper\"}'\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // As `az acr login` writes it: a placeholder user with no password, and the token.
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"auths": {
+                "acme.azurecr.io": {"auth": "MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAwOg==",
+                                    "identitytoken": "idtok-config"},
+                "empty.example.com": {"auth": "dXNlcjpwYXNz", "identitytoken": ""}},
+                "credHelpers": {"helped.azurecr.io": "acr"}}"#,
+        )
+        .unwrap();
+        let s = sources(dir.path(), &[]);
+        let token = |token: &str| Some((IDENTITY_TOKEN_USERNAME.to_owned(), token.to_owned()));
+        assert_eq!(basic(s.lookup("acme.azurecr.io")), token("idtok-config"));
+        assert_eq!(basic(s.lookup("helped.azurecr.io")), token("idtok-helper"));
+        assert_eq!(
+            basic(s.lookup("empty.example.com")),
+            Some(("user".into(), "pass".into())),
+            "an empty identity token is none"
+        );
+        let (auth, origin) = s.lookup("helped.azurecr.io").unwrap().unwrap();
+        assert_eq!(
+            origin.to_string(),
+            "the credential helper `docker-credential-acr`"
+        );
+        assert!(!format!("{auth:?}").contains("idtok"), "{auth:?}");
+        let (_, origin) = s.lookup("acme.azurecr.io").unwrap().unwrap();
+        assert_eq!(
+            origin.to_string(),
+            format!(
+                "the Docker config {}",
+                dir.path().join("config.json").display()
+            )
         );
     }
 

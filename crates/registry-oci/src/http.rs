@@ -10,7 +10,11 @@
 //! Authentication follows the registry's challenge: a `Bearer` challenge is answered with a
 //! token from the realm it names (asked with the configured username and password, if any),
 //! kept per repository; a `Basic` challenge with the configured username and password; a
-//! configured token is sent as is. `429` and `503` are retried after the `Retry-After` the
+//! configured token is sent as is. An identity token (basic credentials with the username
+//! [`IDENTITY_TOKEN_USERNAME`]) is an OAuth2 refresh token: it is exchanged with a `POST` of
+//! `grant_type=refresh_token` to the realm, as the distribution spec's OAuth2 flow says, and
+//! when the realm answers that `POST` with 404, sent as basic credentials with a `GET`, as
+//! Docker does; a realm that refuses it is [`ReadError::IdentityTokenRefused`]. `429` and `503` are retried after the `Retry-After` the
 //! registry sends (seconds or an HTTP date, at most [`RETRY_AFTER_MAX`]), connection errors
 //! and other `5xx` after exponential backoff. `oci-client` is used for publishing only.
 
@@ -26,7 +30,11 @@ use oci_client::secrets::RegistryAuth;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE};
 
+use crate::credentials::IDENTITY_TOKEN_USERNAME;
 use crate::retry::{RetryPolicy, is_certificate_error};
+
+/// The `client_id` an identity token exchange names.
+const CLIENT_ID: &str = "wreg";
 
 /// The largest token response read.
 pub(crate) const TOKEN_MAX_BYTES: usize = 64 * 1024;
@@ -44,6 +52,15 @@ pub(crate) enum ReadError {
     Oci(OciDistributionError),
     /// An answer went past its cap; the message names it and the cap.
     TooLarge(String),
+    /// The token service refused the identity token (400, 401 or 403).
+    IdentityTokenRefused {
+        /// The realm that refused.
+        realm: String,
+        /// Its status.
+        status: StatusCode,
+        /// The start of what it said, the token taken out.
+        said: String,
+    },
 }
 
 impl From<OciDistributionError> for ReadError {
@@ -350,30 +367,71 @@ impl Reader {
     }
 
     /// Asks the challenge's realm for a token for `scope`: the token and when to stop
-    /// using it.
+    /// using it. An identity token is exchanged with a `POST` first.
     async fn request_token(
         &self,
         challenge: &Challenge,
         scope: &str,
     ) -> Result<(String, Instant), ReadError> {
-        let mut query = vec![("scope", scope)];
-        if let Some(service) = &challenge.service {
-            query.push(("service", service));
+        let identity = match &self.auth {
+            RegistryAuth::Basic(user, token) if user == IDENTITY_TOKEN_USERNAME => Some(token),
+            _ => None,
+        };
+        let mut exchanged = None;
+        if let Some(token) = identity {
+            let mut form = vec![
+                ("grant_type", "refresh_token"),
+                ("client_id", CLIENT_ID),
+                ("scope", scope),
+                ("refresh_token", token.as_str()),
+            ];
+            if let Some(service) = &challenge.service {
+                form.push(("service", service));
+            }
+            let response = self.http.post(&challenge.realm).form(&form).send().await?;
+            tracing::debug!(realm = %challenge.realm, status = %response.status(), "token service answered the identity token exchange");
+            if response.status() == StatusCode::NOT_FOUND {
+                tracing::debug!(realm = %challenge.realm, "no OAuth2 token endpoint; sending the identity token with GET");
+            } else {
+                exchanged = Some(response);
+            }
         }
-        let mut request = self.http.get(&challenge.realm).query(&query);
-        if let RegistryAuth::Basic(user, password) = &self.auth {
-            request = request.basic_auth(user, Some(password));
-        }
-        let response = request.send().await?;
+        let response = match exchanged {
+            Some(response) => response,
+            None => {
+                let mut query = vec![("scope", scope)];
+                if let Some(service) = &challenge.service {
+                    query.push(("service", service));
+                }
+                let mut request = self.http.get(&challenge.realm).query(&query);
+                if let RegistryAuth::Basic(user, password) = &self.auth {
+                    request = request.basic_auth(user, Some(password));
+                }
+                request.send().await?
+            }
+        };
         let status = response.status();
         tracing::debug!(realm = %challenge.realm, %status, "token service answered");
         let body = read_capped(response, TOKEN_MAX_BYTES, "the token response").await?;
         if !status.is_success() {
+            // What it said, without a credential it may have echoed.
+            let mut said = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+            if let RegistryAuth::Basic(_, secret) = &self.auth
+                && !secret.is_empty()
+            {
+                said = said.replace(secret.as_str(), "<redacted>");
+            }
+            if identity.is_some() && matches!(status.as_u16(), 400 | 401 | 403) {
+                return Err(ReadError::IdentityTokenRefused {
+                    realm: challenge.realm.clone(),
+                    status,
+                    said,
+                });
+            }
             return Err(ReadError::Oci(OciDistributionError::AuthenticationFailure(
                 format!(
-                    "the token service {} answered {status}: {}",
-                    challenge.realm,
-                    String::from_utf8_lossy(&body[..body.len().min(300)])
+                    "the token service {} answered {status}: {said}",
+                    challenge.realm
                 ),
             )));
         }

@@ -15,7 +15,9 @@
 //!   `application/wasm` layer, `org.opencontainers.image.*` annotations from the component's
 //!   metadata. Content is streamed through a temporary file, never held in memory.
 //! - Credentials, in order: the section's `auth`; `WASM_PKG_OCI_{USERNAME,PASSWORD,TOKEN}_<HOST>`
-//!   variables; Docker's `config.json` (`credHelpers`, `credsStore`, `auths`); anonymous.
+//!   variables; Docker's `config.json` (`credHelpers`, `credsStore`, `auths`; an identity
+//!   token, as `docker login` to Azure Container Registry keeps, is exchanged at the
+//!   registry's token service); anonymous.
 //! - Settings come from the opaque `[registry."<name>".oci]` section of a
 //!   [`registry_config::Config`] ([`OciSettings`]), a superset of what `wkg` reads there.
 //!
@@ -44,7 +46,8 @@ mod titled;
 
 pub use backend::OciBackend;
 pub use credentials::{
-    CredentialOrigin, CredentialSources, ENV_PREFIX, HELPER_TIMEOUT, HelperTimedOut, env_suffix,
+    CredentialOrigin, CredentialSources, ENV_PREFIX, HELPER_TIMEOUT, HelperTimedOut,
+    IDENTITY_TOKEN_USERNAME, env_suffix,
 };
 pub use layout::{LayoutBackend, LayoutWriter};
 pub use registry_transport::{CertificateEncoding, InlineCertificate, RootCertificate, TlsTrust};

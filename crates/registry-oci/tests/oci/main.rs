@@ -4,6 +4,7 @@
 mod auth;
 mod faults;
 mod hostile;
+mod identity;
 mod interop;
 mod lenient;
 mod list;
