@@ -414,13 +414,15 @@ impl Reader {
         tracing::debug!(realm = %challenge.realm, %status, "token service answered");
         let body = read_capped(response, TOKEN_MAX_BYTES, "the token response").await?;
         if !status.is_success() {
-            // What it said, without a credential it may have echoed.
-            let mut said = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+            // What it said, without a credential it may have echoed (taken out before the
+            // answer is cut short, so no part of one is left at the cut).
+            let mut said = String::from_utf8_lossy(&body).into_owned();
             if let RegistryAuth::Basic(_, secret) = &self.auth
                 && !secret.is_empty()
             {
                 said = said.replace(secret.as_str(), "<redacted>");
             }
+            let said: String = said.chars().take(300).collect();
             if identity.is_some() && matches!(status.as_u16(), 400 | 401 | 403) {
                 return Err(ReadError::IdentityTokenRefused {
                     realm: challenge.realm.clone(),

@@ -305,3 +305,49 @@ fn identity_tokens_never_reach_the_logs() {
         assert!(!logs.contains(secret), "an identity token is in the logs");
     }
 }
+
+/// A realm that echoes the token deep in a long answer (a fault no real server is known to
+/// have, served by wiremock): no part of the token is left where the answer is cut short.
+#[tokio::test]
+async fn a_token_echoed_at_the_cut_of_a_long_answer_is_not_shown() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    let challenge = format!(r#"Bearer realm="{}/token",service="echo""#, server.uri());
+    Mock::given(method("GET"))
+        .and(path("/v2/echo/widget/tags/list"))
+        .respond_with(ResponseTemplate::new(401).insert_header("WWW-Authenticate", challenge))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(401).set_body_string(format!(
+            "{}{REVOKED}{}",
+            "x".repeat(290),
+            "y".repeat(100)
+        )))
+        .mount(&server)
+        .await;
+    let dir = docker_dir(&server.address().to_string(), REVOKED, Source::DockerConfig);
+    let sources = CredentialSources {
+        env: Some(Default::default()),
+        docker_config_dir: Some(dir.path().to_owned()),
+        helper_dirs: Vec::new(),
+        helper_timeout: None,
+    };
+    let backend = OciBackend::with_credential_sources(
+        server.address().to_string().parse().unwrap(),
+        OciSettings::default(),
+        &sources,
+    )
+    .unwrap();
+    let err = backend
+        .list_versions(&package("echo:widget"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("xxx<redacted>"), "{text}");
+    assert!(!text.contains("idtok"), "a part of the token is shown");
+}
