@@ -483,11 +483,8 @@ fn copy_blocking(
 ) -> Result<(), Error> {
     let dir = registry_config::fs::parent_dir(dest);
     std::fs::create_dir_all(dir).map_err(|e| output_error(dest, e))?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".wasm-pkg-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(|e| output_error(dest, e))?;
+    // Named after `dest` and claimed: a copy a killed run left beside it is removed here.
+    let mut temp = registry_config::fs::temp_beside(dest).map_err(|e| output_error(dest, e))?;
     match expect {
         Some((digest, size)) => {
             let verifier = DigestVerifier::new(digest, size, digest.to_string());
@@ -637,11 +634,16 @@ pub(crate) async fn write_verified(
             .await
             .map_err(|e| refused(dir, e))?;
     }
+    // A download of the same content a killed run left is removed; this one is claimed so
+    // that no other run removes it while it is written.
+    let prefix = format!(".{}-", digest.hex());
+    registry_config::fs::remove_abandoned(temp_dir, &prefix, ".part");
     let temp = tempfile::Builder::new()
-        .prefix(&format!(".{}-", digest.hex()))
+        .prefix(&prefix)
         .suffix(".part")
         .tempfile_in(temp_dir)
         .map_err(|e| refused(temp_dir, e))?;
+    registry_config::fs::claim(temp.as_file());
     // From here on the temporary file is deleted on any early return.
     let (file, temp_path) = temp.into_parts();
     let mut file = tokio::fs::File::from_std(file);
@@ -664,6 +666,7 @@ pub(crate) async fn write_verified(
     temp_path
         .persist(dest)
         .map_err(|err| refused(dest, err.error))?;
+    let _ = file.unlock();
     Ok(file)
 }
 

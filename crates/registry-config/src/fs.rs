@@ -62,7 +62,9 @@ fn write_with_mode(
 }
 
 /// A temporary file in `path`'s directory (the current one for a bare file name), named
-/// after it, removed unless [`persist`]ed.
+/// after it, removed unless [`persist`]ed. It is [`claim`]ed for as long as it is open, and
+/// the temporary files of `path` that earlier runs abandoned (killed before they could
+/// remove them) are removed first ([`remove_abandoned`]).
 ///
 /// # Errors
 /// When the directory does not exist or is not writable.
@@ -71,10 +73,88 @@ pub fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
         ".{}.",
         path.file_name().unwrap_or_default().to_string_lossy()
     );
-    tempfile::Builder::new()
+    let dir = parent_dir(path);
+    remove_abandoned(dir, &prefix, ".tmp");
+    let temp = tempfile::Builder::new()
         .prefix(&prefix)
         .suffix(".tmp")
-        .tempfile_in(parent_dir(path))
+        .tempfile_in(dir)?;
+    claim(temp.as_file());
+    Ok(temp)
+}
+
+/// Marks a temporary file as being written: an exclusive advisory lock (`flock`), which
+/// the kernel releases when the process ends however it ends, so [`remove_abandoned`] can
+/// tell a file a live process writes from one a killed process left. Best effort: where
+/// the file system has no such locks the file is only never removed by anyone else.
+pub fn claim(file: &std::fs::File) {
+    let _ = file.try_lock();
+}
+
+/// Like [`claim`], for a temporary directory: the directory opened and locked, held for as
+/// long as the returned handle is (None where it cannot be opened).
+pub fn claim_dir(dir: &Path) -> Option<std::fs::File> {
+    let handle = std::fs::File::open(dir).ok()?;
+    claim(&handle);
+    Some(handle)
+}
+
+/// How young an empty temporary file or directory must be to be left alone even when
+/// unlocked: it may have been made an instant ago by a process that has not [`claim`]ed it
+/// yet (a writer claims what it makes before it writes a byte there).
+const JUST_MADE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Removes the temporary files and directories in `dir` named `<prefix>...<suffix>` that no
+/// live process holds ([`claim`], [`claim_dir`]): those a killed run left behind. Returns
+/// how many were removed. Failures are ignored (the next write tries again).
+pub fn remove_abandoned(dir: &Path, prefix: &str, suffix: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.len() <= prefix.len() + suffix.len()
+            || !name.starts_with(prefix)
+            || !name.ends_with(suffix)
+        {
+            continue;
+        }
+        let path = entry.path();
+        // Not through a symbolic link: only what a run of ours made.
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let empty = if meta.is_dir() {
+            std::fs::read_dir(&path).is_ok_and(|mut e| e.next().is_none())
+        } else if meta.is_file() {
+            meta.len() == 0
+        } else {
+            continue;
+        };
+        let young = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_none_or(|age| age < JUST_MADE);
+        if empty && young {
+            continue;
+        }
+        let Ok(handle) = std::fs::File::open(&path) else {
+            continue;
+        };
+        if handle.try_lock().is_err() {
+            continue;
+        }
+        let gone = if meta.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed += usize::from(gone.is_ok());
+    }
+    removed
 }
 
 /// Renames `temp` (made by [`temp_beside`] or in the same directory) over `path`.
@@ -211,6 +291,39 @@ mod tests {
         write_private(&dir.path().join("config.toml"), b"x", Durability::Synced).unwrap();
         assert_eq!(mode("wkg.lock"), 0o644);
         assert_eq!(mode("config.toml"), 0o600);
+    }
+
+    #[test]
+    fn a_write_removes_what_a_killed_write_left_and_nothing_being_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob.wasm");
+        // Left by a killed run: not claimed by anyone any more.
+        let abandoned = dir.path().join(".blob.wasm.AbCdEf.tmp");
+        std::fs::write(&abandoned, b"half").unwrap();
+        // Being written by a live writer (this one holds its lock).
+        let live = temp_beside(&path).unwrap();
+        std::io::Write::write_all(&mut live.as_file(), b"half").unwrap();
+        // Made an instant ago, not yet claimed.
+        let just_made = dir.path().join(".blob.wasm.GhIjKl.tmp");
+        std::fs::write(&just_made, b"").unwrap();
+        // Another file's temporary file, and a file of the user's.
+        let other = dir.path().join(".other.wasm.MnOpQr.tmp");
+        std::fs::write(&other, b"half").unwrap();
+        let mine = dir.path().join(".blob.wasm.notes");
+        std::fs::write(&mine, b"mine").unwrap();
+
+        write_atomic(&path, b"whole", Durability::Renamed).unwrap();
+        assert!(!abandoned.exists());
+        assert!(live.path().exists());
+        assert!(just_made.exists());
+        assert!(other.exists());
+        assert!(mine.exists());
+        assert_eq!(std::fs::read(&path).unwrap(), b"whole");
+        // Once its writer is gone (dropped without a persist: removed by it) or killed
+        // (here: the lock let go), the next write takes it away.
+        let kept = live.into_temp_path().keep().unwrap();
+        write_atomic(&path, b"again", Durability::Renamed).unwrap();
+        assert!(!kept.exists());
     }
 
     #[test]

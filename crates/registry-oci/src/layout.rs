@@ -405,6 +405,7 @@ impl LayoutWriter {
                     .map_err(io_error(&dir))?
                     .next()
                     .is_some()
+                && !is_unfinished_new_layout(&dir)
             {
                 return Err(Error::InvalidInput {
                     message: format!(
@@ -422,6 +423,8 @@ impl LayoutWriter {
         };
         let blobs = dir.join("blobs").join("sha256");
         std::fs::create_dir_all(&blobs).map_err(io_error(&blobs))?;
+        // Blobs a killed export was copying are not left in the bundle.
+        registry_config::fs::remove_abandoned(&dir.join("blobs"), ".tmp-", "");
         // A new layout is a valid one at once (an empty index), so an export that fails
         // half way leaves a layout a later export can take up, never one without an index.
         if !dir.join("index.json").exists() {
@@ -508,10 +511,12 @@ impl LayoutWriter {
 
     fn temp(&self) -> Result<tempfile::NamedTempFile, Error> {
         let blobs = self.dir.join("blobs");
-        tempfile::Builder::new()
+        let temp = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempfile_in(&blobs)
-            .map_err(io_error(&blobs))
+            .map_err(io_error(&blobs))?;
+        registry_config::fs::claim(temp.as_file());
+        Ok(temp)
     }
 
     fn put_blob(&self, digest: &ContentDigest, bytes: &[u8]) -> Result<(), Error> {
@@ -535,6 +540,32 @@ fn blob_is(path: &Path, digest: &ContentDigest) -> bool {
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     registry_config::fs::write_atomic(path, bytes, registry_config::fs::Durability::Renamed)
         .map_err(io_error(path))
+}
+
+/// Whether `dir` holds no more than what [`LayoutWriter::open`] makes before `oci-layout`
+/// (a `blobs/` tree without files, an `index.json` that names nothing): a new layout whose
+/// first open was cut short (killed), which the next export takes up.
+fn is_unfinished_new_layout(dir: &Path) -> bool {
+    fn holds_no_file(dir: &Path) -> bool {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .all(|e| e.file_type().is_ok_and(|t| t.is_dir()) && holds_no_file(&e.path()))
+        })
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries
+        .flatten()
+        .all(|entry| match entry.file_name().to_str() {
+            Some("blobs") => holds_no_file(&entry.path()),
+            Some("index.json") => std::fs::read(entry.path())
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Index>(&bytes).ok())
+                .is_some_and(|index| index.manifests.is_empty()),
+            _ => false,
+        })
 }
 
 #[cfg(test)]
@@ -569,5 +600,37 @@ mod tests {
             "{err}"
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_new_layout_whose_first_open_was_cut_short_is_taken_up() {
+        // Killed after `blobs/sha256` was made, then after the empty index was written.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("blobs/sha256")).unwrap();
+        LayoutWriter::open(dir.path()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("blobs/sha256")).unwrap();
+        std::fs::write(
+            dir.path().join("index.json"),
+            r#"{"schemaVersion":2,"manifests":[]}"#,
+        )
+        .unwrap();
+        LayoutWriter::open(dir.path()).unwrap();
+        assert!(dir.path().join("oci-layout").is_file());
+        // The control: anything more and it is not a layout of ours.
+        for extra in ["blobs/sha256/abc", "index.json.bak"] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("blobs/sha256")).unwrap();
+            std::fs::write(dir.path().join(extra), "x").unwrap();
+            let err = LayoutWriter::open(dir.path()).unwrap_err().to_string();
+            assert!(err.contains("is not an OCI image layout"), "{extra}: {err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("index.json"),
+            r#"{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:00","size":1}]}"#,
+        )
+        .unwrap();
+        assert!(LayoutWriter::open(dir.path()).is_err());
     }
 }

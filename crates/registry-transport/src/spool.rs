@@ -54,10 +54,14 @@ impl Spool {
         content: &mut ContentReader,
         options: &PublishOptions,
     ) -> Result<Self, Error> {
+        // What a killed publish left here goes; this one is claimed so no other run
+        // takes it for such.
+        registry_config::fs::remove_abandoned(dir, ".publish-", "");
         let temp = tempfile::Builder::new()
             .prefix(".publish-")
             .tempfile_in(dir)
             .map_err(|e| Error::io(dir, registry_config::fs::advise(e, dir, None)))?;
+        registry_config::fs::claim(temp.as_file());
         let (file, path) = temp.into_parts();
         Self::fill(file, Some(path), content, options, true).await
     }

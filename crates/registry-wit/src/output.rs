@@ -155,10 +155,14 @@ pub async fn write_deps(
     wit_dir: &Path,
     format: DepsFormat,
 ) -> Result<Vec<PathBuf>, Error> {
+    // What a killed run was staging (or had set aside) goes; this run's staging directory is
+    // claimed so that no other run takes it for such.
+    registry_config::fs::remove_abandoned(wit_dir, ".deps.", "");
     let staging = tempfile::Builder::new()
         .prefix(".deps.")
         .tempdir_in(wit_dir)
         .map_err(|e| Error::io(wit_dir, e))?;
+    let _claimed = registry_config::fs::claim_dir(staging.path());
     let mut written = Vec::new();
     match format {
         DepsFormat::Wit => {
@@ -227,6 +231,7 @@ fn replace_dir(staging: tempfile::TempDir, dest: &Path) -> Result<(), Error> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => false,
         Err(err) => return Err(Error::io(dest, err)),
     };
+    let _claimed = had_old.then(|| registry_config::fs::claim_dir(&old));
     let staged = staging.keep();
     if let Err(err) = std::fs::rename(&staged, dest) {
         if had_old {
