@@ -24,7 +24,7 @@ pub(crate) fn run() -> Result<()> {
     }
     std::fs::create_dir_all(dist.join("completions"))?;
     let wreg = dist.join("wreg");
-    std::fs::copy(root().join("target/release/wreg"), &wreg).context("copy the binary")?;
+    std::fs::copy(crate::target_dir().join("release/wreg"), &wreg).context("copy the binary")?;
     // The release profile already leaves out debug info; the symbol table goes too.
     let status = Command::new("strip")
         .arg(&wreg)

@@ -8,7 +8,6 @@ use anyhow::{Result, bail};
 use test_support::Distribution;
 
 use crate::peers::{self, Peer};
-use crate::root;
 
 /// One cell: who wrote, who read, and how it went.
 struct Cell {
@@ -96,7 +95,7 @@ pub(crate) fn run_matrix() -> Result<()> {
     // Debug builds: the matrix checks what crosses the wire, not speed, and the test run
     // before it has built most of this already.
     crate::cargo(&["build", "--locked", "-p", "wreg"])?;
-    let wreg = root().join("target/debug/wreg").display().to_string();
+    let wreg = crate::target_dir().join("debug/wreg").display().to_string();
     let wkg = peers::install(peers::WKG, Peer::Interop)?
         .display()
         .to_string();

@@ -86,6 +86,15 @@ fn root() -> PathBuf {
         .to_owned()
 }
 
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR` (relative to the workspace root,
+/// as cargo reads it from the environment) or `target/`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root().join(dir),
+        _ => root().join("target"),
+    }
+}
+
 /// Installs, with `apt-get`, the Debian packages whose programs are missing: `tools` pairs
 /// a program (a name on `PATH` or an absolute path) with its package. Without root, says
 /// what to install instead.
@@ -178,7 +187,7 @@ fn demo() -> Result<()> {
 /// The same job through the `wreg` command, in a throwaway home.
 fn wreg_session() -> Result<()> {
     cargo(&["build", "--quiet", "-p", "wreg"])?;
-    let wreg = root().join("target/debug/wreg");
+    let wreg = target_dir().join("debug/wreg");
     let home = tempfile::tempdir()?;
     let dir = home.path();
     std::fs::write(

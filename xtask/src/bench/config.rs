@@ -6,7 +6,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use super::{RUNS, Row, Sample, push_medians, timed_sample, under_gnu_time};
-use crate::{cargo, root};
+use crate::cargo;
 
 /// The Criterion benchmark of loading a six-layer config; its median from Criterion's
 /// estimates.
@@ -23,8 +23,8 @@ pub(super) fn config_load(rows: &mut Vec<Row>) -> Result<()> {
         ("config: load 6 layers", "load 6 layers"),
         ("config: resolve_registry", "resolve_registry"),
     ] {
-        let path = root()
-            .join("target/criterion")
+        let path = crate::target_dir()
+            .join("criterion")
             .join(id)
             .join("new/estimates.json");
         let text = std::fs::read_to_string(&path)
