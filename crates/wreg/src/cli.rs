@@ -99,10 +99,12 @@ Examples:
         after_help = "Examples:\n  wreg versions wasi:http\n  wreg versions wasi:http --json"
     )]
     Versions(VersionsArgs),
-    /// Resolve dependencies, fetch them into a directory, and update the lock file.
+    /// Resolve dependencies, fetch them into a directory, and update the lock file; in a
+    /// WIT project without `--dep`/`--deps`/`--wit`, `wit fetch` (as `wkg fetch`).
     #[command(after_help = "\
 Examples:
-  wreg fetch                                                   the packages ./wit uses
+  wreg fetch                          in a WIT project (./wit): `wreg wit fetch`, as `wkg fetch`
+  wreg fetch --wit wit                the packages ./wit imports, as binaries in ./deps
   wreg fetch --dep wasi:http@^0.2 --dep acme:widget@1.0.0     into ./deps, ./wkg.lock
   wreg fetch --deps deps.toml --locked                         fail if the lock would change
 
@@ -116,6 +118,12 @@ A dependency file lists packages and requirements:
   \"acme:widget\" = { version = \"1.0\", registry = \"localhost:5000\" }
   \"acme:local\" = { path = \"../local.wasm\" }")]
     Fetch(FetchArgs),
+    /// The same as `wit build` (wkg 0.16's `wkg build`).
+    #[command(after_help = "\
+Examples:
+  wreg build                        ./wit -> ./acme:api@1.0.0.wasm
+  wreg build -d api/wit -o api.wasm")]
+    Build(WitBuildArgs),
     /// Resolve dependencies and write the lock file, without writing a deps directory.
     #[command(after_help = "Examples:\n  wreg lock --dep wasi:http@^0.2")]
     Lock(LockArgs),
@@ -149,10 +157,11 @@ Examples:
     #[command(after_help = "Examples:\n  wreg outdated\n  wreg outdated --json")]
     Outdated(LockViewArgs),
     /// Move lock file pins to the newest compatible releases (all, or the packages named),
-    /// printing each change; nothing else moves a pin.
+    /// printing each change; nothing else moves a pin. In a WIT project (./wit, or
+    /// `--wit-dir`), as `wkg update`: its graph resolved again and `wit/deps` rewritten.
     #[command(after_help = "\
 Examples:
-  wreg update                   every pin
+  wreg update                   every pin (in a WIT project: its whole graph, and wit/deps)
   wreg update wasi:http         one package's pins
   wreg update --dry-run         print what would change, write nothing")]
     Update(UpdateArgs),
@@ -200,6 +209,13 @@ pub(crate) struct WhyArgs {
 pub(crate) struct UpdateArgs {
     /// Only these packages (`ns:name`); all when none is given.
     pub(crate) packages: Vec<String>,
+    /// The WIT directory whose graph to update (default: `./wit` when it holds `.wit`
+    /// files); its `deps` is written again.
+    #[arg(short = 'd', long = "wit-dir", value_name = "DIR")]
+    pub(crate) wit_dir: Option<PathBuf>,
+    /// For a WIT project: write `deps` as `wit` text or `wasm` binary packages.
+    #[arg(short = 't', long = "type", value_enum)]
+    pub(crate) output_type: Option<DepsType>,
     /// Print what would change; leave the lock file as it is.
     #[arg(long)]
     pub(crate) dry_run: bool,
@@ -456,11 +472,18 @@ pub(crate) struct DepsArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct FetchArgs {
+    /// A WIT directory: its whole graph into `DIR/deps`, as `wit fetch DIR` (wkg's `fetch
+    /// DIR`).
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) deps: DepsArgs,
-    /// The directory to write `<ns>/<name>.wasm` files into.
-    #[arg(short, long, value_name = "DIR", default_value = "deps")]
-    pub(crate) output: PathBuf,
+    /// The directory to write `<ns>/<name>.wasm` files into (default: `deps`).
+    #[arg(short, long, value_name = "DIR")]
+    pub(crate) output: Option<PathBuf>,
+    /// For a WIT project: write `wit/deps` as `wit` text or `wasm` binary packages.
+    #[arg(short = 't', long = "type", value_enum)]
+    pub(crate) output_type: Option<DepsType>,
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use registry_wit as wit;
 use serde::Serialize;
 
 use super::{LockSession, usage};
-use crate::cli::{DepsArgs, FetchArgs, Global};
+use crate::cli::{DepsArgs, Global};
 use crate::output::{self, Channel};
 
 /// One resolved dependency and where its bytes are.
@@ -62,15 +62,20 @@ impl fmt::Display for Rows {
     }
 }
 
-pub(super) async fn fetch(client: &Client, global: &Global, args: &FetchArgs) -> Result<()> {
+/// `wreg fetch` with a dependency source: the packages, as binaries, into `output`.
+pub(super) async fn fetch(
+    client: &Client,
+    global: &Global,
+    args: &DepsArgs,
+    output: &Path,
+) -> Result<()> {
     // The project stays locked while `deps/` is written: what it holds is what the lock
     // file says.
-    let (resolved, _session) = resolve(client, global, &args.deps).await?;
+    let (resolved, _session) = resolve(client, global, args).await?;
     let mut rows = Vec::new();
     for resolution in resolved {
         let package = resolution.package();
-        let dest = args
-            .output
+        let dest = output
             .join(package.namespace())
             .join(format!("{}.wasm", package.name()));
         write_resolution(client, &resolution, &dest).await?;

@@ -309,20 +309,20 @@ pub(super) async fn outdated(client: &Client, global: &Global, args: &LockViewAr
 
 /// One pin moved (or, with `--dry-run`, that would move).
 #[derive(Serialize)]
-struct Change {
-    package: String,
-    registry: Option<String>,
-    requirement: String,
-    old_version: String,
-    old_digest: String,
-    new_version: String,
-    new_digest: String,
+pub(super) struct Change {
+    pub(super) package: String,
+    pub(super) registry: Option<String>,
+    pub(super) requirement: String,
+    pub(super) old_version: String,
+    pub(super) old_digest: String,
+    pub(super) new_version: String,
+    pub(super) new_digest: String,
 }
 
 #[derive(Serialize)]
-struct Updated {
-    dry_run: bool,
-    changes: Vec<Change>,
+pub(super) struct Updated {
+    pub(super) dry_run: bool,
+    pub(super) changes: Vec<Change>,
 }
 
 impl fmt::Display for Updated {
@@ -346,18 +346,13 @@ impl fmt::Display for Updated {
     }
 }
 
-pub(super) async fn update(client: &Client, global: &Global, args: &UpdateArgs) -> Result<()> {
-    let path = &args.lock.lock;
-    // Moving pins is a read-resolve-write cycle: the project stays locked through it, so
-    // a `fetch` at the same time neither loses these moves nor has its pins dropped.
-    let _held = if args.dry_run {
-        None
-    } else {
-        Some(super::ProjectLock::acquire(path, global.quiet)?)
-    };
-    let mut lock = load(path)?;
-    let only: Vec<PackageRef> = args
-        .packages
+/// The packages `update` names, each checked to be in `lock` (read from `path`).
+pub(super) fn named_packages(
+    names: &[String],
+    lock: &LockFile,
+    path: &Path,
+) -> Result<Vec<PackageRef>> {
+    let only: Vec<PackageRef> = names
         .iter()
         .map(|p| p.parse().map_err(usage))
         .collect::<Result<_>>()?;
@@ -369,6 +364,20 @@ pub(super) async fn update(client: &Client, global: &Global, args: &UpdateArgs) 
             )));
         }
     }
+    Ok(only)
+}
+
+pub(super) async fn update(client: &Client, global: &Global, args: &UpdateArgs) -> Result<()> {
+    let path = &args.lock.lock;
+    // Moving pins is a read-resolve-write cycle: the project stays locked through it, so
+    // a `fetch` at the same time neither loses these moves nor has its pins dropped.
+    let _held = if args.dry_run {
+        None
+    } else {
+        Some(super::ProjectLock::acquire(path, global.quiet)?)
+    };
+    let mut lock = load(path)?;
+    let only = named_packages(&args.packages, &lock, path)?;
     let mut changes = Vec::new();
     for locked in lock.packages.clone() {
         if !only.is_empty() && !only.contains(&locked.name) {

@@ -8,6 +8,7 @@ mod config;
 mod deps;
 mod get;
 mod locked;
+mod project;
 mod publish;
 mod versions;
 mod wit;
@@ -37,7 +38,8 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Get(args) => get::run(&client(global)?, global, &args).await,
         Command::Publish(args) => publish::run(&client(global)?, global, &args).await,
         Command::Versions(args) => versions::run(&client(global)?, global, &args).await,
-        Command::Fetch(args) => deps::fetch(&client(global)?, global, &args).await,
+        Command::Fetch(args) => project::fetch(&client(global)?, global, &args).await,
+        Command::Build(args) => wit::build_command(&client(global)?, global, &args).await,
         Command::Lock(args) => deps::lock(&client(global)?, global, &args.deps).await,
         Command::Cache(command) => cache::run(command, &client(global)?, global).await,
         Command::Wit(command) => wit::run(command, &client(global)?, global).await,
@@ -46,7 +48,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Tree(args) => locked::tree(&client(global)?, global, &args).await,
         Command::Why(args) => locked::why(&client(global)?, global, &args).await,
         Command::Outdated(args) => locked::outdated(&client(global)?, global, &args).await,
-        Command::Update(args) => locked::update(&client(global)?, global, &args).await,
+        Command::Update(args) => project::update(&client(global)?, global, &args).await,
         Command::Bundle(command) => bundle::run(command, &client(global)?, global).await,
     }
 }

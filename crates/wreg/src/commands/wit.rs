@@ -10,23 +10,30 @@ use registry_wit::{self as wit, BuiltPackage, DepsFormat, WitGraph, WitRequest};
 use serde::Serialize;
 
 use super::{LockSession, usage};
-use crate::cli::{DepsType, Global, WitCommand, WitFetchArgs, WitLockArgs};
+use crate::cli::{DepsType, Global, WitBuildArgs, WitCommand, WitFetchArgs, WitLockArgs};
 use crate::output::{self, Channel};
 
 pub(super) async fn run(command: WitCommand, client: &Client, global: &Global) -> Result<()> {
     match command {
         WitCommand::Fetch(args) => fetch(client, global, &args).await,
-        WitCommand::Build(args) => {
-            let built = build(client, global, &args.dir, &args.lock).await?;
-            let path = args
-                .output
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(built.file_name()));
-            crate::output::write_file(&path, &built.bytes)?;
-            let report = Built::new(&built, &path);
-            output::print(global, &report, Channel::Status)
-        }
+        WitCommand::Build(args) => build_command(client, global, &args).await,
     }
+}
+
+/// `wit build` (and `build`): the package written to a file.
+pub(super) async fn build_command(
+    client: &Client,
+    global: &Global,
+    args: &WitBuildArgs,
+) -> Result<()> {
+    let built = build(client, global, &args.dir, &args.lock).await?;
+    let path = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(built.file_name()));
+    crate::output::write_file(&path, &built.bytes)?;
+    let report = Built::new(&built, &path);
+    output::print(global, &report, Channel::Status)
 }
 
 /// One package of the graph, as `wit fetch` reports it.
@@ -96,14 +103,11 @@ async fn resolve(
     Ok((graph, session))
 }
 
-async fn fetch(client: &Client, global: &Global, args: &WitFetchArgs) -> Result<()> {
+pub(super) async fn fetch(client: &Client, global: &Global, args: &WitFetchArgs) -> Result<()> {
     // `wit/deps` is written under the same lock as `wkg.lock`: a second `wit fetch` waits
     // for both, so the two always agree.
     let (graph, session) = resolve(client, global, &args.dir, &args.lock).await?;
-    let format = match args.output_type {
-        DepsType::Wit => DepsFormat::Wit,
-        DepsType::Wasm => DepsFormat::Wasm,
-    };
+    let format = deps_format(args.output_type);
     let written = wit::write_deps(client, &graph, &args.dir, format).await?;
     drop(session);
     let packages = graph
@@ -142,6 +146,14 @@ async fn fetch(client: &Client, global: &Global, args: &WitFetchArgs) -> Result<
         written: written.iter().map(|p| p.display().to_string()).collect(),
     };
     output::print(global, &report, Channel::Status)
+}
+
+/// The `deps` format a `--type` asks for.
+pub(super) fn deps_format(output_type: DepsType) -> DepsFormat {
+    match output_type {
+        DepsType::Wit => DepsFormat::Wit,
+        DepsType::Wasm => DepsFormat::Wasm,
+    }
 }
 
 /// The WIT directory `dir` built with its resolved graph.

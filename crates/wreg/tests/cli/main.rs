@@ -13,6 +13,7 @@ mod compose;
 mod json;
 mod race;
 mod terminal;
+mod verbs;
 mod wit;
 mod wkg;
 
@@ -453,7 +454,7 @@ fn fetch_reads_the_imports_of_a_wit_directory() {
          world app {\n  import wasi:io/streams@0.2.0;\n  import acme:logger/log@1.0.0;\n  export local;\n}\n",
     )
     .unwrap();
-    let out = home.ok(&["fetch"]);
+    let out = home.ok(&["fetch", "--wit", "wit"]);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert!(
@@ -620,6 +621,8 @@ fn every_command_has_help_with_examples() {
         &["publish"],
         &["versions"],
         &["fetch"],
+        &["build"],
+        &["update"],
         &["lock"],
         &["config", "show"],
         &["config", "get"],
