@@ -52,6 +52,30 @@ pub fn dependencies(dir: &Path) -> Result<Vec<Dependency>, Error> {
     Ok(deps)
 }
 
+/// The package the WIT in `dir` defines (its main package), with the version written.
+///
+/// # Errors
+/// [`Error::InvalidWit`] naming the file, line and column when its WIT does not parse;
+/// [`Error::InvalidInput`] when `dir` is not a directory or the name is not a package name.
+pub fn package_in(dir: &Path) -> Result<PackageSpec, Error> {
+    if !dir.is_dir() {
+        return Err(Error::InvalidInput {
+            message: format!("{} is not a WIT directory", dir.display()),
+        });
+    }
+    let group = wit_parser::UnresolvedPackageGroup::parse_dir(dir).map_err(|err| {
+        wit_error(
+            dir,
+            format!("cannot read the WIT in {}: {err:#}", dir.display()),
+        )
+    })?;
+    let name = &group.main.name;
+    Ok(PackageSpec {
+        package: PackageRef::new(&name.namespace, &name.name)?,
+        version: name.version.clone(),
+    })
+}
+
 /// The names (with the versions written) of the packages the WIT in `dir` uses but does
 /// not define, each once, in the order first used.
 pub(crate) fn foreign_names(dir: &Path) -> Result<Vec<wit_parser::PackageName>, Error> {

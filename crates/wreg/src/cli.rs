@@ -92,7 +92,8 @@ Examples:
                                                         (wasm-tools metadata add --name) is ns:name;
                                                         its version section gives the version
   wreg publish widget.wasm --package acme:widget@1.0.0
-  wreg publish widget.wasm --package acme:widget@1.0.0 --registry localhost:5000 --dry-run")]
+  wreg publish widget.wasm --package acme:widget@1.0.0 --registry localhost:5000 --dry-run
+  wreg publish base/wit app/wit                         several, each after what it uses")]
     Publish(PublishArgs),
     /// List a package's versions, newest first.
     #[command(
@@ -360,12 +361,15 @@ pub(crate) struct GetArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct PublishArgs {
-    /// The component or WIT package file, or a WIT directory (built first, as `wit build`
-    /// does).
-    pub(crate) file: PathBuf,
-    /// The package and version, `ns:name@version`. Without it, a WIT package names itself,
-    /// and a component by its `ns:name` name and `version` metadata.
-    #[arg(long, value_name = "NS:NAME@VERSION")]
+    /// The component or WIT package files, or WIT directories (built first, as `wit build`
+    /// does); several are published one by one, each after the ones whose packages it
+    /// uses, and the first failure stops the rest.
+    #[arg(value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// The package and version, `ns:name@version`, for a single path (also `WKG_PACKAGE`,
+    /// as for wkg). Without it, a WIT package names itself, and a component by its
+    /// `ns:name` name and `version` metadata.
+    #[arg(long, value_name = "NS:NAME@VERSION", env = "WKG_PACKAGE")]
     pub(crate) package: Option<String>,
     /// Use this registry instead of the configured one (also `WKG_REGISTRY`, as for wkg;
     /// the flag wins).
@@ -375,8 +379,8 @@ pub(crate) struct PublishArgs {
     #[arg(long)]
     pub(crate) dry_run: bool,
     /// Succeed without uploading when this version is already published with the same
-    /// bytes (a different digest is still an error).
-    #[arg(long)]
+    /// bytes (a different digest is still an error). wkg's `--skip-dupes` is read as this.
+    #[arg(long, alias = "skip-dupes")]
     pub(crate) skip_existing: bool,
     /// Publish a WIT package even when it removes or changes items of the previous
     /// release in its major line.

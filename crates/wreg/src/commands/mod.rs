@@ -8,6 +8,7 @@ mod config;
 mod deps;
 mod get;
 mod locked;
+mod plan;
 mod project;
 mod publish;
 mod versions;

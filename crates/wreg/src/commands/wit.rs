@@ -4,8 +4,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use registry_client::{Client, Resolution};
-use registry_core::ContentDigest;
+use registry_client::{Client, Override, Resolution};
+use registry_core::{ContentDigest, PackageRef};
 use registry_wit::{self as wit, BuiltPackage, DepsFormat, WitGraph, WitRequest};
 use serde::Serialize;
 
@@ -87,6 +87,7 @@ async fn resolve(
     global: &Global,
     dir: &Path,
     lock: &WitLockArgs,
+    local: &[(PackageRef, PathBuf)],
 ) -> Result<(WitGraph, LockSession)> {
     if !dir.is_dir() {
         return Err(usage(format!(
@@ -96,7 +97,11 @@ async fn resolve(
         )));
     }
     let mut session = LockSession::open(&lock.lock, lock.locked, global)?;
-    let request = WitRequest::for_dir(dir, session.overrides()?)?;
+    let mut overrides = session.overrides()?;
+    for (package, path) in local {
+        overrides.insert(&package.to_string(), Override::path(path))?;
+    }
+    let request = WitRequest::for_dir(dir, overrides)?;
     let mode = session.mode();
     let graph = wit::resolve(client, &request, Some(session.lock()), mode).await?;
     session.save()?;
@@ -106,7 +111,7 @@ async fn resolve(
 pub(super) async fn fetch(client: &Client, global: &Global, args: &WitFetchArgs) -> Result<()> {
     // `wit/deps` is written under the same lock as `wkg.lock`: a second `wit fetch` waits
     // for both, so the two always agree.
-    let (graph, session) = resolve(client, global, &args.dir, &args.lock).await?;
+    let (graph, session) = resolve(client, global, &args.dir, &args.lock, &[]).await?;
     let format = deps_format(args.output_type);
     let written = wit::write_deps(client, &graph, &args.dir, format).await?;
     drop(session);
@@ -163,7 +168,19 @@ pub(super) async fn build(
     dir: &Path,
     lock: &WitLockArgs,
 ) -> Result<BuiltPackage> {
-    let (graph, _session) = resolve(client, global, dir, lock).await?;
+    build_with(client, global, dir, lock, &[]).await
+}
+
+/// [`build`], with the packages in `local` taken from those WIT directories rather than a
+/// registry (the other packages of one publish, as wkg builds them).
+pub(super) async fn build_with(
+    client: &Client,
+    global: &Global,
+    dir: &Path,
+    lock: &WitLockArgs,
+    local: &[(PackageRef, PathBuf)],
+) -> Result<BuiltPackage> {
+    let (graph, _session) = resolve(client, global, dir, lock, local).await?;
     Ok(wit::build(&graph, dir)?)
 }
 

@@ -108,6 +108,26 @@ fn every_documented_json_shape_is_what_wreg_prints() {
         "publish".into(),
         home.ok(&["--json", "publish", s(&newer), "--lock", "p.lock"]),
     );
+    let base12 = dir(
+        "base12",
+        "package acme:base@1.2.0;\ninterface types { type id = u32; type n = string; }\n",
+    );
+    let lib11 = dir(
+        "lib11",
+        "package acme:lib@1.1.0;\ninterface api { use acme:base/types@1.2.0.{id}; get: func() -> id; }\n",
+    );
+    printed.insert(
+        "publish PATH PATH...".into(),
+        home.ok(&[
+            "--json",
+            "publish",
+            s(&lib11),
+            s(&base12),
+            "--dry-run",
+            "--lock",
+            "p.lock",
+        ]),
+    );
     printed.insert(
         "compose".into(),
         home.ok(&[

@@ -11,6 +11,7 @@ mod bundle;
 mod cargo;
 mod compose;
 mod json;
+mod publish;
 mod race;
 mod terminal;
 mod verbs;
