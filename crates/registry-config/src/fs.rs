@@ -25,7 +25,7 @@ pub enum Durability {
 /// # Errors
 /// The I/O error of the step that failed; `path` is left as it was.
 pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<()> {
-    write_with_mode(path, bytes, durability, 0o644)
+    write_with_mode(path, bytes, durability, SHARED)
         .map_err(|err| advise(err, parent_dir(path), None))
 }
 
@@ -43,44 +43,107 @@ fn write_with_mode(
     path: &Path,
     bytes: &[u8],
     durability: Durability,
-    #[cfg_attr(not(unix), allow(unused_variables))] new_mode: u32,
+    new_mode: u32,
 ) -> std::io::Result<()> {
     let mut temp = temp_beside(path)?;
     temp.write_all(bytes)?;
-    match std::fs::metadata(path) {
-        Ok(meta) => temp.as_file().set_permissions(meta.permissions())?,
-        #[cfg(unix)]
-        Err(_) => {
-            use std::os::unix::fs::PermissionsExt as _;
-            temp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(new_mode))?;
-        }
-        #[cfg(not(unix))]
-        Err(_) => {}
-    }
+    take_permissions(temp.as_file(), path, new_mode)?;
     persist(temp, path, durability)
 }
 
-/// A temporary file in `path`'s directory (the current one for a bare file name), named
-/// after it, removed unless [`persist`]ed. It is [`claim`]ed for as long as it is open, and
-/// the temporary files of `path` that earlier runs abandoned (killed before they could
-/// remove them) are removed first ([`remove_abandoned`]).
+/// Gives `file`, about to replace `path`, the permissions of the file there (through its
+/// links), or `new_mode` (on Unix) when there is none: 0644 ([`SHARED`]) for what anyone
+/// may read, 0600 for what may hold credentials.
 ///
 /// # Errors
-/// When the directory does not exist or is not writable.
+/// When the permissions cannot be set.
+pub fn take_permissions(
+    file: &std::fs::File,
+    path: &Path,
+    #[cfg_attr(not(unix), allow(unused_variables))] new_mode: u32,
+) -> std::io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) => file.set_permissions(meta.permissions()),
+        #[cfg(unix)]
+        Err(_) => {
+            use std::os::unix::fs::PermissionsExt as _;
+            file.set_permissions(std::fs::Permissions::from_mode(new_mode))
+        }
+        #[cfg(not(unix))]
+        Err(_) => Ok(()),
+    }
+}
+
+/// The mode of a new file anyone may read and its owner write (what a plain write gives
+/// with the usual umask): outputs, lock files.
+pub const SHARED: u32 = 0o644;
+
+/// Where a write to `path` lands: the file a chain of symbolic links ends at (as editors
+/// and cargo write through a linked dotfile or lock file), there or not yet; `path` itself
+/// when it is no link. Writing a temporary file beside the link and renaming it over the
+/// link would replace the link, and leave the file it pointed at as it was.
+///
+/// # Errors
+/// When a link cannot be read, or after 40 links in a row (a loop).
+pub fn write_target(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    let mut current = path.to_owned();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = std::fs::read_link(&current)?;
+                current = match current.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "{}: more than 40 symbolic links in a row",
+        path.display()
+    )))
+}
+
+/// A temporary file in the directory of `path` (of the file its links end at,
+/// [`write_target`]; the current directory for a bare file name), named after it, removed
+/// unless [`persist`]ed. It is [`claim`]ed for as long as it is open, and the temporary
+/// files of `path` that earlier runs abandoned (killed before they could remove them) are
+/// removed first ([`remove_abandoned`]).
+///
+/// # Errors
+/// When the directory does not exist (saying so, and what to do) or is not writable.
 pub fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let target = write_target(path)?;
     let prefix = format!(
         ".{}.",
-        path.file_name().unwrap_or_default().to_string_lossy()
+        target.file_name().unwrap_or_default().to_string_lossy()
     );
-    let dir = parent_dir(path);
+    let dir = parent_dir(&target);
     remove_abandoned(dir, &prefix, ".tmp");
     let temp = tempfile::Builder::new()
         .prefix(&prefix)
         .suffix(".tmp")
-        .tempfile_in(dir)?;
+        .tempfile_in(dir)
+        .map_err(|err| missing_dir(err, parent_dir(path)))?;
     claim(temp.as_file());
     Ok(temp)
+}
+
+/// `err`, a file that could not be made in `dir`, saying so when `dir` does not exist
+/// (rather than naming a temporary file that never was), with what to do.
+fn missing_dir(err: std::io::Error, dir: &Path) -> std::io::Error {
+    if err.kind() != std::io::ErrorKind::NotFound || dir.is_dir() {
+        return err;
+    }
+    std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        Advised(format!(
+            "the directory {} does not exist; create it, or give a path in a directory that \
+             exists",
+            dir.display()
+        )),
+    )
 }
 
 /// Marks a temporary file as being written: an exclusive advisory lock (`flock`), which
@@ -157,7 +220,8 @@ pub fn remove_abandoned(dir: &Path, prefix: &str, suffix: &str) -> usize {
     removed
 }
 
-/// Renames `temp` (made by [`temp_beside`] or in the same directory) over `path`.
+/// Renames `temp` (made by [`temp_beside`] or in the same directory) over `path`, or over
+/// the file its links end at ([`write_target`]), keeping the links.
 ///
 /// # Errors
 /// The I/O error of the step that failed; `path` is left as it was.
@@ -170,9 +234,10 @@ pub fn persist(
     if durability == Durability::Synced {
         temp.as_file().sync_all().map_err(advised)?;
     }
-    temp.persist(path).map_err(|err| advised(err.error))?;
+    let target = write_target(path)?;
+    temp.persist(&target).map_err(|err| advised(err.error))?;
     if durability == Durability::Synced
-        && let Ok(dir) = std::fs::File::open(parent_dir(path))
+        && let Ok(dir) = std::fs::File::open(parent_dir(&target))
     {
         // Makes the rename itself durable where the platform allows syncing a directory.
         let _ = dir.sync_all();
@@ -371,6 +436,56 @@ mod tests {
         assert_eq!(
             other.to_string(),
             std::io::Error::from(std::io::ErrorKind::InvalidData).to_string()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writes_go_through_links_and_keep_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        // A chain: out.wasm -> mid.wasm -> real/out.wasm (relative), not there yet.
+        std::os::unix::fs::symlink("real/out.wasm", dir.path().join("mid.wasm")).unwrap();
+        std::os::unix::fs::symlink("mid.wasm", dir.path().join("out.wasm")).unwrap();
+        let link = dir.path().join("out.wasm");
+        assert_eq!(
+            write_target(&link).unwrap(),
+            dir.path().join("real/out.wasm")
+        );
+        write_atomic(&link, b"one", Durability::Synced).unwrap();
+        write_atomic(&link, b"two", Durability::Renamed).unwrap();
+        assert_eq!(std::fs::read(real.join("out.wasm")).unwrap(), b"two");
+        for name in ["out.wasm", "mid.wasm"] {
+            let meta = std::fs::symlink_metadata(dir.path().join(name)).unwrap();
+            assert!(meta.file_type().is_symlink(), "{name} is still a link");
+        }
+        // Nothing left beside the link or the file.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+        assert_eq!(std::fs::read_dir(&real).unwrap().count(), 1);
+        // A loop is an error, not a hang.
+        std::os::unix::fs::symlink("b", dir.path().join("a")).unwrap();
+        std::os::unix::fs::symlink("a", dir.path().join("b")).unwrap();
+        let err = write_atomic(&dir.path().join("a"), b"x", Durability::Synced).unwrap_err();
+        assert!(
+            err.to_string().contains("more than 40 symbolic links"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_directory_is_named_with_what_to_do() {
+        let err = write_atomic(
+            Path::new("../no-such-dir-here/wkg.lock"),
+            b"x",
+            Durability::Synced,
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(
+            err.to_string(),
+            "the directory ../no-such-dir-here does not exist; create it, or give a path in a \
+             directory that exists"
         );
     }
 

@@ -375,33 +375,11 @@ fn unset_in(table: &mut dyn TableLike, path: &[String]) -> bool {
         .is_some_and(|child| unset_in(child, rest))
 }
 
-/// Writes `text` to `path` atomically, unless the file no longer holds `expected`.
-/// Where a write to `path` must land: the file a chain of symbolic links ends at (as
-/// editors and cargo write through a linked dotfile), `path` itself when it is no link.
-fn write_target(path: &Path) -> Result<PathBuf, ConfigError> {
-    let mut current = path.to_owned();
-    for _ in 0..40 {
-        match std::fs::symlink_metadata(&current) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let link = std::fs::read_link(&current)
-                    .map_err(|err| ConfigError::io("read the link", &current, err))?;
-                current = match current.parent() {
-                    Some(dir) if link.is_relative() => dir.join(link),
-                    _ => link,
-                };
-            }
-            _ => return Ok(current),
-        }
-    }
-    Err(ConfigError::io(
-        "follow the links of",
-        path,
-        std::io::Error::other("more than 40 symbolic links in a row"),
-    ))
-}
-
+/// Writes `text` to `path` atomically, unless the file no longer holds `expected`; through
+/// `path`'s links to the file they end at ([`crate::fs::write_target`]), keeping them.
 fn write_if_unchanged(path: &Path, expected: Option<&str>, text: &str) -> Result<(), ConfigError> {
-    let target = write_target(path)?;
+    let target = crate::fs::write_target(path)
+        .map_err(|err| ConfigError::io("follow the links of", path, err))?;
     let path = target.as_path();
     let dir = crate::fs::parent_dir(path);
     std::fs::create_dir_all(dir)
