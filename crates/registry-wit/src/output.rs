@@ -107,8 +107,19 @@ fn decode(path: &Path, package: &PackageRef) -> Result<wit_parser::decoding::Dec
 }
 
 fn print(resolve: &Resolve, id: wit_parser::PackageId, what: &str) -> Result<String, Error> {
+    print_nested(resolve, id, &[], what)
+}
+
+/// `id` printed as WIT, followed by the packages `nested` in `package ns:name { ... }`
+/// blocks.
+fn print_nested(
+    resolve: &Resolve,
+    id: wit_parser::PackageId,
+    nested: &[wit_parser::PackageId],
+    what: &str,
+) -> Result<String, Error> {
     let mut printer = wit_component::WitPrinter::default();
-    printer.print(resolve, id, &[]).map_err(|err| {
+    printer.print(resolve, id, nested).map_err(|err| {
         invalid(
             Path::new(what),
             format!(
@@ -120,24 +131,49 @@ fn print(resolve: &Resolve, id: wit_parser::PackageId, what: &str) -> Result<Str
     Ok(printer.output.to_string())
 }
 
-/// A binary WIT package, printed as WIT text.
+/// A binary package printed as WIT text: a WIT package as the package it defines; a
+/// component as the WIT of its world, in the package that holds it (`root:component`, the
+/// name wit-component gives a component's world), followed by every package the world uses
+/// in nested `package ns:name@version { ... }` blocks, so that the text parses on its own.
 ///
 /// # Errors
-/// [`Error::InvalidWit`] naming `what` when the bytes are not a WIT package (a component
-/// is not printed: it is not a package definition).
+/// [`Error::InvalidWit`] naming `what` when the bytes are a core module, or neither a WIT
+/// package nor a component whose WIT can be read.
 pub fn print_package(bytes: &[u8], what: &str) -> Result<String, Error> {
-    match wit_parser::decoding::decode(bytes) {
-        Ok(wit_parser::decoding::DecodedWasm::WitPackage(resolve, id)) => print(&resolve, id, what),
-        Ok(wit_parser::decoding::DecodedWasm::Component(..)) => Err(invalid(
+    use wit_parser::decoding::DecodedWasm;
+    // wit-parser reads a core module as a component with an empty world; it has no WIT.
+    let metadata = registry_core::metadata::WasmMetadata::read(&mut std::io::Cursor::new(bytes));
+    if metadata.is_ok_and(|m| !m.is_component) {
+        return Err(invalid(
             Path::new(what),
             format!(
-                "{what} is a component, not a WIT package; only WIT packages can be written as \
-             WIT (use --format wasm)"
+                "{what} is a core WebAssembly module, which has no WIT (WIT packages and \
+                 components do); use --format wasm for its bytes"
             ),
-        )),
+        ));
+    }
+    match wit_parser::decoding::decode(bytes) {
+        Ok(DecodedWasm::WitPackage(resolve, id)) => print(&resolve, id, what),
+        Ok(DecodedWasm::Component(resolve, world)) => {
+            let Some(main) = resolve.worlds[world].package else {
+                return Err(invalid(
+                    Path::new(what),
+                    format!("{what} is a component whose world belongs to no WIT package"),
+                ));
+            };
+            let nested: Vec<wit_parser::PackageId> = resolve
+                .topological_packages()
+                .into_iter()
+                .filter(|id| *id != main)
+                .collect();
+            print_nested(&resolve, main, &nested, what)
+        }
         Err(err) => Err(invalid(
             Path::new(what),
-            format!("{what} is not a WIT package: {err:#}"),
+            format!(
+                "{what} is neither a WIT package nor a component whose WIT can be read \
+                 (use --format wasm for its bytes): {err:#}"
+            ),
         )),
     }
 }

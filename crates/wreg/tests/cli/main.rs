@@ -10,6 +10,7 @@ use test_support::{Distribution, component};
 mod bundle;
 mod cargo;
 mod compose;
+mod get_wit;
 mod json;
 mod publish;
 mod race;
