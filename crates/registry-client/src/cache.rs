@@ -496,6 +496,10 @@ fn copy_blocking(
                 .map_err(|e| copy_error(source, dest, e))?;
         }
     }
+    // The file the user asked for: readable as a plain write would leave it (the temporary
+    // file is the owner's alone), or as the file it replaces was.
+    registry_config::fs::take_permissions(temp.as_file(), dest, registry_config::fs::SHARED)
+        .map_err(|e| output_error(dest, e))?;
     registry_config::fs::persist(temp, dest, registry_config::fs::Durability::Renamed)
         .map_err(|e| output_error(dest, e))
 }

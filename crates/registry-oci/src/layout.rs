@@ -104,6 +104,10 @@ fn blob_path(dir: &Path, digest: &ContentDigest) -> PathBuf {
 
 /// Reads `index.json` (at most [`INDEX_MAX_BYTES`]) after checking `oci-layout`.
 fn read_index(dir: &Path) -> Result<Index, Error> {
+    // A directory that is not there is named itself (not as the `oci-layout` it lacks).
+    if let Err(err) = std::fs::metadata(dir) {
+        return Err(Error::io(dir, err));
+    }
     let marker = dir.join("oci-layout");
     let text = std::fs::read_to_string(&marker).map_err(|err| Error::Io {
         path: Some(marker.clone()),

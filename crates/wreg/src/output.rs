@@ -41,8 +41,11 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
 }
 
 /// Writes a file the user asked for (`-o`), atomically and durably: the old file or the
-/// new one, never part of one.
+/// new one, never part of one. A missing directory is made, as `get -o` and `fetch -o` make
+/// theirs; a symbolic link is written through and kept.
 pub(crate) fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = registry_config::fs::parent_dir(path);
+    std::fs::create_dir_all(dir).map_err(|err| Error::io(dir, err))?;
     registry_config::fs::write_atomic(path, bytes, registry_config::fs::Durability::Synced)
         .map_err(|err| Error::io(path, err))
 }
@@ -100,7 +103,56 @@ impl std::error::Error for UsageError {}
 
 /// The error and its causes, one sentence each ([`registry_core::error_chain`]).
 pub(crate) fn describe(err: &anyhow::Error) -> String {
-    registry_core::error_chain(&**err).join("\n  caused by: ")
+    let mut text = registry_core::error_chain(&**err).join("\n  caused by: ");
+    if let Some(hint) = missing_path_hint(err) {
+        text.push_str("\n  hint: ");
+        text.push_str(&hint);
+    }
+    text
+}
+
+/// What to do about a path that is not there, when the error says no more than the system
+/// did ("No such file or directory"): which part of it is missing, and where a relative
+/// path was looked for.
+fn missing_path_hint(err: &anyhow::Error) -> Option<String> {
+    let (path, source) = err
+        .chain()
+        .find_map(|cause| match cause.downcast_ref::<Error>() {
+            Some(Error::Io {
+                path: Some(path),
+                source,
+            }) => Some((path, source)),
+            _ => None,
+        })?;
+    // An error with words of its own (advice, a missing directory named) needs no hint.
+    if source.kind() != std::io::ErrorKind::NotFound || source.get_ref().is_some() {
+        return None;
+    }
+    // The shortest part of the path that is not there: `../missing` of
+    // `../missing/wkg.lock` when that directory is missing.
+    let missing = path
+        .ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find(|a| std::fs::symlink_metadata(a).is_err())?;
+    let what = if missing == path.as_path() {
+        format!("{} does not exist", path.display())
+    } else {
+        format!(
+            "{} does not exist (in {})",
+            missing.display(),
+            path.display()
+        )
+    };
+    Some(match std::env::current_dir() {
+        Ok(cwd) if path.is_relative() => format!(
+            "{what}; a relative path is taken from the working directory, {}; check the path",
+            cwd.display()
+        ),
+        _ => format!("{what}; check the path"),
+    })
 }
 
 pub(crate) fn init_logging(global: &Global) {

@@ -108,6 +108,7 @@ fn finish(global: &Global, composition: &Composition, output: Option<&PathBuf>) 
 
 pub(super) async fn compose(client: &Client, global: &Global, args: &ComposeArgs) -> Result<()> {
     let source = std::fs::read_to_string(&args.path)
+        .map_err(|err| registry_core::Error::io(&args.path, err))
         .with_context(|| format!("cannot read the wac document {}", args.path.display()))?;
     let mut resolver = WacResolver::new(client.clone()).with_deps_dir(&args.deps_dir);
     for dep in &args.deps {

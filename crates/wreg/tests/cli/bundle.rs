@@ -157,7 +157,11 @@ fn bundle_mistakes_are_named() {
     );
     let err = home.fails(&["bundle", "import", "nothing-here"], 74);
     assert!(
-        err.contains("is nothing-here an OCI image layout?"),
+        err.contains("I/O error on `nothing-here`")
+            && err.contains("hint: nothing-here does not exist; a relative path is taken from"),
         "{err}"
     );
+    std::fs::create_dir(home.path("empty")).unwrap();
+    let err = home.fails(&["bundle", "import", "empty"], 74);
+    assert!(err.contains("is empty an OCI image layout?"), "{err}");
 }

@@ -12,6 +12,7 @@ mod cargo;
 mod compose;
 mod get_wit;
 mod json;
+mod paths;
 mod publish;
 mod race;
 mod terminal;
