@@ -190,7 +190,10 @@ pub(super) fn wkg_in_app(
 
 /// The `wreg` every row runs: the release build a user installs.
 pub(super) fn wreg() -> String {
-    crate::target_dir().join("release/wreg").display().to_string()
+    crate::target_dir()
+        .join("release/wreg")
+        .display()
+        .to_string()
 }
 
 /// Runs `command` under GNU time and returns its wall time and peak RSS.
