@@ -238,14 +238,23 @@ pub(super) const CASES: &[Case] = &[
         rel: "conf/deps.toml",
         kind: Kind::Input,
         setup: |h| {
+            // A `path` in the file is taken from the file's directory (as named).
             put(
                 h,
                 "proj/conf/deps.toml",
-                "[dependencies]\n\"acme:widget\" = \"1\"\n",
-            )
+                "[dependencies]\n\"acme:widget\" = \"1\"\n\
+                 \"acme:local\" = { path = \"local.wasm\" }\n",
+            );
+            put(h, "proj/conf/local.wasm", component::small("local"));
         },
         args: &["fetch", "--deps", "{}"],
-        check: |r| assert_eq!(r.read(&r.cwd.join("deps/acme/widget.wasm")), widget()),
+        check: |r| {
+            assert_eq!(r.read(&r.cwd.join("deps/acme/widget.wasm")), widget());
+            assert_eq!(
+                r.read(&r.cwd.join("deps/acme/local.wasm")),
+                component::small("local")
+            );
+        },
     },
     Case {
         name: "fetch -o DIR",
