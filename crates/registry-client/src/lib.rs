@@ -46,6 +46,7 @@ pub mod lock;
 mod progress;
 mod resolver;
 pub mod wkg_manifest;
+pub mod wkg_workspace;
 
 pub use cache::{Cache, CacheEntry, CachedContent, Cleaned};
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_CONTENT_SIZE, Route};

@@ -30,6 +30,7 @@ use registry_core::{BareVersion, Error, PackageRef, VersionReq};
 use toml_edit::{Item, TableLike};
 
 use crate::dependency_table::TomlReader;
+use crate::wkg_workspace::MemberPattern;
 use crate::{Override, Overrides};
 
 /// The file name.
@@ -60,8 +61,11 @@ pub struct WkgManifest {
     /// `[metadata]`, then what the workspace root's `[workspace.metadata]` adds, each with
     /// where it was written.
     pub metadata: Vec<(MetadataField, String, Origin)>,
-    /// `[workspace] members`, made absolute (empty for a file that is no workspace root).
+    /// `[workspace] members`, made absolute as written (empty for a file that is no
+    /// workspace root); [`workspace_members`](Self::workspace_members) expands the globs.
     pub members: Vec<PathBuf>,
+    /// `[workspace] members` as written, with where.
+    pub member_patterns: Vec<MemberPattern>,
 }
 
 impl WkgManifest {
@@ -86,11 +90,14 @@ impl WkgManifest {
                     continue;
                 }
                 let root = Self::from_path(&candidate)?;
-                if root
-                    .members
-                    .iter()
-                    .any(|m| m.canonicalize().unwrap_or_else(|_| m.clone()) == own_dir)
-                {
+                // A member is listed as itself or by its WIT directory, perhaps by a glob.
+                let listed = root
+                    .workspace_members()
+                    .unwrap_or_else(|_| root.members.clone());
+                if listed.iter().chain(&root.members).any(|m| {
+                    let m = m.canonicalize().unwrap_or_else(|_| m.clone());
+                    m == own_dir || (m.parent() == Some(own_dir.as_path()) && m.ends_with("wit"))
+                }) {
                     for (field, text, origin) in root.metadata {
                         if !manifest.metadata.iter().any(|(f, _, _)| *f == field) {
                             manifest.metadata.push((field, text, origin));
@@ -126,6 +133,7 @@ impl WkgManifest {
             overrides: Vec::new(),
             metadata: Vec::new(),
             members: Vec::new(),
+            member_patterns: Vec::new(),
         };
         for (key, item) in doc.as_table().iter() {
             if !["overrides", "metadata", "workspace"].contains(&key) {
@@ -154,11 +162,15 @@ impl WkgManifest {
                         let list = item.as_array().ok_or_else(|| {
                             reader.error(item, "workspace.members", "must be a list of paths")
                         })?;
-                        for member in list.iter() {
-                            let member = member.as_str().ok_or_else(|| {
+                        for value in list.iter() {
+                            let member = value.as_str().ok_or_else(|| {
                                 reader.error(item, "workspace.members", "must be a list of paths")
                             })?;
                             manifest.members.push(base.join(member));
+                            let origin = source.origin_of(value.span());
+                            manifest
+                                .member_patterns
+                                .push(MemberPattern::new(member, origin));
                         }
                     }
                     "metadata" => {

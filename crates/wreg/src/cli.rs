@@ -93,7 +93,8 @@ Examples:
                                                         its version section gives the version
   wreg publish widget.wasm --package acme:widget@1.0.0
   wreg publish widget.wasm --package acme:widget@1.0.0 --registry localhost:5000 --dry-run
-  wreg publish base/wit app/wit                         several, each after what it uses")]
+  wreg publish base/wit app/wit                         several, each after what it uses
+  wreg publish --workspace                              every member of the wkg.toml workspace")]
     Publish(PublishArgs),
     /// List a package's versions, newest first.
     #[command(
@@ -105,6 +106,7 @@ Examples:
     #[command(after_help = "\
 Examples:
   wreg fetch                          in a WIT project (./wit): `wreg wit fetch`, as `wkg fetch`
+  wreg fetch --workspace              every member of the wkg.toml workspace, into <root>/wkg/deps
   wreg fetch --wit wit                the packages ./wit imports, as binaries in ./deps
   wreg fetch --dep wasi:http@^0.2 --dep acme:widget@1.0.0     into ./deps, ./wkg.lock
   wreg fetch --deps deps.toml --locked                         fail if the lock would change
@@ -386,6 +388,10 @@ pub(crate) struct PublishArgs {
     /// release in its major line.
     #[arg(long)]
     pub(crate) skip_semver_check: bool,
+    /// Publish every member of the `wkg.toml` workspace here or above, each after the
+    /// members whose packages it uses.
+    #[arg(long, conflicts_with = "paths")]
+    pub(crate) workspace: bool,
     /// The lock file, when building a WIT directory.
     #[command(flatten)]
     pub(crate) lock: WitLockArgs,
@@ -488,6 +494,11 @@ pub(crate) struct FetchArgs {
     /// For a WIT project: write `wit/deps` as `wit` text or `wasm` binary packages.
     #[arg(short = 't', long = "type", value_enum)]
     pub(crate) output_type: Option<DepsType>,
+    /// Fetch for every member of the `wkg.toml` workspace here or above (`[workspace]
+    /// members`), as `wkg fetch` does in a workspace root: the lock file and `wkg/deps` at
+    /// the root, members taking each other from their directories.
+    #[arg(long)]
+    pub(crate) workspace: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod project;
 mod publish;
 mod versions;
 mod wit;
+mod workspace;
 
 use std::path::{Path, PathBuf};
 

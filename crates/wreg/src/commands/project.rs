@@ -1,6 +1,7 @@
 //! wkg 0.16's verbs for a WIT project (a `wit/` directory holding a package): `fetch` and
 //! `update` mean what `wkg fetch` and `wkg update` mean there, unless the command line
-//! names dependencies of its own; `build` is `wit build` (in `mod.rs`).
+//! names dependencies of its own (in a `wkg.toml` workspace root, `fetch` is `fetch
+//! --workspace`); `build` is `wit build` (in `mod.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -35,11 +36,21 @@ enum FetchMode {
     /// `wit fetch` of this directory; `said` when the command line did not name it, so
     /// the user is told.
     Wit { dir: PathBuf, said: bool },
+    /// Every member of the workspace; `said` as for `Wit`.
+    Workspace { said: bool },
 }
 
 fn fetch_mode(args: &FetchArgs) -> Result<FetchMode> {
     let deps = &args.deps;
     let has_source = !deps.deps.is_empty() || deps.deps_file.is_some() || deps.wit.is_some();
+    if args.workspace {
+        if has_source || args.dir.is_some() || args.output.is_some() {
+            return Err(usage(
+                "--workspace fetches the WIT of every workspace member into <root>/wkg/deps;                  give no DIR, --dep, --deps, --wit or -o with it",
+            ));
+        }
+        return Ok(FetchMode::Workspace { said: false });
+    }
     if let Some(dir) = &args.dir {
         if has_source || args.output.is_some() {
             return Err(usage(format!(
@@ -63,6 +74,14 @@ fn fetch_mode(args: &FetchArgs) -> Result<FetchMode> {
             ));
         }
         return Ok(FetchMode::Deps);
+    }
+    if super::workspace::here() {
+        if args.output.is_some() {
+            return Err(usage(
+                "this is a wkg.toml workspace root, where `wreg fetch` is `wkg fetch`: every                  member's WIT into ./wkg/deps (`wreg fetch --workspace`); -o asks for                  binaries in a directory: give the dependencies (--dep, --deps, --wit DIR)",
+            ));
+        }
+        return Ok(FetchMode::Workspace { said: true });
     }
     if holds_wit(Path::new(WIT_DIR)) {
         if args.output.is_some() {
@@ -105,6 +124,14 @@ pub(super) async fn fetch(client: &Client, global: &Global, args: &FetchArgs) ->
                 },
             };
             super::wit::fetch(client, global, &args).await
+        }
+        FetchMode::Workspace { said } => {
+            if said && !global.quiet {
+                eprintln!(
+                    "./wkg.toml is a workspace root: fetching for every member into ./wkg/deps,                      as `wkg fetch` does (`wreg fetch --workspace`)"
+                );
+            }
+            super::workspace::fetch(client, global, args).await
         }
     }
 }

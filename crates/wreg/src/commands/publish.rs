@@ -91,9 +91,12 @@ struct Prepared {
 }
 
 pub(super) async fn run(client: &Client, global: &Global, args: &PublishArgs) -> Result<()> {
+    if args.workspace {
+        return super::workspace::publish(client, global, args).await;
+    }
     match &args.paths[..] {
         [] => Err(usage(
-            "nothing to publish: give a component or WIT package file, or a WIT directory",
+            "nothing to publish: give a component or WIT package file, or a WIT directory              (or --workspace for every member of a wkg.toml workspace)",
         )),
         [path] => {
             let wit_dir = path.is_dir().then(|| path.clone());

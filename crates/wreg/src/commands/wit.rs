@@ -48,7 +48,7 @@ struct Fetched {
 }
 
 #[derive(Serialize)]
-struct FetchReport {
+pub(super) struct FetchReport {
     wit: String,
     /// The graph, each package after the packages it uses.
     packages: Vec<Fetched>,
@@ -57,6 +57,47 @@ struct FetchReport {
     /// The entries written under `deps/`, relative to the WIT directory (WIT text can hold
     /// more packages than the graph: the versions a package refers to, merged in).
     written: Vec<String>,
+}
+
+impl FetchReport {
+    /// The report of `graph` written under `wit` (`wit/`, `wkg/`) as `written`.
+    pub(super) fn new(wit: String, graph: &WitGraph, written: &[PathBuf]) -> Self {
+        let packages = graph
+            .nodes
+            .iter()
+            .map(|node| {
+                let r = &node.resolution;
+                let registry = match r {
+                    Resolution::Registry { registry, .. } => Some(registry.to_string()),
+                    _ => None,
+                };
+                Fetched {
+                    package: r.package().to_string(),
+                    version: r.version().map(ToString::to_string),
+                    registry,
+                    digest: r.digest().map(ToString::to_string),
+                    required_by: node
+                        .required_by
+                        .iter()
+                        .map(|(by, req)| format!("{by} ({req})"))
+                        .collect(),
+                }
+            })
+            .collect();
+        Self {
+            wit,
+            packages,
+            named: graph
+                .named
+                .iter()
+                .map(|r| {
+                    let version = r.version().map(|v| format!("@{v}")).unwrap_or_default();
+                    format!("{}{version}", r.package())
+                })
+                .collect(),
+            written: written.iter().map(|p| p.display().to_string()).collect(),
+        }
+    }
 }
 
 impl fmt::Display for FetchReport {
@@ -115,41 +156,7 @@ pub(super) async fn fetch(client: &Client, global: &Global, args: &WitFetchArgs)
     let format = deps_format(args.output_type);
     let written = wit::write_deps(client, &graph, &args.dir, format).await?;
     drop(session);
-    let packages = graph
-        .nodes
-        .iter()
-        .map(|node| {
-            let r = &node.resolution;
-            let registry = match r {
-                Resolution::Registry { registry, .. } => Some(registry.to_string()),
-                _ => None,
-            };
-            Fetched {
-                package: r.package().to_string(),
-                version: r.version().map(ToString::to_string),
-                registry,
-                digest: r.digest().map(ToString::to_string),
-                required_by: node
-                    .required_by
-                    .iter()
-                    .map(|(by, req)| format!("{by} ({req})"))
-                    .collect(),
-            }
-        })
-        .collect();
-    let report = FetchReport {
-        wit: format!("{}/", args.dir.display()),
-        packages,
-        named: graph
-            .named
-            .iter()
-            .map(|r| {
-                let version = r.version().map(|v| format!("@{v}")).unwrap_or_default();
-                format!("{}{version}", r.package())
-            })
-            .collect(),
-        written: written.iter().map(|p| p.display().to_string()).collect(),
-    };
+    let report = FetchReport::new(format!("{}/", args.dir.display()), &graph, &written);
     output::print(global, &report, Channel::Status)
 }
 

@@ -19,6 +19,7 @@ mod terminal;
 mod verbs;
 mod wit;
 mod wkg;
+mod workspace;
 
 /// A scratch home: a config file, a cache, a local registry, no user environment.
 struct Home {

@@ -1,0 +1,241 @@
+//! A `wkg.toml` workspace: `[workspace] members = [...]`, each a path or a glob (`*`, `?`,
+//! `[abc]`, `[!a-z]` within one path component) relative to the root, as wkg 0.16 reads
+//! them: a glob keeps the directories that hold WIT (wkg's rule); a literal path must be
+//! one. A member is the WIT directory itself, or a directory whose `wit/` holds its WIT.
+
+use std::path::{Path, PathBuf};
+
+use registry_config::Origin;
+use registry_core::{ConfigError, Error, KeyPath};
+
+use crate::wkg_manifest::{WKG_MANIFEST, WkgManifest};
+
+/// One `members` entry as written, with where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MemberPattern {
+    /// The path or glob, relative to the workspace root.
+    pub pattern: String,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+impl MemberPattern {
+    /// A pattern written at `origin`.
+    pub fn new(pattern: impl Into<String>, origin: Origin) -> Self {
+        Self {
+            pattern: pattern.into(),
+            origin,
+        }
+    }
+
+    fn error(&self, message: String) -> Error {
+        let key = KeyPath::new(["workspace", "members"]);
+        ConfigError::invalid(&self.origin, &key, message).into()
+    }
+
+    fn is_glob(&self) -> bool {
+        self.pattern.contains(['*', '?', '['])
+    }
+}
+
+/// The WIT directory of a member directory: itself when it holds `.wit` files, else its
+/// `wit/` when that does.
+pub fn member_wit_dir(dir: &Path) -> Option<PathBuf> {
+    [dir.to_owned(), dir.join("wit")]
+        .into_iter()
+        .find(|d| holds_wit(d))
+}
+
+fn holds_wit(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|entry| {
+            entry.path().extension().is_some_and(|ext| ext == "wit")
+                && entry.file_type().is_ok_and(|t| t.is_file())
+        })
+    })
+}
+
+impl WkgManifest {
+    /// The workspace root for `dir`: the `wkg.toml` with a `[workspace]` table in `dir` or
+    /// the nearest parent. `Ok(None)` when there is none.
+    ///
+    /// # Errors
+    /// As for [`WkgManifest::from_path`].
+    pub fn find_workspace_root(dir: &Path) -> Result<Option<Self>, Error> {
+        let dir = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
+        for candidate in dir.ancestors().map(|d| d.join(WKG_MANIFEST)) {
+            if candidate.is_file() {
+                let manifest = Self::from_path(&candidate)?;
+                if manifest.is_workspace_root() {
+                    return Ok(Some(manifest));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether this file has a `[workspace]` table.
+    pub fn is_workspace_root(&self) -> bool {
+        !self.member_patterns.is_empty() || !self.members.is_empty()
+    }
+
+    /// The directory the file is in.
+    pub fn root_dir(&self) -> &Path {
+        registry_config::fs::parent_dir(&self.path)
+    }
+
+    /// The WIT directory of every member, globs expanded (each sorted), in the order
+    /// written, each once.
+    ///
+    /// # Errors
+    /// [`Error::Config`] at the `members` entry: a glob that matches no directory holding
+    /// WIT, a path that is not a directory, or a member directory without a WIT package
+    /// (no `.wit` file in it or in its `wit/`), each naming this file.
+    pub fn workspace_members(&self) -> Result<Vec<PathBuf>, Error> {
+        let root = self.root_dir().to_owned();
+        let mut members: Vec<PathBuf> = Vec::new();
+        for pattern in &self.member_patterns {
+            let found: Vec<PathBuf> = if pattern.is_glob() {
+                let matched: Vec<PathBuf> = expand(&root, &pattern.pattern)
+                    .into_iter()
+                    .filter_map(|d| member_wit_dir(&d))
+                    .collect();
+                if matched.is_empty() {
+                    return Err(pattern.error(format!(
+                        "the glob `{}` matches no directory holding WIT (a `.wit` file, in it \
+                         or in its `wit/`) under {}; fix it or remove it from {}",
+                        pattern.pattern,
+                        root.display(),
+                        self.path.display()
+                    )));
+                }
+                matched
+            } else {
+                let dir = root.join(&pattern.pattern);
+                if !dir.is_dir() {
+                    return Err(pattern.error(format!(
+                        "the member `{}` is not a directory ({}); fix it or remove it from {}",
+                        pattern.pattern,
+                        dir.display(),
+                        self.path.display()
+                    )));
+                }
+                let wit = member_wit_dir(&dir).ok_or_else(|| {
+                    pattern.error(format!(
+                        "the member `{}` has no WIT package: no `.wit` file in {} or in its \
+                         `wit/`; every member of the workspace in {} is a WIT package",
+                        pattern.pattern,
+                        dir.display(),
+                        self.path.display()
+                    ))
+                })?;
+                vec![wit]
+            };
+            for dir in found {
+                if !members.contains(&dir) {
+                    members.push(dir);
+                }
+            }
+        }
+        Ok(members)
+    }
+}
+
+/// The directories under `root` that `pattern` (components separated by `/`) matches,
+/// sorted.
+fn expand(root: &Path, pattern: &str) -> Vec<PathBuf> {
+    let mut current = vec![root.to_owned()];
+    for component in pattern.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        let mut next = Vec::new();
+        for dir in &current {
+            if !component.contains(['*', '?', '[']) {
+                let path = dir.join(component);
+                if path.is_dir() {
+                    next.push(path);
+                }
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut matched: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().is_dir())
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    // As shells do: a leading `.` is matched only by a leading `.`.
+                    (!name.starts_with('.') || component.starts_with('.'))
+                        && matches(component.as_bytes(), name.as_bytes())
+                })
+                .map(|e| e.path())
+                .collect();
+            matched.sort();
+            next.extend(matched);
+        }
+        current = next;
+    }
+    current
+}
+
+/// Whether `name` matches the glob component `pattern`.
+fn matches(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| matches(rest, &name[i..])),
+        Some((b'?', rest)) => !name.is_empty() && matches(rest, &name[1..]),
+        Some((b'[', rest)) => {
+            let Some(end) = rest.iter().skip(1).position(|&c| c == b']').map(|i| i + 1) else {
+                return name.first() == Some(&b'[') && matches(rest, &name[1..]);
+            };
+            let (set, after) = (&rest[..end], &rest[end + 1..]);
+            let (negated, set) = match set.split_first() {
+                Some((b'!' | b'^', set)) => (true, set),
+                _ => (false, set),
+            };
+            let Some(&c) = name.first() else {
+                return false;
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < set.len() {
+                if i + 2 < set.len() && set[i + 1] == b'-' {
+                    hit |= set[i] <= c && c <= set[i + 2];
+                    i += 3;
+                } else {
+                    hit |= set[i] == c;
+                    i += 1;
+                }
+            }
+            hit != negated && matches(after, &name[1..])
+        }
+        Some((&p, rest)) => name.first() == Some(&p) && matches(rest, &name[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_components() {
+        for (pattern, name, expected) in [
+            ("*", "app", true),
+            ("fetch-*", "fetch-a", true),
+            ("fetch-*", "other", false),
+            ("a?c", "abc", true),
+            ("a?c", "ac", false),
+            ("[ab]*", "beta", true),
+            ("[!ab]*", "beta", false),
+            ("[a-c]x", "bx", true),
+            ("[a-c]x", "dx", false),
+            ("*.wit", "x.wit", true),
+        ] {
+            assert_eq!(
+                matches(pattern.as_bytes(), name.as_bytes()),
+                expected,
+                "{pattern} {name}"
+            );
+        }
+    }
+}
