@@ -82,6 +82,63 @@ fn get_format_wit_prints_the_world_of_a_component() {
     );
 }
 
+/// A component of WIT nobody here wrote: the shipped `wasi:http/proxy` world (resources,
+/// records, variants, `use` across five packages), encoded by wit-component around a dummy
+/// core module.
+fn proxy_component() -> Vec<u8> {
+    let mut resolve = wit_parser::Resolve::default();
+    let (http, _) = resolve
+        .push_dir(test_support::shipped::wasi_http())
+        .unwrap();
+    let world = resolve.select_world(&[http], Some("proxy")).unwrap();
+    let mut module =
+        wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+        false,
+    )
+    .unwrap();
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .unwrap()
+        .validate(true)
+        .encode()
+        .unwrap()
+}
+
+#[test]
+fn get_format_wit_prints_a_real_world_that_parses_on_its_own() {
+    let home = Home::new("");
+    std::fs::write(home.path("proxy.wasm"), proxy_component()).unwrap();
+    home.ok(&["publish", "proxy.wasm", "--package", "acme:proxy@1.0.0"]);
+    let out = home.wreg(&["get", "--format", "wit", "acme:proxy@1.0.0", "-o", "-"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (package, imports, exports) = world_of(&text);
+    assert_eq!(package, "root:component", "{text}");
+    let http = "wasi:http/incoming-handler@0.2.0-rc-2023-12-05";
+    assert_eq!(exports, [http], "{text}");
+    for import in [
+        "wasi:http/outgoing-handler@0.2.0-rc-2023-12-05",
+        "wasi:io/streams@0.2.0-rc-2023-11-10",
+        "wasi:clocks/wall-clock@0.2.0-rc-2023-11-10",
+    ] {
+        assert!(imports.iter().any(|i| i == import), "{import}: {imports:?}");
+    }
+    // The resources of the packages it uses are there, in their own packages.
+    assert!(
+        text.contains("package wasi:io@0.2.0-rc-2023-11-10 {") && text.contains("resource"),
+        "{text}"
+    );
+}
+
 #[test]
 fn get_format_wit_refuses_a_core_module_naming_the_package() {
     let home = Home::new("");
