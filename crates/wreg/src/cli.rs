@@ -38,8 +38,8 @@ pub(crate) struct Global {
     /// `[package.metadata.component]` settings, above the user and project files.
     #[arg(long, global = true, value_name = "CARGO_TOML")]
     pub(crate) manifest_path: Option<PathBuf>,
-    /// Keep the cache here (default: ~/.cache/wasm-pkg).
-    #[arg(long, global = true, value_name = "DIR")]
+    /// Keep the cache here (default: ~/.cache/wasm-pkg). wkg's `--cache` is read as this.
+    #[arg(long, global = true, value_name = "DIR", alias = "cache")]
     pub(crate) cache_dir: Option<PathBuf>,
     /// Use only the cache and lock file; no network.
     #[arg(long, global = true)]
@@ -287,6 +287,14 @@ Examples:
   wreg wit build -d api/wit -o api.wasm
   wreg publish wit                  build, then publish")]
     Build(WitBuildArgs),
+    /// Resolve the WIT directory's graph again (the lock file cleared, or only the
+    /// packages named) and write `deps` and the lock file: `update` in a WIT project, wkg's
+    /// `wit update`.
+    #[command(after_help = "\
+Examples:
+  wreg wit update                   ./wit: every package of its graph
+  wreg wit update -d api/wit wasi:io")]
+    Update(UpdateArgs),
 }
 
 /// The WIT directory and the lock file.

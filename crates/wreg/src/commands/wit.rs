@@ -17,6 +17,10 @@ pub(super) async fn run(command: WitCommand, client: &Client, global: &Global) -
     match command {
         WitCommand::Fetch(args) => fetch(client, global, &args).await,
         WitCommand::Build(args) => build_command(client, global, &args).await,
+        WitCommand::Update(mut args) => {
+            args.wit_dir.get_or_insert_with(|| PathBuf::from("wit"));
+            super::project::update(client, global, &args).await
+        }
     }
 }
 

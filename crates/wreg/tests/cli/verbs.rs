@@ -181,7 +181,73 @@ fn update_in_a_wit_project_resolves_the_graph_afresh_as_wkg_update() {
     std::fs::rename(home.path("wit"), home.path("not-wit")).unwrap();
     home.fails(&["update", "--type", "wasm"], 64);
     home.ok(&["update"]);
-    // --wit-dir names the WIT project anywhere.
+    // --wit-dir names the WIT project anywhere; `wit update` is the same, wkg's spelling.
     home.ok(&["update", "--wit-dir", "not-wit", "--type", "wasm"]);
     assert!(home.path("not-wit/deps/acme-base-1.1.0.wasm").is_file());
+    std::fs::rename(home.path("not-wit"), home.path("wit")).unwrap();
+    std::fs::remove_dir_all(home.path("wit/deps")).unwrap();
+    std::fs::remove_file(home.path("wkg.lock")).unwrap();
+    home.ok(&["wit", "update"]);
+    assert!(home.path("wit/deps/acme-base-1.1.0/package.wit").is_file());
+    let lock = std::fs::read_to_string(home.path("wkg.lock")).unwrap();
+    assert!(lock.contains("version = \"1.1.0\""), "{lock}");
+}
+
+#[test]
+fn wkg_spellings_of_flags_are_read() {
+    let home = Home::new("");
+    let file = home.component("c.wasm", "spelled");
+    // `--cache DIR`, wkg's name for `--cache-dir`.
+    let out = home
+        .bare()
+        .args(["--config", s(&home.path("config.toml")), "--cache"])
+        .arg(home.path("wkg-cache"))
+        .args(["publish", s(&file), "--package", "acme:spelled@1.0.0"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = home
+        .bare()
+        .args(["--config", s(&home.path("config.toml")), "--cache"])
+        .arg(home.path("wkg-cache"))
+        .args(["get", "acme:spelled@1.0.0", "-o", "got.wasm"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read_dir(home.path("wkg-cache"))
+            .unwrap()
+            .next()
+            .is_some(),
+        "the cache is where --cache says"
+    );
+    // `--skip-dupes`, read as `--skip-existing`: the same bytes again are skipped...
+    let out = home.ok(&[
+        "publish",
+        s(&file),
+        "--package",
+        "acme:spelled@1.0.0",
+        "--skip-dupes",
+    ]);
+    assert!(out.contains("nothing uploaded"), "{out}");
+    // ...and other bytes under that version are still refused.
+    let other = home.component("other.wasm", "other bytes");
+    home.fails(
+        &[
+            "publish",
+            s(&other),
+            "--package",
+            "acme:spelled@1.0.0",
+            "--skip-dupes",
+        ],
+        6,
+    );
 }
