@@ -96,7 +96,7 @@ fn wreg_in(home: &Home, cwd: &Path, args: &[impl AsRef<std::ffi::OsStr>]) -> Out
     if !given("--config") {
         command.arg("--config").arg(home.path("config.toml"));
     }
-    if !given("--cache-dir") {
+    if !given("--cache-dir") && !given("--cache") {
         command.arg("--cache-dir").arg(home.path("cache"));
     }
     command.args(args).output().unwrap()

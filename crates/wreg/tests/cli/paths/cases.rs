@@ -117,6 +117,17 @@ pub(super) fn wit_package_name(bytes: &[u8]) -> String {
     }
 }
 
+/// The cache directory holds the widget, and nothing else.
+fn cached_widget(r: &Run<'_>) {
+    let content = r.target.join("content/sha256");
+    let entries: Vec<PathBuf> = std::fs::read_dir(&content)
+        .unwrap_or_else(|e| panic!("{}: {e}", content.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(r.read(&entries[0]), widget());
+}
+
 pub(super) const CASES: &[Case] = &[
     Case {
         name: "--config FILE, read",
@@ -193,15 +204,22 @@ pub(super) const CASES: &[Case] = &[
             "-o",
             "$HOME/got.wasm",
         ],
-        check: |r| {
-            let content = r.target.join("content/sha256");
-            let entries: Vec<PathBuf> = std::fs::read_dir(&content)
-                .unwrap_or_else(|e| panic!("{}: {e}", content.display()))
-                .map(|e| e.unwrap().path())
-                .collect();
-            assert_eq!(entries.len(), 1, "{entries:?}");
-            assert_eq!(r.read(&entries[0]), widget());
-        },
+        check: cached_widget,
+    },
+    Case {
+        name: "--cache DIR (wkg's spelling)",
+        rel: "cache",
+        kind: Kind::OutputDir,
+        setup: |_| {},
+        args: &[
+            "--cache",
+            "{}",
+            "get",
+            "acme:widget@1.0.0",
+            "-o",
+            "$HOME/got.wasm",
+        ],
+        check: cached_widget,
     },
     Case {
         name: "get -o FILE",
@@ -317,6 +335,43 @@ pub(super) const CASES: &[Case] = &[
         check: |r| {
             let text = r.text(&r.target.join("deps/acme-api-1.0.0/package.wit"));
             assert!(text.contains("interface greet"), "{text}");
+        },
+    },
+    Case {
+        name: "fetch DIR (a WIT directory, as wkg's fetch DIR)",
+        rel: "wit",
+        kind: Kind::Input,
+        setup: |h| put(h, "proj/wit/app.wit", APP_WIT),
+        args: &["fetch", "{}"],
+        check: |r| {
+            let text = r.text(&r.target.join("deps/acme-api-1.0.0/package.wit"));
+            assert!(text.contains("interface greet"), "{text}");
+        },
+    },
+    Case {
+        name: "update -d DIR",
+        rel: "wit",
+        kind: Kind::Input,
+        setup: |h| put(h, "proj/wit/app.wit", APP_WIT),
+        args: &["update", "-d", "{}"],
+        check: |r| {
+            let text = r.text(&r.target.join("deps/acme-api-1.0.0/package.wit"));
+            assert!(text.contains("interface greet"), "{text}");
+            let lock = r.text(&r.cwd.join("wkg.lock"));
+            assert!(lock.contains("name = \"acme:api\""), "{lock}");
+        },
+    },
+    Case {
+        name: "build -d DIR",
+        rel: "wit",
+        kind: Kind::Input,
+        setup: |h| put(h, "proj/wit/app.wit", APP_WIT),
+        args: &["build", "-d", "{}", "-o", "$HOME/built.wasm"],
+        check: |r| {
+            assert_eq!(
+                wit_package_name(&r.read(&r.home.path("built.wasm"))),
+                "my:app@0.1.0"
+            );
         },
     },
     Case {
