@@ -9,6 +9,8 @@ use test_support::Distribution;
 
 use crate::peers::{self, Peer};
 
+mod workspace;
+
 /// One cell: who wrote, who read, and how it went.
 struct Cell {
     writer: &'static str,
@@ -352,6 +354,11 @@ pub(crate) fn run_matrix() -> Result<()> {
         writer: "wreg publish DIR (WASI WIT)",
         reader: "wkg fetch vs wreg wit fetch",
         result: wit_fetch_cell(&wreg, &wkg, &config, dir),
+    });
+    cells.push(Cell {
+        writer: "wkg workspace",
+        reader: "wreg fetch --workspace",
+        result: workspace::cell(&wreg, &wkg, &config, dir),
     });
     warg_cells(&wreg, &mut cells)?;
     wac_cell(&wreg, &host, &mut cells)?;
