@@ -1,5 +1,6 @@
 //! The order several packages are published in: as given, except that a WIT directory
-//! comes after the other packages of the same publish that its WIT uses (wkg 0.16 orders
+//! comes after the other packages of the same publish that its WIT uses (a file's package
+//! is the one it names itself) (wkg 0.16 orders
 //! several paths, and a workspace's members, this way).
 
 use std::path::{Path, PathBuf};
@@ -17,7 +18,8 @@ pub(super) struct Item {
     pub(super) path: PathBuf,
     /// The WIT directory to build, for a directory.
     pub(super) wit_dir: Option<PathBuf>,
-    /// The package, when it can be told before building (a WIT directory's).
+    /// The package, when it can be told before building (a WIT directory's, or the one a
+    /// file names itself).
     pub(super) package: Option<PackageRef>,
     /// The packages its WIT uses.
     pub(super) uses: Vec<PackageRef>,
@@ -34,7 +36,14 @@ impl Item {
                     .map(|d| d.package)
                     .collect(),
             ),
-            None => (None, Vec::new()),
+            // A file names itself by its metadata (or as a WIT package), when it does.
+            None => (
+                wit::read_metadata(path)
+                    .ok()
+                    .and_then(|m| wit::package_of(path, &m).ok())
+                    .map(|spec| spec.package),
+                Vec::new(),
+            ),
         };
         Ok(Self {
             path: path.to_owned(),
@@ -52,11 +61,15 @@ impl Item {
     }
 }
 
-/// The WIT packages of `items` and their directories: what each build takes locally.
+/// The packages of `items` and their WIT directories or files: what each build takes
+/// locally.
 pub(super) fn local_packages(items: &[Item]) -> Vec<(PackageRef, PathBuf)> {
     items
         .iter()
-        .filter_map(|i| Some((i.package.clone()?, i.wit_dir.clone()?)))
+        .filter_map(|i| {
+            let source = i.wit_dir.clone().unwrap_or_else(|| i.path.clone());
+            Some((i.package.clone()?, source))
+        })
         .collect()
 }
 

@@ -104,6 +104,32 @@ fn several_paths_in_order_and_the_first_failure_stops_the_rest() {
     assert_eq!(order, ["acme:base", "acme:app"]);
     assert_eq!(json["not_published"], serde_json::json!([]));
     assert_eq!(versions(&home, "acme:app"), "1.0.0\n");
+    // A built WIT package file names itself: a directory using it goes after it too.
+    let base2 = wit_dir(
+        &home,
+        "base2",
+        "package acme:base2@1.0.0;\ninterface types { type id = u32; }\n",
+    );
+    home.ok(&[
+        "build",
+        "-d",
+        s(&base2),
+        "-o",
+        "base2.wasm",
+        "--lock",
+        "p.lock",
+    ]);
+    let app2 = wit_dir(
+        &home,
+        "app2",
+        "package acme:app2@1.0.0;\ninterface api { use acme:base2/types@1.0.0.{id}; get: func() -> id; }\n",
+    );
+    let out = home.ok(&["publish", s(&app2), "base2.wasm", "--lock", "p.lock"]);
+    assert!(
+        out.starts_with("published acme:base2@1.0.0")
+            && out.contains("\npublished acme:app2@1.0.0"),
+        "{out}"
+    );
 
     // Two paths that use each other cannot be ordered: refused, naming the cycle.
     let x = wit_dir(
