@@ -348,7 +348,8 @@ pub(crate) struct WitBuildArgs {
 pub(crate) enum GetFormat {
     /// The bytes as published.
     Wasm,
-    /// A WIT package, printed as WIT text.
+    /// WIT text: a WIT package as itself, a component as its world with the packages the
+    /// world uses.
     Wit,
 }
 
@@ -364,7 +365,8 @@ pub(crate) struct GetArgs {
     /// the flag wins).
     #[arg(long, value_name = "REGISTRY", env = "WKG_REGISTRY")]
     pub(crate) registry: Option<String>,
-    /// `wasm` (the bytes as published) or `wit` (a WIT package as WIT text, `.wit`).
+    /// `wasm` (the bytes as published) or `wit` (WIT text, `.wit`: a WIT package as itself,
+    /// a component as its world and the packages it uses).
     #[arg(long, value_enum, default_value_t = GetFormat::Wasm)]
     pub(crate) format: GetFormat,
 }

@@ -85,15 +85,21 @@ fn load_config(global: &Global) -> Result<Config> {
     let mut loader = ConfigLoader::new();
     if let Some(path) = &global.config {
         if !path.is_file() {
-            return Err(usage(format!("--config {}: no such file", path.display())));
+            return Err(usage(format!(
+                "--config {}: no such file{}; give the path of an existing config file (`wreg \
+                 config path` lists the ones read without it)",
+                path.display(),
+                relative_to_cwd(path)
+            )));
         }
         loader = loader.user_file(path);
     }
     if let Some(manifest) = &global.manifest_path {
         if !manifest.is_file() {
             return Err(usage(format!(
-                "--manifest-path {}: no such file",
-                manifest.display()
+                "--manifest-path {}: no such file{}; give the path of a Cargo.toml",
+                manifest.display(),
+                relative_to_cwd(manifest)
             )));
         }
         let dir = manifest
@@ -108,6 +114,14 @@ fn load_config(global: &Global) -> Result<Config> {
             .tool_layer(component.tool_layer()?);
     }
     Ok(loader.load()?)
+}
+
+/// For a relative path, where it was looked for: " (in <working directory>)".
+fn relative_to_cwd(path: &Path) -> String {
+    match std::env::current_dir() {
+        Ok(cwd) if path.is_relative() => format!(" (in {})", cwd.display()),
+        _ => String::new(),
+    }
 }
 
 fn client(global: &Global) -> Result<Client> {
@@ -260,6 +274,10 @@ impl ProjectLock {
     pub(crate) fn acquire(lock_file: &Path, quiet: bool) -> Result<Self> {
         use std::io::ErrorKind;
 
+        // Beside the file the lock file's links end at, so that two links to one lock file
+        // lock each other out.
+        let lock_file =
+            registry_config::fs::write_target(lock_file).unwrap_or_else(|_| lock_file.to_owned());
         let mut name = lock_file.file_name().unwrap_or_default().to_owned();
         name.push(".lock");
         let path = lock_file.with_file_name(name);

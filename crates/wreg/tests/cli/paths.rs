@@ -198,12 +198,18 @@ fn a_path_that_is_not_there_is_named_with_what_to_do() {
         (
             &["--config", "nope.toml", "config", "show"],
             64,
-            &["--config nope.toml: no such file"],
+            &[
+                "--config nope.toml: no such file (in ",
+                "give the path of an existing config file",
+            ],
         ),
         (
             &["--manifest-path", "app/Cargo.toml", "config", "show"],
             64,
-            &["--manifest-path app/Cargo.toml: no such file"],
+            &[
+                "--manifest-path app/Cargo.toml: no such file (in ",
+                "give the path of a Cargo.toml",
+            ],
         ),
         (
             &[

@@ -291,6 +291,39 @@ fn a_held_project_lock_is_waited_for_and_said_so() {
 
 #[cfg(unix)]
 #[test]
+fn a_linked_lock_file_is_locked_beside_the_file_it_names() {
+    let home = Home::new("");
+    let file = home.component("l.wasm", "linked");
+    home.ok(&["publish", s(&file), "--package", "acme:linked@1.0.0"]);
+    let project = home.path("project");
+    let shared = home.path("shared");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::write(shared.join("wkg.lock"), "version = 1\n").unwrap();
+    std::os::unix::fs::symlink("../shared/wkg.lock", project.join("wkg.lock")).unwrap();
+    // The process that holds the lock through the file itself is waited for by one that
+    // comes through the link.
+    let held = std::fs::File::create(sidecar(&shared)).unwrap();
+    held.lock().unwrap();
+    let mut child = start(&home, &project, &["fetch", "--dep", "acme:linked@1"]);
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.starts_with("waiting for the lock on "), "{line}");
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(!sidecar(&project).exists(), "no sidecar beside the link");
+    assert!(
+        std::fs::symlink_metadata(project.join("wkg.lock"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(pinned(&shared.join("wkg.lock")), ["acme:linked"]);
+}
+
+#[cfg(unix)]
+#[test]
 fn a_locked_fetch_runs_in_a_read_only_project() {
     use std::os::unix::fs::PermissionsExt as _;
 
