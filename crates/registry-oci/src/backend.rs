@@ -20,7 +20,6 @@ use crate::manifest::{self, Parsed};
 use crate::reference::{Repository, tag_to_version};
 use crate::retry::{RetryPolicy, is_certificate_error};
 use crate::settings::{Auth, OciDefaults, OciSettings, Protocol};
-use crate::titled::TitledLayers;
 use registry_config::RegistrySettings;
 use registry_transport::{RootCertificate, TlsTrust};
 
@@ -99,8 +98,6 @@ pub struct OciBackend {
     credential_origin: CredentialOrigin,
     tag_page: usize,
     retry: RetryPolicy,
-    /// Layers read by their `.wasm` title, whose bytes are checked for the Wasm magic.
-    titled: TitledLayers,
 }
 
 impl fmt::Debug for OciBackend {
@@ -183,7 +180,6 @@ impl OciBackend {
             credential_origin,
             tag_page: TAG_PAGE,
             retry: RetryPolicy::default(),
-            titled: TitledLayers::default(),
         })
     }
 
@@ -524,7 +520,7 @@ impl OciBackend {
     }
 
     /// Reads the manifest behind `reference` and finds its Wasm layer, following an index
-    /// one level down; a layer found by its title is remembered, so its bytes are checked.
+    /// one level down.
     async fn find_layer(
         &self,
         package: &PackageRef,
@@ -538,13 +534,8 @@ impl OciBackend {
                 .await?;
             let what = reference.whole();
             match manifest::parse(&bytes, &what).map_err(|m| Error::registry(&self.registry, m))? {
-                Parsed::Layer { digest, size } => return Ok((digest, size)),
-                Parsed::TitledLayer {
-                    digest,
-                    size,
-                    title,
-                } => {
-                    self.titled.remember(digest, title);
+                // A titled layer's bytes are checked as every layer's are (`fetch_content`).
+                Parsed::Layer { digest, size } | Parsed::TitledLayer { digest, size, .. } => {
                     return Ok((digest, size));
                 }
                 Parsed::Index { manifest } => reference = repository.digest(&manifest),
@@ -655,7 +646,12 @@ impl Backend for OciBackend {
         let stream: ContentStream = Box::pin(response.bytes_stream().map(move |chunk| {
             chunk.map_err(|err| download_error(&registry, &subject, std::io::Error::other(err)))
         }));
-        Ok(self.titled.check(stream, &self.registry, package, release))
+        Ok(crate::magic::wasm_only(
+            stream,
+            &self.registry,
+            package,
+            release,
+        ))
     }
 
     async fn publish(

@@ -27,7 +27,6 @@ use serde::{Deserialize, Serialize};
 use crate::manifest::{self, MANIFEST_MAX_BYTES, OCI_INDEX, OCI_MANIFEST, Parsed};
 use crate::publish::Artifact;
 use crate::reference::tag_to_version;
-use crate::titled::TitledLayers;
 
 /// The name of the backend in the configuration: `[registry."<name>".oci-layout]`.
 pub const BACKEND_NAME: &str = "oci-layout";
@@ -177,8 +176,6 @@ pub struct LayoutBackend {
     registry: Registry,
     dir: PathBuf,
     entries: Vec<LayoutEntry>,
-    /// Layers read by their `.wasm` title, whose bytes are checked for the Wasm magic.
-    titled: TitledLayers,
 }
 
 impl LayoutBackend {
@@ -221,7 +218,6 @@ impl LayoutBackend {
             registry,
             dir,
             entries,
-            titled: TitledLayers::default(),
         })
     }
 
@@ -292,15 +288,8 @@ impl LayoutBackend {
             let bytes = read_blob(&self.dir, &digest, MANIFEST_MAX_BYTES)?;
             let what = format!("{} in {}", entry.ref_name, self.dir.display());
             match manifest::parse(&bytes, &what).map_err(|m| Error::registry(&self.registry, m))? {
-                Parsed::Layer { digest, size } => {
-                    return Ok(Release::new(entry.version.clone(), digest).with_size(size));
-                }
-                Parsed::TitledLayer {
-                    digest,
-                    size,
-                    title,
-                } => {
-                    self.titled.remember(digest, title);
+                // A titled layer's bytes are checked as every layer's are (`fetch_content`).
+                Parsed::Layer { digest, size } | Parsed::TitledLayer { digest, size, .. } => {
                     return Ok(Release::new(entry.version.clone(), digest).with_size(size));
                 }
                 Parsed::Index { manifest } => {
@@ -363,7 +352,12 @@ impl Backend for LayoutBackend {
         let stream = Box::pin(crate::publish::file_chunks(file, move |err| {
             Error::io(&path, err)
         }));
-        Ok(self.titled.check(stream, &self.registry, package, release))
+        Ok(crate::magic::wasm_only(
+            stream,
+            &self.registry,
+            package,
+            release,
+        ))
     }
 
     async fn publish(

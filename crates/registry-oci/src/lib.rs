@@ -8,8 +8,9 @@
 //!   `_` for `+` ([`reference::version_to_tag`]).
 //! - Reading is lenient: a manifest with exactly one layer whose media type contains `wasm`
 //!   is a package, whatever its config type ([`manifest::parse`]); so is one whose only layer
-//!   is titled `*.wasm` (what `oras push` writes), if its bytes start with `\0asm`, which is
-//!   checked as they stream.
+//!   is titled `*.wasm` (what `oras push` writes). Whatever layer is fetched, however the
+//!   release was found (a lock file's pin included), its bytes must start with `\0asm`,
+//!   which is checked as they stream, before a byte is passed on.
 //! - Publishing writes the CNCF "Wasm OCI Artifact" layout: config
 //!   `application/vnd.wasm.config.v0+json` with the component's imports and exports, one
 //!   `application/wasm` layer, `org.opencontainers.image.*` annotations from the component's
@@ -37,12 +38,12 @@ pub mod component;
 mod credentials;
 mod http;
 pub mod layout;
+mod magic;
 pub mod manifest;
 mod publish;
 pub mod reference;
 mod retry;
 mod settings;
-mod titled;
 
 pub use backend::OciBackend;
 pub use credentials::{

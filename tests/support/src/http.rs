@@ -180,8 +180,8 @@ enum Mode {
     /// The well-known document gets this answer (`None`: held without one); the rest is
     /// relayed, at `rate` bytes a second when given.
     WellKnown(Option<(u16, String)>, Option<u64>),
-    /// Every blob (`GET .../blobs/<digest>`) is answered with zeros without end (up to
-    /// `limit` bytes, or until the client hangs up); the rest is relayed.
+    /// Every blob (`GET .../blobs/<digest>`) is answered with `\0asm` and zeros without end
+    /// (up to `limit` bytes, or until the client hangs up); the rest is relayed.
     EndlessBlobs(u64),
 }
 
@@ -198,9 +198,9 @@ impl FrontEnd {
         )
     }
 
-    /// A hostile mirror of `upstream`: every blob it is asked for is a stream of zeros that
-    /// does not end (up to `limit` bytes, or until the client hangs up); manifests, tags and
-    /// the rest come from `upstream`. [`bytes_sent`](Self::bytes_sent) says how much of it
+    /// A hostile mirror of `upstream`: every blob it is asked for is Wasm's magic, `\0asm`,
+    /// then zeros that do not end (up to `limit` bytes, or until the client hangs up);
+    /// manifests, tags and the rest come from `upstream`. [`bytes_sent`](Self::bytes_sent) says how much of it
     /// went out.
     ///
     /// # Panics
@@ -293,11 +293,15 @@ fn front(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\
                   Connection: close\r\n\r\n",
             )?;
-            let chunk = vec![0u8; 1 << 20];
+            // Wasm's magic first, so a reader that checks it reads on: the cut-off at the
+            // size or the ceiling is what ends it.
+            let mut chunk = vec![0u8; 1 << 20];
+            chunk[..4].copy_from_slice(b"\0asm");
             let mut written = 0u64;
             while written < *limit && !stopping.load(std::sync::atomic::Ordering::Relaxed) {
                 let n = chunk.len().min((*limit - written) as usize);
                 stream.write_all(&chunk[..n])?;
+                chunk[..4].fill(0);
                 written += n as u64;
                 sent.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
             }

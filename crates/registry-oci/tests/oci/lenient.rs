@@ -263,10 +263,98 @@ mod oras_shaped {
         assert_eq!(
             err.to_string(),
             format!(
-                "registry `{host}`: the layer {} of orasbad:widget@1.0.0, read as a Wasm file by \
-                 its title \"widget.wasm\", is not WebAssembly: it starts with `widg`, not \
-                 `\\0asm`; it was not used",
+                "registry `{host}`: the layer {} of orasbad:widget@1.0.0 is not WebAssembly: it \
+                 starts with `widg`, not `\\0asm`; it was not used",
                 release.digest
+            )
+        );
+    }
+
+    /// The first item of `stream`, which must be an error: no byte was passed on.
+    async fn first_error(mut stream: registry_core::ContentStream) -> Error {
+        match stream.next().await {
+            Some(Err(err)) => err,
+            Some(Ok(bytes)) => panic!("{} bytes were passed on", bytes.len()),
+            None => panic!("an empty stream"),
+        }
+    }
+
+    /// A release fetched from a lock file's pin: a fresh backend, which never read the
+    /// manifest, asked for the layer by its digest. The bytes are checked all the same.
+    #[tokio::test]
+    async fn a_pinned_titled_layer_that_is_not_wasm_fails_without_its_manifest_read() {
+        let mut tar = b"\x1f\x8b\x08\x00pinned".to_vec();
+        tar.resize(2048, 0);
+        push_oras_shaped("oraspin/widget", "1.0.0", &[(Some("widget.wasm"), &tar)]);
+        let pkg = package("oraspin:widget");
+        let digest = ContentDigest::sha256(&tar);
+        let pin = registry_core::Release::new(version("1.0.0"), digest).with_size(tar.len() as u64);
+        for err in [
+            first_error(backend().fetch_content(&pkg, &pin).await.unwrap()).await,
+            first_error(backend().fetch_verified(&pkg, &pin).await.unwrap()).await,
+        ] {
+            assert!(matches!(err, Error::Registry { .. }), "{err:?}");
+            assert_eq!(err.exit_code(), 4);
+            let host = registry().host();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "registry `{host}`: the layer {digest} of oraspin:widget@1.0.0 is not \
+                     WebAssembly: it starts with `\\x1f\\x8b\\x08\\x00`, not `\\0asm`; it was \
+                     not used"
+                )
+            );
+        }
+
+        // A Wasm layer pinned the same way is fetched whole, titled or typed.
+        let content = component::small("pinned and wasm");
+        push_oras_shaped("orapin/widget", "1.0.0", &[(Some("widget.wasm"), &content)]);
+        let pin = registry_core::Release::new(version("1.0.0"), ContentDigest::sha256(&content))
+            .with_size(content.len() as u64);
+        let bytes = read_all(
+            backend()
+                .fetch_verified(&package("orapin:widget"), &pin)
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(bytes, content);
+    }
+
+    /// The same in an OCI image layout opened afresh: a layer whose bytes are not Wasm
+    /// (here put in place of what `LayoutWriter` wrote) is refused before a byte is passed
+    /// on, its manifest unread.
+    #[tokio::test]
+    async fn a_layout_layer_that_is_not_wasm_fails_without_its_manifest_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let content = component::small("in a layout");
+        let file = dir.path().join("widget.wasm");
+        std::fs::write(&file, &content).unwrap();
+        let digest = ContentDigest::sha256(&content);
+        let (pkg, v) = (package("laid:widget"), version("1.0.0"));
+        let layout = dir.path().join("layout");
+        let mut writer = registry_oci::LayoutWriter::open(&layout).unwrap();
+        writer.add(&pkg, &v, &file, &digest).unwrap();
+        writer.finish().unwrap();
+        let open = || {
+            registry_oci::LayoutBackend::open("bundle.invalid".parse().unwrap(), &layout).unwrap()
+        };
+        let pin = registry_core::Release::new(v.clone(), digest).with_size(content.len() as u64);
+        let bytes = read_all(open().fetch_verified(&pkg, &pin).await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(bytes, content, "Wasm passes");
+
+        let blob = layout.join("blobs/sha256").join(digest.hex());
+        std::fs::write(&blob, b"<html>not wasm</html>").unwrap();
+        let err = first_error(open().fetch_verified(&pkg, &pin).await.unwrap()).await;
+        assert!(matches!(err, Error::Registry { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "registry `bundle.invalid`: the layer {digest} of laid:widget@1.0.0 is not \
+                 WebAssembly: it starts with `<htm`, not `\\0asm`; it was not used"
             )
         );
     }

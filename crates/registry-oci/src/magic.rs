@@ -1,64 +1,44 @@
-//! Layers read by their title rather than their media type ([`Parsed::TitledLayer`]: one
-//! layer titled `*.wasm`, as `oras push` writes it). A backend remembers their digests when
-//! it reads such a manifest, and checks their bytes for the Wasm magic as they stream, so
-//! nothing that is not WebAssembly is handed on or cached.
+//! The Wasm magic check every content fetch of the OCI backends makes ([`wasm_only`]):
+//! every Wasm layer (a component, a core module, a binary WIT package) starts with
+//! [`WASM_MAGIC`], so bytes that do not are refused as they stream, before a byte is passed
+//! on, and nothing that is not WebAssembly is handed on or cached. It matters most for
+//! layers read by their title rather than their media type ([`Parsed::TitledLayer`]: one
+//! layer titled `*.wasm`, as `oras push` writes it), and it holds however the release was
+//! found: a release from a lock file's pin is fetched by its digest without its manifest
+//! being read, so the check cannot depend on what a manifest said.
 //!
 //! [`Parsed::TitledLayer`]: crate::manifest::Parsed::TitledLayer
 
-use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures_util::Stream;
-use registry_core::{ContentDigest, ContentStream, Error, PackageRef, Registry, Release};
+use registry_core::{ContentStream, Error, PackageRef, Registry, Release};
 
 use crate::manifest::WASM_MAGIC;
 
-/// The layers a backend read by their title: digest to title.
-#[derive(Debug, Default)]
-pub(crate) struct TitledLayers(Mutex<HashMap<ContentDigest, String>>);
-
-impl TitledLayers {
-    /// Remembers that the layer `digest` was read by its `title`.
-    pub(crate) fn remember(&self, digest: ContentDigest, title: String) {
-        self.0.lock().expect("not poisoned").insert(digest, title);
-    }
-
-    /// The content of `release` as `stream` brings it: as it is, unless its layer was read
-    /// by its title; then checked for [`WASM_MAGIC`] before a byte is passed on, failing
-    /// with an error naming `registry`, `package`, the layer's digest and what it starts
-    /// with.
-    pub(crate) fn check(
-        &self,
-        stream: ContentStream,
-        registry: &Registry,
-        package: &PackageRef,
-        release: &Release,
-    ) -> ContentStream {
-        let Some(title) = self
-            .0
-            .lock()
-            .expect("not poisoned")
-            .get(&release.digest)
-            .cloned()
-        else {
-            return stream;
-        };
-        let registry = registry.clone();
-        let layer = format!(
-            "the layer {} of {package}@{}, read as a Wasm file by its title {title:?},",
-            release.digest, release.version
-        );
-        starting_with_magic(stream, move |found| {
-            let found = describe_start(found);
-            Error::registry(
-                &registry,
-                format!("{layer} is not WebAssembly: {found}, not `\\0asm`; it was not used"),
-            )
-        })
-    }
+/// The content of `release` as `stream` brings it, checked for [`WASM_MAGIC`] before a
+/// byte is passed on; otherwise its one item is an error naming `registry`, `package`, the
+/// layer's digest and what it starts with.
+pub(crate) fn wasm_only(
+    stream: ContentStream,
+    registry: &Registry,
+    package: &PackageRef,
+    release: &Release,
+) -> ContentStream {
+    let registry = registry.clone();
+    let layer = format!(
+        "the layer {} of {package}@{}",
+        release.digest, release.version
+    );
+    starting_with_magic(stream, move |found| {
+        let found = describe_start(found);
+        Error::registry(
+            &registry,
+            format!("{layer} is not WebAssembly: {found}, not `\\0asm`; it was not used"),
+        )
+    })
 }
 
 /// What a layer that is not WebAssembly starts with, for a message: its first bytes escaped
@@ -112,10 +92,14 @@ where
             return this.inner.as_mut().poll_next(cx);
         }
         loop {
-            let Some(refuse) = this.refuse.take() else {
+            if this.refuse.is_none() {
                 return Poll::Ready(None);
-            };
-            match ready!(this.inner.as_mut().poll_next(cx)) {
+            }
+            // Taken only once `inner` has an answer: a stream that is not ready yet (a file
+            // read on a blocking thread, a body still on its way) is asked again later.
+            let item = ready!(this.inner.as_mut().poll_next(cx));
+            let refuse = this.refuse.take().expect("checked above");
+            match item {
                 Some(Ok(chunk)) => {
                     this.head.extend_from_slice(&chunk);
                     if this.head.len() < WASM_MAGIC.len() {
@@ -172,6 +156,39 @@ mod tests {
                 .collect();
             assert_eq!(passed, chunks.concat());
         }
+    }
+
+    /// A stream that is not ready at first (as a file read on a blocking thread is not).
+    struct Late(Option<ContentStream>, bool);
+
+    impl Stream for Late {
+        type Item = Result<Bytes, Error>;
+
+        fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            let this = self.get_mut();
+            if !this.1 {
+                this.1 = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            this.0.as_mut().expect("set").as_mut().poll_next(cx)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_not_ready_at_first_is_passed_whole() {
+        let bytes = b"\0asm\x01\0\0\0late";
+        let late: ContentStream = Box::pin(Late(Some(stream(&[bytes])), false));
+        let checked = starting_with_magic(late, |found| {
+            Error::registry(&"r.example".parse().unwrap(), describe_start(found))
+        });
+        let passed: Vec<u8> = checked
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .flat_map(|item| item.unwrap().to_vec())
+            .collect();
+        assert_eq!(passed, bytes);
     }
 
     #[tokio::test]
