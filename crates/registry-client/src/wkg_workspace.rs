@@ -47,7 +47,9 @@ pub fn member_wit_dir(dir: &Path) -> Option<PathBuf> {
         .find(|d| holds_wit(d))
 }
 
-fn holds_wit(dir: &Path) -> bool {
+/// Whether `dir` holds a WIT package: at least one `.wit` file (as wkg decides for
+/// workspace members and for a WIT project's `./wit`).
+pub fn holds_wit(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|entries| {
         entries.filter_map(Result::ok).any(|entry| {
             entry.path().extension().is_some_and(|ext| ext == "wit")

@@ -83,13 +83,20 @@ pub const SHARED: u32 = 0o644;
 /// when it is no link. Writing a temporary file beside the link and renaming it over the
 /// link would replace the link, and leave the file it pointed at as it was.
 ///
+/// A link is followed only where the kernel would follow it under `fs.protected_symlinks`:
+/// one in a world-writable sticky directory (`/tmp`) only if this user or the directory's
+/// owner owns it, so that a link another user planted there cannot steer a write into
+/// this user's files.
+///
 /// # Errors
-/// When a link cannot be read, or after 40 links in a row (a loop).
+/// When a link cannot be read, is another user's in a shared directory, or after 40 links
+/// in a row (a loop).
 pub fn write_target(path: &Path) -> std::io::Result<std::path::PathBuf> {
     let mut current = path.to_owned();
     for _ in 0..40 {
         match std::fs::symlink_metadata(&current) {
             Ok(meta) if meta.file_type().is_symlink() => {
+                refuse_planted_link(&current, &meta)?;
                 let link = std::fs::read_link(&current)?;
                 current = match current.parent() {
                     Some(dir) if link.is_relative() => dir.join(link),
@@ -105,6 +112,39 @@ pub fn write_target(path: &Path) -> std::io::Result<std::path::PathBuf> {
     )))
 }
 
+/// Whether following a link may be steered by another user: the kernel's rule for
+/// `fs.protected_symlinks`, from the directory's mode and owner, the link's owner and this
+/// process's user.
+pub fn link_is_planted(dir_mode: u32, dir_owner: u32, link_owner: u32, user: u32) -> bool {
+    let shared = dir_mode & 0o1002 == 0o1002;
+    shared && link_owner != user && link_owner != dir_owner
+}
+
+#[cfg(unix)]
+fn refuse_planted_link(link: &Path, meta: &std::fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = parent_dir(link);
+    let dir_meta = std::fs::metadata(dir)?;
+    let user = rustix::process::geteuid().as_raw();
+    if link_is_planted(dir_meta.mode(), dir_meta.uid(), meta.uid(), user) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            Advised(format!(
+                "{} is a symbolic link another user made in the shared directory {}; not \
+                 followed (write somewhere else, or remove the link)",
+                link.display(),
+                dir.display()
+            )),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn refuse_planted_link(_: &Path, _: &std::fs::Metadata) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// A temporary file in the directory of `path` (of the file its links end at,
 /// [`write_target`]; the current directory for a bare file name), named after it, removed
 /// unless [`persist`]ed. It is [`claim`]ed for as long as it is open, and the temporary
@@ -115,19 +155,34 @@ pub fn write_target(path: &Path) -> std::io::Result<std::path::PathBuf> {
 /// When the directory does not exist (saying so, and what to do) or is not writable.
 pub fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     let target = write_target(path)?;
-    let prefix = format!(
-        ".{}.",
-        target.file_name().unwrap_or_default().to_string_lossy()
-    );
+    let prefix = temp_prefix(&target);
     let dir = parent_dir(&target);
-    remove_abandoned(dir, &prefix, ".tmp");
+    remove_abandoned(dir, &prefix, TEMP_SUFFIX);
     let temp = tempfile::Builder::new()
         .prefix(&prefix)
-        .suffix(".tmp")
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)
         .map_err(|err| missing_dir(err, parent_dir(path)))?;
     claim(temp.as_file());
     Ok(temp)
+}
+
+/// How [`temp_beside`] names the temporary files of `target`: `.<name>.wreg-XXXXXX.tmp`.
+fn temp_prefix(target: &Path) -> String {
+    format!(
+        ".{}.wreg-",
+        target.file_name().unwrap_or_default().to_string_lossy()
+    )
+}
+
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Removes the temporary files of `path` ([`temp_beside`]) that killed runs left, for a
+/// caller that may not write `path` this time (a lock file found unchanged). Returns how
+/// many were removed.
+pub fn remove_abandoned_beside(path: &Path) -> usize {
+    let target = write_target(path).unwrap_or_else(|_| path.to_owned());
+    remove_abandoned(parent_dir(&target), &temp_prefix(&target), TEMP_SUFFIX)
 }
 
 /// `err`, a file that could not be made in `dir`, saying so when `dir` does not exist
@@ -167,7 +222,21 @@ pub fn claim_dir(dir: &Path) -> Option<std::fs::File> {
 /// yet (a writer claims what it makes before it writes a byte there).
 const JUST_MADE: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Removes the temporary files and directories in `dir` named `<prefix>...<suffix>` that no
+/// The number of random characters `tempfile` puts in a name.
+const RANDOM_CHARS: usize = 6;
+
+/// Whether `name` is `<prefix><6 random letters or digits><suffix>`, as `tempfile` names
+/// what we ask it for, and nothing looser: a file of the user's that only starts and ends
+/// alike (`.deps.bak`, `.out.wasm.old.tmp`) is not ours.
+fn is_temporary_name(name: &str, prefix: &str, suffix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix(suffix))
+        .is_some_and(|random| {
+            random.len() == RANDOM_CHARS && random.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
+/// Removes the temporary files and directories in `dir` named `<prefix>XXXXXX<suffix>` that no
 /// live process holds ([`claim`], [`claim_dir`]): those a killed run left behind. Returns
 /// how many were removed. Failures are ignored (the next write tries again).
 pub fn remove_abandoned(dir: &Path, prefix: &str, suffix: &str) -> usize {
@@ -178,10 +247,7 @@ pub fn remove_abandoned(dir: &Path, prefix: &str, suffix: &str) -> usize {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.len() <= prefix.len() + suffix.len()
-            || !name.starts_with(prefix)
-            || !name.ends_with(suffix)
-        {
+        if !is_temporary_name(&name, prefix, suffix) {
             continue;
         }
         let path = entry.path();
@@ -363,19 +429,32 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("blob.wasm");
         // Left by a killed run: not claimed by anyone any more.
-        let abandoned = dir.path().join(".blob.wasm.AbCdEf.tmp");
+        let abandoned = dir.path().join(".blob.wasm.wreg-AbCdEf.tmp");
         std::fs::write(&abandoned, b"half").unwrap();
         // Being written by a live writer (this one holds its lock).
         let live = temp_beside(&path).unwrap();
         std::io::Write::write_all(&mut live.as_file(), b"half").unwrap();
         // Made an instant ago, not yet claimed.
-        let just_made = dir.path().join(".blob.wasm.GhIjKl.tmp");
+        let just_made = dir.path().join(".blob.wasm.wreg-GhIjKl.tmp");
         std::fs::write(&just_made, b"").unwrap();
         // Another file's temporary file, and a file of the user's.
-        let other = dir.path().join(".other.wasm.MnOpQr.tmp");
+        let other = dir.path().join(".other.wasm.wreg-MnOpQr.tmp");
         std::fs::write(&other, b"half").unwrap();
         let mine = dir.path().join(".blob.wasm.notes");
         std::fs::write(&mine, b"mine").unwrap();
+        // Named like ours, but not as tempfile names: the user's, whatever their age.
+        let alike = [
+            ".blob.wasm.wreg-backup1.tmp",
+            ".blob.wasm.wreg-a.b-c.tmp",
+            ".blob.wasm.old.tmp",
+        ]
+        .map(|name| dir.path().join(name));
+        for path in &alike {
+            std::fs::write(path, b"mine").unwrap();
+        }
+        // A temporary file of `blob.wasm.b`, whose name starts as those of `blob.wasm`.
+        let longer = dir.path().join(".blob.wasm.b.wreg-StUvWx.tmp");
+        std::fs::write(&longer, b"half").unwrap();
 
         write_atomic(&path, b"whole", Durability::Renamed).unwrap();
         assert!(!abandoned.exists());
@@ -383,12 +462,65 @@ mod tests {
         assert!(just_made.exists());
         assert!(other.exists());
         assert!(mine.exists());
+        assert!(alike.iter().all(|p| p.exists()));
+        assert!(longer.exists());
         assert_eq!(std::fs::read(&path).unwrap(), b"whole");
         // Once its writer is gone (dropped without a persist: removed by it) or killed
         // (here: the lock let go), the next write takes it away.
         let kept = live.into_temp_path().keep().unwrap();
         write_atomic(&path, b"again", Durability::Renamed).unwrap();
         assert!(!kept.exists());
+    }
+
+    #[test]
+    fn a_link_in_a_shared_directory_is_followed_only_if_its_owner_may_steer_us() {
+        // /tmp: world-writable and sticky, owned by root (0).
+        let tmp = 0o41777;
+        assert!(link_is_planted(tmp, 0, 1001, 1000), "another user's link");
+        assert!(!link_is_planted(tmp, 0, 1000, 1000), "our own");
+        assert!(
+            !link_is_planted(tmp, 1001, 1001, 1000),
+            "the directory owner's"
+        );
+        assert!(!link_is_planted(0o40777, 0, 1001, 1000), "not sticky");
+        assert!(
+            !link_is_planted(0o41775, 0, 1001, 1000),
+            "not world-writable"
+        );
+    }
+
+    /// The same on disk: a link another user made in a sticky world-writable directory
+    /// (made here with `lchown`, so as root, as CI runs) is not written through.
+    #[cfg(unix)]
+    #[test]
+    fn another_users_link_in_a_shared_directory_is_not_written_through() {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert!(
+            rustix::process::geteuid().is_root(),
+            "this test makes a link owned by another user, which needs root: run it as root \
+             (CI does), or with `sudo -E cargo test -p registry-config`"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("tmp");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let victim = dir.path().join("bashrc");
+        std::fs::write(&victim, b"mine").unwrap();
+        let link = shared.join("out.wasm");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        std::os::unix::fs::lchown(&link, Some(4242), Some(4242)).unwrap();
+        let err = write_atomic(&link, b"steered", Durability::Renamed).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(
+            err.to_string()
+                .contains("a symbolic link another user made"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&victim).unwrap(), b"mine");
+        // Our own link there is followed, as before.
+        std::os::unix::fs::lchown(&link, Some(0), Some(0)).unwrap();
+        write_atomic(&link, b"ours", Durability::Renamed).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"ours");
     }
 
     #[test]

@@ -193,9 +193,9 @@ pub async fn write_deps(
 ) -> Result<Vec<PathBuf>, Error> {
     // What a killed run was staging (or had set aside) goes; this run's staging directory is
     // claimed so that no other run takes it for such.
-    registry_config::fs::remove_abandoned(wit_dir, ".deps.", "");
+    registry_config::fs::remove_abandoned(wit_dir, STAGING, "");
     let staging = tempfile::Builder::new()
-        .prefix(".deps.")
+        .prefix(STAGING)
         .tempdir_in(wit_dir)
         .map_err(|e| Error::io(wit_dir, e))?;
     let _claimed = registry_config::fs::claim_dir(staging.path());
@@ -257,26 +257,52 @@ fn copy_wit_files(from: &Path, to: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// How `wit/deps` staging directories (and an old `deps` set aside) begin, followed by
+/// `tempfile`'s six random characters.
+const STAGING: &str = ".deps.wreg-";
+
 /// Moves the complete `staging` directory to `dest`, the old `dest` out of the way first
-/// and back again if the move fails.
+/// (to a name [`remove_abandoned`](registry_config::fs::remove_abandoned) takes away if a
+/// kill leaves it there) and back again if the move fails.
 fn replace_dir(staging: tempfile::TempDir, dest: &Path) -> Result<(), Error> {
     let parent = registry_config::fs::parent_dir(dest);
-    let old = parent.join(format!(".deps.old.{}", std::process::id()));
-    let had_old = match std::fs::rename(dest, &old) {
-        Ok(()) => true,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => false,
-        Err(err) => return Err(Error::io(dest, err)),
+    // Claimed before it moves (the lock stays with the directory), so no other run takes
+    // the old `deps` for abandoned while it is set aside.
+    let claimed_old = registry_config::fs::claim_dir(dest);
+    let old = match &claimed_old {
+        Some(_) => {
+            // An empty directory of a fresh name, which the rename then replaces.
+            let aside = tempfile::Builder::new()
+                .prefix(STAGING)
+                .tempdir_in(parent)
+                .map_err(|e| Error::io(parent, e))?;
+            Some(aside.keep())
+        }
+        None => None,
     };
-    let _claimed = had_old.then(|| registry_config::fs::claim_dir(&old));
+    let had_old = match &old {
+        Some(old) => match std::fs::rename(dest, old) {
+            Ok(()) => true,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                let _ = std::fs::remove_dir(old);
+                false
+            }
+            Err(err) => {
+                let _ = std::fs::remove_dir(old);
+                return Err(Error::io(dest, err));
+            }
+        },
+        None => false,
+    };
     let staged = staging.keep();
     if let Err(err) = std::fs::rename(&staged, dest) {
-        if had_old {
-            let _ = std::fs::rename(&old, dest);
+        if let Some(old) = old.as_ref().filter(|_| had_old) {
+            let _ = std::fs::rename(old, dest);
         }
         let _ = std::fs::remove_dir_all(&staged);
         return Err(Error::io(dest, err));
     }
-    if had_old {
+    if let Some(old) = old.filter(|_| had_old) {
         std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
     }
     Ok(())

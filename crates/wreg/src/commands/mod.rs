@@ -278,6 +278,8 @@ impl ProjectLock {
         // lock each other out.
         let lock_file =
             registry_config::fs::write_target(lock_file).unwrap_or_else(|_| lock_file.to_owned());
+        // A save a killed run began is taken away, also when this run saves nothing.
+        registry_config::fs::remove_abandoned_beside(&lock_file);
         let mut name = lock_file.file_name().unwrap_or_default().to_owned();
         name.push(".lock");
         let path = lock_file.with_file_name(name);

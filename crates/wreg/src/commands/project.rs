@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use registry_client::wkg_workspace::holds_wit;
 use registry_client::{Client, LockFile, LockMode};
 use registry_wit::{self as wit, WitRequest};
 
@@ -16,17 +17,6 @@ use crate::output::{self, Channel};
 
 /// The WIT directory of a WIT project, as wkg finds it: `./wit`.
 const WIT_DIR: &str = "wit";
-
-/// Whether `dir` holds a WIT package: at least one `.wit` file (as wkg decides for
-/// workspace members).
-pub(super) fn holds_wit(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries.filter_map(Result::ok).any(|entry| {
-            entry.path().extension().is_some_and(|ext| ext == "wit")
-                && entry.file_type().is_ok_and(|t| t.is_file())
-        })
-    })
-}
 
 /// What a `wreg fetch` command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,7 +36,7 @@ fn fetch_mode(args: &FetchArgs) -> Result<FetchMode> {
     if args.workspace {
         if has_source || args.dir.is_some() || args.output.is_some() {
             return Err(usage(
-                "--workspace fetches the WIT of every workspace member into <root>/wkg/deps;                  give no DIR, --dep, --deps, --wit or -o with it",
+                "--workspace fetches the WIT of every workspace member into <root>/wkg/deps; give no DIR, --dep, --deps, --wit or -o with it",
             ));
         }
         return Ok(FetchMode::Workspace { said: false });
@@ -78,7 +68,7 @@ fn fetch_mode(args: &FetchArgs) -> Result<FetchMode> {
     if super::workspace::here() {
         if args.output.is_some() {
             return Err(usage(
-                "this is a wkg.toml workspace root, where `wreg fetch` is `wkg fetch`: every                  member's WIT into ./wkg/deps (`wreg fetch --workspace`); -o asks for                  binaries in a directory: give the dependencies (--dep, --deps, --wit DIR)",
+                "this is a wkg.toml workspace root, where `wreg fetch` is `wkg fetch`: every member's WIT into ./wkg/deps (`wreg fetch --workspace`); -o asks for binaries in a directory: give the dependencies (--dep, --deps, --wit DIR)",
             ));
         }
         return Ok(FetchMode::Workspace { said: true });
@@ -128,7 +118,7 @@ pub(super) async fn fetch(client: &Client, global: &Global, args: &FetchArgs) ->
         FetchMode::Workspace { said } => {
             if said && !global.quiet {
                 eprintln!(
-                    "./wkg.toml is a workspace root: fetching for every member into ./wkg/deps,                      as `wkg fetch` does (`wreg fetch --workspace`)"
+                    "./wkg.toml is a workspace root: fetching for every member into ./wkg/deps, as `wkg fetch` does (`wreg fetch --workspace`)"
                 );
             }
             super::workspace::fetch(client, global, args).await

@@ -96,7 +96,7 @@ pub(super) async fn run(client: &Client, global: &Global, args: &PublishArgs) ->
     }
     match &args.paths[..] {
         [] => Err(usage(
-            "nothing to publish: give a component or WIT package file, or a WIT directory              (or --workspace for every member of a wkg.toml workspace)",
+            "nothing to publish: give a component or WIT package file, or a WIT directory (or --workspace for every member of a wkg.toml workspace)",
         )),
         [path] => {
             let wit_dir = path.is_dir().then(|| path.clone());
@@ -112,7 +112,10 @@ pub(super) async fn run(client: &Client, global: &Global, args: &PublishArgs) ->
         }
         paths => {
             if let Some(package) = &args.package {
-                let from = if std::env::var_os("WKG_PACKAGE").is_some() {
+                // The flag wins over the variable: the value says which one it came from.
+                let from = if std::env::var_os("WKG_PACKAGE")
+                    .is_some_and(|value| value == package.as_str())
+                {
                     "WKG_PACKAGE"
                 } else {
                     "--package"

@@ -408,6 +408,14 @@ fn exercise(
                 |mut entries| entries.next().is_none(),
             );
             let name = kept.strip_prefix(home.dir.path()).unwrap_or(kept);
+            if !empty {
+                // Written to, so claimed before the kill: the rerun's write of its kind
+                // (or, for a lock file, taking the project lock) must take it away.
+                problems.push(format!(
+                    "{} (with content), left by the kill, was still there after the rerun",
+                    name.display()
+                ));
+            }
             figures.kept.insert(format!(
                 "{}{}",
                 name.display(),
