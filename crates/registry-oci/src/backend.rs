@@ -14,7 +14,7 @@ use registry_core::{
     Version, VersionInfo, async_trait,
 };
 
-use crate::credentials::{CredentialOrigin, CredentialSources};
+use crate::credentials::{CredentialOrigin, CredentialSources, IDENTITY_TOKEN_USERNAME};
 use crate::http::{ReadError, Reader, TAGS_MAX_BYTES};
 use crate::manifest::{self, Parsed};
 use crate::reference::{Repository, tag_to_version};
@@ -296,7 +296,10 @@ impl OciBackend {
     /// The client and credentials a publish to `package` uses. When the registry answers
     /// with a token challenge, a push token is asked for here (its answer read with a cap,
     /// as every token) and handed to a client of its own, so `oci-client` never reads a
-    /// token response; otherwise the shared client, with basic credentials or none.
+    /// token response; otherwise the shared client, with basic credentials or none. An
+    /// identity token is never handed to `oci-client`: it is exchanged for the push token,
+    /// and a registry that asks for basic credentials instead is refused
+    /// ([`Error::Unauthorized`]); one that asks for nothing gets nothing.
     pub(crate) async fn publisher(
         &self,
         package: &PackageRef,
@@ -312,7 +315,12 @@ impl OciBackend {
                 oci_client::Client::new(client_config(&self.settings, &self.registry, &self.trust)),
                 RegistryAuth::Bearer(token),
             )),
-            None => Ok((self.client.clone(), self.auth.clone())),
+            None => match &self.auth {
+                RegistryAuth::Basic(user, _) if user == IDENTITY_TOKEN_USERNAME => {
+                    Ok((self.client.clone(), RegistryAuth::Anonymous))
+                }
+                auth => Ok((self.client.clone(), auth.clone())),
+            },
         }
     }
 
@@ -342,6 +350,18 @@ impl OciBackend {
                      (`docker login`, `az acr login`), or give other credentials",
                     self.credential_origin,
                     self.settings.oci_registry(&self.registry)
+                ),
+            },
+            ReadError::IdentityTokenNotBasic => Error::Unauthorized {
+                registry: self.registry.clone(),
+                message: format!(
+                    "an identity token (from {}) can only be exchanged at a token service, and \
+                     {} asks for basic credentials instead; the token was not sent. Give a \
+                     username and password for it (`docker login` with them, or `auth` under \
+                     [registry.\"{}\".oci])",
+                    self.credential_origin,
+                    self.settings.oci_registry(&self.registry),
+                    self.registry
                 ),
             },
         }
@@ -465,6 +485,12 @@ impl OciBackend {
             | OciDistributionError::ServerError {
                 code: 401 | 403, ..
             } => refused("not found or not authorized"),
+            // `oci-client`'s `blob_exists` reports a refusal as the status of its request.
+            OciDistributionError::RequestError(err)
+                if matches!(err.status().map(|s| s.as_u16()), Some(401 | 403)) =>
+            {
+                refused("not found or not authorized")
+            }
             OciDistributionError::AuthenticationFailure(message) => Error::Unauthorized {
                 registry: self.registry.clone(),
                 message: format!("authentication failed: {message}"),

@@ -13,8 +13,10 @@
 //! configured token is sent as is. An identity token (basic credentials with the username
 //! [`IDENTITY_TOKEN_USERNAME`]) is an OAuth2 refresh token: it is exchanged with a `POST` of
 //! `grant_type=refresh_token` to the realm, as the distribution spec's OAuth2 flow says, and
-//! when the realm answers that `POST` with 404, sent as basic credentials with a `GET`, as
-//! Docker does; a realm that refuses it is [`ReadError::IdentityTokenRefused`]. `429` and `503` are retried after the `Retry-After` the
+//! when the realm answers that `POST` with 404, sent as basic credentials with a `GET` to
+//! the realm, as Docker does; a realm that refuses it is [`ReadError::IdentityTokenRefused`].
+//! An identity token is never sent to the registry itself: a registry that asks for basic
+//! credentials gets none, and the read fails with [`ReadError::IdentityTokenNotBasic`]. `429` and `503` are retried after the `Retry-After` the
 //! registry sends (seconds or an HTTP date, at most [`RETRY_AFTER_MAX`]), connection errors
 //! and other `5xx` after exponential backoff. `oci-client` is used for publishing only.
 
@@ -61,6 +63,9 @@ pub(crate) enum ReadError {
         /// The start of what it said, the token taken out.
         said: String,
     },
+    /// The registry asks for basic credentials, and the credentials are an identity token,
+    /// which is only ever exchanged at a token service (it was not sent).
+    IdentityTokenNotBasic,
 }
 
 impl From<OciDistributionError> for ReadError {
@@ -285,6 +290,10 @@ impl Reader {
                                 .insert(repository.to_owned(), (token, until));
                             continue;
                         }
+                        Some(Scheme::Basic) if self.identity_token().is_some() => {
+                            tracing::debug!(%url, "the registry asks for basic auth; an identity token is not sent to it");
+                            return Err(ReadError::IdentityTokenNotBasic);
+                        }
                         Some(Scheme::Basic) if matches!(self.auth, RegistryAuth::Basic(..)) => {
                             tracing::debug!(%url, "the registry asks for basic auth");
                             self.basic.store(true, Ordering::Relaxed);
@@ -330,7 +339,9 @@ impl Reader {
     ) -> reqwest::RequestBuilder {
         match &self.auth {
             RegistryAuth::Bearer(token) => return request.bearer_auth(token),
-            RegistryAuth::Basic(user, password) if self.basic.load(Ordering::Relaxed) => {
+            RegistryAuth::Basic(user, password)
+                if self.basic.load(Ordering::Relaxed) && user != IDENTITY_TOKEN_USERNAME =>
+            {
                 return request.basic_auth(user, Some(password));
             }
             _ => {}
@@ -343,9 +354,18 @@ impl Reader {
         }
     }
 
+    /// The identity token the credentials are, if they are one.
+    fn identity_token(&self) -> Option<&String> {
+        match &self.auth {
+            RegistryAuth::Basic(user, token) if user == IDENTITY_TOKEN_USERNAME => Some(token),
+            _ => None,
+        }
+    }
+
     /// A token to push to `repository`, when the registry hands out tokens (it is asked
     /// with `GET /v2/` first when no request has met its challenge yet); `None` when it
-    /// takes basic credentials or none, or a token is configured.
+    /// takes basic credentials or none, or a token is configured. With an identity token,
+    /// a registry that asks for basic credentials is [`ReadError::IdentityTokenNotBasic`].
     pub(crate) async fn push_token(&self, repository: &str) -> Result<Option<String>, ReadError> {
         if matches!(self.auth, RegistryAuth::Bearer(_)) {
             return Ok(None);
@@ -358,6 +378,10 @@ impl Reader {
                 let response = self.http.get(&url).send().await?;
                 match challenge_of(&response) {
                     Some(Scheme::Bearer(challenge)) => challenge,
+                    Some(Scheme::Basic) if self.identity_token().is_some() => {
+                        tracing::debug!(%url, "the registry asks for basic auth; an identity token is not sent to it");
+                        return Err(ReadError::IdentityTokenNotBasic);
+                    }
                     _ => return Ok(None),
                 }
             }
@@ -373,10 +397,7 @@ impl Reader {
         challenge: &Challenge,
         scope: &str,
     ) -> Result<(String, Instant), ReadError> {
-        let identity = match &self.auth {
-            RegistryAuth::Basic(user, token) if user == IDENTITY_TOKEN_USERNAME => Some(token),
-            _ => None,
-        };
+        let identity = self.identity_token();
         let mut exchanged = None;
         if let Some(token) = identity {
             let mut form = vec![
@@ -404,6 +425,8 @@ impl Reader {
                     query.push(("service", service));
                 }
                 let mut request = self.http.get(&challenge.realm).query(&query);
+                // To the realm, never the registry: an identity token goes here too, as
+                // Docker sends it.
                 if let RegistryAuth::Basic(user, password) = &self.auth {
                     request = request.basic_auth(user, Some(password));
                 }

@@ -351,3 +351,155 @@ async fn a_token_echoed_at_the_cut_of_a_long_answer_is_not_shown() {
     assert!(text.contains("xxx<redacted>"), "{text}");
     assert!(!text.contains("idtok"), "a part of the token is shown");
 }
+
+/// Every way a backend reads or publishes: listing, a release, a pinned fetch, a publish
+/// that looks for the version first and one that overwrites (straight to the push).
+async fn every_use(backend: &OciBackend, namespace: &str) -> Vec<(&'static str, Error)> {
+    let pkg = package(&format!("{namespace}:widget"));
+    let v = version("1.0.0");
+    let content = component::small(namespace);
+    let pin =
+        registry_core::Release::new(v.clone(), registry_core::ContentDigest::sha256(&content));
+    let fetched = match backend.fetch_verified(&pkg, &pin).await {
+        Ok(stream) => read_all(stream).await.map(|_| ()),
+        Err(err) => Err(err),
+    };
+    let mut overwrite = registry_core::PublishOptions::default();
+    overwrite.allow_overwrite = true;
+    let overwritten = backend
+        .publish(
+            &pkg,
+            &v,
+            Box::pin(std::io::Cursor::new(content.clone())),
+            &overwrite,
+        )
+        .await;
+    vec![
+        ("list", backend.list_versions(&pkg).await.unwrap_err()),
+        ("release", backend.get_release(&pkg, &v).await.unwrap_err()),
+        ("fetch", fetched.unwrap_err()),
+        (
+            "publish",
+            publish(backend, &pkg, &v, content).await.unwrap_err(),
+        ),
+        ("overwrite", overwritten.unwrap_err()),
+    ]
+}
+
+/// A registry that takes basic credentials (docker-registry with `htpasswd`) gets no
+/// identity token: Docker only ever exchanges one at a token service, and so do we. Every
+/// read and publish is refused, naming where the token came from, never showing it.
+#[tokio::test]
+async fn a_registry_asking_for_basic_credentials_is_never_sent_the_identity_token() {
+    let registry = Distribution::start_with_basic_auth("ci-bot", "s3cr3t-Pa55w0rd")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let host = registry.host();
+    let mut sources = vec![Source::DockerConfig];
+    if cfg!(unix) {
+        sources.push(Source::Helper);
+    }
+    for source in sources {
+        let dir = docker_dir(&host, IDENTITY_TOKEN, source);
+        let backend = backend(&registry, dir.path());
+        let from = match source {
+            Source::DockerConfig => format!(
+                "the Docker config {}",
+                dir.path().join("config.json").display()
+            ),
+            Source::Helper => "the credential helper `docker-credential-acr`".to_owned(),
+        };
+        for (what, err) in every_use(&backend, "acrbasic").await {
+            let case = format!("{source:?}, {what}");
+            assert!(matches!(err, Error::Unauthorized { .. }), "{case}: {err}");
+            assert_eq!(err.exit_code(), 3, "{case}: {err}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "registry `{host}` refused access: an identity token (from {from}) can only \
+                     be exchanged at a token service, and {host} asks for basic credentials \
+                     instead; the token was not sent. Give a username and password for it \
+                     (`docker login` with them, or `auth` under [registry.\"{host}\".oci])"
+                ),
+                "{case}"
+            );
+            for shown in [err.to_string(), format!("{err:?}"), format!("{backend:?}")] {
+                assert!(!shown.contains("idtok"), "{case}: the token is shown");
+            }
+        }
+    }
+}
+
+/// What the registry receives (wiremock, which keeps every request: docker-registry logs
+/// no headers). Asking for basic credentials everywhere, or everywhere but `GET /v2/` (so
+/// a publish finds no challenge before it pushes), it is never sent the identity token, in
+/// clear or encoded, nor any other `Authorization`.
+#[tokio::test]
+async fn no_request_to_a_basic_registry_carries_the_identity_token() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let encoded = base64(format!("<token>:{IDENTITY_TOKEN}").as_bytes(), false);
+    for open_root in [false, true] {
+        let server = MockServer::start().await;
+        if open_root {
+            Mock::given(method("GET"))
+                .and(path("/v2/"))
+                .respond_with(ResponseTemplate::new(200))
+                .with_priority(1)
+                .mount(&server)
+                .await;
+        }
+        Mock::given(wiremock::matchers::any())
+            .respond_with(
+                ResponseTemplate::new(401)
+                    .insert_header("WWW-Authenticate", r#"Basic realm="registry""#),
+            )
+            .mount(&server)
+            .await;
+        let host = server.address().to_string();
+        let dir = docker_dir(&host, IDENTITY_TOKEN, Source::DockerConfig);
+        let backend = backend_for(&host, dir.path());
+        for (what, err) in every_use(&backend, "mocked").await {
+            assert_eq!(err.exit_code(), 3, "{open_root}, {what}: {err} {err:?}");
+            assert!(!format!("{err} {err:?}").contains("idtok"), "{what}");
+        }
+        let requests = server.received_requests().await.unwrap();
+        assert!(
+            requests.len() >= 5,
+            "every use reached the registry: {}",
+            requests.len()
+        );
+        for request in requests {
+            let sent = format!("{:?} {:?}", request.headers, request.body);
+            assert!(
+                !sent.contains("idtok") && !sent.contains(&encoded),
+                "the identity token was sent to the registry: {} {}",
+                request.method,
+                request.url
+            );
+            assert!(
+                !request.headers.contains_key("authorization"),
+                "credentials were sent to the registry: {} {}",
+                request.method,
+                request.url
+            );
+        }
+    }
+}
+
+/// A backend for the registry at `host` whose only credentials are in the Docker config
+/// `dir`.
+fn backend_for(host: &str, dir: &Path) -> OciBackend {
+    let sources = CredentialSources {
+        env: Some(Default::default()),
+        docker_config_dir: Some(dir.to_owned()),
+        helper_dirs: vec![dir.to_owned()],
+        helper_timeout: None,
+    };
+    OciBackend::with_credential_sources(host.parse().unwrap(), OciSettings::default(), &sources)
+        .unwrap()
+        .with_retry_policy(registry_oci::RetryPolicy {
+            retries: 0,
+            base: Duration::ZERO,
+        })
+}
