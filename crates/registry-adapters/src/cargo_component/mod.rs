@@ -525,7 +525,8 @@ pub fn workspace_root(path: &Path, text: &str) -> Result<Option<PathBuf>, Error>
     Ok(None)
 }
 
-/// Whether `path` (relative) matches a `members` pattern, `*` matching within one part.
+/// Whether `path` (relative) matches a `members` pattern, part by part (`*`, `?` and
+/// `[...]` within one part, as cargo's glob).
 fn glob_matches(pattern: &str, path: &Path) -> bool {
     let parts: Vec<String> = path
         .components()
@@ -536,25 +537,7 @@ fn glob_matches(pattern: &str, path: &Path) -> bool {
         && pattern
             .iter()
             .zip(&parts)
-            .all(|(p, part)| wildcard(p, part))
-}
-
-/// `*` as any run of characters, `?` as one.
-fn wildcard(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let mut dp = vec![vec![false; t.len() + 1]; p.len() + 1];
-    dp[0][0] = true;
-    for i in 1..=p.len() {
-        dp[i][0] = dp[i - 1][0] && p[i - 1] == '*';
-        for j in 1..=t.len() {
-            dp[i][j] = match p[i - 1] {
-                '*' => dp[i - 1][j] || dp[i][j - 1],
-                '?' => dp[i - 1][j - 1],
-                c => dp[i - 1][j - 1] && c == t[j - 1],
-            };
-        }
-    }
-    dp[p.len()][t.len()]
+            .all(|(p, part)| registry_client::wkg_workspace::glob_matches(p, part))
 }
 
 /// The `target` setting: `"ns:pkg[/world][@version]"` or a table.
