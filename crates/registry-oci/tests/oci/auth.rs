@@ -256,6 +256,10 @@ mod logs {
             .with_writer(move || writer.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, || {
+            // Interest in each log site is cached for all threads; another test's thread can
+            // cache "no one listens" while this subscriber is being set, and then the session
+            // would be logged in part. Asked again now that it is set.
+            tracing::callsite::rebuild_interest_cache();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -278,6 +278,8 @@ fn identity_tokens_never_reach_the_logs() {
         .with_writer(move || writer.clone())
         .finish();
     tracing::subscriber::with_default(subscriber, || {
+        // As in `auth::logs`: the interest other tests' threads cached, asked again.
+        tracing::callsite::rebuild_interest_cache();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
