@@ -319,28 +319,50 @@ pub(super) struct Change {
     pub(super) new_digest: String,
 }
 
+/// A pin an update added or dropped (a WIT project's graph asks for it, or no longer).
+#[derive(Serialize)]
+pub(super) struct Pin {
+    pub(super) package: String,
+    pub(super) registry: Option<String>,
+    pub(super) requirement: String,
+    pub(super) version: String,
+    pub(super) digest: String,
+}
+
 #[derive(Serialize)]
 pub(super) struct Updated {
     pub(super) dry_run: bool,
     pub(super) changes: Vec<Change>,
+    /// Pins the update added, and pins it dropped.
+    pub(super) added: Vec<Pin>,
+    pub(super) removed: Vec<Pin>,
 }
 
 impl fmt::Display for Updated {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.changes.is_empty() {
+        if self.changes.is_empty() && self.added.is_empty() && self.removed.is_empty() {
             return writeln!(f, "every pin is at the newest compatible release");
         }
-        let verb = if self.dry_run {
-            "would update"
+        let (update, add, remove) = if self.dry_run {
+            ("would update", "would add", "would remove")
         } else {
-            "updated"
+            ("updated", "added", "removed")
         };
         for c in &self.changes {
             writeln!(
                 f,
-                "{verb} {} ({}): {} {} -> {} {}",
+                "{update} {} ({}): {} {} -> {} {}",
                 c.package, c.requirement, c.old_version, c.old_digest, c.new_version, c.new_digest
             )?;
+        }
+        for (verb, pins) in [(add, &self.added), (remove, &self.removed)] {
+            for p in pins {
+                writeln!(
+                    f,
+                    "{verb} {} ({}): {} {}",
+                    p.package, p.requirement, p.version, p.digest
+                )?;
+            }
         }
         Ok(())
     }
@@ -415,6 +437,8 @@ pub(super) async fn update(client: &Client, global: &Global, args: &UpdateArgs) 
         lock.save(path)?;
     }
     let report = Updated {
+        added: Vec::new(),
+        removed: Vec::new(),
         dry_run: args.dry_run,
         changes,
     };

@@ -10,7 +10,7 @@ use registry_client::wkg_workspace::holds_wit;
 use registry_client::{Client, LockFile, LockMode};
 use registry_wit::{self as wit, WitRequest};
 
-use super::locked::{Change, Updated, named_packages};
+use super::locked::{Change, Pin, Updated, named_packages};
 use super::{LockSession, usage};
 use crate::cli::{DepsType, FetchArgs, Global, UpdateArgs, WitFetchArgs, WitLockArgs};
 use crate::output::{self, Channel};
@@ -166,6 +166,7 @@ pub(super) async fn update(client: &Client, global: &Global, args: &UpdateArgs) 
     let request = WitRequest::for_dir(&dir, session.overrides()?)?;
     let graph = wit::resolve(client, &request, Some(session.lock()), LockMode::Update).await?;
     let changes = changes(&before, session.lock());
+    let after = session.lock().clone();
     if !args.dry_run {
         session.save()?;
         let format = super::wit::deps_format(args.output_type.unwrap_or(DepsType::Wit));
@@ -175,8 +176,33 @@ pub(super) async fn update(client: &Client, global: &Global, args: &UpdateArgs) 
     let report = Updated {
         dry_run: args.dry_run,
         changes,
+        added: pins_only_in(&after, &before),
+        removed: pins_only_in(&before, &after),
     };
     output::print(global, &report, Channel::Status)
+}
+
+/// The pins of `of` whose package, registry and requirement `other` has no pin for.
+fn pins_only_in(of: &LockFile, other: &LockFile) -> Vec<Pin> {
+    let mut pins = Vec::new();
+    for package in &of.packages {
+        let there = other
+            .packages
+            .iter()
+            .find(|p| p.name == package.name && p.registry == package.registry);
+        for pin in &package.versions {
+            if !there.is_some_and(|p| p.versions.iter().any(|v| v.requirement == pin.requirement)) {
+                pins.push(Pin {
+                    package: package.name.to_string(),
+                    registry: package.registry.clone(),
+                    requirement: pin.requirement.to_string(),
+                    version: pin.version.to_string(),
+                    digest: pin.digest.to_string(),
+                });
+            }
+        }
+    }
+    pins
 }
 
 /// The pins of `before` that `after` moves (same package, registry and requirement).

@@ -146,6 +146,16 @@ fn update_in_a_wit_project_resolves_the_graph_afresh_as_wkg_update() {
             && dry.contains("-> 1.1.0 sha256:"),
         "{dry}"
     );
+    // The pin the graph does not use is reported as going, text and JSON.
+    assert!(
+        dry.contains("would remove acme:extra (^1): 1.0.0 sha256:"),
+        "{dry}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&home.ok(&["--json", "update", "--dry-run"])).unwrap();
+    assert_eq!(json["removed"][0]["package"], "acme:extra", "{json}");
+    assert_eq!(json["removed"][0]["version"], "1.0.0", "{json}");
+    assert_eq!(json["added"], serde_json::json!([]), "{json}");
     assert_eq!(
         std::fs::read_to_string(home.path("wkg.lock")).unwrap(),
         lock
