@@ -225,65 +225,32 @@ mod token {
 mod logs {
     //! Credentials never reach the logs, at any level, ours or our dependencies'.
 
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use registry_core::Backend;
     use test_support::component;
 
     use super::{PASSWORD, USER, backend, basic};
-    use crate::support::{package, publish, read_all, version};
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::support::{logs_of, package, publish, read_all, version};
 
     #[test]
     fn a_full_authenticated_session_logs_no_credential() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
-            // Interest in each log site is cached for all threads; another test's thread can
-            // cache "no one listens" while this subscriber is being set, and then the session
-            // would be logged in part. Asked again now that it is set.
-            tracing::callsite::rebuild_interest_cache();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let backend = backend(basic(PASSWORD), &[]);
-                let pkg = package("logged:widget");
-                let release = publish(
-                    &backend,
-                    &pkg,
-                    &version("1.0.0"),
-                    component::small("logged"),
-                )
+        let logs = logs_of(|| async {
+            let backend = backend(basic(PASSWORD), &[]);
+            let pkg = package("logged:widget");
+            let release = publish(
+                &backend,
+                &pkg,
+                &version("1.0.0"),
+                component::small("logged"),
+            )
+            .await
+            .unwrap();
+            backend.list_versions(&pkg).await.unwrap();
+            read_all(backend.fetch_verified(&pkg, &release).await.unwrap())
                 .await
                 .unwrap();
-                backend.list_versions(&pkg).await.unwrap();
-                read_all(backend.fetch_verified(&pkg, &release).await.unwrap())
-                    .await
-                    .unwrap();
-                let wrong = backend_with_wrong_password();
-                let _ = wrong.list_versions(&pkg).await;
-            });
+            let wrong = backend_with_wrong_password();
+            let _ = wrong.list_versions(&pkg).await;
         });
-        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         assert!(logs.lines().count() > 20, "the session was logged:\n{logs}");
         let encoded = base64_basic(USER, PASSWORD);
         for secret in [PASSWORD, encoded.as_str(), "wrong-password-for-logs"] {

@@ -4,9 +4,8 @@
 //! (a `POST` of `grant_type=refresh_token`, or a `GET` where the realm has no such endpoint)
 //! for the tokens `docker-registry` takes.
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use registry_core::{Backend, Error};
@@ -14,7 +13,7 @@ use registry_oci::{CredentialOrigin, CredentialSources, OciBackend, OciSettings}
 use test_support::token::{IdentityTokens, SERVICE, TokenServer, base64};
 use test_support::{Distribution, component};
 
-use crate::support::{package, publish, read_all, version};
+use crate::support::{logs_of, package, publish, read_all, version};
 
 const IDENTITY_TOKEN: &str = "idtok-REFRESH-8c1f";
 const REVOKED: &str = "idtok-REVOKED-2b7d";
@@ -255,49 +254,21 @@ async fn a_refused_identity_token_names_its_source_and_is_never_shown() {
     }
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Every level of every crate's logging, through an exchange, a fallback and a refusal.
 #[test]
 fn identity_tokens_never_reach_the_logs() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        // As in `auth::logs`: the interest other tests' threads cached, asked again.
-        tracing::callsite::rebuild_interest_cache();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            for how in [IdentityTokens::OAuth2, IdentityTokens::GetOnly] {
-                let registry = registry(how);
-                let good = docker_dir(&registry.host(), IDENTITY_TOKEN, Source::DockerConfig);
-                let namespace = format!("acrlogged{}", how as u8);
-                publish_and_fetch(&backend(registry, good.path()), &namespace).await;
-                let bad = docker_dir(&registry.host(), REVOKED, Source::DockerConfig);
-                let _ = backend(registry, bad.path())
-                    .list_versions(&package("acrlogged:widget"))
-                    .await;
-            }
-        });
+    let logs = logs_of(|| async {
+        for how in [IdentityTokens::OAuth2, IdentityTokens::GetOnly] {
+            let registry = registry(how);
+            let good = docker_dir(&registry.host(), IDENTITY_TOKEN, Source::DockerConfig);
+            let namespace = format!("acrlogged{}", how as u8);
+            publish_and_fetch(&backend(registry, good.path()), &namespace).await;
+            let bad = docker_dir(&registry.host(), REVOKED, Source::DockerConfig);
+            let _ = backend(registry, bad.path())
+                .list_versions(&package("acrlogged:widget"))
+                .await;
+        }
     });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("identity token"),
         "the exchange was logged:\n{logs}"

@@ -73,3 +73,40 @@ pub(crate) fn manifest_size(
     assert_eq!(response.status, 200);
     response.body.len()
 }
+
+/// A writer that keeps what is written, for a log subscriber.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything logged, at every level of every crate, while `session` runs on a runtime of
+/// this thread.
+pub(crate) fn logs_of<F: std::future::Future<Output = ()>>(session: impl FnOnce() -> F) -> String {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        // Interest in each log site is cached for all threads; another test's thread can
+        // cache "no one listens" while this subscriber is being set, and then the session
+        // would be logged in part. Asked again now that it is set.
+        tracing::callsite::rebuild_interest_cache();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(session());
+    });
+    String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+}
