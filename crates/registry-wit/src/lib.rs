@@ -52,23 +52,32 @@ pub fn dependencies(dir: &Path) -> Result<Vec<Dependency>, Error> {
     Ok(deps)
 }
 
+/// The WIT in the directory `dir`, parsed and not yet resolved.
+fn parse_dir(dir: &Path) -> Result<wit_parser::UnresolvedPackageGroup, Error> {
+    if !dir.is_dir() {
+        return Err(Error::InvalidInput {
+            message: format!(
+                "{} is not a directory; give the WIT directory (it holds the `.wit` files of \
+                 your package)",
+                dir.display()
+            ),
+        });
+    }
+    wit_parser::UnresolvedPackageGroup::parse_dir(dir).map_err(|err| {
+        wit_error(
+            dir,
+            format!("cannot read the WIT in {}: {err:#}", dir.display()),
+        )
+    })
+}
+
 /// The package the WIT in `dir` defines (its main package), with the version written.
 ///
 /// # Errors
 /// [`Error::InvalidWit`] naming the file, line and column when its WIT does not parse;
 /// [`Error::InvalidInput`] when `dir` is not a directory or the name is not a package name.
 pub fn package_in(dir: &Path) -> Result<PackageSpec, Error> {
-    if !dir.is_dir() {
-        return Err(Error::InvalidInput {
-            message: format!("{} is not a WIT directory", dir.display()),
-        });
-    }
-    let group = wit_parser::UnresolvedPackageGroup::parse_dir(dir).map_err(|err| {
-        wit_error(
-            dir,
-            format!("cannot read the WIT in {}: {err:#}", dir.display()),
-        )
-    })?;
+    let group = parse_dir(dir)?;
     let name = &group.main.name;
     Ok(PackageSpec {
         package: PackageRef::new(&name.namespace, &name.name)?,
@@ -79,21 +88,7 @@ pub fn package_in(dir: &Path) -> Result<PackageSpec, Error> {
 /// The names (with the versions written) of the packages the WIT in `dir` uses but does
 /// not define, each once, in the order first used.
 pub(crate) fn foreign_names(dir: &Path) -> Result<Vec<wit_parser::PackageName>, Error> {
-    if !dir.is_dir() {
-        return Err(Error::InvalidInput {
-            message: format!(
-                "{} is not a directory; give the WIT directory (it holds the `.wit` files of \
-                 your package)",
-                dir.display()
-            ),
-        });
-    }
-    let group = wit_parser::UnresolvedPackageGroup::parse_dir(dir).map_err(|err| {
-        wit_error(
-            dir,
-            format!("cannot read the WIT in {}: {err:#}", dir.display()),
-        )
-    })?;
+    let group = parse_dir(dir)?;
     let packages: Vec<_> = std::iter::once(&group.main).chain(&group.nested).collect();
     let defined: Vec<(&str, &str)> = packages
         .iter()
