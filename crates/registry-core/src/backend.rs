@@ -142,6 +142,50 @@ pub trait Backend: Send + Sync + fmt::Debug {
         )))
     }
 
+    /// Finds the signatures attached to `release`: the container its content is in and
+    /// every Sigstore bundle attached to that container.
+    ///
+    /// # Contract
+    /// `Ok(None)` means this registry does not store signatures (warg, a local directory):
+    /// a policy that requires one then refuses the release. `Ok(Some(_))` with no bundle
+    /// means the registry could hold some and holds none. The returned manifest hashes to
+    /// [`Attestations::subject`](crate::provenance::Attestations) and the backend has
+    /// checked that it holds `release.digest`. Bundles are returned unverified: verifying
+    /// them is the caller's job. Each bundle is bounded in size.
+    ///
+    /// # Errors
+    /// As for [`get_release`](Self::get_release); [`Error::DigestMismatch`] when the
+    /// container does not hold the release's content.
+    async fn attestations(
+        &self,
+        package: &PackageRef,
+        release: &Release,
+    ) -> Result<Option<crate::provenance::Attestations>, Error> {
+        let _ = (package, release);
+        Ok(None)
+    }
+
+    /// Attaches a Sigstore bundle to `release` (a referrer of its container), so that
+    /// [`attestations`](Self::attestations) finds it. Returns where it was stored.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] from a backend that cannot store signatures (the default);
+    /// [`Error::Unauthorized`], [`Error::Registry`] as for [`publish`](Self::publish).
+    async fn attach(
+        &self,
+        package: &PackageRef,
+        release: &Release,
+        bundle: Bytes,
+    ) -> Result<String, Error> {
+        let _ = (release, bundle);
+        Err(Error::InvalidInput {
+            message: format!(
+                "{package}: this registry cannot store signatures; sign releases on an OCI \
+                 registry"
+            ),
+        })
+    }
+
     /// Publishes `content` as `version` of `package`, reading it once.
     ///
     /// # Contract

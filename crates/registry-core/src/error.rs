@@ -198,6 +198,29 @@ pub enum Error {
         breaks: Vec<String>,
     },
 
+    /// A policy requires a signature from a given signer, and the release has none that
+    /// verifies: no bundle is attached, none verifies under the trusted root, or none is by
+    /// an allowed signer (or by the signer the lock file pinned).
+    #[error(
+        "{package}@{version} from registry `{registry}`: provenance not verified: expected \
+         {expected}; {}. The release was not used: ask its publisher to sign it, or change \
+         the `provenance` policy (`wreg verify {package}@{version}` shows what is attached)",
+        reasons.join("; ")
+    )]
+    ProvenanceRejected {
+        /// The package.
+        package: PackageRef,
+        /// The release's version.
+        version: Version,
+        /// The registry the release came from.
+        registry: Registry,
+        /// What the policy (or the lock file's pin) asked for, e.g. `a signature by
+        /// ci@acme.example (issuer https://...)`.
+        expected: String,
+        /// Why each bundle found was refused, or why none was found; at least one.
+        reasons: Vec<String>,
+    },
+
     /// The registry failed, or answered with something that breaks its protocol.
     #[error("registry `{registry}`: {message}")]
     Registry {
@@ -317,6 +340,7 @@ impl Error {
     /// | 7 | offline and not cached | `NotCached` |
     /// | 8 | lock file out of date | `LockOutOfDate` |
     /// | 9 | semver incompatible | `SemverIncompatible` |
+    /// | 10 | provenance not verified | `ProvenanceRejected` |
     /// | 64 | usage (`EX_USAGE`) | `InvalidInput` |
     /// | 65 | invalid WIT (`EX_DATAERR`) | `InvalidWit` |
     /// | 74 | local I/O (`EX_IOERR`) | `Io` |
@@ -331,6 +355,7 @@ impl Error {
             Self::NotCached { .. } => 7,
             Self::LockOutOfDate { .. } => 8,
             Self::SemverIncompatible { .. } => 9,
+            Self::ProvenanceRejected { .. } => 10,
             Self::InvalidInput { .. } => 64,
             Self::InvalidWit { .. } => 65,
             Self::Io { .. } => 74,
@@ -456,10 +481,17 @@ mod tests {
                 message: "m".into(),
             },
             Error::SemverIncompatible {
-                package,
+                package: package.clone(),
                 previous: Version::new(1, 0, 0),
                 new: Version::new(1, 1, 0),
                 breaks: vec!["b".into()],
+            },
+            Error::ProvenanceRejected {
+                package,
+                version: Version::new(1, 0, 0),
+                registry: registry.clone(),
+                expected: "e".into(),
+                reasons: vec!["r".into()],
             },
             Error::Registry {
                 registry,
@@ -487,6 +519,7 @@ mod tests {
                 | Error::LockOutOfDate { .. }
                 | Error::InvalidWit { .. }
                 | Error::SemverIncompatible { .. }
+                | Error::ProvenanceRejected { .. }
                 | Error::Registry { .. }
                 | Error::Io { .. } => {}
             }
@@ -537,8 +570,8 @@ mod tests {
             );
             codes.insert(err.exit_code());
         }
-        // The codes a caller tells apart: 12 conditions, none sharing a code by accident.
-        assert_eq!(codes.len(), 12, "{codes:?}");
+        // The codes a caller tells apart: 13 conditions, none sharing a code by accident.
+        assert_eq!(codes.len(), 13, "{codes:?}");
     }
 
     #[test]

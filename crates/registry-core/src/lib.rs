@@ -37,6 +37,7 @@ pub mod metadata;
 mod origin;
 mod package;
 mod parse;
+pub mod provenance;
 mod registry;
 mod release;
 mod secret;
