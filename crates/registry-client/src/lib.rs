@@ -44,6 +44,8 @@ pub mod discovery;
 pub mod local;
 pub mod lock;
 mod progress;
+#[cfg(feature = "provenance")]
+pub mod provenance;
 mod resolver;
 pub mod wkg_manifest;
 pub mod wkg_workspace;

@@ -14,6 +14,7 @@ pub mod component;
 pub mod http;
 pub mod secrets;
 pub mod shipped;
+pub mod sigstore;
 pub mod tls;
 pub mod token;
 pub mod warg;

@@ -6,6 +6,8 @@ mod discovery;
 mod local;
 mod mirrors;
 mod oci;
+#[cfg(feature = "provenance")]
+mod provenance;
 mod resolver;
 mod support;
 // warg is an opt-in feature; `cargo xtask test` turns it on (the workspace build does,
