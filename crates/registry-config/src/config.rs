@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::layer::Layer;
 use crate::node::Node;
-use crate::schema::{DEFAULT_BACKEND, MIRRORS, MIRRORS_ORDER};
+use crate::schema::{DEFAULT_BACKEND, MIRRORS, MIRRORS_ORDER, is_backend_section};
 use crate::{ConfigError, KeyPath, Origin, Scope};
 
 /// Layered configuration: every layer as loaded, and the merged view of them.
@@ -153,9 +153,7 @@ impl RegistrySettings<'_> {
                 origin: node.origin().clone(),
             });
         }
-        let mut sections = entries
-            .iter()
-            .filter(|(k, _)| *k != DEFAULT_BACKEND && *k != MIRRORS);
+        let mut sections = entries.iter().filter(|(k, _)| is_backend_section(k));
         match (sections.next(), sections.next()) {
             (Some((name, node)), None) => Some(Setting {
                 value: name.clone(),
@@ -172,7 +170,7 @@ impl RegistrySettings<'_> {
             .map(|entries| {
                 entries
                     .keys()
-                    .filter(|k| *k != DEFAULT_BACKEND && *k != MIRRORS)
+                    .filter(|k| is_backend_section(k))
                     .map(String::as_str)
                     .collect()
             })

@@ -32,10 +32,32 @@
 //! backend section are replaced whole, never merged (see `REPLACE_WHOLE` in the source).
 //! A key that is a table in one layer and a plain value in another is an error naming both.
 //!
-//! # Provenance
+//! # Origins
 //! Every value remembers where it was set ([`Origin`]: built-in; file, line and column;
 //! environment variable; tool; override): [`Setting::origin`], [`Config::entries`],
 //! [`Config::get`].
+//!
+//! # Provenance policies
+//! Which signatures a release needs, per registry, namespace or package, in a table under
+//! the registry (as `mirrors`, so that `wkg` still reads the file):
+//!
+//! ```toml
+//! [registry."ghcr.io".provenance]
+//! verify = "always"          # or "command" (only `wreg verify`; the default), "never"
+//! trusted_root = "public-good"   # or "github", "staging", a path to a trusted_root.json
+//! issuer = "https://token.actions.githubusercontent.com"   # or issuer_regexp
+//! identity_regexp = '^https://github\.com/acme/'            # or identity
+//! # public_key = "keys/ci.pub"   # a managed key, instead of identity and issuer
+//! fulcio_url = "https://fulcio.sigstore.dev"                # for signing
+//! rekor_url = "https://rekor.sigstore.dev"
+//! [registry."ghcr.io".provenance.namespace.wasi]          # the same keys, for one namespace
+//! [registry."ghcr.io".provenance.package."acme:widget"]   # and for one package
+//! ```
+//!
+//! [`Config::provenance`] gives the [`ProvenancePolicy`] for a package: each key from the
+//! most specific table that sets it (package, namespace, registry), and in one table from
+//! the highest layer. A relative path is taken from the directory of the file that says it
+//! (the file its links end at, for a linked config).
 //!
 //! # Changes
 //! [`Config::set`], [`Config::unset`] and the typed `set_*` methods edit one layer's file
@@ -76,11 +98,13 @@ mod load;
 mod mutate;
 mod node;
 mod origin;
+mod provenance;
 mod schema;
 
 pub use config::{Config, Entry, LayerInfo, RegistryMapping, RegistrySettings, Setting};
 pub use load::{ConfigLoader, PROJECT_FILE, ToolLayer, env};
 pub use mutate::Target;
 pub use origin::SourceText;
+pub use provenance::{ProvenancePolicy, TrustedRootSource, VerifyWhen};
 pub use registry_core::Secret;
 pub use registry_core::{ConfigError, KeyPath, Origin, Scope};

@@ -34,6 +34,12 @@ pub(crate) const MIRRORS: &str = "mirrors";
 /// The key of [`MIRRORS`] holding the registries to try, in order.
 pub(crate) const MIRRORS_ORDER: &str = "order";
 
+/// Whether a key of `[registry."<name>"]` names a backend section, not one of the keys
+/// this format reserves there (`default`, `mirrors`, `provenance`).
+pub(crate) fn is_backend_section(key: &str) -> bool {
+    ![DEFAULT_BACKEND, MIRRORS, crate::provenance::PROVENANCE].contains(&key)
+}
+
 /// Checks a layer's tree and normalizes it: registry names are lowercased, and the older
 /// `type` key is renamed `default`.
 pub(crate) fn check_layer(root: &mut Node) -> Result<(), ConfigError> {
@@ -53,7 +59,7 @@ pub(crate) fn check_layer(root: &mut Node) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn unknown_key(node: &Node, path: &KeyPath, allowed: &[&str]) -> ConfigError {
+pub(crate) fn unknown_key(node: &Node, path: &KeyPath, allowed: &[&str]) -> ConfigError {
     let key = path.last().unwrap_or_default();
     let hint = match closest(key, allowed) {
         Some(best) => format!("did you mean `{best}`?"),
@@ -74,7 +80,7 @@ fn unknown_key(node: &Node, path: &KeyPath, allowed: &[&str]) -> ConfigError {
 }
 
 /// The allowed key nearest to `key`, if it is near enough to be a typo.
-fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
     allowed
         .iter()
         .map(|candidate| (edit_distance(key, candidate), *candidate))
@@ -104,9 +110,22 @@ fn expect_table<'a>(
     example: &str,
 ) -> Result<&'a mut BTreeMap<String, Node>, ConfigError> {
     let origin = node.origin().clone();
-    node.entries_mut().ok_or_else(|| {
-        ConfigError::invalid(&origin, path, format!("expected a table, e.g. {example}"))
-    })
+    node.entries_mut()
+        .ok_or_else(|| not_a_table(&origin, path, example))
+}
+
+/// The entries of a table that is only read, or an error saying a table was expected.
+pub(crate) fn table_entries<'a>(
+    node: &'a Node,
+    path: &KeyPath,
+    example: &str,
+) -> Result<&'a BTreeMap<String, Node>, ConfigError> {
+    node.entries()
+        .ok_or_else(|| not_a_table(node.origin(), path, example))
+}
+
+fn not_a_table(origin: &crate::Origin, path: &KeyPath, example: &str) -> ConfigError {
+    ConfigError::invalid(origin, path, format!("expected a table, e.g. {example}"))
 }
 
 fn check_registry_value(node: &Node, path: &KeyPath) -> Result<(), ConfigError> {
@@ -123,9 +142,9 @@ fn check_registry_value(node: &Node, path: &KeyPath) -> Result<(), ConfigError> 
         .map_err(|err| ConfigError::invalid(node.origin(), path, err.to_string()))
 }
 
-type KeyCheck = fn(&str) -> Result<(), String>;
+pub(crate) type KeyCheck = fn(&str) -> Result<(), String>;
 
-fn check_namespace(namespace: &str) -> Result<(), String> {
+pub(crate) fn check_namespace(namespace: &str) -> Result<(), String> {
     PackageRef::new(namespace, "x").map(|_| ()).map_err(|err| {
         format!(
             "`{namespace}` is not a valid namespace: {}, e.g. \"wasi\"",
@@ -134,7 +153,7 @@ fn check_namespace(namespace: &str) -> Result<(), String> {
     })
 }
 
-fn check_package(package: &str) -> Result<(), String> {
+pub(crate) fn check_package(package: &str) -> Result<(), String> {
     package
         .parse::<PackageRef>()
         .map(|_| ())
@@ -234,6 +253,8 @@ fn check_registry_section(node: &mut Node, path: &KeyPath) -> Result<(), ConfigE
         path.push(key.clone());
         if key == MIRRORS {
             check_mirrors(node, &path)?;
+        } else if key == crate::provenance::PROVENANCE {
+            crate::provenance::check(node, &path)?;
         } else if key == DEFAULT_BACKEND {
             let valid = node.as_str().is_some_and(|name| {
                 !name.is_empty()
@@ -266,13 +287,7 @@ fn check_registry_section(node: &mut Node, path: &KeyPath) -> Result<(), ConfigE
 /// `[registry."<name>".mirrors]`: `order`, an array of registry names.
 fn check_mirrors(node: &Node, path: &KeyPath) -> Result<(), ConfigError> {
     let example = format!("[{path}] {MIRRORS_ORDER} = [\"cache.internal:5000\", \"ghcr.io\"]");
-    let Some(entries) = node.entries() else {
-        return Err(ConfigError::invalid(
-            node.origin(),
-            path,
-            format!("expected a table, e.g. {example}"),
-        ));
-    };
+    let entries = table_entries(node, path, &example)?;
     for (key, node) in entries {
         let path = path.join(key);
         if key != MIRRORS_ORDER {

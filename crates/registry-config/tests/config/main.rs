@@ -5,6 +5,7 @@ mod errors;
 mod layers;
 mod mirrors;
 mod mutate;
+mod provenance;
 mod secrets;
 mod support;
 mod wkg_compat;
