@@ -52,6 +52,8 @@ pub mod wkg_workspace;
 
 pub use cache::{Cache, CacheEntry, CachedContent, Cleaned};
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_CONTENT_SIZE, Route};
+#[cfg(feature = "provenance")]
+pub use client::{Policy, ProvenanceReport};
 pub use local::{LocalBackend, LocalSettings};
 pub use lock::{LOCK_FILE_NAME, LockFile, LockedPackage, LockedVersion};
 pub use progress::Progress;

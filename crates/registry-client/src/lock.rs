@@ -17,7 +17,8 @@
 
 use std::path::Path;
 
-use registry_core::{ContentDigest, Error, PackageRef, Registry, Version, VersionReq};
+use registry_core::provenance::{Provenance, Signer};
+use registry_core::{ContentDigest, Error, PackageRef, Registry, Release, Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
 /// The lock file name `wkg` uses.
@@ -85,6 +86,37 @@ pub struct LockedVersion {
     /// it reads the file and leaves it out when it writes one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// The digest of the OCI manifest the release's signature names, recorded when the
+    /// release was verified under a `provenance` policy. `wkg` ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<ContentDigest>,
+    /// Who signed the release, as verified when it was pinned: a pinned version must then be
+    /// signed by exactly this signer, whatever else the policy allows. `wkg` ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<Signer>,
+}
+
+impl LockedVersion {
+    /// A pin of `requirement` to `release`, with the provenance verified for it, if any.
+    pub fn new(
+        requirement: VersionReq,
+        release: &Release,
+        provenance: Option<&Provenance>,
+    ) -> Self {
+        Self {
+            requirement,
+            version: release.version.clone(),
+            digest: release.digest,
+            size: release.size,
+            manifest: provenance.map(|p| p.manifest),
+            signer: provenance.map(|p| p.signer.clone()),
+        }
+    }
+
+    /// The provenance the pin records, when it records a manifest and a signer.
+    pub fn provenance(&self) -> Option<Provenance> {
+        Some(Provenance::new(self.manifest?, self.signer.clone()?))
+    }
 }
 
 impl Default for LockFile {
@@ -315,6 +347,8 @@ digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b982
             version: v.parse().unwrap(),
             digest,
             size: None,
+            manifest: None,
+            signer: None,
         };
         let b: PackageRef = "b:pkg".parse().unwrap();
         let a: PackageRef = "a:pkg".parse().unwrap();

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use futures_util::StreamExt as _;
+use registry_core::provenance::Provenance;
 use registry_core::{ContentDigest, Error, PackageRef, Registry, Release, Version, VersionReq};
 
 use crate::Client;
@@ -174,6 +175,8 @@ pub enum Resolution {
         release: Release,
         /// The verified content in the cache.
         path: PathBuf,
+        /// Who signed the release, when a `provenance` policy verified it.
+        provenance: Option<Provenance>,
     },
 }
 
@@ -332,6 +335,15 @@ impl Client {
             }
             None => route.resolve(requirement).await?,
         };
+        // What the lock file recorded for these bytes: the signer it pins (checked by the
+        // policy) and, with no policy to check now, what stays recorded.
+        let pinned = pin
+            .filter(|p| p.digest == release.digest)
+            .and_then(LockedVersion::provenance);
+        let provenance = route
+            .enforce_provenance(&release, pinned.as_ref())
+            .await?
+            .or(pinned);
         let path = route.fetch(&release).await?;
         Ok(Resolution::Registry {
             package: package.clone(),
@@ -339,6 +351,7 @@ impl Client {
             requirement: requirement.clone(),
             release,
             path,
+            provenance,
         })
     }
 
@@ -395,18 +408,14 @@ pub(crate) fn record(lock: &mut LockFile, resolved: &[Resolution]) {
             registry,
             requirement,
             release,
+            provenance,
             ..
         } = resolution
         {
             lock.insert(
                 package,
                 Some(registry),
-                LockedVersion {
-                    requirement: requirement.clone(),
-                    version: release.version.clone(),
-                    digest: release.digest,
-                    size: release.size,
-                },
+                LockedVersion::new(requirement.clone(), release, provenance.as_ref()),
             );
         }
     }

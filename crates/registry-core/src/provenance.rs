@@ -114,6 +114,24 @@ impl fmt::Display for Signer {
     }
 }
 
+/// What a verified signature established about a release, as a lock file pins it: the
+/// manifest that was signed and who signed it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Provenance {
+    /// The digest of the container (OCI manifest) the signature names.
+    pub manifest: ContentDigest,
+    /// Who signed it.
+    pub signer: Signer,
+}
+
+impl Provenance {
+    /// The provenance of a release whose manifest `manifest` was signed by `signer`.
+    pub fn new(manifest: ContentDigest, signer: Signer) -> Self {
+        Self { manifest, signer }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

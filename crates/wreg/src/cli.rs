@@ -101,6 +101,16 @@ Examples:
         after_help = "Examples:\n  wreg versions wasi:http\n  wreg versions wasi:http --json"
     )]
     Versions(VersionsArgs),
+    /// Show who signed a release and whether the provenance policy accepts it (exit 10
+    /// when not).
+    #[command(after_help = "\
+Examples:
+  wreg verify wasi:http@0.2.0           that release
+  wreg verify 'acme:widget@^1' --json   the newest 1.x, as JSON
+
+The policy is the configuration's `[registry.\"<registry>\".provenance]` table (or its
+`namespace.<ns>` / `package.\"<ns:name>\"` overrides); see docs/provenance.md.")]
+    Verify(VerifyArgs),
     /// Resolve dependencies, fetch them into a directory, and update the lock file; in a
     /// WIT project without `--dep`/`--deps`/`--wit`, `wit fetch` (as `wkg fetch`).
     #[command(after_help = "\
@@ -466,6 +476,15 @@ pub(crate) struct VersionsArgs {
     pub(crate) package: String,
     /// Use this registry instead of the configured one (also `WKG_REGISTRY`, as for wkg;
     /// the flag wins).
+    #[arg(long, value_name = "REGISTRY", env = "WKG_REGISTRY")]
+    pub(crate) registry: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// `ns:name@version` (that release) or `ns:name@requirement` (the newest match).
+    pub(crate) package: String,
+    /// Use this registry instead of the configured one (also `WKG_REGISTRY`).
     #[arg(long, value_name = "REGISTRY", env = "WKG_REGISTRY")]
     pub(crate) registry: Option<String>,
 }

@@ -5,8 +5,12 @@
 //! - `route.rs`: [`Route`], where the operations on one package live, and its sources.
 
 mod backends;
+#[cfg(feature = "provenance")]
+mod provenance;
 mod route;
 
+#[cfg(feature = "provenance")]
+pub use provenance::{Policy, ProvenanceReport};
 pub use route::Route;
 use route::Source;
 pub(crate) use route::pick;
@@ -47,6 +51,9 @@ struct Inner {
     /// one registry with different metadata, e.g. different OCI prefixes). Backends given
     /// with [`Client::register_backend`] are under the metadata key `*`.
     backends: Mutex<HashMap<(Registry, String), Built>>,
+    /// Trusted roots for provenance policies, loaded once.
+    #[cfg(feature = "provenance")]
+    trusts: provenance::Trusts,
 }
 
 /// A backend and the registry metadata it was built with (a mirror of an OCI registry
@@ -146,6 +153,8 @@ impl ClientBuilder {
                 listings: Mutex::new(HashMap::new()),
                 releases: Mutex::new(HashMap::new()),
                 backends: Mutex::new(HashMap::new()),
+                #[cfg(feature = "provenance")]
+                trusts: provenance::Trusts::default(),
             }),
         }
     }

@@ -39,7 +39,8 @@ fn falls_through(err: &Error) -> bool {
         | Error::NotCached { .. }
         | Error::LockOutOfDate { .. }
         | Error::InvalidWit { .. }
-        | Error::SemverIncompatible { .. } => false,
+        | Error::SemverIncompatible { .. }
+        | Error::ProvenanceRejected { .. } => false,
         _ => true,
     }
 }
@@ -140,6 +141,36 @@ impl Route {
         }
     }
 
+    /// Without the `provenance` feature no signature can be checked: a release whose
+    /// policy says to check it on every fetch is refused rather than used unchecked.
+    #[cfg(not(feature = "provenance"))]
+    pub async fn enforce_provenance(
+        &self,
+        release: &Release,
+        _pinned: Option<&registry_core::provenance::Provenance>,
+    ) -> Result<Option<registry_core::provenance::Provenance>, Error> {
+        let policy = self
+            .client
+            .config()
+            .provenance(&self.registry, &self.package)?;
+        match policy {
+            Some(policy) if policy.verify.value == registry_config::VerifyWhen::Always => {
+                Err(policy
+                    .invalid(
+                        "verify",
+                        format!(
+                            "{}@{} must have its signature verified, and this build of the \
+                             client has no provenance support (Cargo feature `provenance` of \
+                             registry-client)",
+                            self.package, release.version
+                        ),
+                    )
+                    .into())
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The client the route belongs to.
     pub fn client(&self) -> &Client {
         &self.client
@@ -149,7 +180,7 @@ impl Route {
         self.client.cache()
     }
 
-    fn offline(&self) -> bool {
+    pub(super) fn offline(&self) -> bool {
         self.client.is_offline()
     }
 

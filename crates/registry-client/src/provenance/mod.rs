@@ -11,7 +11,6 @@
 
 pub mod verify;
 
-pub use verify::{
-    Allowed, BundleOutcome, Pattern, Requirement, Trust, TrustedRootSource, Verified, check,
-    inspect,
-};
+pub use verify::{Allowed, BundleOutcome, Pattern, Requirement, Trust, Verified, check, inspect};
+
+pub use registry_config::{ProvenancePolicy, TrustedRootSource, VerifyWhen};

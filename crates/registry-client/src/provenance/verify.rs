@@ -8,7 +8,9 @@
 //! holds, and saying why each bundle was or was not accepted.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use registry_config::TrustedRootSource;
 
 use base64::Engine as _;
 use registry_core::provenance::{AttachedBundle, Attestations, Signer};
@@ -30,30 +32,6 @@ impl fmt::Debug for Trust {
     }
 }
 
-/// Which trusted root to verify under.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TrustedRootSource {
-    /// Sigstore's public-good instance (the snapshot shipped with `sigstore-verify`).
-    PublicGood,
-    /// GitHub's Sigstore instance (attestations of private repositories).
-    Github,
-    /// Sigstore's staging instance.
-    Staging,
-    /// A `trusted_root.json` (protobuf-specs `TrustedRoot`), for a private instance.
-    File(PathBuf),
-}
-
-impl fmt::Display for TrustedRootSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::PublicGood => f.write_str("the Sigstore public-good root"),
-            Self::Github => f.write_str("GitHub's Sigstore root"),
-            Self::Staging => f.write_str("the Sigstore staging root"),
-            Self::File(path) => write!(f, "the trusted root {}", path.display()),
-        }
-    }
-}
-
 impl Trust {
     /// Loads the authorities of `source`.
     ///
@@ -72,12 +50,17 @@ impl Trust {
                 let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
                 TrustedRoot::from_json(&text)
             }
+            other => {
+                return Err(Error::InvalidInput {
+                    message: format!("this build cannot load the trusted root {other}"),
+                });
+            }
         }
         .map_err(|err| bad_root(source, &err))?;
         let verifier = Verifier::new(&root).map_err(|err| bad_root(source, &err))?;
         Ok(Self {
             verifier,
-            name: source.to_string(),
+            name: describe(source),
         })
     }
 
@@ -88,12 +71,24 @@ impl Trust {
     }
 }
 
+/// A trusted root as messages name it.
+fn describe(source: &TrustedRootSource) -> String {
+    match source {
+        TrustedRootSource::PublicGood => "the Sigstore public-good root".into(),
+        TrustedRootSource::Github => "GitHub's Sigstore root".into(),
+        TrustedRootSource::Staging => "the Sigstore staging root".into(),
+        TrustedRootSource::File(path) => format!("the trusted root {}", path.display()),
+        other => format!("the trusted root {other}"),
+    }
+}
+
 fn bad_root(source: &TrustedRootSource, err: &dyn std::error::Error) -> Error {
     Error::InvalidInput {
         message: format!(
-            "{source} cannot be used to verify signatures: {err}; a trusted root is the JSON \
+            "{} cannot be used to verify signatures: {err}; a trusted root is the JSON \
              `cosign trusted-root create` or `sigstore-js` writes (media type \
-             application/vnd.dev.sigstore.trustedroot+json)"
+             application/vnd.dev.sigstore.trustedroot+json)",
+            describe(source)
         ),
     }
 }

@@ -375,7 +375,7 @@ fn shipped_roots_load_and_a_bad_root_file_is_named() {
         TrustedRootSource::Staging,
     ] {
         let trust = Trust::load(&source).unwrap_or_else(|err| panic!("{source}: {err}"));
-        assert_eq!(trust.name(), source.to_string());
+        assert!(trust.name().contains("Sigstore"), "{}", trust.name());
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("trusted_root.json");

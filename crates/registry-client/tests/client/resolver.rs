@@ -135,6 +135,8 @@ async fn a_pin_whose_content_changed_is_an_error_naming_both_digests() {
             version: "1.0.0".parse().unwrap(),
             digest: stale,
             size: None,
+            manifest: None,
+            signer: None,
         },
     );
     let err = client

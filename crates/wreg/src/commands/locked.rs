@@ -82,6 +82,7 @@ async fn graph(client: &Client, lock: &LockFile) -> Result<Vec<Node>> {
             requirement: registry_core::VersionReq::STAR,
             release,
             path: content.path().to_owned(),
+            provenance: None,
         };
         uses.push(wit::dependencies_of(&resolution)?);
     }
@@ -421,15 +422,13 @@ pub(super) async fn update(client: &Client, global: &Global, args: &UpdateArgs) 
                 new_version: release.version.to_string(),
                 new_digest: release.digest.to_string(),
             });
+            // A moved pin is checked against the provenance policy like any new release,
+            // and records who signed it.
+            let provenance = route.enforce_provenance(&release, None).await?;
             lock.insert(
                 &locked.name,
                 registry.as_ref(),
-                LockedVersion {
-                    requirement: pin.requirement.clone(),
-                    version: release.version.clone(),
-                    digest: release.digest,
-                    size: release.size,
-                },
+                LockedVersion::new(pin.requirement.clone(), &release, provenance.as_ref()),
             );
         }
     }

@@ -11,6 +11,7 @@ mod locked;
 mod plan;
 mod project;
 mod publish;
+mod verify;
 mod versions;
 mod wit;
 mod workspace;
@@ -40,6 +41,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Get(args) => get::run(&client(global)?, global, &args).await,
         Command::Publish(args) => publish::run(&client(global)?, global, &args).await,
         Command::Versions(args) => versions::run(&client(global)?, global, &args).await,
+        Command::Verify(args) => verify::run(&client(global)?, global, &args).await,
         Command::Fetch(args) => project::fetch(&client(global)?, global, &args).await,
         Command::Build(args) => wit::build_command(&client(global)?, global, &args).await,
         Command::Lock(args) => deps::lock(&client(global)?, global, &args.deps).await,
