@@ -6,42 +6,34 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use registry_config::Config;
+use registry_core::provenance::Attestations;
 use registry_core::{
     Backend, ContentReader, ContentStream, Error, PackageRef, PublishOptions, Registry, Release,
     Version, VersionInfo, async_trait,
 };
 
 use crate::credentials::{CredentialOrigin, CredentialSources, IDENTITY_TOKEN_USERNAME};
-use crate::http::{ReadError, Reader, TAGS_MAX_BYTES};
+use crate::http::{Reader, TAGS_MAX_BYTES};
 use crate::manifest::{self, Parsed};
 use crate::reference::{Repository, tag_to_version};
-use crate::retry::{RetryPolicy, is_certificate_error};
+use crate::retry::RetryPolicy;
 use crate::settings::{Auth, OciDefaults, OciSettings, Protocol};
 use registry_config::RegistrySettings;
 use registry_transport::{RootCertificate, TlsTrust};
+
+mod attach;
+mod errors;
+mod referrers;
+
+use errors::{download_error, is_transient};
 
 /// Tags asked for per page when listing versions.
 const TAG_PAGE: usize = 1000;
 /// Pages read at most when listing versions (a registry that never stops paginating).
 const TAG_PAGES_MAX: usize = 1000;
-
-/// Whether a failed request may succeed if sent again.
-fn is_transient(err: &OciDistributionError) -> bool {
-    match err {
-        OciDistributionError::RequestError(err) => {
-            (err.is_connect() || err.is_timeout() || err.is_request()) && !is_certificate_error(err)
-        }
-        OciDistributionError::ServerError { code, .. } => *code == 429 || *code >= 500,
-        OciDistributionError::RegistryError { envelope, .. } => envelope
-            .errors
-            .iter()
-            .any(|e| e.code == OciErrorCode::Toomanyrequests),
-        _ => false,
-    }
-}
 
 /// The `oci-client` configuration for `registry` with `settings` and `trust` (for
 /// publishing).
@@ -328,53 +320,15 @@ impl OciBackend {
         &self.registry
     }
 
-    /// Turns a failed read into our error.
-    pub(crate) fn map_read(
-        &self,
-        err: ReadError,
-        package: &PackageRef,
-        version: Option<&Version>,
-    ) -> Error {
-        match err {
-            ReadError::Oci(err) => self.map_error(err, package, version),
-            ReadError::TooLarge(message) => Error::registry(&self.registry, message),
-            ReadError::IdentityTokenRefused {
-                realm,
-                status,
-                said,
-            } => Error::Unauthorized {
-                registry: self.registry.clone(),
-                message: format!(
-                    "the token service {realm} refused the identity token from {} ({status}: \
-                     {said}); it may have expired or been revoked: log in to {} again \
-                     (`docker login`, `az acr login`), or give other credentials",
-                    self.credential_origin,
-                    self.settings.oci_registry(&self.registry)
-                ),
-            },
-            ReadError::IdentityTokenNotBasic => Error::Unauthorized {
-                registry: self.registry.clone(),
-                message: format!(
-                    "an identity token (from {}) can only be exchanged at a token service, and \
-                     {} asks for basic credentials instead; the token was not sent. Give a \
-                     username and password for it (`docker login` with them, or `auth` under \
-                     [registry.\"{}\".oci])",
-                    self.credential_origin,
-                    self.settings.oci_registry(&self.registry),
-                    self.registry
-                ),
-            },
-        }
-    }
-
-    /// The manifest at `reference` (a tag or a digest), read with [`MANIFEST_MAX_BYTES`]
-    /// as its cap and checked against the digest the registry declares for it (and the
+    /// The manifest at `reference` (a tag or a digest), read with `cap` (at most
+    /// [`MANIFEST_MAX_BYTES`](manifest::MANIFEST_MAX_BYTES)) as its cap and checked against the digest the registry declares for it (and the
     /// digest in the reference).
     pub(crate) async fn read_manifest(
         &self,
         reference: &oci_client::Reference,
         package: &PackageRef,
         version: Option<&Version>,
+        cap: usize,
     ) -> Result<bytes::Bytes, Error> {
         let what = format!("the manifest of `{}`", reference.whole());
         let path = format!(
@@ -388,7 +342,7 @@ impl OciBackend {
                 &path,
                 reference.repository(),
                 manifest::ACCEPTED,
-                manifest::MANIFEST_MAX_BYTES,
+                cap,
                 &what,
             )
             .await
@@ -418,151 +372,30 @@ impl OciBackend {
         Ok(body)
     }
 
-    /// Turns an `oci-client` error into ours, deciding what "not found" means.
-    pub(crate) fn map_error(
-        &self,
-        err: OciDistributionError,
-        package: &PackageRef,
-        version: Option<&Version>,
-    ) -> Error {
-        let not_found = || match version {
-            Some(version) => Error::VersionNotFound {
-                registry: self.registry.clone(),
-                package: package.clone(),
-                requirement: version.to_string(),
-                newest: None,
-            },
-            None => Error::PackageNotFound {
-                registry: self.registry.clone(),
-                package: package.clone(),
-            },
-        };
-        let refused = |what: &str| Error::Unauthorized {
-            registry: self.registry.clone(),
-            message: format!(
-                "{what} for `{}`: the package is not there, or these credentials may not read \
-                 it; {}",
-                self.repository(package),
-                match self.auth {
-                    RegistryAuth::Anonymous => format!(
-                        "if it exists, set credentials under [registry.\"{}\".oci] `auth`",
-                        self.registry
-                    ),
-                    _ => "check the credentials configured for this registry".to_owned(),
-                }
-            ),
-        };
-        match err {
-            OciDistributionError::RegistryError { envelope, .. } => {
-                let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
-                if codes.iter().any(|c| **c == OciErrorCode::NameUnknown) {
-                    Error::PackageNotFound {
-                        registry: self.registry.clone(),
-                        package: package.clone(),
-                    }
-                } else if codes
-                    .iter()
-                    .any(|c| matches!(c, OciErrorCode::ManifestUnknown | OciErrorCode::NotFound))
-                {
-                    not_found()
-                } else if codes
-                    .iter()
-                    .any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied))
-                {
-                    refused("not found or not authorized")
-                } else {
-                    let messages: Vec<String> = envelope
-                        .errors
-                        .iter()
-                        .map(|e| format!("{:?}: {}", e.code, e.message))
-                        .collect();
-                    Error::registry(&self.registry, messages.join("; "))
-                }
-            }
-            OciDistributionError::ImageManifestNotFoundError(_) => not_found(),
-            OciDistributionError::ServerError { code: 404, .. } => not_found(),
-            OciDistributionError::UnauthorizedError { .. }
-            | OciDistributionError::ServerError {
-                code: 401 | 403, ..
-            } => refused("not found or not authorized"),
-            // `oci-client`'s `blob_exists` reports a refusal as the status of its request.
-            OciDistributionError::RequestError(err)
-                if matches!(err.status().map(|s| s.as_u16()), Some(401 | 403)) =>
-            {
-                refused("not found or not authorized")
-            }
-            OciDistributionError::AuthenticationFailure(message) => Error::Unauthorized {
-                registry: self.registry.clone(),
-                message: format!("authentication failed: {message}"),
-            },
-            OciDistributionError::RequestError(err) if is_certificate_error(&err) => {
-                Error::registry_with_source(
-                    &self.registry,
-                    format!(
-                        "the TLS certificate of {} is not trusted; if the registry uses a \
-                         private CA, set `ca_file` under [registry.\"{}\".oci]",
-                        self.settings.oci_registry(&self.registry),
-                        self.registry
-                    ),
-                    err,
-                )
-            }
-            OciDistributionError::RequestError(err) if err.is_connect() => {
-                Error::registry_with_source(
-                    &self.registry,
-                    format!(
-                        "cannot connect to {} over {}; check that it is running and that \
-                         `protocol` under [registry.\"{}\".oci] is right",
-                        self.settings.oci_registry(&self.registry),
-                        match self.settings.effective_protocol(&self.registry) {
-                            Protocol::Http => "http",
-                            Protocol::Https => "https",
-                        },
-                        self.registry
-                    ),
-                    err,
-                )
-            }
-            OciDistributionError::DigestError(
-                oci_client::errors::DigestError::VerificationError { expected, actual },
-            ) if expected.parse::<registry_core::ContentDigest>().is_ok()
-                && actual.parse::<registry_core::ContentDigest>().is_ok() =>
-            {
-                Error::DigestMismatch {
-                    subject: match version {
-                        Some(v) => format!("the manifest of {package}@{v} from {}", self.registry),
-                        None => format!("a manifest of {package} from {}", self.registry),
-                    },
-                    expected: expected.parse().expect("checked"),
-                    actual: actual.parse().expect("checked"),
-                }
-            }
-            other => Error::registry_with_source(
-                &self.registry,
-                format!("request for `{package}` failed"),
-                other,
-            ),
-        }
-    }
-
-    /// Reads the manifest behind `reference` and finds its Wasm layer, following an index
-    /// one level down.
-    async fn find_layer(
+    /// Reads the manifest behind `version`'s tag and finds its Wasm layer, following an
+    /// index one level down: the bytes of the manifest that holds the layer, the layer's
+    /// digest and size.
+    pub(crate) async fn find_layer(
         &self,
         package: &PackageRef,
         version: &Version,
-    ) -> Result<(registry_core::ContentDigest, u64), Error> {
+    ) -> Result<(bytes::Bytes, registry_core::ContentDigest, u64), Error> {
         let repository = self.repository(package);
         let mut reference = repository.tag(version);
         for _hop in 0..2 {
             let bytes = self
-                .read_manifest(&reference, package, Some(version))
+                .read_manifest(
+                    &reference,
+                    package,
+                    Some(version),
+                    manifest::MANIFEST_MAX_BYTES,
+                )
                 .await?;
             let what = reference.whole();
             match manifest::parse(&bytes, &what).map_err(|m| Error::registry(&self.registry, m))? {
                 // A titled layer's bytes are checked as every layer's are (`fetch_content`).
                 Parsed::Layer { digest, size } | Parsed::TitledLayer { digest, size, .. } => {
-                    return Ok((digest, size));
+                    return Ok((bytes, digest, size));
                 }
                 Parsed::Index { manifest } => reference = repository.digest(&manifest),
             }
@@ -575,27 +408,6 @@ impl OciBackend {
             ),
         ))
     }
-}
-
-/// A failure mid-download: `oci-client` verifies digests too, and its verdict becomes our
-/// [`Error::DigestMismatch`]; anything else is a broken transfer.
-fn download_error(registry: &Registry, subject: &str, err: std::io::Error) -> Error {
-    use oci_client::errors::DigestError;
-    if let Some(DigestError::VerificationError { expected, actual }) =
-        err.get_ref().and_then(|e| e.downcast_ref::<DigestError>())
-        && let (Ok(expected), Ok(actual)) = (expected.parse(), actual.parse())
-    {
-        return Error::DigestMismatch {
-            subject: subject.to_owned(),
-            expected,
-            actual,
-        };
-    }
-    Error::registry_with_source(
-        registry,
-        format!("downloading {subject} failed: the connection broke or the body was cut short"),
-        err,
-    )
 }
 
 #[async_trait]
@@ -651,7 +463,7 @@ impl Backend for OciBackend {
     }
 
     async fn get_release(&self, package: &PackageRef, version: &Version) -> Result<Release, Error> {
-        let (digest, size) = self.find_layer(package, version).await?;
+        let (_, digest, size) = self.find_layer(package, version).await?;
         Ok(Release::new(version.clone(), digest).with_size(size))
     }
 
@@ -688,5 +500,22 @@ impl Backend for OciBackend {
         options: &PublishOptions,
     ) -> Result<Release, Error> {
         crate::publish::publish(self, package, version, content, options).await
+    }
+
+    async fn attestations(
+        &self,
+        package: &PackageRef,
+        release: &Release,
+    ) -> Result<Option<Attestations>, Error> {
+        self.find_attestations(package, release).await.map(Some)
+    }
+
+    async fn attach(
+        &self,
+        package: &PackageRef,
+        release: &Release,
+        bundle: bytes::Bytes,
+    ) -> Result<String, Error> {
+        self.attach_bundle(package, release, bundle).await
     }
 }

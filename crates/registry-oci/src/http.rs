@@ -227,9 +227,108 @@ impl Reader {
         cap: usize,
         what: &str,
     ) -> Result<(HeaderMap, Bytes), ReadError> {
-        let response = self.send(path, repository, accept).await?;
+        let response = self.send(path, repository, accept, &[]).await?;
         let headers = response.headers().clone();
         Ok((headers, read_capped(response, cap, what).await?))
+    }
+
+    /// As [`get`](Self::get), but an answer whose status is in `pass` is returned rather
+    /// than made an error (its body read with the same cap); with its status.
+    pub(crate) async fn get_answer(
+        &self,
+        path: &str,
+        repository: &str,
+        accept: &[&str],
+        (cap, what): (usize, &str),
+        pass: &[StatusCode],
+    ) -> Result<(StatusCode, HeaderMap, Bytes), ReadError> {
+        let response = self.send(path, repository, accept, pass).await?;
+        let (status, headers) = (response.status(), response.headers().clone());
+        Ok((status, headers, read_capped(response, cap, what).await?))
+    }
+
+    /// `PUT <path>` of `body` with `headers`, authorized by `auth` as it is (the push token
+    /// or the credentials a publish uses; an identity token never), retried as reads are
+    /// (connection failures, `429`, `5xx`); the answer's headers. An answer whose status is
+    /// in `pass` is returned too.
+    pub(crate) async fn put(
+        &self,
+        path: &str,
+        auth: &RegistryAuth,
+        headers: HeaderMap,
+        body: Bytes,
+        pass: &[StatusCode],
+    ) -> Result<(StatusCode, HeaderMap), ReadError> {
+        let url = format!("{}{path}", self.base);
+        let mut attempt = 0;
+        loop {
+            let mut request = self
+                .http
+                .put(&url)
+                .headers(headers.clone())
+                .body(body.clone());
+            request = match auth {
+                RegistryAuth::Bearer(token) => request.bearer_auth(token),
+                RegistryAuth::Basic(user, password) if user != IDENTITY_TOKEN_USERNAME => {
+                    request.basic_auth(user, Some(password))
+                }
+                _ => request,
+            };
+            let sent = request.send().await;
+            let wait = match sent {
+                Ok(response)
+                    if response.status().is_success() || pass.contains(&response.status()) =>
+                {
+                    tracing::debug!(%url, status = %response.status(), "PUT");
+                    return Ok((response.status(), response.headers().clone()));
+                }
+                Ok(response) => {
+                    tracing::debug!(%url, status = %response.status(), "PUT");
+                    match self.wait_before_retry(&response, attempt) {
+                        Some(wait) => wait,
+                        None => return Err(error_of(response, &url).await),
+                    }
+                }
+                Err(err) => {
+                    tracing::debug!(%url, "PUT failed: {err}");
+                    match self.wait_after_failure(&err, attempt) {
+                        Some(wait) => wait,
+                        None => return Err(err.into()),
+                    }
+                }
+            };
+            tracing::debug!(%url, attempt, ?wait, "retrying");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// How long to wait before sending again after an unsuccessful answer, if it may
+    /// succeed when sent again (`429`, `5xx`, within the retries): the `Retry-After` of a
+    /// `429` or `503`, else exponential backoff.
+    fn wait_before_retry(&self, response: &reqwest::Response, attempt: u32) -> Option<Duration> {
+        let status = response.status();
+        let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+        if !retryable || attempt >= self.retry.retries {
+            return None;
+        }
+        let asked = (status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::SERVICE_UNAVAILABLE)
+            .then(|| retry_after(response.headers(), SystemTime::now()))
+            .flatten();
+        Some(match asked {
+            Some(wait) => wait.min(RETRY_AFTER_MAX),
+            None => self.backoff(attempt),
+        })
+    }
+
+    /// How long to wait before sending again after a failed request, if it may succeed
+    /// when sent again (a connection failure or timeout, not a certificate, within the
+    /// retries).
+    fn wait_after_failure(&self, err: &reqwest::Error, attempt: u32) -> Option<Duration> {
+        let transient = (err.is_connect() || err.is_timeout() || err.is_request())
+            && !is_certificate_error(err);
+        (transient && attempt < self.retry.retries).then(|| self.backoff(attempt))
     }
 
     /// `GET <path>` in `repository`, the successful response for its body to be streamed.
@@ -238,15 +337,17 @@ impl Reader {
         path: &str,
         repository: &str,
     ) -> Result<reqwest::Response, ReadError> {
-        self.send(path, repository, &[]).await
+        self.send(path, repository, &[], &[]).await
     }
 
-    /// Sends the request, authenticating and retrying; a success, or the error.
+    /// Sends the request, authenticating and retrying; a success (or an answer whose status
+    /// is in `pass`), or the error.
     async fn send(
         &self,
         path: &str,
         repository: &str,
         accept: &[&str],
+        pass: &[StatusCode],
     ) -> Result<reqwest::Response, ReadError> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
@@ -265,15 +366,12 @@ impl Reader {
                 Err(err) => tracing::debug!(%url, "GET failed: {err}"),
             }
             let wait = match sent {
-                Err(err) => {
-                    let transient = (err.is_connect() || err.is_timeout() || err.is_request())
-                        && !is_certificate_error(&err);
-                    if !transient || attempt >= self.retry.retries {
-                        return Err(err.into());
-                    }
-                    self.backoff(attempt)
-                }
+                Err(err) => match self.wait_after_failure(&err, attempt) {
+                    Some(wait) => wait,
+                    None => return Err(err.into()),
+                },
                 Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) if pass.contains(&response.status()) => return Ok(response),
                 Ok(response) if response.status() == StatusCode::UNAUTHORIZED && !challenged => {
                     challenged = true;
                     match challenge_of(&response) {
@@ -302,22 +400,10 @@ impl Reader {
                         _ => return Err(error_of(response, &url).await),
                     }
                 }
-                Ok(response) => {
-                    let status = response.status();
-                    let retryable =
-                        status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-                    if !retryable || attempt >= self.retry.retries {
-                        return Err(error_of(response, &url).await);
-                    }
-                    let asked = (status == StatusCode::TOO_MANY_REQUESTS
-                        || status == StatusCode::SERVICE_UNAVAILABLE)
-                        .then(|| retry_after(response.headers(), SystemTime::now()))
-                        .flatten();
-                    match asked {
-                        Some(wait) => wait.min(RETRY_AFTER_MAX),
-                        None => self.backoff(attempt),
-                    }
-                }
+                Ok(response) => match self.wait_before_retry(&response, attempt) {
+                    Some(wait) => wait,
+                    None => return Err(error_of(response, &url).await),
+                },
             };
             tracing::debug!(%url, attempt, ?wait, "retrying");
             tokio::time::sleep(wait).await;

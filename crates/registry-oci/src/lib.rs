@@ -15,6 +15,12 @@
 //!   `application/vnd.wasm.config.v0+json` with the component's imports and exports, one
 //!   `application/wasm` layer, `org.opencontainers.image.*` annotations from the component's
 //!   metadata. Content is streamed through a temporary file, never held in memory.
+//! - Signatures: Sigstore bundles attached to a release's manifest as OCI referrers, the way
+//!   cosign 3 and sigstore-js attach them, are found (`Backend::attestations`: the
+//!   referrers API, else the referrers tag `sha256-<hex>`) and attached (`Backend::attach`,
+//!   with the credentials a publish uses). The subject is the manifest, whose Wasm layer
+//!   must be the release's digest; every referrer and bundle is bounded and checked against
+//!   its digest; referrers that are not bundles are passed over.
 //! - Credentials, in order: the section's `auth`; `WASM_PKG_OCI_{USERNAME,PASSWORD,TOKEN}_<HOST>`
 //!   variables; Docker's `config.json` (`credHelpers`, `credsStore`, `auths`; an identity
 //!   token, as `docker login` to Azure Container Registry keeps, is exchanged at the
@@ -44,6 +50,7 @@ mod publish;
 pub mod reference;
 mod retry;
 mod settings;
+mod sigstore;
 
 pub use backend::OciBackend;
 pub use credentials::{

@@ -52,13 +52,14 @@ struct RawManifest {
     manifests: Option<Vec<RawIndexEntry>>,
 }
 
+/// A descriptor as a registry wrote it, read leniently.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawDescriptor {
+pub(crate) struct RawDescriptor {
     #[serde(default)]
-    media_type: String,
-    digest: String,
-    size: i64,
+    pub(crate) media_type: String,
+    pub(crate) digest: String,
+    pub(crate) size: i64,
     /// Read as JSON values, so an annotation that is not a string is passed over rather
     /// than refused; only the title is looked at.
     #[serde(default)]

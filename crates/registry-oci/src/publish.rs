@@ -221,7 +221,7 @@ fn image_manifest(
     }
 }
 
-async fn blob_exists(
+pub(crate) async fn blob_exists(
     backend: &OciBackend,
     client: &oci_client::Client,
     auth: &RegistryAuth,
@@ -254,7 +254,7 @@ pub(crate) fn file_chunks<E: Send + 'static>(
 }
 
 /// `time` as RFC 3339 in UTC, to the second.
-fn rfc3339(time: SystemTime) -> String {
+pub(crate) fn rfc3339(time: SystemTime) -> String {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rest) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

@@ -9,7 +9,7 @@ use test_support::{Distribution, component};
 use crate::support::{package, publish, read_all, version};
 
 const USER: &str = "ci-bot";
-const PASSWORD: &str = "s3cr3t-Pa55w0rd";
+pub(crate) const PASSWORD: &str = "s3cr3t-Pa55w0rd";
 
 fn locked() -> &'static Distribution {
     static REGISTRY: OnceLock<Distribution> = OnceLock::new();
@@ -32,14 +32,14 @@ fn isolated(env: &[(&str, &str)]) -> CredentialSources {
     }
 }
 
-fn backend(auth: Option<Auth>, env: &[(&str, &str)]) -> OciBackend {
+pub(crate) fn backend(auth: Option<Auth>, env: &[(&str, &str)]) -> OciBackend {
     let mut settings = OciSettings::default();
     settings.auth = auth;
     OciBackend::with_credential_sources(locked().host().parse().unwrap(), settings, &isolated(env))
         .unwrap()
 }
 
-fn basic(password: &str) -> Option<Auth> {
+pub(crate) fn basic(password: &str) -> Option<Auth> {
     Some(Auth::Basic {
         username: USER.into(),
         password: registry_core::Secret::new(password),
@@ -108,7 +108,7 @@ async fn missing_or_wrong_credentials_are_refused_clearly_and_never_echoed() {
     }
 }
 
-mod token {
+pub(crate) mod token {
     //! Token authentication: basic credentials exchanged for short-lived JWTs.
 
     use std::sync::OnceLock;
@@ -133,7 +133,7 @@ mod token {
         })
     }
 
-    fn backend(password: Option<&str>) -> OciBackend {
+    pub(crate) fn backend(password: Option<&str>) -> OciBackend {
         let mut settings = OciSettings::default();
         settings.auth = password.map(|p| Auth::Basic {
             username: USER.into(),

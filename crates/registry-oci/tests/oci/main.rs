@@ -11,5 +11,7 @@ mod list;
 mod oras;
 mod proxy;
 mod publish;
+mod referrers;
+mod referrers_api;
 mod support;
 mod tls;
