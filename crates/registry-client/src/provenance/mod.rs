@@ -9,8 +9,13 @@
 //!
 //! [`Backend::attestations`]: registry_core::Backend::attestations
 
+pub mod sign;
 pub mod verify;
 
+pub use sign::{
+    COSIGN_SIGN_PREDICATE, IN_TOTO_PAYLOAD_TYPE, ManagedKey, PUBLIC_GOOD_FULCIO, PUBLIC_GOOD_REKOR,
+    SignedBundle, SigningKey, Statement, sign,
+};
 pub use verify::{Allowed, BundleOutcome, Pattern, Requirement, Trust, Verified, check, inspect};
 
 pub use registry_config::{ProvenancePolicy, TrustedRootSource, VerifyWhen};

@@ -8,6 +8,8 @@ mod mirrors;
 mod oci;
 #[cfg(feature = "provenance")]
 mod provenance;
+#[cfg(feature = "provenance")]
+mod provenance_sign;
 mod resolver;
 mod support;
 // warg is an opt-in feature; `cargo xtask test` turns it on (the workspace build does,
