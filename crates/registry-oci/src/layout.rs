@@ -10,6 +10,11 @@
 //!
 //! Every blob is content-addressed, so nothing in a layout needs trust: manifests are
 //! hashed before they are read, content is verified by the cache like any download.
+//!
+//! Signatures travel in a layout too, as cosign keeps them there: a Sigstore bundle's
+//! referrer manifest in `blobs/`, listed in `index.json` without a name, naming the
+//! release's manifest as its `subject`. [`LayoutBackend`] finds them
+//! (`Backend::attestations`) and attaches more (`Backend::attach`), the only writes it makes.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -24,9 +29,13 @@ use registry_core::{
 };
 use serde::{Deserialize, Serialize};
 
+use registry_core::provenance::Attestations;
+
 use crate::manifest::{self, MANIFEST_MAX_BYTES, OCI_INDEX, OCI_MANIFEST, Parsed};
 use crate::publish::Artifact;
 use crate::reference::tag_to_version;
+
+mod referrers;
 
 /// The name of the backend in the configuration: `[registry."<name>".oci-layout]`.
 pub const BACKEND_NAME: &str = "oci-layout";
@@ -170,7 +179,8 @@ fn read_blob(dir: &Path, digest: &ContentDigest, limit: usize) -> Result<Vec<u8>
     Ok(bytes)
 }
 
-/// An OCI image layout read as a registry that can only be read from.
+/// An OCI image layout read as a registry that can only be read from, but for the
+/// signatures attached to its releases.
 #[derive(Debug)]
 pub struct LayoutBackend {
     registry: Registry,
@@ -280,9 +290,16 @@ impl LayoutBackend {
             .max()
     }
 
-    /// The release an entry describes: its manifest read (following an index one level),
-    /// each manifest checked against its digest first.
+    /// The release an entry describes.
     fn describe(&self, entry: &LayoutEntry) -> Result<Release, Error> {
+        let (_, digest, size) = self.wasm_manifest(entry)?;
+        Ok(Release::new(entry.version.clone(), digest).with_size(size))
+    }
+
+    /// The manifest an entry names, read (following an index one level), each manifest
+    /// checked against its digest first: the bytes of the one holding the Wasm layer, the
+    /// layer's digest and size.
+    fn wasm_manifest(&self, entry: &LayoutEntry) -> Result<(Vec<u8>, ContentDigest, u64), Error> {
         let mut digest = entry.manifest;
         for _hop in 0..2 {
             let bytes = read_blob(&self.dir, &digest, MANIFEST_MAX_BYTES)?;
@@ -290,7 +307,7 @@ impl LayoutBackend {
             match manifest::parse(&bytes, &what).map_err(|m| Error::registry(&self.registry, m))? {
                 // A titled layer's bytes are checked as every layer's are (`fetch_content`).
                 Parsed::Layer { digest, size } | Parsed::TitledLayer { digest, size, .. } => {
-                    return Ok(Release::new(entry.version.clone(), digest).with_size(size));
+                    return Ok((bytes, digest, size));
                 }
                 Parsed::Index { manifest } => {
                     digest = manifest.parse().map_err(|_| {
@@ -375,6 +392,23 @@ impl Backend for LayoutBackend {
                 self.dir.display()
             ),
         })
+    }
+
+    async fn attestations(
+        &self,
+        package: &PackageRef,
+        release: &Release,
+    ) -> Result<Option<Attestations>, Error> {
+        self.find_attestations(package, release).map(Some)
+    }
+
+    async fn attach(
+        &self,
+        package: &PackageRef,
+        release: &Release,
+        bundle: bytes::Bytes,
+    ) -> Result<String, Error> {
+        self.attach_bundle(package, release, &bundle)
     }
 }
 
@@ -478,9 +512,9 @@ impl LayoutWriter {
         }
         let artifact = Artifact::new(package, version, &info, digest, size, UNIX_EPOCH);
         let config: ContentDigest = artifact.config_digest.parse().expect("we wrote it");
-        self.put_blob(&config, &artifact.config)?;
+        put_blob(&self.dir, &config, &artifact.config)?;
         let manifest = ContentDigest::sha256(&artifact.manifest);
-        self.put_blob(&manifest, &artifact.manifest)?;
+        put_blob(&self.dir, &manifest, &artifact.manifest)?;
         let name = format!("{package}@{version}");
         self.index.manifests.retain(|raw| {
             raw.get("annotations")
@@ -516,14 +550,15 @@ impl LayoutWriter {
         registry_config::fs::claim(temp.as_file());
         Ok(temp)
     }
+}
 
-    fn put_blob(&self, digest: &ContentDigest, bytes: &[u8]) -> Result<(), Error> {
-        let path = blob_path(&self.dir, digest);
-        if blob_is(&path, digest) {
-            return Ok(());
-        }
-        write_file(&path, bytes)
+/// Writes the blob `bytes` with `digest` into the layout in `dir`, unless it is there.
+fn put_blob(dir: &Path, digest: &ContentDigest, bytes: &[u8]) -> Result<(), Error> {
+    let path = blob_path(dir, digest);
+    if blob_is(&path, digest) {
+        return Ok(());
     }
+    write_file(&path, bytes)
 }
 
 /// Whether the file at `path` exists and hashes to `digest`.

@@ -13,8 +13,8 @@
 
 use std::time::SystemTime;
 
-use registry_core::ContentDigest;
-use registry_core::provenance::SIGSTORE_BUNDLE_MEDIA_TYPE;
+use registry_core::provenance::{AttachedBundle, SIGSTORE_BUNDLE_MEDIA_TYPE};
+use registry_core::{ContentDigest, Error, PackageRef, Release};
 use serde::Deserialize;
 
 use crate::manifest::{OCI_INDEX, OCI_MANIFEST, RawDescriptor};
@@ -70,7 +70,7 @@ impl Found {
     }
 }
 
-/// A referrers index or a referrer manifest: the lists we look at, each entry read on its
+/// A referrers index or a referrer manifest: the parts we look at, each entry read on its
 /// own so that one we cannot read is passed over rather than refused with the rest.
 #[derive(Deserialize)]
 struct Listing {
@@ -78,6 +78,8 @@ struct Listing {
     manifests: Vec<serde_json::Value>,
     #[serde(default)]
     layers: Vec<serde_json::Value>,
+    #[serde(default)]
+    subject: Option<serde_json::Value>,
 }
 
 /// The descriptors in `list` we can read.
@@ -92,19 +94,26 @@ pub(crate) fn index_entries(bytes: &[u8], what: &str) -> Result<Vec<Found>, Stri
     let index: Listing = serde_json::from_slice(bytes)
         .map_err(|err| format!("{what} is not an OCI image index: {err}"))?;
     let listed = index.manifests.len();
-    let mut found: Vec<Found> = Vec::new();
-    for entry in descriptors(index.manifests).filter_map(|raw| Found::of(&raw)) {
-        if !found.iter().any(|f| f.digest == entry.digest) {
-            found.push(entry);
-        }
-    }
+    let found = distinct(index.manifests);
     tracing::debug!(%what, listed, distinct = found.len(), "referrers listed");
     Ok(found)
 }
 
+/// The manifests index entries list, each digest once, in order; entries without a usable
+/// digest and size are passed over.
+pub(crate) fn distinct(entries: Vec<serde_json::Value>) -> Vec<Found> {
+    let mut found: Vec<Found> = Vec::new();
+    for entry in descriptors(entries).filter_map(|raw| Found::of(&raw)) {
+        if !found.iter().any(|f| f.digest == entry.digest) {
+            found.push(entry);
+        }
+    }
+    found
+}
+
 /// What a referrer manifest holds.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Holds {
+enum Holds {
     /// A Sigstore bundle: its first layer whose media type is a bundle's.
     Bundle(Found),
     /// Something else (an SBOM, a cosign v2 signature): its layers' media types, for the log.
@@ -112,7 +121,7 @@ pub(crate) enum Holds {
 }
 
 /// What the referrer manifest `bytes` holds; `what` names it in errors.
-pub(crate) fn bundle_layer(bytes: &[u8], what: &str) -> Result<Holds, String> {
+fn bundle_layer(bytes: &[u8], what: &str) -> Result<Holds, String> {
     let referrer: Listing = serde_json::from_slice(bytes)
         .map_err(|err| format!("{what} is not an OCI manifest: {err}"))?;
     let layers: Vec<RawDescriptor> = descriptors(referrer.layers).collect();
@@ -131,6 +140,28 @@ pub(crate) fn bundle_layer(bytes: &[u8], what: &str) -> Result<Holds, String> {
                 .join(", "),
         )),
     }
+}
+
+/// The bundle the referrer manifest `bytes` (with `digest`) holds; `None`, logged, for a
+/// referrer that holds something else or cannot be read.
+pub(crate) fn bundle_in(bytes: &[u8], digest: &ContentDigest, what: &str) -> Option<Found> {
+    match bundle_layer(bytes, what) {
+        Ok(Holds::Bundle(blob)) => Some(blob),
+        Ok(Holds::Other(layers)) => {
+            tracing::debug!(referrer = %digest, %layers, "not a Sigstore bundle; passed over");
+            None
+        }
+        Err(message) => {
+            tracing::debug!(referrer = %digest, "{message}; passed over");
+            None
+        }
+    }
+}
+
+/// The digest a manifest's `subject` names, if any (how a layout's referrers are found).
+pub(crate) fn subject_of(bytes: &[u8]) -> Option<ContentDigest> {
+    let manifest: Listing = serde_json::from_slice(bytes).ok()?;
+    manifest.subject?.get("digest")?.as_str()?.parse().ok()
 }
 
 /// The manifest a bundle is attached to.
@@ -172,7 +203,7 @@ impl Subject {
 
 /// A referrer manifest attaching the bundle `bundle` (`size` bytes) to `subject`, as cosign
 /// 3 writes it, made at `created`.
-pub(crate) fn referrer_manifest(
+fn referrer_manifest(
     subject: &Subject,
     bundle: &ContentDigest,
     size: u64,
@@ -203,6 +234,38 @@ pub(crate) fn referrer_manifest(
         },
     });
     serde_json::to_vec(&manifest).expect("the manifest serializes")
+}
+
+/// A bundle being attached to a subject: the referrer manifest that attaches it, made now.
+pub(crate) struct Attaching {
+    /// The bundle's digest.
+    pub(crate) bundle: ContentDigest,
+    /// The referrer manifest.
+    pub(crate) referrer: Vec<u8>,
+    /// Its digest.
+    pub(crate) digest: ContentDigest,
+}
+
+impl Attaching {
+    /// Attaching `bundle` to `subject`.
+    pub(crate) fn new(subject: &Subject, bundle: &[u8]) -> Self {
+        let digest = ContentDigest::sha256(bundle);
+        let referrer = referrer_manifest(subject, &digest, bundle.len() as u64, SystemTime::now());
+        Self {
+            bundle: digest,
+            digest: ContentDigest::sha256(&referrer),
+            referrer,
+        }
+    }
+
+    /// Where the same bundle is among `attached` already, if it is.
+    pub(crate) fn already(&self, attached: Vec<AttachedBundle>) -> Option<String> {
+        let same = attached
+            .into_iter()
+            .find(|b| ContentDigest::sha256(&b.json) == self.bundle)?;
+        tracing::debug!(referrer = %same.source, "the bundle is attached already");
+        Some(same.source)
+    }
 }
 
 /// The entry an index lists the referrer `manifest` under.
@@ -252,6 +315,30 @@ pub(crate) fn with_entry(
     ))
 }
 
+/// Refuses a bundle that is too large or not a JSON object before anything is sent.
+pub(crate) fn check_bundle(
+    package: &PackageRef,
+    release: &Release,
+    bundle: &[u8],
+) -> Result<(), Error> {
+    let problem = if bundle.len() > BUNDLE_MAX_BYTES {
+        format!(
+            "is {} bytes, over the {BUNDLE_MAX_BYTES}-byte limit for a bundle",
+            bundle.len()
+        )
+    } else if !serde_json::from_slice::<serde_json::Value>(bundle).is_ok_and(|v| v.is_object()) {
+        "is not a JSON object, as a Sigstore bundle is".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidInput {
+        message: format!(
+            "cannot attach a signature to {package}@{}: the bundle {problem}",
+            release.version
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
@@ -282,6 +369,8 @@ mod tests {
             manifest["annotations"]["org.opencontainers.image.created"],
             "2026-11-28T00:31:36Z"
         );
+        assert_eq!(subject_of(&bytes), Some(subject.digest));
+        assert_eq!(subject_of(br#"{"layers":[]}"#), None);
         assert_eq!(
             bundle_layer(&bytes, "r").unwrap(),
             Holds::Bundle(Found {

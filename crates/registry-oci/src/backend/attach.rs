@@ -12,8 +12,6 @@
 //!
 //! [`find_attestations`]: OciBackend::find_attestations
 
-use std::time::SystemTime;
-
 use bytes::Bytes;
 use oci_client::secrets::RegistryAuth;
 use registry_core::{ContentDigest, Error, PackageRef, Release};
@@ -23,9 +21,7 @@ use reqwest::header::{CONTENT_TYPE, ETAG, HeaderMap, HeaderValue, IF_MATCH};
 use super::OciBackend;
 use crate::manifest::{OCI_INDEX, OCI_MANIFEST};
 use crate::publish::blob_exists;
-use crate::sigstore::{
-    BUNDLE_MAX_BYTES, EMPTY_BLOB, Subject, index_entry, referrer_manifest, with_entry,
-};
+use crate::sigstore::{Attaching, EMPTY_BLOB, Subject, check_bundle, index_entry, with_entry};
 
 /// How many times the referrers tag is read and written again when another writer changed
 /// it between our read and our write.
@@ -42,14 +38,10 @@ impl OciBackend {
         check_bundle(package, release, &bundle)?;
         let manifest = self.release_manifest(package, release).await?;
         let subject = Subject::of(&manifest);
-        let bundle_digest = ContentDigest::sha256(&bundle);
+        let attaching = Attaching::new(&subject, &bundle);
         let attached = self.bundles_of(package, release, &subject.digest).await?;
-        if let Some(same) = attached
-            .iter()
-            .find(|b| ContentDigest::sha256(&b.json) == bundle_digest)
-        {
-            tracing::debug!(%package, referrer = %same.source, "the bundle is attached already");
-            return Ok(same.source.clone());
+        if let Some(same) = attaching.already(attached) {
+            return Ok(same);
         }
         let repository = self.repository(package);
         let reference = repository.tag(&release.version);
@@ -67,13 +59,7 @@ impl OciBackend {
             }
         }
 
-        let referrer = referrer_manifest(
-            &subject,
-            &bundle_digest,
-            bundle.len() as u64,
-            SystemTime::now(),
-        );
-        let digest = ContentDigest::sha256(&referrer);
+        let (referrer, digest) = (&attaching.referrer, attaching.digest);
         let (_, answer) = self
             .reader
             .put(
@@ -88,7 +74,7 @@ impl OciBackend {
         if answer.contains_key("oci-subject") {
             tracing::debug!(%package, referrer = %digest, "attached; the registry indexes referrers");
         } else {
-            self.add_to_referrers_tag(package, release, &auth, &subject, &referrer)
+            self.add_to_referrers_tag(package, release, &auth, &subject, referrer)
                 .await?;
             tracing::debug!(%package, referrer = %digest, "attached, and listed under the referrers tag");
         }
@@ -146,26 +132,6 @@ impl OciBackend {
             ),
         ))
     }
-}
-
-/// Refuses a bundle that is too large or not a JSON object before anything is sent.
-fn check_bundle(package: &PackageRef, release: &Release, bundle: &[u8]) -> Result<(), Error> {
-    let problem = if bundle.len() > BUNDLE_MAX_BYTES {
-        format!(
-            "is {} bytes, over the {BUNDLE_MAX_BYTES}-byte limit for a bundle",
-            bundle.len()
-        )
-    } else if !serde_json::from_slice::<serde_json::Value>(bundle).is_ok_and(|v| v.is_object()) {
-        "is not a JSON object, as a Sigstore bundle is".to_owned()
-    } else {
-        return Ok(());
-    };
-    Err(Error::InvalidInput {
-        message: format!(
-            "cannot attach a signature to {package}@{}: the bundle {problem}",
-            release.version
-        ),
-    })
 }
 
 /// Headers with `Content-Type: media_type`.

@@ -18,8 +18,8 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use super::OciBackend;
 use crate::manifest::OCI_INDEX;
 use crate::sigstore::{
-    BUNDLE_MAX_BYTES, Found, Holds, INDEX_MAX_BYTES, REFERRER_MAX_BYTES, REFERRERS_MAX, Subject,
-    bundle_layer, index_entries,
+    BUNDLE_MAX_BYTES, Found, INDEX_MAX_BYTES, REFERRER_MAX_BYTES, REFERRERS_MAX, Subject,
+    bundle_in, index_entries,
 };
 
 /// The answers of `GET /v2/<repo>/referrers/<digest>` that mean the registry has no
@@ -234,16 +234,8 @@ impl OciBackend {
             let Some(bytes) = unless_gone(read, &referrer.digest, "the referrer")? else {
                 continue;
             };
-            let blob = match bundle_layer(&bytes, &what) {
-                Ok(Holds::Bundle(blob)) => blob,
-                Ok(Holds::Other(layers)) => {
-                    tracing::debug!(referrer = %referrer.digest, %layers, "not a Sigstore bundle; passed over");
-                    continue;
-                }
-                Err(message) => {
-                    tracing::debug!(referrer = %referrer.digest, "{message}; passed over");
-                    continue;
-                }
+            let Some(blob) = bundle_in(&bytes, &referrer.digest, &what) else {
+                continue;
             };
             let read = self.read_bundle(package, release, &blob).await;
             let Some(json) = unless_gone(read, &referrer.digest, "the bundle of the referrer")?
