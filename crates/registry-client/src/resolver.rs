@@ -153,6 +153,10 @@ impl Overrides {
 }
 
 /// What a dependency resolved to.
+// A registry resolution carries its release and provenance inline: resolutions are made
+// one per dependency and kept in a list, where a box per entry would cost more than the
+// bytes a local one leaves unused.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Resolution {

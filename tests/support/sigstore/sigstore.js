@@ -158,7 +158,9 @@ async function attach() {
     artifact: fs.readFileSync(env('BUNDLE')),
     mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
     annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': 'https://slsa.dev/provenance/v1' },
-    credentials: { username: process.env.OCI_USER || '', password: process.env.OCI_PASSWORD || '' },
+    // An anonymous registry answers the sign-in probe without a challenge, which
+    // @sigstore/oci cannot parse: sign in only with credentials.
+    credentials: process.env.OCI_USER ? { username: process.env.OCI_USER, password: process.env.OCI_PASSWORD || '' } : undefined,
   });
   process.stdout.write(`${descriptor.digest}\n`);
 }
@@ -172,6 +174,8 @@ if (!command) {
 Promise.resolve()
   .then(command)
   .catch(err => {
-    console.error(`sigstore-js ${process.argv[2]}: ${err.stack || err}`);
+    let text = `sigstore-js ${process.argv[2]}: ${err.stack || err}`;
+    for (let cause = err.cause; cause; cause = cause.cause) text += `\ncaused by: ${cause.stack || cause}`;
+    console.error(text);
     process.exit(1);
   });

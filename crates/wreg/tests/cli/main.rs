@@ -13,6 +13,7 @@ mod compose;
 mod get_wit;
 mod json;
 mod paths;
+mod provenance;
 mod publish;
 mod race;
 mod terminal;
