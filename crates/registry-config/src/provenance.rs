@@ -313,10 +313,12 @@ impl Config {
     /// as `identity`/`identity_regexp` resolve together). `None` when no table that
     /// applies sets any key.
     ///
+    /// A policy to verify with may still lack a signer (a table may only say where to
+    /// sign): [`ProvenancePolicy::check_signer`] says so.
+    ///
     /// # Errors
-    /// [`ConfigError::Invalid`] at the most specific table when the policy is to be
-    /// verified (`verify` is not `never`) but names no complete signer: neither an identity
-    /// and an issuer nor a public key.
+    /// None today beyond what loading the layers checked; the `Result` is kept for checks
+    /// that need the package.
     pub fn provenance(
         &self,
         registry: &Registry,
@@ -403,7 +405,6 @@ impl Config {
             table,
             paths,
         };
-        policy.check_signer(package)?;
         Ok(Some(policy))
     }
 
@@ -432,8 +433,13 @@ impl Config {
 }
 
 impl ProvenancePolicy {
-    /// A policy to verify must say who signs.
-    fn check_signer(&self, package: &PackageRef) -> Result<(), ConfigError> {
+    /// A policy that verifies must say who signs: call this before verifying with it. (A
+    /// table that only says where to sign, `fulcio_url` and `rekor_url`, needs no signer.)
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] at the most specific table when `verify` is not `never`
+    /// and the policy names neither an identity and an issuer nor a public key.
+    pub fn check_signer(&self, package: &PackageRef) -> Result<(), ConfigError> {
         if self.verify.value == VerifyWhen::Never || self.public_key.is_some() {
             return Ok(());
         }

@@ -137,6 +137,10 @@ impl Route {
         else {
             return Ok(None);
         };
+        if config.verify.value == VerifyWhen::Never {
+            return Ok(None);
+        }
+        config.check_signer(&self.package)?;
         Policy::from_config(config, &self.client.inner.trusts).map(Some)
     }
 

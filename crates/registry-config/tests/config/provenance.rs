@@ -235,6 +235,9 @@ fn package_beats_namespace_beats_registry_key_by_key() {
     // this one names an identity and no issuer.
     let err = config
         .provenance(&ghcr(), &package("keyed:other"))
+        .unwrap()
+        .unwrap()
+        .check_signer(&package("keyed:other"))
         .unwrap_err();
     expect![[r#"/c.toml:24:40: invalid `registry."ghcr.io".provenance.package."keyed:other"`: the provenance policy for `keyed:other` names no issuer: `registry."ghcr.io".provenance.package."keyed:other".identity` is set (at /c.toml:25:1) but neither `issuer` nor `issuer_regexp`; a policy that is verified (`verify = "always"`) needs `identity` or `identity_regexp` with `issuer` or `issuer_regexp`, or `public_key`, or else `verify = "never"`"#]]
         .assert_eq(&err.to_string());
@@ -280,7 +283,12 @@ fn verify_never_in_a_higher_layer_turns_a_policy_off() {
         "[registry.\"ghcr.io\".provenance.namespace.acme]\ntrusted_root = \"github\"\n",
     )
     .unwrap();
-    let err = none.provenance(&ghcr(), &package("acme:x")).unwrap_err();
+    let err = none
+        .provenance(&ghcr(), &package("acme:x"))
+        .unwrap()
+        .unwrap()
+        .check_signer(&package("acme:x"))
+        .unwrap_err();
     expect![[r#"/c.toml:1:42: invalid `registry."ghcr.io".provenance.namespace.acme`: the provenance policy for `acme:x` names no signer; a policy that is verified (`verify = "command"`) needs `identity` or `identity_regexp` with `issuer` or `issuer_regexp`, or `public_key`, or else `verify = "never"`"#]]
         .assert_eq(&err.to_string());
     let issuer_only = Config::from_toml_str(
@@ -290,6 +298,9 @@ fn verify_never_in_a_higher_layer_turns_a_policy_off() {
     .unwrap();
     let err = issuer_only
         .provenance(&ghcr(), &package("acme:x"))
+        .unwrap()
+        .unwrap()
+        .check_signer(&package("acme:x"))
         .unwrap_err();
     expect![[r#"/c.toml:1:21: invalid `registry."ghcr.io".provenance`: the provenance policy for `acme:x` names no identity: `registry."ghcr.io".provenance.issuer_regexp` is set (at /c.toml:2:1) but neither `identity` nor `identity_regexp`; a policy that is verified (`verify = "command"`) needs `identity` or `identity_regexp` with `issuer` or `issuer_regexp`, or `public_key`, or else `verify = "never"`"#]]
         .assert_eq(&err.to_string());
