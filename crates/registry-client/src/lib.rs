@@ -53,7 +53,7 @@ pub mod wkg_workspace;
 pub use cache::{Cache, CacheEntry, CachedContent, Cleaned};
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_CONTENT_SIZE, Route};
 #[cfg(feature = "provenance")]
-pub use client::{Policy, ProvenanceReport};
+pub use client::{Policy, ProvenanceReport, SignedRelease, signing_services};
 pub use local::{LocalBackend, LocalSettings};
 pub use lock::{LOCK_FILE_NAME, LockFile, LockedPackage, LockedVersion};
 pub use progress::Progress;

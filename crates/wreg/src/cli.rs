@@ -412,6 +412,17 @@ pub(crate) struct PublishArgs {
     /// members whose packages it uses.
     #[arg(long, conflicts_with = "paths")]
     pub(crate) workspace: bool,
+    /// Sign each release published (keyless: Fulcio certifies the identity of the OIDC
+    /// token in `SIGSTORE_ID_TOKEN`, Rekor logs the signature; the services are the
+    /// policy's `fulcio_url`/`rekor_url`, else Sigstore's public-good ones) and attach the
+    /// signature to it as an OCI referrer.
+    #[arg(long)]
+    pub(crate) sign: bool,
+    /// Sign with this key instead (an unencrypted PKCS#8 P-256 PEM, e.g. `openssl genpkey
+    /// -algorithm EC -pkeyopt ec_paramgen_curve:P-256`); the signature is logged to the
+    /// policy's `rekor_url`, else public-good Rekor.
+    #[arg(long, value_name = "PEM")]
+    pub(crate) sign_key: Option<PathBuf>,
     /// The lock file, when building a WIT directory.
     #[command(flatten)]
     pub(crate) lock: WitLockArgs,

@@ -10,7 +10,7 @@ mod provenance;
 mod route;
 
 #[cfg(feature = "provenance")]
-pub use provenance::{Policy, ProvenanceReport};
+pub use provenance::{Policy, ProvenanceReport, SignedRelease, signing_services};
 pub use route::Route;
 use route::Source;
 pub(crate) use route::pick;

@@ -275,3 +275,78 @@ impl Route {
         }
     }
 }
+
+/// A release signed by [`Route::sign_release`]: who the signature proves, and where the
+/// bundle was attached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignedRelease {
+    /// The manifest signed, and the signer.
+    pub provenance: Provenance,
+    /// Where the bundle was stored (the referrer manifest's digest).
+    pub referrer: String,
+}
+
+/// Where a keyless signature is made: the policy's `fulcio_url` and `rekor_url`, else
+/// Sigstore's public-good instance.
+pub fn signing_services(
+    policy: Option<&registry_config::ProvenancePolicy>,
+) -> (String, String) {
+    use crate::provenance::{PUBLIC_GOOD_FULCIO, PUBLIC_GOOD_REKOR};
+    let url = |setting: Option<&registry_config::Setting<String>>, default: &str| {
+        setting.map_or_else(|| default.to_owned(), |s| s.value.clone())
+    };
+    (
+        url(policy.and_then(|p| p.fulcio_url.as_ref()), PUBLIC_GOOD_FULCIO),
+        url(policy.and_then(|p| p.rekor_url.as_ref()), PUBLIC_GOOD_REKOR),
+    )
+}
+
+impl Route {
+    /// Signs the manifest `release` was published in (an in-toto statement as `cosign
+    /// sign` writes it, subject the manifest digest) and attaches the bundle to it as an
+    /// OCI referrer, so that a policy naming this signer accepts the release.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the registry cannot store signatures (warg, a local
+    /// directory) or offline; the signer's errors (Fulcio or Rekor refusing, naming the
+    /// service, never the token); the registry's when attaching.
+    pub async fn sign_release(
+        &self,
+        release: &Release,
+        key: &crate::provenance::SigningKey,
+    ) -> Result<SignedRelease, Error> {
+        if self.offline() {
+            return Err(self.client.offline_error(&self.package, "signing"));
+        }
+        let Some(found) = self.backend.attestations(&self.package, release).await? else {
+            return Err(Error::InvalidInput {
+                message: format!(
+                    "{}@{}: registry `{}` cannot store signatures; sign releases on an OCI \
+                     registry",
+                    self.package, release.version, self.registry
+                ),
+            });
+        };
+        let statement = crate::provenance::Statement::cosign_sign(
+            format!("{}/{}", self.registry, self.package.as_str().replace(':', "/")),
+            found.subject,
+        );
+        let http = registry_transport::TlsTrust::default()
+            .client_builder()?
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .map_err(|err| Error::InvalidInput {
+                message: format!("cannot make an HTTP client for signing: {err}"),
+            })?;
+        let signed = crate::provenance::sign(&http, &statement, key).await?;
+        let referrer = self
+            .backend
+            .attach(&self.package, release, signed.json.clone())
+            .await?;
+        Ok(SignedRelease {
+            provenance: Provenance::new(found.subject, signed.signer),
+            referrer,
+        })
+    }
+}

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use registry_client::provenance::{ManagedKey, SigningKey};
 use registry_client::wkg_manifest::WkgManifest;
 use registry_client::{Client, Route};
 use registry_core::{PackageRef, PackageSpec, PublishOptions, Version};
@@ -28,6 +29,12 @@ struct Published {
     dry_run: bool,
     /// Already published with the same bytes (`--skip-existing`): nothing was uploaded.
     skipped: bool,
+    /// Who the signature attached by `--sign`/`--sign-key` proves signed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signed_by: Option<registry_core::provenance::Signer>,
+    /// The referrer the signature was attached as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<String>,
 }
 
 impl fmt::Display for Published {
@@ -53,7 +60,11 @@ impl fmt::Display for Published {
             )
         } else {
             writeln!(f, "published {package}@{version} {digest} to {registry}")
+        }?;
+        if let (Some(signer), Some(signature)) = (&self.signed_by, &self.signature) {
+            writeln!(f, "  signed by {signer}; signature attached as {signature}")?;
         }
+        Ok(())
     }
 }
 
@@ -266,9 +277,18 @@ async fn push(prepared: &Prepared, args: &PublishArgs) -> Result<Published> {
         .skip_semver_check(args.skip_semver_check)
         .skip_existing(args.skip_existing)
         .dry_run(args.dry_run);
+    let key = signing_key(args, &prepared.route)?;
     let published = wit::publish(&prepared.route, &request).await?;
     let release = published.release();
+    let signed = match (&key, &published) {
+        (Some(key), wit::Published::Uploaded(_) | wit::Published::Existing(_)) => {
+            Some(prepared.route.sign_release(release, key).await?)
+        }
+        _ => None,
+    };
     Ok(Published {
+        signed_by: signed.as_ref().map(|s| s.provenance.signer.clone()),
+        signature: signed.map(|s| s.referrer),
         package: prepared.package.to_string(),
         version: prepared.version.to_string(),
         digest: release.digest.to_string(),
@@ -277,4 +297,37 @@ async fn push(prepared: &Prepared, args: &PublishArgs) -> Result<Published> {
         dry_run: matches!(published, wit::Published::DryRun(_)),
         skipped: matches!(published, wit::Published::Existing(_)),
     })
+}
+
+/// The key `--sign`/`--sign-key` ask for, read before anything is published: keyless with
+/// the OIDC token in `SIGSTORE_ID_TOKEN` (the variable cosign reads), or a key file.
+fn signing_key(args: &PublishArgs, route: &Route) -> Result<Option<SigningKey>> {
+    if !args.sign && args.sign_key.is_none() {
+        return Ok(None);
+    }
+    let policy = route
+        .client()
+        .config()
+        .provenance(route.registry(), route.package())?;
+    let (fulcio_url, rekor_url) = registry_client::signing_services(policy.as_ref());
+    if let Some(path) = &args.sign_key {
+        let key = ManagedKey::read(path)?;
+        return Ok(Some(SigningKey::Key {
+            key,
+            rekor_url: Some(rekor_url),
+        }));
+    }
+    let token = std::env::var("SIGSTORE_ID_TOKEN").unwrap_or_default();
+    if token.trim().is_empty() {
+        return Err(usage(
+            "--sign signs keyless, with an OIDC identity token in SIGSTORE_ID_TOKEN (in GitHub \
+             Actions: `permissions: id-token: write`, then request one with audience \
+             `sigstore`); or sign with a key: --sign-key key.pem",
+        ));
+    }
+    Ok(Some(SigningKey::Keyless {
+        fulcio_url,
+        rekor_url,
+        oidc_token: registry_core::Secret::new(token.trim().to_owned()),
+    }))
 }

@@ -164,3 +164,192 @@ fn a_policy_accepts_signed_releases_refuses_the_rest_and_pins_the_signer() {
         "{lock}"
     );
 }
+
+/// The Sigstore bundle attached to `repo`'s manifest `digest`, read by hand through the
+/// `sha256-<hex>` tag index (docker-registry has no referrers API).
+fn attached_bundle(registry: &Distribution, repo: &str, digest: &str) -> Vec<u8> {
+    let get = |path: String, accept: &str| {
+        let answer =
+            http::request(registry.addr(), "GET", &path, &[("Accept", accept)], b"").unwrap();
+        assert_eq!(
+            answer.status,
+            200,
+            "{path}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        answer.body
+    };
+    let tag = digest.replace(':', "-");
+    let index: serde_json::Value = serde_json::from_slice(&get(
+        format!("/v2/{repo}/manifests/{tag}"),
+        "application/vnd.oci.image.index.v1+json",
+    ))
+    .unwrap();
+    let referrer = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&get(
+        format!("/v2/{repo}/manifests/{referrer}"),
+        "application/vnd.oci.image.manifest.v1+json",
+    ))
+    .unwrap();
+    assert_eq!(manifest["subject"]["digest"], digest, "{manifest}");
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    get(format!("/v2/{repo}/blobs/{layer}"), "*/*")
+}
+
+#[test]
+fn publish_signs_keyless_and_with_a_key_and_sigstore_js_verifies_what_it_signed() {
+    let registry = Distribution::start().unwrap_or_else(|e| panic!("{e}"));
+    let host = registry.host();
+    let identity = "ci@acme.example";
+    let sigstore = sigstore::MockInstance::start(identity, GITHUB);
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = (keys.path().join("key.pem"), keys.path().join("key.pub"));
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl (Debian `openssl`)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        s(&key),
+    ]);
+    openssl(&["pkey", "-in", s(&key), "-pubout", "-out", s(&public)]);
+
+    let home = Home::new(&format!(
+        "[namespace_registries]\nacme = \"{host}\"\n\n\
+         [registry.\"{host}\".provenance]\n\
+         verify = \"always\"\n\
+         trusted_root = {root:?}\n\
+         fulcio_url = \"{url}\"\n\
+         rekor_url = \"{url}\"\n\
+         identity = \"{identity}\"\n\
+         issuer = \"{GITHUB}\"\n\n\
+         [registry.\"{host}\".provenance.package.\"acme:keyed\"]\n\
+         public_key = {public:?}\n",
+        root = s(&sigstore.trusted_root),
+        url = sigstore.url,
+        public = s(&public),
+    ));
+    let publish = |package: &str, extra: &[&str], token: Option<&str>| {
+        let file = home.component(&format!("{package}.wasm"), package);
+        let mut command = home.command("cache");
+        command
+            .args([
+                "publish",
+                s(&file),
+                "--package",
+                &format!("{package}@1.0.0"),
+            ])
+            .args(extra);
+        if let Some(token) = token {
+            command.env("SIGSTORE_ID_TOKEN", token);
+        }
+        command.output().unwrap()
+    };
+
+    // --sign without a token: a usage error before anything is published.
+    let out = publish("acme:signed", &["--sign"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(64),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SIGSTORE_ID_TOKEN"));
+    let err = home.fails(&["versions", "acme:signed"], 2);
+    assert!(err.contains("was not found"), "{err}");
+
+    // Keyless: Fulcio certifies the token's identity, Rekor logs it, the bundle is attached.
+    let out = publish("acme:signed", &["--sign"], Some(&sigstore.token));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "signed by {identity} (issuer {GITHUB}); signature attached as sha256:"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(&sigstore.token),
+        "the token is never printed"
+    );
+    let verified = home.ok(&["verify", "acme:signed@1.0.0"]);
+    assert!(
+        verified.contains("statement https://sigstore.dev/cosign/sign/v1"),
+        "{verified}"
+    );
+    home.ok(&["fetch", "--dep", "acme:signed@^1"]);
+
+    // sigstore-js verifies the bundle we attached, under the same trusted root.
+    let digest = manifest_digest(&registry, "acme/signed", "1.0.0");
+    let bundle = keys.path().join("ours.sigstore.json");
+    std::fs::write(&bundle, attached_bundle(&registry, "acme/signed", &digest)).unwrap();
+    let hex = digest.trim_start_matches("sha256:");
+    let signer = sigstore::verify(
+        &bundle,
+        &sigstore.trusted_root,
+        hex,
+        sigstore::Expect::Keyless {
+            identity,
+            issuer: GITHUB,
+        },
+    )
+    .unwrap_or_else(|err| panic!("sigstore-js refused our bundle: {err}"));
+    assert!(signer.contains(identity), "{signer}");
+    // ... and refuses it for another identity: the check is real.
+    let refused = sigstore::verify(
+        &bundle,
+        &sigstore.trusted_root,
+        hex,
+        sigstore::Expect::Keyless {
+            identity: "x@y.example",
+            issuer: GITHUB,
+        },
+    );
+    assert!(refused.is_err());
+
+    // A managed key: the package's policy names its public key.
+    let out = publish("acme:keyed", &["--sign-key", s(&key)], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("signed by key sha256:"));
+    let verified = home.ok(&["verify", "acme:keyed@1.0.0"]);
+    assert!(
+        verified.contains("verified: signed by key sha256:"),
+        "{verified}"
+    );
+    let digest = manifest_digest(&registry, "acme/keyed", "1.0.0");
+    let bundle = keys.path().join("keyed.sigstore.json");
+    std::fs::write(&bundle, attached_bundle(&registry, "acme/keyed", &digest)).unwrap();
+    sigstore::verify(
+        &bundle,
+        &sigstore.trusted_root,
+        digest.trim_start_matches("sha256:"),
+        sigstore::Expect::Key(&public),
+    )
+    .unwrap_or_else(|err| panic!("sigstore-js refused our keyed bundle: {err}"));
+
+    // A release published unsigned is refused by the same policy.
+    let out = publish("acme:plain", &[], None);
+    assert!(out.status.success());
+    let err = home.fails(&["fetch", "--dep", "acme:plain@^1"], 10);
+    assert!(err.contains("no Sigstore bundle is attached"), "{err}");
+}
