@@ -263,6 +263,34 @@ impl LockFile {
         self.sort();
     }
 
+    /// This lock file with the provenance (`manifest`, `signer`) of each pin removed where
+    /// `before` has the same pin without it: what is left differs from `before` only if a
+    /// pin itself changed.
+    pub fn without_new_provenance(&self, before: &LockFile) -> LockFile {
+        let mut lock = self.clone();
+        for package in &mut lock.packages {
+            let old = before
+                .packages
+                .iter()
+                .find(|p| p.name == package.name && p.registry == package.registry);
+            for pin in &mut package.versions {
+                let had_none = old.is_some_and(|old| {
+                    old.versions.iter().any(|o| {
+                        o.requirement == pin.requirement
+                            && o.digest == pin.digest
+                            && o.manifest.is_none()
+                            && o.signer.is_none()
+                    })
+                });
+                if had_none {
+                    pin.manifest = None;
+                    pin.signer = None;
+                }
+            }
+        }
+        lock
+    }
+
     fn sort(&mut self) {
         self.packages
             .sort_by(|a, b| (&a.name, &a.registry).cmp(&(&b.name, &b.registry)));

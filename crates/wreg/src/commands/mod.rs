@@ -210,6 +210,12 @@ impl LockSession {
     /// locked until the session is dropped.
     pub(crate) fn save(&mut self) -> Result<()> {
         if self.lock != self.before {
+            // Under --locked, signers recorded for pins that had none (a lock file wkg
+            // rewrote drops them) are not a change: the pins are the same, and the
+            // signatures were verified in this run all the same.
+            if self.locked && self.lock.without_new_provenance(&self.before) == self.before {
+                return Ok(());
+            }
             if self.locked {
                 let changed: Vec<&registry_core::PackageRef> = self
                     .lock

@@ -155,6 +155,34 @@ fn a_policy_accepts_signed_releases_refuses_the_rest_and_pins_the_signer() {
         "{err}"
     );
 
+    // A lock file rewritten by wkg (which drops the fields it does not know) still passes
+    // --locked: the pins are the same, and the signature is verified all the same.
+    let stripped: String = lock
+        .lines()
+        .filter(|l| {
+            !l.starts_with("manifest = ")
+                && !l.starts_with("signer")
+                && !l.starts_with("identity")
+                && !l.starts_with("issuer")
+                && !l.starts_with("[packages.versions.signer]")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(!stripped.contains(WORKFLOW), "{stripped}");
+    std::fs::write(home.path("wkg.lock"), &stripped).unwrap();
+    home.ok(&["fetch", "--dep", "acme:signed@^1", "--locked"]);
+    assert_eq!(
+        std::fs::read_to_string(home.path("wkg.lock")).unwrap(),
+        stripped
+    );
+    // Without --locked the signer is recorded again.
+    home.ok(&["fetch", "--dep", "acme:signed@^1"]);
+    assert!(
+        std::fs::read_to_string(home.path("wkg.lock"))
+            .unwrap()
+            .contains(WORKFLOW)
+    );
+
     // Without a policy nothing is asked and nothing changes.
     let plain = Home::new(&format!("[namespace_registries]\nacme = \"{host}\"\n"));
     plain.ok(&["fetch", "--dep", "acme:unsigned@1.0.0"]);
