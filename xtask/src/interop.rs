@@ -9,6 +9,7 @@ use test_support::Distribution;
 
 use crate::peers::{self, Peer};
 
+mod provenance;
 mod workspace;
 
 /// One cell: who wrote, who read, and how it went.
@@ -359,6 +360,11 @@ pub(crate) fn run_matrix() -> Result<()> {
         writer: "wkg workspace",
         reader: "wreg fetch --workspace",
         result: workspace::cell(&wreg, &wkg, &config, dir),
+    });
+    cells.push(Cell {
+        writer: "wreg publish --sign (sigstore mock)",
+        reader: "wreg wit fetch under a policy, then wkg fetch",
+        result: provenance::cell(&wreg, &wkg, &config, &host, dir),
     });
     warg_cells(&wreg, &mut cells)?;
     wac_cell(&wreg, &host, &mut cells)?;

@@ -131,6 +131,18 @@ pub(super) fn publish_api_packages(
     config: &str,
     dir: &Path,
 ) -> Result<BTreeMap<usize, String>> {
+    publish_api_packages_with(count, home, config, dir, |_| {})
+}
+
+/// [`publish_api_packages`], each `wreg publish` command first given to `adjust` (e.g. to
+/// sign: `--sign` and the token in the environment).
+pub(super) fn publish_api_packages_with(
+    count: usize,
+    home: &Path,
+    config: &str,
+    dir: &Path,
+    adjust: impl Fn(&mut Command),
+) -> Result<BTreeMap<usize, String>> {
     let wreg = super::wreg();
     let mut digests = BTreeMap::new();
     for i in 0..count {
@@ -143,13 +155,15 @@ pub(super) fn publish_api_packages(
         let bytes = wit_component::encode(&resolve, id, false)?;
         digests.insert(i, registry_core::ContentDigest::sha256(&bytes).to_string());
         std::fs::write(&file, bytes)?;
-        let status = Command::new(&wreg)
+        let mut publish = Command::new(&wreg);
+        publish
             .env("HOME", home)
             .args(["--config", config, "--cache-dir"])
             .arg(dir.join("publish-cache"))
             .args(["-q", "publish"])
-            .arg(&file)
-            .status()?;
+            .arg(&file);
+        adjust(&mut publish);
+        let status = publish.status()?;
         if !status.success() {
             bail!("publishing b{i}:api failed");
         }

@@ -13,6 +13,7 @@ mod config;
 mod fleet;
 mod many;
 pub(super) mod oci;
+mod provenance;
 mod report;
 mod warg;
 mod wit;
@@ -42,7 +43,7 @@ pub(crate) fn run() -> Result<()> {
     let mut rows = Vec::new();
     let mut notes = Vec::new();
 
-    // `BENCH_ONLY=warg,oci` runs some scenario groups (config, oci, many, fleet, warg, wit) and prints
+    // `BENCH_ONLY=warg,oci` runs some scenario groups (config, oci, many, provenance, fleet, warg, wit) and prints
     // their table without replacing BENCHMARKS.md.
     let only = std::env::var("BENCH_ONLY").ok();
     let wanted = |group: &str| {
@@ -67,6 +68,9 @@ pub(crate) fn run() -> Result<()> {
     }
     if wanted("many") {
         many::many_packages(&mut rows, &mut notes)?;
+    }
+    if wanted("provenance") {
+        provenance::provenance_cost(&mut rows, &mut notes)?;
     }
     if wanted("fleet") {
         fleet::pull_through(&mut rows, &mut notes)?;
