@@ -241,6 +241,23 @@ fn default_trees_are_within_their_budgets() {
         !client.iter().any(|l| l.starts_with("registry-warg ")),
         "warg is not a default of registry-client"
     );
+    // Provenance (sigstore-verify, offline, no HTTP client of its own) is a feature, and a
+    // tool that turns it on still compiles no more than wasm-pkg-client (251 lines when it
+    // was added).
+    assert!(
+        !client.iter().any(|l| l.starts_with("sigstore-verify ")),
+        "provenance is not a default of registry-client"
+    );
+    let signed = tree_lines(&["-p", "registry-client", "--features", "provenance"]);
+    assert!(
+        signed.iter().any(|l| l.starts_with("sigstore-verify ")),
+        "the feature brings the verifier"
+    );
+    assert!(
+        signed.len() <= 272,
+        "registry-client with `provenance` compiles {} lines, over wasm-pkg-client's 272",
+        signed.len()
+    );
 }
 
 /// Only a crate that composes depends on wac's crates, and only one that encodes WIT on
