@@ -149,7 +149,8 @@ impl Route {
     /// the signatures: any source's bundles are verified the same way). `Ok(None)` when no
     /// policy applies now, with nothing asked.
     ///
-    /// `pinned` is what the lock file recorded: its signer is then the only one accepted.
+    /// `pinned` is what the lock file recorded: its signer is then the only one accepted;
+    /// offline, it is accepted as recorded (it was verified when it was pinned).
     ///
     /// # Errors
     /// [`Error::ProvenanceRejected`] when no bundle satisfies the policy; the policy's own
@@ -164,6 +165,15 @@ impl Route {
         };
         if policy.verify != VerifyWhen::Always {
             return Ok(None);
+        }
+        // Offline, nothing can be asked: a pin whose signer the lock file recorded (it was
+        // verified online when pinned, and its bytes are checked against the pinned digest
+        // all the same) stands; anything else is not cached.
+        if self.offline()
+            && let Some(pinned) = pinned
+        {
+            tracing::debug!(package = %self.package, version = %release.version, signer = %pinned.signer, "offline: the signer the lock file pinned stands");
+            return Ok(Some(pinned.clone()));
         }
         let report = self.check_provenance(release, policy, pinned).await?;
         match report.accepted() {

@@ -175,6 +175,12 @@ fn a_policy_accepts_signed_releases_refuses_the_rest_and_pins_the_signer() {
         std::fs::read_to_string(home.path("wkg.lock")).unwrap(),
         stripped
     );
+    // Offline, a pin without a recorded signer cannot be checked: not cached (7).
+    let err = home.fails(
+        &["--offline", "fetch", "--dep", "acme:signed@^1", "--locked"],
+        7,
+    );
+    assert!(err.contains("signatures"), "{err}");
     // Without --locked the signer is recorded again.
     home.ok(&["fetch", "--dep", "acme:signed@^1"]);
     assert!(
@@ -182,6 +188,8 @@ fn a_policy_accepts_signed_releases_refuses_the_rest_and_pins_the_signer() {
             .unwrap()
             .contains(WORKFLOW)
     );
+    // ... and offline the recorded signer stands (it was verified when it was pinned).
+    home.ok(&["--offline", "fetch", "--dep", "acme:signed@^1", "--locked"]);
 
     // Without a policy nothing is asked and nothing changes.
     let plain = Home::new(&format!("[namespace_registries]\nacme = \"{host}\"\n"));
