@@ -186,6 +186,51 @@ pub trait Backend: Send + Sync + fmt::Debug {
         })
     }
 
+    /// The container `release`'s content is in, whole, to copy the release without
+    /// changing the digest its signatures name (see [`Container`](crate::Container)).
+    ///
+    /// # Contract
+    /// `Ok(None)` when this registry keeps no container a copy could keep (warg, a
+    /// directory: the default) or this release's is not copied whole (a blob beside the
+    /// content is too large); the caller then makes its own. The manifest is the one
+    /// [`attestations`](Self::attestations) returns, checked to hold `release.digest`; each
+    /// blob is bounded in size and checked against its digest.
+    ///
+    /// # Errors
+    /// As for [`attestations`](Self::attestations).
+    async fn container(
+        &self,
+        package: &PackageRef,
+        release: &Release,
+    ) -> Result<Option<crate::Container>, Error> {
+        let _ = (package, release);
+        Ok(None)
+    }
+
+    /// Publishes `content` as `version` of `package` in `container` as it is: its blobs,
+    /// the content, then its manifest's bytes, unchanged, so the release keeps the
+    /// container's digest and the signatures that name it.
+    ///
+    /// # Contract
+    /// As for [`publish`](Self::publish); the content must be the one layer of the
+    /// manifest that is a Wasm package. A backend that keeps no containers publishes the
+    /// content as [`publish`](Self::publish) does (the default).
+    ///
+    /// # Errors
+    /// As for [`publish`](Self::publish); [`Error::InvalidInput`] for content or blobs the
+    /// manifest does not name.
+    async fn publish_container(
+        &self,
+        package: &PackageRef,
+        version: &Version,
+        container: &crate::Container,
+        content: ContentReader,
+        options: &PublishOptions,
+    ) -> Result<Release, Error> {
+        let _ = container;
+        self.publish(package, version, content, options).await
+    }
+
     /// Publishes `content` as `version` of `package`, reading it once.
     ///
     /// # Contract

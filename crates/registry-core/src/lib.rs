@@ -30,6 +30,7 @@
 
 mod backend;
 mod config_error;
+mod container;
 mod digest;
 mod error;
 mod key;
@@ -44,6 +45,7 @@ mod secret;
 
 pub use backend::{Backend, ContentReader, ContentStream, PublishOptions};
 pub use config_error::ConfigError;
+pub use container::Container;
 pub use digest::{ContentDigest, DigestVerifier, VerifyingStream};
 pub use error::{Error, Result, chain_text, error_chain};
 pub use key::{KeyPath, is_secret_key};

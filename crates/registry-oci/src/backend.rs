@@ -25,6 +25,7 @@ use registry_config::RegistrySettings;
 use registry_transport::{RootCertificate, TlsTrust};
 
 mod attach;
+mod copy;
 mod errors;
 mod referrers;
 
@@ -517,5 +518,24 @@ impl Backend for OciBackend {
         bundle: bytes::Bytes,
     ) -> Result<String, Error> {
         self.attach_bundle(package, release, bundle).await
+    }
+
+    async fn container(
+        &self,
+        package: &PackageRef,
+        release: &Release,
+    ) -> Result<Option<registry_core::Container>, Error> {
+        self.copy_out(package, release).await
+    }
+
+    async fn publish_container(
+        &self,
+        package: &PackageRef,
+        version: &Version,
+        container: &registry_core::Container,
+        content: ContentReader,
+        options: &PublishOptions,
+    ) -> Result<Release, Error> {
+        crate::publish::publish_container(self, package, version, container, content, options).await
     }
 }

@@ -1,8 +1,9 @@
 //! OCI image layouts (`oci-layout`, `index.json`, `blobs/<algorithm>/<hex>`): bundles of
 //! packages for sites without a network.
 //!
-//! [`LayoutWriter`] writes one manifest per package release, the same Wasm artifact a
-//! publish uploads, named in `index.json` by the annotation
+//! [`LayoutWriter`] writes one manifest per package release, the one its registry stores
+//! ([`LayoutWriter::add_container`]) or the same Wasm artifact a publish uploads, named in
+//! `index.json` by the annotation
 //! `org.opencontainers.image.ref.name = "<ns>:<name>@<version>"` (so `skopeo copy
 //! oci:DIR:wasi:http@0.2.0 docker://...` finds it). [`LayoutBackend`] reads a layout as a
 //! read-only registry: a release is named either that way or the way a copy of a
@@ -35,6 +36,7 @@ use crate::manifest::{self, MANIFEST_MAX_BYTES, OCI_INDEX, OCI_MANIFEST, Parsed}
 use crate::publish::Artifact;
 use crate::reference::tag_to_version;
 
+mod copy;
 mod referrers;
 
 /// The name of the backend in the configuration: `[registry."<name>".oci-layout]`.
@@ -410,6 +412,14 @@ impl Backend for LayoutBackend {
     ) -> Result<String, Error> {
         self.attach_bundle(package, release, &bundle)
     }
+
+    async fn container(
+        &self,
+        package: &PackageRef,
+        release: &Release,
+    ) -> Result<Option<registry_core::Container>, Error> {
+        self.copy_out(package, release).map(Some)
+    }
 }
 
 /// Writes package releases into an OCI image layout, adding to one that exists. Blobs are
@@ -491,43 +501,13 @@ impl LayoutWriter {
         let info = WasmMetadata::read(&mut file).map_err(|err| Error::InvalidInput {
             message: format!("{package}@{version} ({}): {err}", content.display()),
         })?;
-        let layer = blob_path(&self.dir, digest);
-        if !blob_is(&layer, digest) {
-            let temp = self.temp()?;
-            // A failure to write is the bundle's (a full disk, say), to read the content's.
-            std::fs::copy(content, temp.path()).map_err(|err| {
-                if registry_config::fs::is_write_refused(&err) {
-                    let advised = registry_config::fs::advise(
-                        err,
-                        &self.dir,
-                        Some("or export the bundle to another directory"),
-                    );
-                    io_error(&self.dir)(advised)
-                } else {
-                    io_error(content)(err)
-                }
-            })?;
-            registry_config::fs::persist(temp, &layer, registry_config::fs::Durability::Renamed)
-                .map_err(io_error(&layer))?;
-        }
+        self.put_content(content, digest)?;
         let artifact = Artifact::new(package, version, &info, digest, size, UNIX_EPOCH);
         let config: ContentDigest = artifact.config_digest.parse().expect("we wrote it");
         put_blob(&self.dir, &config, &artifact.config)?;
         let manifest = ContentDigest::sha256(&artifact.manifest);
         put_blob(&self.dir, &manifest, &artifact.manifest)?;
-        let name = format!("{package}@{version}");
-        self.index.manifests.retain(|raw| {
-            raw.get("annotations")
-                .and_then(|a| a.get(REF_NAME))
-                .and_then(|n| n.as_str())
-                != Some(name.as_str())
-        });
-        self.index.manifests.push(serde_json::json!({
-            "mediaType": OCI_MANIFEST,
-            "digest": manifest.to_string(),
-            "size": artifact.manifest.len(),
-            "annotations": { REF_NAME: name },
-        }));
+        self.set_entry(package, version, OCI_MANIFEST, &artifact.manifest);
         Ok(manifest)
     }
 

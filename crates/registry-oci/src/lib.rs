@@ -41,6 +41,7 @@
 
 mod backend;
 pub mod component;
+mod container;
 mod credentials;
 mod http;
 pub mod layout;

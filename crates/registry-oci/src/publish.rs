@@ -13,7 +13,7 @@ use bytes::Bytes;
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use registry_core::{
-    ContentDigest, ContentReader, Error, PackageRef, PublishOptions, Release, Version,
+    Container, ContentDigest, ContentReader, Error, PackageRef, PublishOptions, Release, Version,
 };
 use registry_transport::Spool;
 
@@ -37,27 +37,9 @@ pub(crate) async fn publish(
     options: &PublishOptions,
 ) -> Result<Release, Error> {
     let registry = backend.registry();
-    let repository = backend.repository(package);
-    let reference = repository.tag(version);
-
-    if !options.allow_overwrite {
-        match registry_core::Backend::get_release(backend, package, version).await {
-            Ok(existing) => {
-                return Err(Error::AlreadyPublished {
-                    registry: registry.clone(),
-                    package: package.clone(),
-                    version: version.clone(),
-                    existing: Some(existing.digest),
-                    attempted: options.digest,
-                });
-            }
-            Err(err) if err.is_not_found() => {}
-            Err(err) => return Err(err),
-        }
-    }
-
+    refuse_existing(backend, package, version, options).await?;
     // The client and credentials for the pushes (a push token asked for by us, capped).
-    let (client, auth) = backend.publisher(package).await?;
+    let pushes = Pushes::new(backend, package, version).await?;
 
     // Spooled to an unnamed temporary file, hashed as it lands.
     let spool = Spool::new(&mut content, options).await?;
@@ -77,45 +59,154 @@ pub(crate) async fn publish(
         info.set_field(*field, text.clone());
     }
 
-    // The layer, from the file.
-    let layer_digest = digest.to_string();
-    if !blob_exists(backend, &client, &auth, &reference, &layer_digest, package).await? {
+    // The layer, from the file; the config blob; the manifest, under the version's tag.
+    pushes.layer(&spool).await?;
+    let artifact = Artifact::new(package, version, &info, &digest, size, SystemTime::now());
+    pushes
+        .blob(&artifact.config_digest, artifact.config.into())
+        .await?;
+    pushes
+        .manifest(artifact.manifest, http_header(OCI_MANIFEST))
+        .await?;
+    tracing::debug!(%package, %version, tag = version_to_tag(version), "published");
+    Ok(Release::new(version.clone(), digest).with_size(size))
+}
+
+/// Publishes `content` as `version` of `package` in `container` as it is: the layer, the
+/// container's blobs, then its manifest's bytes under the version's tag, so the release
+/// keeps the container's digest (and the signatures naming it).
+pub(crate) async fn publish_container(
+    backend: &OciBackend,
+    package: &PackageRef,
+    version: &Version,
+    container: &Container,
+    mut content: ContentReader,
+    options: &PublishOptions,
+) -> Result<Release, Error> {
+    let media_type =
+        http::HeaderValue::from_str(&container.media_type).map_err(|_| Error::InvalidInput {
+            message: format!(
+                "cannot publish {package}@{version}: its manifest's media type {:?} is not a \
+                 header value",
+                container.media_type
+            ),
+        })?;
+    refuse_existing(backend, package, version, options).await?;
+    let pushes = Pushes::new(backend, package, version).await?;
+    let spool = Spool::new(&mut content, options).await?;
+    let what = format!("{package}@{version}");
+    // Checked before anything is sent.
+    let blobs = crate::container::blobs_to_write(container, &spool.digest(), &what)?;
+    pushes.layer(&spool).await?;
+    for (digest, bytes) in blobs {
+        pushes.blob(&digest.to_string(), bytes.clone()).await?;
+    }
+    pushes
+        .manifest(container.manifest.to_vec(), media_type)
+        .await?;
+    tracing::debug!(%package, %version, manifest = %container.digest, "published in its container");
+    Ok(Release::new(version.clone(), spool.digest()).with_size(spool.size()))
+}
+
+/// Refuses to publish over a release that exists, unless `options` allow it.
+async fn refuse_existing(
+    backend: &OciBackend,
+    package: &PackageRef,
+    version: &Version,
+    options: &PublishOptions,
+) -> Result<(), Error> {
+    if options.allow_overwrite {
+        return Ok(());
+    }
+    match registry_core::Backend::get_release(backend, package, version).await {
+        Ok(existing) => Err(Error::AlreadyPublished {
+            registry: backend.registry().clone(),
+            package: package.clone(),
+            version: version.clone(),
+            existing: Some(existing.digest),
+            attempted: options.digest,
+        }),
+        Err(err) if err.is_not_found() => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// The pushes of one release: the client and credentials a publish uses, and where.
+struct Pushes<'a> {
+    backend: &'a OciBackend,
+    package: &'a PackageRef,
+    version: &'a Version,
+    reference: oci_client::Reference,
+    client: oci_client::Client,
+    auth: RegistryAuth,
+}
+
+impl<'a> Pushes<'a> {
+    async fn new(
+        backend: &'a OciBackend,
+        package: &'a PackageRef,
+        version: &'a Version,
+    ) -> Result<Self, Error> {
+        let (client, auth) = backend.publisher(package).await?;
+        Ok(Self {
+            backend,
+            package,
+            version,
+            reference: backend.repository(package).tag(version),
+            client,
+            auth,
+        })
+    }
+
+    fn map(&self) -> impl Fn(OciDistributionError) -> Error + '_ {
+        |err| {
+            self.backend
+                .map_error(err, self.package, Some(self.version))
+        }
+    }
+
+    async fn exists(&self, digest: &str) -> Result<bool, Error> {
+        let (backend, client, auth) = (self.backend, &self.client, &self.auth);
+        blob_exists(backend, client, auth, &self.reference, digest, self.package).await
+    }
+
+    /// The spooled content, streamed from its file, unless the registry has it.
+    async fn layer(&self, spool: &Spool) -> Result<(), Error> {
+        let digest = spool.digest().to_string();
+        if self.exists(&digest).await? {
+            return Ok(());
+        }
         let file = spool.reopen()?;
         let chunks = file_chunks(
             tokio::fs::File::from_std(file),
             OciDistributionError::IoError,
         );
-        client
-            .push_blob_stream(&reference, chunks, &layer_digest, Some(size))
+        self.client
+            .push_blob_stream(&self.reference, chunks, &digest, Some(spool.size()))
             .await
-            .map_err(|err| backend.map_error(err, package, Some(version)))?;
+            .map_err(self.map())?;
+        Ok(())
     }
 
-    // The config blob.
-    let artifact = Artifact::new(package, version, &info, &digest, size, SystemTime::now());
-    if !blob_exists(
-        backend,
-        &client,
-        &auth,
-        &reference,
-        &artifact.config_digest,
-        package,
-    )
-    .await?
-    {
-        client
-            .push_blob(&reference, artifact.config.clone(), &artifact.config_digest)
-            .await
-            .map_err(|err| backend.map_error(err, package, Some(version)))?;
+    /// A small blob, unless the registry has it.
+    async fn blob(&self, digest: &str, bytes: Bytes) -> Result<(), Error> {
+        if !self.exists(digest).await? {
+            self.client
+                .push_blob(&self.reference, bytes, digest)
+                .await
+                .map_err(self.map())?;
+        }
+        Ok(())
     }
 
-    // The manifest, under the version's tag.
-    client
-        .push_manifest_raw(&reference, artifact.manifest, http_header(OCI_MANIFEST))
-        .await
-        .map_err(|err| backend.map_error(err, package, Some(version)))?;
-    tracing::debug!(%package, %version, tag = version_to_tag(version), "published");
-    Ok(Release::new(version.clone(), digest).with_size(size))
+    /// The manifest's bytes, as they are, under the version's tag.
+    async fn manifest(&self, bytes: Vec<u8>, media_type: http::HeaderValue) -> Result<(), Error> {
+        self.client
+            .push_manifest_raw(&self.reference, bytes, media_type)
+            .await
+            .map_err(self.map())?;
+        Ok(())
+    }
 }
 
 fn http_header(value: &'static str) -> http::HeaderValue {

@@ -51,7 +51,7 @@ pub(crate) struct Found {
 
 impl Found {
     /// The descriptor `raw` as read, if its digest and size are usable.
-    fn of(raw: &RawDescriptor) -> Option<Self> {
+    pub(crate) fn of(raw: &RawDescriptor) -> Option<Self> {
         Some(Self {
             digest: raw.digest.parse().ok()?,
             size: u64::try_from(raw.size).ok()?,

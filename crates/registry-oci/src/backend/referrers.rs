@@ -255,33 +255,12 @@ impl OciBackend {
         release: &Release,
         blob: &Found,
     ) -> Result<Bytes, Error> {
-        let repository = self.repository(package).path;
         let what = format!(
             "the Sigstore bundle {} attached to {package}@{}",
             blob.digest, release.version
         );
-        blob.within(BUNDLE_MAX_BYTES, &what)
-            .map_err(|message| Error::registry(&self.registry, message))?;
-        let (_, json) = self
-            .reader
-            .get(
-                &format!("/v2/{repository}/blobs/{}", blob.digest),
-                &repository,
-                &[],
-                BUNDLE_MAX_BYTES,
-                &what,
-            )
+        self.small_blob(package, &release.version, blob, BUNDLE_MAX_BYTES, &what)
             .await
-            .map_err(|err| self.map_read(err, package, Some(&release.version)))?;
-        let actual = ContentDigest::sha256(&json);
-        if actual != blob.digest {
-            return Err(Error::DigestMismatch {
-                subject: format!("{what} from {}", self.registry),
-                expected: blob.digest,
-                actual,
-            });
-        }
-        Ok(json)
     }
 }
 

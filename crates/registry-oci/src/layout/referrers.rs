@@ -68,7 +68,11 @@ impl LayoutBackend {
     }
 
     /// The manifest `release` is in, checked to hold `release.digest` as its Wasm layer.
-    fn release_manifest(&self, package: &PackageRef, release: &Release) -> Result<Vec<u8>, Error> {
+    pub(super) fn release_manifest(
+        &self,
+        package: &PackageRef,
+        release: &Release,
+    ) -> Result<Vec<u8>, Error> {
         let entry = self.entry(package, &release.version)?;
         let (manifest, layer, _) = self.wasm_manifest(entry)?;
         if layer != release.digest {

@@ -2,6 +2,7 @@
 //! started once for this test binary.
 
 mod auth;
+mod container;
 mod faults;
 mod hostile;
 mod identity;
