@@ -23,9 +23,20 @@ struct Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for r in &self.releases {
-            writeln!(f, "{}@{} {} ({})", r.package, r.version, r.action, r.digest)?;
+            write!(f, "{}@{} {} ({})", r.package, r.version, r.action, r.digest)?;
+            match r.signatures {
+                0 => writeln!(f)?,
+                1 => writeln!(f, ", 1 signature")?,
+                n => writeln!(f, ", {n} signatures")?,
+            }
         }
-        write!(f, "{} release(s), {}", self.releases.len(), self.dir)
+        let signatures: usize = self.releases.iter().map(|r| r.signatures).sum();
+        write!(
+            f,
+            "{} release(s), {signatures} signature(s), {}",
+            self.releases.len(),
+            self.dir
+        )
     }
 }
 

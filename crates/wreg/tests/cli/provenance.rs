@@ -10,6 +10,8 @@ use test_support::{Distribution, http};
 
 use crate::{Home, s};
 
+mod bundle;
+
 const GITHUB: &str = "https://token.actions.githubusercontent.com";
 const WORKFLOW: &str =
     "https://github.com/acme/widgets/.github/workflows/release.yml@refs/tags/v1.0.0";
