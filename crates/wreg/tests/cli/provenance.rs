@@ -123,6 +123,13 @@ fn a_policy_accepts_signed_releases_refuses_the_rest_and_pins_the_signer() {
             .contains("config.toml:"),
         "{json}"
     );
+    let mut printed = std::collections::BTreeSet::new();
+    crate::json::keys(&json, "", &mut printed);
+    assert_eq!(
+        printed,
+        crate::json::documented()["verify"],
+        "docs/json.md's `wreg verify --json`"
+    );
 
     // An unsigned release and one signed by someone else: exit 10, saying why.
     let err = home.fails(&["verify", "acme:unsigned@1.0.0"], 10);
