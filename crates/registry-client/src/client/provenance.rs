@@ -299,15 +299,16 @@ pub struct SignedRelease {
 
 /// Where a keyless signature is made: the policy's `fulcio_url` and `rekor_url`, else
 /// Sigstore's public-good instance.
-pub fn signing_services(
-    policy: Option<&registry_config::ProvenancePolicy>,
-) -> (String, String) {
+pub fn signing_services(policy: Option<&registry_config::ProvenancePolicy>) -> (String, String) {
     use crate::provenance::{PUBLIC_GOOD_FULCIO, PUBLIC_GOOD_REKOR};
     let url = |setting: Option<&registry_config::Setting<String>>, default: &str| {
         setting.map_or_else(|| default.to_owned(), |s| s.value.clone())
     };
     (
-        url(policy.and_then(|p| p.fulcio_url.as_ref()), PUBLIC_GOOD_FULCIO),
+        url(
+            policy.and_then(|p| p.fulcio_url.as_ref()),
+            PUBLIC_GOOD_FULCIO,
+        ),
         url(policy.and_then(|p| p.rekor_url.as_ref()), PUBLIC_GOOD_REKOR),
     )
 }
@@ -339,7 +340,11 @@ impl Route {
             });
         };
         let statement = crate::provenance::Statement::cosign_sign(
-            format!("{}/{}", self.registry, self.package.as_str().replace(':', "/")),
+            format!(
+                "{}/{}",
+                self.registry,
+                self.package.as_str().replace(':', "/")
+            ),
             found.subject,
         );
         let http = registry_transport::TlsTrust::default()

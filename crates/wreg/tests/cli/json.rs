@@ -153,7 +153,10 @@ fn every_documented_json_shape_is_what_wreg_prints() {
 
     let mut documented = documented();
     // `verify` needs a signed release on an OCI registry: provenance.rs checks its shape.
-    assert!(documented.remove("verify").is_some(), "docs/json.md documents verify");
+    assert!(
+        documented.remove("verify").is_some(),
+        "docs/json.md documents verify"
+    );
     assert_eq!(
         documented.keys().collect::<Vec<_>>(),
         printed.keys().collect::<Vec<_>>(),
