@@ -202,7 +202,7 @@ pub enum Error {
     /// verifies: no bundle is attached, none verifies under the trusted root, or none is by
     /// an allowed signer (or by the signer the lock file pinned).
     #[error(
-        "{package}@{version} from registry `{registry}`: provenance not verified: expected \
+        "`{package}@{version}` from registry `{registry}`: provenance not verified: expected \
          {expected}; {}. The release was not used: ask its publisher to sign it, or change \
          the `provenance` policy (`wreg verify {package}@{version}` shows what is attached)",
         reasons.join("; ")

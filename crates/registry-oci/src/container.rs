@@ -25,6 +25,9 @@ struct Named {
     layers: Vec<RawDescriptor>,
 }
 
+/// The most blobs a copied manifest may name besides its content.
+const MAX_BLOBS_BESIDE: usize = 16;
+
 /// The media type of the image manifest `bytes` (OCI's when it says none) and the blobs
 /// it names besides `content`, which must be its Wasm layer; `what` names the manifest.
 pub(crate) fn beside(
@@ -53,6 +56,14 @@ pub(crate) fn beside(
             .ok_or_else(|| format!("{what} names a blob without a usable digest and size"))?;
         if found.digest != *content && !blobs.iter().any(|b| b.digest == found.digest) {
             blobs.push(found);
+        }
+        // A Wasm package's manifest names its config beside the content; a hostile one
+        // could name thousands of blobs, each read whole into memory when it is copied.
+        if blobs.len() > MAX_BLOBS_BESIDE {
+            return Err(format!(
+                "{what} names more than {MAX_BLOBS_BESIDE} blobs besides its content; a Wasm \
+                 package's manifest names its config and its content"
+            ));
         }
     }
     let media_type = named.media_type.unwrap_or_else(|| OCI_MANIFEST.to_owned());

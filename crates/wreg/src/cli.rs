@@ -416,7 +416,7 @@ pub(crate) struct PublishArgs {
     /// token in `SIGSTORE_ID_TOKEN`, Rekor logs the signature; the services are the
     /// policy's `fulcio_url`/`rekor_url`, else Sigstore's public-good ones) and attach the
     /// signature to it as an OCI referrer.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sign_key")]
     pub(crate) sign: bool,
     /// Sign with this key instead (an unencrypted PKCS#8 P-256 PEM, e.g. `openssl genpkey
     /// -algorithm EC -pkeyopt ec_paramgen_curve:P-256`); the signature is logged to the

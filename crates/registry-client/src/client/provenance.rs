@@ -109,6 +109,8 @@ pub struct ProvenanceReport {
     pub bundles: Vec<(registry_core::Registry, BundleOutcome)>,
     /// Sources that could not be asked, and why.
     pub failures: Vec<(registry_core::Registry, String)>,
+    /// The errors of the sources that failed, in order.
+    errors: Vec<Error>,
 }
 
 impl ProvenanceReport {
@@ -160,24 +162,57 @@ impl Route {
         release: &Release,
         pinned: Option<&Provenance>,
     ) -> Result<Option<Provenance>, Error> {
+        // Only a policy to check now is read further: a table that only says where to sign
+        // (`fulcio_url`, `rekor_url`), or one verified on demand, costs nothing here.
+        let enforced = self
+            .client
+            .config()
+            .provenance(&self.registry, &self.package)?
+            .is_some_and(|config| config.verify.value == VerifyWhen::Always);
+        if !enforced {
+            return Ok(None);
+        }
         let Some(policy) = self.provenance_policy()? else {
             return Ok(None);
         };
-        if policy.verify != VerifyWhen::Always {
-            return Ok(None);
-        }
         // Offline, nothing can be asked: a pin whose signer the lock file recorded (it was
         // verified online when pinned, and its bytes are checked against the pinned digest
-        // all the same) stands; anything else is not cached.
+        // all the same) stands if the policy allows that signer; anything else is not
+        // cached. Offline, the lock file is trusted for who signed, as it is for digests.
         if self.offline()
             && let Some(pinned) = pinned
         {
-            tracing::debug!(package = %self.package, version = %release.version, signer = %pinned.signer, "offline: the signer the lock file pinned stands");
-            return Ok(Some(pinned.clone()));
+            if policy.allowed.allows(&pinned.signer) {
+                tracing::debug!(package = %self.package, version = %release.version, signer = %pinned.signer, "offline: the signer the lock file pinned stands");
+                return Ok(Some(pinned.clone()));
+            }
+            let report = ProvenanceReport {
+                policy,
+                subject: Some(pinned.manifest),
+                bundles: Vec::new(),
+                failures: vec![(
+                    self.registry.clone(),
+                    format!(
+                        "offline, and the lock file pins a signer the policy does not allow: \
+                         {}",
+                        pinned.signer
+                    ),
+                )],
+                errors: Vec::new(),
+            };
+            return Err(self.rejected(release, &report, None));
         }
-        let report = self.check_provenance(release, policy, pinned).await?;
+        let mut report = self.check_provenance(release, policy, pinned).await?;
         match report.accepted() {
             Some(provenance) => Ok(Some(provenance)),
+            // No source answered at all (down, refusing, rate limiting): that failure, with
+            // its own exit code, rather than "not verified".
+            None if report.bundles.is_empty()
+                && report.subject.is_none()
+                && !report.errors.is_empty() =>
+            {
+                Err(report.errors.remove(0))
+            }
             None => Err(self.rejected(release, &report, pinned)),
         }
     }
@@ -205,6 +240,7 @@ impl Route {
             subject: None,
             bundles: Vec::new(),
             failures: Vec::new(),
+            errors: Vec::new(),
         };
         for source in self.sources.iter() {
             let found = match source.backend.attestations(&self.package, release).await {
@@ -220,6 +256,7 @@ impl Route {
                     report
                         .failures
                         .push((source.registry.clone(), registry_core::chain_text(&err)));
+                    report.errors.push(err);
                     continue;
                 }
             };
@@ -350,6 +387,9 @@ impl Route {
         let http = registry_transport::TlsTrust::default()
             .client_builder()?
             .timeout(std::time::Duration::from_secs(60))
+            // The request to Fulcio carries the OIDC token: it goes where it was sent and
+            // nowhere else (a redirect would replay it to another host).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| Error::InvalidInput {
                 message: format!("cannot make an HTTP client for signing: {err}"),

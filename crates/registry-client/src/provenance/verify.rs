@@ -312,7 +312,7 @@ fn outcome(
     {
         let reason = format!(
             "signed by {}, but the lock file pinned {pinned}; if the publisher's signer really \
-             changed, run `wreg update` to pin the new one",
+             changed, delete that pin's `signer` table from the lock file and fetch again",
             verified.signer
         );
         return refused(reason, Some(verified));

@@ -15,6 +15,9 @@ use crate::sigstore::{
     check_bundle, distinct, index_entry, subject_of,
 };
 
+/// The most manifests without a name (referrers) a layout's `index.json` may list.
+const UNNAMED_MAX: usize = 4096;
+
 impl LayoutBackend {
     /// `release`'s manifest and every Sigstore bundle attached to it in the layout.
     pub(super) fn find_attestations(
@@ -98,6 +101,19 @@ impl LayoutBackend {
             .into_iter()
             .filter(|m| m.get("annotations").and_then(|a| a.get(REF_NAME)).is_none())
             .collect();
+        let unnamed: Vec<serde_json::Value> = unnamed;
+        // Each unnamed entry is read to see its subject: a hostile index.json of many
+        // thousands would make every release's lookup read them all.
+        if unnamed.len() > UNNAMED_MAX {
+            return Err(Error::registry(
+                &self.registry,
+                format!(
+                    "index.json lists {} manifests without a name (referrers); more than \
+                     {UNNAMED_MAX} are not read",
+                    unnamed.len()
+                ),
+            ));
+        }
         let mut referrers = 0;
         let mut bundles = Vec::new();
         for entry in distinct(unnamed) {

@@ -39,6 +39,8 @@ pub(super) async fn run(client: &Client, global: &Global, args: &GetArgs) -> Res
     let req = PackageReq::parse_with(&args.package, BareVersion::Exact).map_err(usage)?;
     let route = route(client, &req.package, args.registry.as_deref()).await?;
     let release = route.resolve(&req.requirement).await?;
+    // Under a provenance policy, nothing is written before the signature is accepted.
+    route.enforce_provenance(&release, None).await?;
     let package = route.package();
     let as_wit = args.format == GetFormat::Wit;
     let file_name = format!(

@@ -133,7 +133,7 @@ fn a_policy_accepts_signed_releases_refuses_the_rest_and_pins_the_signer() {
 
     // An unsigned release and one signed by someone else: exit 10, saying why.
     let err = home.fails(&["verify", "acme:unsigned@1.0.0"], 10);
-    assert!(err.contains("acme:unsigned@1.0.0 from registry"), "{err}");
+    assert!(err.contains("`acme:unsigned@1.0.0` from registry"), "{err}");
     assert!(err.contains("no Sigstore bundle is attached"), "{err}");
     let err = home.fails(&["fetch", "--dep", "acme:stranger@1.0.0"], 10);
     assert!(err.contains("signed by mallory@evil.example"), "{err}");
@@ -145,6 +145,18 @@ fn a_policy_accepts_signed_releases_refuses_the_rest_and_pins_the_signer() {
         !home.path("deps/acme/stranger.wasm").exists(),
         "nothing is written"
     );
+    // `get` is held to the policy too, before anything is written.
+    home.fails(&["get", "acme:unsigned@1.0.0", "-o", "unsigned.wasm"], 10);
+    assert!(!home.path("unsigned.wasm").exists());
+    home.ok(&["get", "acme:signed@1.0.0", "-o", "signed.wasm"]);
+    assert!(home.path("signed.wasm").is_file());
+
+    // A table that only says where to sign is no policy: fetches are not checked.
+    let signing_only = Home::new(&format!(
+        "[namespace_registries]\nacme = \"{host}\"\n\n\
+         [registry.\"{host}\".provenance]\nrekor_url = \"https://rekor.example\"\n"
+    ));
+    signing_only.ok(&["fetch", "--dep", "acme:unsigned@1.0.0"]);
 
     // fetch under the policy writes the release and pins its signer in wkg.lock.
     home.ok(&["fetch", "--dep", "acme:signed@^1"]);
@@ -161,6 +173,17 @@ fn a_policy_accepts_signed_releases_refuses_the_rest_and_pins_the_signer() {
     let err = home.fails(&["fetch", "--dep", "acme:signed@^1", "--locked"], 10);
     assert!(
         err.contains(&format!("the lock file pinned {other}")),
+        "{err}"
+    );
+    // Offline, a pinned signer stands only if the policy allows it.
+    let mallory = lock.replace(WORKFLOW, "mallory@evil.example");
+    std::fs::write(home.path("wkg.lock"), &mallory).unwrap();
+    let err = home.fails(
+        &["--offline", "fetch", "--dep", "acme:signed@^1", "--locked"],
+        10,
+    );
+    assert!(
+        err.contains("pins a signer the policy does not allow: mallory@evil.example"),
         "{err}"
     );
 
