@@ -27,9 +27,11 @@ use registry_transport::{RootCertificate, TlsTrust};
 mod attach;
 mod copy;
 mod errors;
+mod recent;
 mod referrers;
 
 use errors::{download_error, is_transient};
+use recent::{RecentManifests, ReferrersApi};
 
 /// Tags asked for per page when listing versions.
 const TAG_PAGE: usize = 1000;
@@ -91,6 +93,10 @@ pub struct OciBackend {
     credential_origin: CredentialOrigin,
     tag_page: usize,
     retry: RetryPolicy,
+    /// The manifests `get_release` read lately, for the signature check that follows.
+    recent: RecentManifests,
+    /// Whether the registry said it has no referrers API.
+    referrers_api: ReferrersApi,
 }
 
 impl fmt::Debug for OciBackend {
@@ -173,6 +179,8 @@ impl OciBackend {
             credential_origin,
             tag_page: TAG_PAGE,
             retry: RetryPolicy::default(),
+            recent: RecentManifests::default(),
+            referrers_api: ReferrersApi::default(),
         })
     }
 
@@ -464,7 +472,9 @@ impl Backend for OciBackend {
     }
 
     async fn get_release(&self, package: &PackageRef, version: &Version) -> Result<Release, Error> {
-        let (_, digest, size) = self.find_layer(package, version).await?;
+        let (manifest, digest, size) = self.find_layer(package, version).await?;
+        self.recent
+            .keep(&self.repository(package).path, version, &manifest, digest);
         Ok(Release::new(version.clone(), digest).with_size(size))
     }
 

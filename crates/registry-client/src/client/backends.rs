@@ -6,7 +6,7 @@ use std::sync::Arc;
 use registry_config::{Config, Origin, RegistryMapping};
 use registry_core::{Backend, Error, Registry};
 
-use super::{Built, Client, OCI, REGISTERED, WARG};
+use super::{BuildGate, Built, Client, OCI, REGISTERED, WARG};
 use crate::discovery::RegistryMetadata;
 use crate::local::{self, LocalBackend};
 
@@ -33,8 +33,17 @@ impl Client {
             mirror.clone(),
             format!("mirror of {upstream} {metadata_key}"),
         );
-        if let Some(built) = self.inner.backends.lock().expect("not poisoned").get(&key) {
-            return Ok(built.backend.clone());
+        let built = || {
+            let backends = self.inner.backends.lock().expect("not poisoned");
+            backends.get(&key).map(|built| built.backend.clone())
+        };
+        if let Some(backend) = built() {
+            return Ok(backend);
+        }
+        let gate = self.build_gate(&key);
+        let _building = gate.lock().await;
+        if let Some(backend) = built() {
+            return Ok(backend);
         }
         let config = &self.inner.config;
         let kind = config
@@ -91,14 +100,19 @@ impl Client {
             .as_ref()
             .map(|m| serde_json::to_string(m).expect("metadata serializes"))
             .unwrap_or_default();
-        let cached = {
+        let cached = || {
             let backends = self.inner.backends.lock().expect("not poisoned");
             backends
                 .get(&(registry.clone(), REGISTERED.to_owned()))
                 .or_else(|| backends.get(&(registry.clone(), metadata_key.clone())))
                 .cloned()
         };
-        if let Some(built) = cached {
+        if let Some(built) = cached() {
+            return Ok((built, metadata_key));
+        }
+        let gate = self.build_gate(&(registry.clone(), metadata_key.clone()));
+        let _building = gate.lock().await;
+        if let Some(built) = cached() {
             return Ok((built, metadata_key));
         }
         let built = self.build_backend(registry, metadata).await?;
@@ -108,6 +122,12 @@ impl Client {
             .or_insert(built)
             .clone();
         Ok((built, metadata_key))
+    }
+
+    /// The gate held while the backend under `key` is built (see `Inner::building`).
+    fn build_gate(&self, key: &(Registry, String)) -> BuildGate {
+        let mut gates = self.inner.building.lock().expect("not poisoned");
+        gates.entry(key.clone()).or_default().clone()
     }
 
     /// Builds the backend: the registry's configured `default` backend, else the one the

@@ -51,10 +51,17 @@ struct Inner {
     /// one registry with different metadata, e.g. different OCI prefixes). Backends given
     /// with [`Client::register_backend`] are under the metadata key `*`.
     backends: Mutex<HashMap<(Registry, String), Built>>,
+    /// One gate per backend key, held while that backend is built: the routes resolved
+    /// concurrently wait for one build (a client, its TLS roots read) rather than each
+    /// building one and all but one being dropped.
+    building: Mutex<HashMap<(Registry, String), BuildGate>>,
     /// Trusted roots for provenance policies, loaded once.
     #[cfg(feature = "provenance")]
     trusts: provenance::Trusts,
 }
+
+/// Held while one backend is built.
+type BuildGate = Arc<tokio::sync::Mutex<()>>;
 
 /// A backend and the registry metadata it was built with (a mirror of an OCI registry
 /// takes its repository layout from the upstream's).
@@ -153,6 +160,7 @@ impl ClientBuilder {
                 listings: Mutex::new(HashMap::new()),
                 releases: Mutex::new(HashMap::new()),
                 backends: Mutex::new(HashMap::new()),
+                building: Mutex::new(HashMap::new()),
                 #[cfg(feature = "provenance")]
                 trusts: provenance::Trusts::default(),
             }),

@@ -211,3 +211,24 @@ async fn discovery_trusts_what_the_oci_section_trusts() {
         "discovery and OCI both trusted the CA: {err}"
     );
 }
+
+#[tokio::test]
+async fn routes_resolved_together_wait_for_one_backend_and_one_discovery() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(WELL_KNOWN_PATH))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let registry: Registry = server.address().to_string().parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let client = crate::support::client_from_toml(
+        dir.path(),
+        &format!("default_registry = \"{registry}\"\n"),
+    );
+    let packages: Vec<_> = (0..16).map(|i| package(&format!("many:p{i}"))).collect();
+    let routes = futures_util::future::join_all(packages.iter().map(|p| client.route(p))).await;
+    assert!(routes.iter().all(Result::is_ok));
+    // `expect(1)` is checked when the server drops: one document asked for sixteen routes.
+}

@@ -48,12 +48,22 @@ struct Seen {
 impl OciBackend {
     /// The manifest `release` is in, as served under its version's tag (following an index
     /// one level, as `get_release` does), checked to hold `release.digest` as its Wasm
-    /// layer: [`Error::DigestMismatch`] naming the package and registry otherwise.
+    /// layer: [`Error::DigestMismatch`] naming the package and registry otherwise. The one
+    /// `get_release` read moments ago is used again when it holds that layer
+    /// ([`RecentManifests`](super::RecentManifests)).
     pub(super) async fn release_manifest(
         &self,
         package: &PackageRef,
         release: &Release,
     ) -> Result<Bytes, Error> {
+        let repository = self.repository(package).path;
+        if let Some(manifest) = self
+            .recent
+            .get(&repository, &release.version, &release.digest)
+        {
+            tracing::debug!(%package, version = %release.version, "the release's manifest, as get_release read it just now");
+            return Ok(manifest);
+        }
         let (manifest, layer, _) = self.find_layer(package, &release.version).await?;
         if layer != release.digest {
             return Err(Error::DigestMismatch {
@@ -85,6 +95,11 @@ impl OciBackend {
     /// Every Sigstore bundle attached to `subject`, `release`'s manifest: those the
     /// referrers API lists, or, when it has none (no API, or an index without a bundle, as
     /// GHCR was seen to answer), those the referrers tag lists.
+    ///
+    /// Once the registry has said it has no referrers API, the tag is read first, and the
+    /// API asked only when the tag lists no bundle: one request less per release on a
+    /// registry without the API, and the same bundles found on one that has it (for this
+    /// repository, or since; its answer is remembered again).
     pub(super) async fn bundles_of(
         &self,
         package: &PackageRef,
@@ -95,6 +110,16 @@ impl OciBackend {
             digests: Vec::new(),
             bundles: Vec::new(),
         };
+        let tag_first = self.referrers_api.known_absent();
+        if tag_first {
+            let listed = self.referrers_tag(package, release, subject).await?;
+            self.read_bundles(package, release, listed, &mut seen)
+                .await?;
+            if !seen.bundles.is_empty() {
+                return Ok(seen.bundles);
+            }
+            tracing::debug!(%package, %subject, "the referrers tag lists no bundle; asking the referrers API too");
+        }
         if let Some(listed) = self.referrers_api(package, release, subject).await? {
             self.read_bundles(package, release, listed, &mut seen)
                 .await?;
@@ -102,7 +127,7 @@ impl OciBackend {
                 tracing::debug!(%package, %subject, "the referrers API lists no bundle; reading the referrers tag too");
             }
         }
-        if seen.bundles.is_empty() {
+        if seen.bundles.is_empty() && !tag_first {
             let listed = self.referrers_tag(package, release, subject).await?;
             self.read_bundles(package, release, listed, &mut seen)
                 .await?;
@@ -128,7 +153,9 @@ impl OciBackend {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if NO_API.contains(&status) || !content_type.starts_with(OCI_INDEX) {
+        let has_api = !NO_API.contains(&status) && content_type.starts_with(OCI_INDEX);
+        self.referrers_api.answered(has_api);
+        if !has_api {
             tracing::debug!(%status, %content_type, %repository, "no referrers API; reading the referrers tag");
             return Ok(None);
         }

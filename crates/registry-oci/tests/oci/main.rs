@@ -14,5 +14,6 @@ mod proxy;
 mod publish;
 mod referrers;
 mod referrers_api;
+mod remembered;
 mod support;
 mod tls;

@@ -14,10 +14,10 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{mock_backend, package, version};
 
-const REPO: &str = "/v2/signed/widget";
+pub(crate) const REPO: &str = "/v2/signed/widget";
 
 /// A registry serving `signed:widget@1.0.0`; the release and its manifest's digest.
-async fn serving_a_release(server: &MockServer) -> (Release, ContentDigest) {
+pub(crate) async fn serving_a_release(server: &MockServer) -> (Release, ContentDigest) {
     answer(server, "GET", "/v2/".to_owned(), 200, None).await;
     let layer = component::small("signed");
     let digest = ContentDigest::sha256(&layer);
@@ -40,7 +40,12 @@ async fn serving_a_release(server: &MockServer) -> (Release, ContentDigest) {
     (release, subject)
 }
 
-async fn serve(server: &MockServer, at: &str, content_type: &str, body: impl Into<Vec<u8>>) {
+pub(crate) async fn serve(
+    server: &MockServer,
+    at: &str,
+    content_type: &str,
+    body: impl Into<Vec<u8>>,
+) {
     Mock::given(method("GET"))
         .and(path(at))
         .respond_with(
@@ -53,7 +58,7 @@ async fn serve(server: &MockServer, at: &str, content_type: &str, body: impl Int
 }
 
 /// The media type of a bundle layer, as sigstore-js once wrote it.
-const BUNDLE_LAYER: &str = "application/vnd.dev.sigstore.bundle+json;version=0.3";
+pub(crate) const BUNDLE_LAYER: &str = "application/vnd.dev.sigstore.bundle+json;version=0.3";
 
 /// Answers `verb` requests for `at` with `status`, exactly `times` times when given.
 async fn answer(server: &MockServer, verb: &str, at: String, status: u16, times: Option<u64>) {
@@ -71,7 +76,7 @@ async fn answer(server: &MockServer, verb: &str, at: String, status: u16, times:
 /// Serves a referrer of `subject` whose one layer is `bundle` of `layer_type` as it says
 /// (its blob served as `served`); the index entry listing it, whose `artifactType` is
 /// GHCR's for cosign's bundles.
-async fn serve_referrer(
+pub(crate) async fn serve_referrer(
     server: &MockServer,
     subject: &ContentDigest,
     (layer_type, bundle): (&str, &[u8]),
@@ -109,15 +114,15 @@ async fn serve_referrer(
     })
 }
 
-fn index(entries: &[serde_json::Value]) -> String {
+pub(crate) fn index(entries: &[serde_json::Value]) -> String {
     json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries }).to_string()
 }
 
-fn referrers_api(subject: &ContentDigest) -> String {
+pub(crate) fn referrers_api(subject: &ContentDigest) -> String {
     format!("{REPO}/referrers/{subject}")
 }
 
-fn referrers_tag(subject: &ContentDigest) -> String {
+pub(crate) fn referrers_tag(subject: &ContentDigest) -> String {
     format!("{REPO}/manifests/sha256-{}", subject.hex())
 }
 
@@ -134,7 +139,8 @@ async fn found(server: &MockServer, release: &Release) -> Result<Vec<(String, Ve
         .collect())
 }
 
-const BUNDLE: &[u8] = br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}"#;
+pub(crate) const BUNDLE: &[u8] =
+    br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}"#;
 
 #[tokio::test]
 async fn the_referrers_api_is_read_and_the_tag_is_then_not_asked() {
