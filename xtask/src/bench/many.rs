@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::{Result, bail};
 
 use super::{
-    RUNS, Row, Sample, Stage, check_digest, measure, push_medians, wkg_in_app, wreg_in_app,
+    Row, Sample, Stage, check_digest, measure, more_runs, push_medians, wkg_in_app, wreg_in_app,
 };
 use crate::peers::{self, Peer};
 
@@ -71,17 +71,19 @@ pub(super) fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
             samples.push(("wkg wit fetch".into(), Vec::new()));
         }
         let mut last = Vec::new();
-        for run in 0..RUNS {
+        let mut run = 0;
+        while more_runs(run, &samples) {
             for (contestant, runs) in &mut samples {
                 let app = new_app(count)?;
                 let cmd = fetch_cmd(contestant, config, &app, false);
                 let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
                 runs.push(measure(&cmd)?);
                 check(contestant, &app, count)?;
-                if run == RUNS - 1 {
-                    last.push((contestant.clone(), app));
-                }
+                // The app of each contestant's last run, for the warm row.
+                last.retain(|(c, _)| c != contestant);
+                last.push((contestant.clone(), app));
             }
+            run += 1;
         }
         push_medians(
             rows,
@@ -94,7 +96,9 @@ pub(super) fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
                 ("ours".into(), Vec::new()),
                 ("wkg wit fetch".into(), Vec::new()),
             ];
-            for _run in 0..RUNS {
+            let mut run = 0;
+            while more_runs(run, &samples) {
+                run += 1;
                 for (contestant, runs) in &mut samples {
                     let app = &last.iter().find(|(c, _)| c == contestant).expect("ran").1;
                     let cmd = fetch_cmd(contestant, config, app, true);

@@ -20,23 +20,44 @@ mod wit;
 
 /// Runs per contestant, alternating between contestants.
 pub(super) const RUNS: usize = 5;
+/// Runs per contestant where some contestant's median is under [`SHORT`] seconds.
+pub(super) const SHORT_RUNS: usize = 15;
+/// Rows whose median is under this many seconds take [`SHORT_RUNS`] runs.
+pub(super) const SHORT: f64 = 0.5;
 
 /// Wall time and peak resident memory of one run.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Sample {
     pub(super) seconds: f64,
     pub(super) peak_kib: u64,
-    /// Timed to the microsecond (a mean over many runs), not to GNU time's 10 ms.
+    /// Timed by a monotonic clock in this process (`Instant`), to the microsecond.
     pub(super) fine: bool,
 }
 
-/// Medians of a contestant's runs.
+/// A contestant's runs: the median wall time with the fastest and slowest run, and the
+/// median peak memory.
 pub(super) struct Row {
     pub(super) scenario: String,
     pub(super) contestant: String,
     pub(super) seconds: f64,
+    pub(super) min: f64,
+    pub(super) max: f64,
+    pub(super) runs: usize,
     pub(super) peak_kib: u64,
     pub(super) fine: bool,
+}
+
+/// Whether the contestants of a scenario run again after `done` runs each: always up to
+/// [`RUNS`], and up to [`SHORT_RUNS`] while some contestant's median is under [`SHORT`]
+/// seconds (a spread over five runs of a few milliseconds says little).
+pub(super) fn more_runs(done: usize, samples: &[(String, Vec<Sample>)]) -> bool {
+    // Decided on the first `RUNS` runs alone, so that every contestant has an odd count.
+    done < RUNS
+        || (done < SHORT_RUNS
+            && samples.iter().any(|(_, runs)| {
+                let first = &runs[..runs.len().min(RUNS)];
+                !first.is_empty() && median(first.to_vec()).seconds < SHORT
+            }))
 }
 
 pub(crate) fn run() -> Result<()> {
@@ -63,6 +84,7 @@ pub(crate) fn run() -> Result<()> {
     }
     // The binary a user installs: the release profile.
     cargo(&["build", "--locked", "--release", "-p", "wreg"])?;
+    notes.push(timing_note()?);
     if wanted("oci") {
         oci::oci_transfers(&mut rows, &mut notes)?;
     }
@@ -200,7 +222,7 @@ pub(super) fn wreg() -> String {
         .to_string()
 }
 
-/// Runs `command` under GNU time and returns its wall time and peak RSS.
+/// Runs `command` and returns its wall time and peak RSS (see [`timed_sample`]).
 pub(super) fn measure(command: &[&str]) -> Result<Sample> {
     let out = tempfile::NamedTempFile::new()?;
     let mut timed = under_gnu_time(out.path(), command[0]);
@@ -208,31 +230,75 @@ pub(super) fn measure(command: &[&str]) -> Result<Sample> {
     timed_sample(&mut timed, out.path(), &command.join(" "))
 }
 
-/// A command running `program` under GNU time, which writes `<wall seconds> <peak KiB>` to
-/// `out`; arguments, environment and directory are added to it as to `program`'s own.
+/// A command running `program` under GNU time, which writes the peak KiB of `program` and
+/// its descendants to `out`; arguments, environment and directory are added to it as to
+/// `program`'s own.
 pub(super) fn under_gnu_time(out: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut command = Command::new("/usr/bin/time");
-    command.args(["-f", "%e %M", "-o"]).arg(out).arg(program);
+    command.args(["-f", "%M", "-o"]).arg(out).arg(program);
     command
 }
 
-/// Runs a command from [`under_gnu_time`] and reads what it measured.
+/// Runs a command from [`under_gnu_time`]: its wall time by `Instant` around spawning and
+/// waiting for it, its peak memory as GNU time read it from `wait4`.
+///
+/// GNU time is kept for memory alone: `rustix` offers no `wait4` with a `rusage` nor
+/// `getrusage`, calling `libc::wait4` needs `unsafe` (forbidden in this workspace),
+/// `getrusage(RUSAGE_CHILDREN)` keeps the largest peak of every child this process ever
+/// reaped (not this run's), and `/proc/<pid>/status` `VmHWM` is gone once the child exits
+/// and never counts its own children (the `sh -c` pipelines). GNU time's `fork` and `exec`
+/// fall inside the clock; [`timing_note`] measures that cost in the same run.
 pub(super) fn timed_sample(command: &mut Command, out: &Path, what: &str) -> Result<Sample> {
+    let started = std::time::Instant::now();
     let status = command
         .status()
         .context("run /usr/bin/time (Debian package `time`)")?;
+    let seconds = started.elapsed().as_secs_f64();
     if !status.success() {
         bail!("`{what}` failed ({status})");
     }
     let text = std::fs::read_to_string(out)?;
-    let mut fields = text.split_whitespace();
-    let seconds = fields.next().context("no time")?.parse()?;
-    let peak_kib = fields.next().context("no memory")?.parse()?;
+    let peak_kib = text
+        .split_whitespace()
+        .last()
+        .context("no memory")?
+        .parse()?;
     Ok(Sample {
         seconds,
         peak_kib,
-        fine: false,
+        fine: true,
     })
+}
+
+/// How every figure is timed, and what running a process under GNU time adds to it (the
+/// median of [`SHORT_RUNS`] runs of `true` with and without it, measured now).
+fn timing_note() -> Result<String> {
+    let mut bare = Vec::new();
+    let mut wrapped = Vec::new();
+    for _ in 0..SHORT_RUNS {
+        let started = std::time::Instant::now();
+        if !Command::new("true").status()?.success() {
+            bail!("`true` failed");
+        }
+        bare.push(Sample {
+            seconds: started.elapsed().as_secs_f64(),
+            peak_kib: 0,
+            fine: true,
+        });
+        wrapped.push(measure(&["true"])?);
+    }
+    let overhead = median(wrapped).seconds - median(bare).seconds;
+    Ok(format!(
+        "Timing: each run's wall time is read by a monotonic clock in the bench process \
+         (`Instant` around spawning and waiting for the command), to the microsecond; peak \
+         memory is GNU time's `%M` (`wait4`'s `ru_maxrss`: the largest single process of the \
+         command, its children included), GNU time being the one safe way to read it. GNU \
+         time's own start-up is inside every figure alike: {:.2} ms in this run (`true` \
+         with and without it, medians of {SHORT_RUNS}). Rows show the median, fastest and \
+         slowest of {RUNS} runs, or {SHORT_RUNS} where a contestant's median is under \
+         {SHORT} s.",
+        overhead * 1e3
+    ))
 }
 
 /// One row per contestant: the medians of its runs.
@@ -242,11 +308,18 @@ pub(super) fn push_medians(
     samples: Vec<(String, Vec<Sample>)>,
 ) {
     for (contestant, runs) in samples {
+        let (min, max) = runs.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), s| {
+            (lo.min(s.seconds), hi.max(s.seconds))
+        });
+        let count = runs.len();
         let m = median(runs);
         rows.push(Row {
             scenario: scenario.clone(),
             contestant,
             seconds: m.seconds,
+            min,
+            max,
+            runs: count,
             peak_kib: m.peak_kib,
             fine: m.fine,
         });

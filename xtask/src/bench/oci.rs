@@ -1,19 +1,21 @@
 //! One large package over OCI, every row run by the `wreg` release binary: publish (new
 //! bytes each run, and separately bytes the registry already has), cold pulls of 16 MiB,
-//! 256 MiB (the default, `BENCH_MIB`) and 1 GiB against the verified-download floor, and
-//! a warm pull against `cp`.
+//! 256 MiB (the default, `BENCH_MIB`) and 1 GiB (`BENCH_OCI_SIZES`) against the unverified
+//! and the verified streaming download, and a warm pull against `cp`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use test_support::Distribution;
 
-use super::{RUNS, Row, Sample, check_digest, measure, push_medians, sha256_of};
+use super::{Row, Sample, check_digest, measure, more_runs, push_medians, sha256_of};
 use crate::peers::{self, Peer};
 
-/// The verified-download floor: the blob to a file, then its SHA-256, by the fastest
-/// common tools (OpenSSL uses the CPU's SHA instructions where there are any).
-pub(super) const FLOOR: &str = "floor: curl -o, openssl dgst";
+/// The transfer limit: the blob to a file and nothing checked.
+pub(super) const FLOOR: &str = "floor: curl -o (unverified)";
+/// The verified limit: the blob streamed to a file and through SHA-256 at once, by the
+/// fastest common tools (OpenSSL uses the CPU's SHA instructions where there are any).
+pub(super) const VERIFIED_FLOOR: &str = "floor: curl | tee FILE | openssl dgst";
 /// The floor of a warm pull: a copy that checks nothing.
 const CP: &str = "floor: cp";
 
@@ -99,15 +101,28 @@ pub(super) fn oci_transfers(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
             .to_string(),
     };
     std::fs::create_dir_all(bench.path("config"))?;
+    // `BENCH_OCI_SIZES=16,256` pulls only those sizes (MiB; default 16, `BENCH_MIB`, 1024).
+    let sizes: Vec<usize> = match std::env::var("BENCH_OCI_SIZES") {
+        Ok(list) => list
+            .split(',')
+            .map(|s| s.trim().parse())
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::anyhow!("BENCH_OCI_SIZES={list}: {e}"))?,
+        Err(_) => vec![16, mib, 1024],
+    };
+    let listed: Vec<String> = sizes.iter().map(|s| format!("{s} MiB")).collect();
     notes.push(format!(
-        "OCI transfers: components of 16 MiB, {mib} MiB and 1 GiB of payload on a CNCF \
-         distribution registry (`docker-registry` 2.8) on loopback, plain HTTP; `wreg` is the \
-         release build, run as a user runs it (config file, cache, copy-out). `{FLOOR}` is \
-         `curl -sf -o FILE <blob URL> && openssl dgst -sha256 FILE`, the least a verified \
-         download to disk can cost; `{CP}` copies the cached file and checks nothing."
+        "OCI transfers: components of {} of payload (cold pulls) and {mib} MiB (publish, warm \
+         pull) on a CNCF distribution registry (`docker-registry` 2.8) on loopback, plain \
+         HTTP; `wreg` is the release build, run as a user runs it (config file, cache, \
+         copy-out). The cold pulls have two floors, each run alongside: `{FLOOR}` is `curl \
+         -sf -o FILE <blob URL>`, the transfer limit (nothing checked); `{VERIFIED_FLOOR}` is \
+         `curl -sf <blob URL> | tee FILE | openssl dgst -sha256`, the limit of a download \
+         hashed while it arrives. `{CP}` copies the cached file and checks nothing.",
+        listed.join(", ")
     ));
     publish(&bench, mib, rows)?;
-    for size in [16, mib, 1024] {
+    for size in sizes {
         cold_pull(&bench, size, size == mib, rows)?;
     }
     warm_pull(&bench, mib, rows)?;
@@ -145,7 +160,7 @@ fn publish(bench: &Bench, mib: usize, rows: &mut Vec<Row>) -> Result<()> {
     Ok(())
 }
 
-/// `RUNS` publishes of `file` as `bench:<name>` by each contestant, each under a new
+/// Publishes of `file` (as many as [`more_runs`] asks) as `bench:<name>` by each contestant, each under a new
 /// version, `before(contestant, run)` called first.
 fn publish_runs(
     bench: &Bench,
@@ -161,7 +176,8 @@ fn publish_runs(
         ("ours".into(), Vec::new()),
         ("wkg oci push".into(), Vec::new()),
     ];
-    for run in 0..RUNS {
+    let mut run = 0;
+    while more_runs(run, &samples) {
         for (contestant, runs) in &mut samples {
             before(contestant, run)?;
             let cmd = if contestant == "ours" {
@@ -181,6 +197,7 @@ fn publish_runs(
             };
             runs.push(run_cmd(&cmd)?);
         }
+        run += 1;
     }
     Ok(samples)
 }
@@ -206,7 +223,7 @@ fn cold_pull(bench: &Bench, mib: usize, with_skopeo: bool, rows: &mut Vec<Row>) 
     let digest = sha256_of(&component)?;
     let out = bench.path("pulled.wasm");
     let out_text = out.display().to_string();
-    let mut contestants = vec!["ours", "wkg oci pull", FLOOR];
+    let mut contestants = vec!["ours", "wkg oci pull", FLOOR, VERIFIED_FLOOR];
     if with_skopeo {
         contestants.push("skopeo copy");
     }
@@ -215,7 +232,8 @@ fn cold_pull(bench: &Bench, mib: usize, with_skopeo: bool, rows: &mut Vec<Row>) 
         .map(|c| ((*c).to_owned(), Vec::new()))
         .collect();
     let skopeo_dir = bench.path("skopeo-layout");
-    for run in 0..RUNS {
+    let mut run = 0;
+    while more_runs(run, &samples) {
         for (contestant, runs) in &mut samples {
             let _ = std::fs::remove_file(&out);
             let cmd = match contestant.as_str() {
@@ -248,12 +266,20 @@ fn cold_pull(bench: &Bench, mib: usize, with_skopeo: bool, rows: &mut Vec<Row>) 
                         format!("oci:{}:1.0.0", skopeo_dir.display()),
                     ]
                 }
+                FLOOR => vec![
+                    "curl".into(),
+                    "-sf".into(),
+                    "-o".into(),
+                    out_text.clone(),
+                    format!("http://{host}/v2/bench/big/blobs/{digest}"),
+                ],
+                // A failed `curl` leaves a short file, which the digest check below catches.
                 _ => vec![
                     "sh".into(),
                     "-c".into(),
                     format!(
-                        "curl -sf -o {out_text} http://{host}/v2/bench/big/blobs/{digest} && \
-                         openssl dgst -sha256 {out_text} >/dev/null"
+                        "curl -sf http://{host}/v2/bench/big/blobs/{digest} | tee {out_text} | \
+                         openssl dgst -sha256 >/dev/null"
                     ),
                 ],
             };
@@ -272,6 +298,7 @@ fn cold_pull(bench: &Bench, mib: usize, with_skopeo: bool, rows: &mut Vec<Row>) 
                 std::fs::remove_dir_all(bench.path(&format!("cold-cache-{mib}-{run}")))?;
             }
         }
+        run += 1;
     }
     let _ = std::fs::remove_file(&component);
     push_medians(rows, format!("cold pull {mib} MiB"), samples);
@@ -332,7 +359,9 @@ fn warm_pull(bench: &Bench, mib: usize, rows: &mut Vec<Row>) -> Result<()> {
         ("wkg get".into(), Vec::new()),
         (CP.into(), Vec::new()),
     ];
-    for _run in 0..RUNS {
+    let mut run = 0;
+    while more_runs(run, &samples) {
+        run += 1;
         for (contestant, runs) in &mut samples {
             let _ = std::fs::remove_file(&out);
             let cmd = match contestant.as_str() {

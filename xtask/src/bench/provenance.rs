@@ -11,7 +11,7 @@ use anyhow::{Result, bail};
 use test_support::sigstore::MockInstance;
 
 use super::many::{api_app, check_api_packages, publish_api_packages_with};
-use super::{RUNS, Row, Sample, Stage, measure, push_medians, wreg_in_app};
+use super::{Row, Sample, Stage, measure, more_runs, push_medians, wreg_in_app};
 
 const COUNT: usize = 100;
 const IDENTITY: &str = "ci@bench.example";
@@ -57,7 +57,9 @@ pub(super) fn provenance_cost(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> R
         ("ours, verify = always".into(), Vec::new()),
     ];
     let mut app_number = 0;
-    for _run in 0..RUNS {
+    let mut run = 0;
+    while more_runs(run, &samples) {
+        run += 1;
         for (contestant, runs) in &mut samples {
             app_number += 1;
             let app = api_app(&dir.join(format!("app-{app_number}")), COUNT)?;

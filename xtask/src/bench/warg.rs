@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 
-use super::{RUNS, Row, Sample, check_same, measure, push_medians};
+use super::{Row, Sample, check_same, measure, more_runs, push_medians};
 use crate::peers::{self, Peer};
 
 /// Scenario 6: a cold fetch of a 64 MiB release from an in-process warg-server, ours
@@ -64,7 +64,8 @@ pub(super) fn warg_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result
         ("ours".into(), Vec::new()),
         ("warg download".into(), Vec::new()),
     ];
-    for run in 0..RUNS {
+    let mut run = 0;
+    while more_runs(run, &samples) {
         for (contestant, runs) in &mut samples {
             let _ = std::fs::remove_file(&out);
             // Fresh state every run: a cold fetch of the log and the content.
@@ -115,6 +116,7 @@ pub(super) fn warg_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result
             check_same(&out, &component)?;
             std::fs::remove_dir_all(&state)?;
         }
+        run += 1;
     }
     notes.push(format!(
         "warg: a {mib} MiB release from an in-process warg-server 0.10 (memory store) on \

@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use test_support::shipped;
 
-use super::{RUNS, Row, Sample, Stage, measure, push_medians, wkg_in_app, wreg_in_app};
+use super::{Row, Sample, Stage, measure, more_runs, push_medians, wkg_in_app, wreg_in_app};
 use crate::peers::{self, Peer};
 
 pub(super) fn wasi_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<()> {
@@ -67,7 +67,8 @@ pub(super) fn wasi_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result
     for (label, config) in [("loopback", direct), ("20 ms RTT", delayed)] {
         let mut samples = contestants();
         let mut last = Vec::new();
-        for run in 0..RUNS {
+        let mut run = 0;
+        while more_runs(run, &samples) {
             for (contestant, runs) in &mut samples {
                 let app = dir.join(format!("app-{}-{run}-{}", label.len(), contestant.len()));
                 std::fs::create_dir_all(app.join("wit"))?;
@@ -76,10 +77,11 @@ pub(super) fn wasi_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result
                 let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
                 runs.push(measure(&cmd)?);
                 check_output(&app, contestant)?;
-                if run == RUNS - 1 {
-                    last.push((contestant.clone(), app));
-                }
+                // The app of each contestant's last run, for the warm row.
+                last.retain(|(c, _)| c != contestant);
+                last.push((contestant.clone(), app));
             }
+            run += 1;
         }
         push_medians(
             rows,
@@ -88,7 +90,9 @@ pub(super) fn wasi_fetch(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result
         );
         if label == "loopback" {
             let mut samples = contestants();
-            for _run in 0..RUNS {
+            let mut run = 0;
+            while more_runs(run, &samples) {
+                run += 1;
                 for (contestant, runs) in &mut samples {
                     let app = &last.iter().find(|(c, _)| c == contestant).expect("ran").1;
                     let cmd = fetch_cmd(contestant, config, app, true);
