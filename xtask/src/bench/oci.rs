@@ -160,8 +160,9 @@ fn publish(bench: &Bench, mib: usize, rows: &mut Vec<Row>) -> Result<()> {
     Ok(())
 }
 
-/// Publishes of `file` (as many as [`more_runs`] asks) as `bench:<name>` by each contestant, each under a new
-/// version, `before(contestant, run)` called first.
+/// Publishes of `file` (as many as [`more_runs`] asks) as `bench:<name>` by each
+/// contestant, each under a new version, `before(contestant, run)` called first; each is
+/// read back from the registry (see [`read_back`]).
 fn publish_runs(
     bench: &Bench,
     host: &str,
@@ -171,6 +172,7 @@ fn publish_runs(
     name: &str,
     before: impl Fn(&str, usize) -> Result<()>,
 ) -> Result<Vec<(String, Vec<Sample>)>> {
+    let path = file;
     let file = file.display().to_string();
     let mut samples: Vec<(String, Vec<Sample>)> = vec![
         ("ours".into(), Vec::new()),
@@ -180,11 +182,13 @@ fn publish_runs(
     while more_runs(run, &samples) {
         for (contestant, runs) in &mut samples {
             before(contestant, run)?;
-            let cmd = if contestant == "ours" {
-                let package = format!("bench:{name}@1.0.{run}");
+            let ours = contestant == "ours";
+            let tag = format!("1.{}.{run}", u8::from(!ours));
+            let cmd = if ours {
+                let package = format!("bench:{name}@{tag}");
                 bench.wreg(config, cache, &["publish", &file, "--package", &package])
             } else {
-                let reference = format!("{host}/bench/{name}:1.1.{run}");
+                let reference = format!("{host}/bench/{name}:{tag}");
                 bench.env(&[
                     &bench.wkg,
                     "oci",
@@ -196,10 +200,49 @@ fn publish_runs(
                 ])
             };
             runs.push(run_cmd(&cmd)?);
+            read_back(bench, host, &format!("bench/{name}"), &tag, path)?;
         }
         run += 1;
     }
     Ok(samples)
+}
+
+/// Fails unless the registry at `host` serves, under `repository:tag`, a manifest whose one
+/// layer is `file`'s digest, and a blob by that digest with `file`'s bytes.
+fn read_back(bench: &Bench, host: &str, repository: &str, tag: &str, file: &Path) -> Result<()> {
+    let digest = sha256_of(file)?;
+    let base = format!("http://{host}/v2/{repository}");
+    let manifest = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-H",
+            "Accept: application/vnd.oci.image.manifest.v1+json",
+            &format!("{base}/manifests/{tag}"),
+        ])
+        .output()?;
+    if !manifest.status.success() {
+        anyhow::bail!("{repository}:{tag}: no manifest after publishing");
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout)?;
+    let layers: Vec<&str> = manifest["layers"]
+        .as_array()
+        .map(|l| l.iter().filter_map(|l| l["digest"].as_str()).collect())
+        .unwrap_or_default();
+    if layers != [digest.as_str()] {
+        anyhow::bail!("{repository}:{tag} has layers {layers:?}, published {digest}");
+    }
+    let back = bench.path("read-back.wasm");
+    let status = std::process::Command::new("curl")
+        .args(["-sf", "-o"])
+        .arg(&back)
+        .arg(format!("{base}/blobs/{digest}"))
+        .status()?;
+    if !status.success() {
+        anyhow::bail!("{repository}: blob {digest} not served after publishing");
+    }
+    check_digest(&back, &digest)?;
+    std::fs::remove_file(&back)?;
+    Ok(())
 }
 
 /// A cold pull of `mib` MiB: `wreg get` with an empty cache each run, next to wkg, the
