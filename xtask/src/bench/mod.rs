@@ -11,6 +11,7 @@ use crate::{cargo, root};
 
 mod config;
 mod fleet;
+mod headlines;
 mod many;
 pub(super) mod oci;
 mod provenance;
@@ -110,11 +111,16 @@ pub(crate) fn run() -> Result<()> {
     let report = report::render(&rows, &notes);
     println!("\n{report}");
     if only.is_some() {
-        println!("BENCH_ONLY is set: BENCHMARKS.md left as it was");
+        println!(
+            "README headlines from this run:\n\n{}",
+            headlines::render(&rows)
+        );
+        println!("BENCH_ONLY is set: BENCHMARKS.md and README.md left as they were");
         return Ok(());
     }
     std::fs::write(root().join("BENCHMARKS.md"), report).context("write BENCHMARKS.md")?;
-    println!("written to BENCHMARKS.md");
+    headlines::write_readme(&root().join("README.md"), &rows)?;
+    println!("written to BENCHMARKS.md, and the headlines to README.md");
     Ok(())
 }
 
