@@ -169,7 +169,7 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// [`attestations`](Self::attestations) finds it. Returns where it was stored.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] from a backend that cannot store signatures (the default);
+    /// [`Error::Unsupported`] from a backend that cannot store signatures (the default);
     /// [`Error::Unauthorized`], [`Error::Registry`] as for [`publish`](Self::publish).
     async fn attach(
         &self,
@@ -178,11 +178,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
         bundle: Bytes,
     ) -> Result<String, Error> {
         let _ = (release, bundle);
-        Err(Error::InvalidInput {
-            message: format!(
-                "{package}: this registry cannot store signatures; sign releases on an OCI \
-                 registry"
-            ),
+        Err(Error::Unsupported {
+            registry: None,
+            package: package.clone(),
+            what: "this registry cannot store signatures; sign releases on an OCI registry".into(),
         })
     }
 

@@ -109,6 +109,19 @@ pub enum Error {
         message: String,
     },
 
+    /// The registry cannot do what was asked of it: store signatures (warg, a directory
+    /// registry), accept a publish (an OCI image layout is read-only). Another registry
+    /// can; nothing is wrong with the request itself.
+    #[error("{}{package}: {what}", registry.as_ref().map(|r| format!("registry `{r}`, ")).unwrap_or_default())]
+    Unsupported {
+        /// The registry, when the caller knows it.
+        registry: Option<Registry>,
+        /// The package the operation was for.
+        package: PackageRef,
+        /// What cannot be done, and what to do instead.
+        what: String,
+    },
+
     /// A name, version, digest or argument given by the caller is not valid.
     #[error("{message}")]
     InvalidInput {
@@ -341,7 +354,7 @@ impl Error {
     /// | 8 | lock file out of date | `LockOutOfDate` |
     /// | 9 | semver incompatible | `SemverIncompatible` |
     /// | 10 | provenance not verified | `ProvenanceRejected` |
-    /// | 64 | usage (`EX_USAGE`) | `InvalidInput` |
+    /// | 64 | usage (`EX_USAGE`) | `InvalidInput`, `Unsupported` |
     /// | 65 | invalid WIT (`EX_DATAERR`) | `InvalidWit` |
     /// | 74 | local I/O (`EX_IOERR`) | `Io` |
     /// | 78 | configuration (`EX_CONFIG`) | `Config`, `NoRegistryForNamespace` |
@@ -356,7 +369,7 @@ impl Error {
             Self::LockOutOfDate { .. } => 8,
             Self::SemverIncompatible { .. } => 9,
             Self::ProvenanceRejected { .. } => 10,
-            Self::InvalidInput { .. } => 64,
+            Self::InvalidInput { .. } | Self::Unsupported { .. } => 64,
             Self::InvalidWit { .. } => 65,
             Self::Io { .. } => 74,
             Self::Config(_) | Self::NoRegistryForNamespace { .. } => 78,
@@ -470,6 +483,11 @@ mod tests {
                 package: package.clone(),
                 what: "the version list".into(),
             },
+            Error::Unsupported {
+                registry: None,
+                package: package.clone(),
+                what: "w".into(),
+            },
             Error::LockOutOfDate {
                 package: package.clone(),
                 reason: "r".into(),
@@ -513,6 +531,7 @@ mod tests {
                 | Error::SizeMismatch { .. }
                 | Error::Untrusted { .. }
                 | Error::InvalidInput { .. }
+                | Error::Unsupported { .. }
                 | Error::Config(_)
                 | Error::AlreadyPublished { .. }
                 | Error::NotCached { .. }

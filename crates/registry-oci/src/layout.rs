@@ -386,11 +386,11 @@ impl Backend for LayoutBackend {
         _content: ContentReader,
         _options: &PublishOptions,
     ) -> Result<Release, Error> {
-        Err(Error::InvalidInput {
-            message: format!(
-                "registry `{}` is an OCI layout ({}), which is read-only; write bundles with \
-                 `wreg bundle export` (cannot publish {package})",
-                self.registry,
+        Err(Error::Unsupported {
+            registry: Some(self.registry.clone()),
+            package: package.clone(),
+            what: format!(
+                "an OCI layout ({}) is read-only; write bundles with `wreg bundle export`",
                 self.dir.display()
             ),
         })

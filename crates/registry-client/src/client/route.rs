@@ -40,7 +40,8 @@ fn falls_through(err: &Error) -> bool {
         | Error::LockOutOfDate { .. }
         | Error::InvalidWit { .. }
         | Error::SemverIncompatible { .. }
-        | Error::ProvenanceRejected { .. } => false,
+        | Error::ProvenanceRejected { .. }
+        | Error::Unsupported { .. } => false,
         _ => true,
     }
 }
