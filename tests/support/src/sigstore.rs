@@ -153,6 +153,8 @@ pub struct MockInstance {
     pub trusted_root: PathBuf,
     /// An OIDC token for the identity and issuer it was started with.
     pub token: String,
+    identity: String,
+    issuer: String,
     _dir: tempfile::TempDir,
 }
 
@@ -185,8 +187,24 @@ impl MockInstance {
             url: url.trim().to_owned(),
             trusted_root: dir.path().join("trusted_root.json"),
             token,
+            identity: identity.to_owned(),
+            issuer: issuer.to_owned(),
             _dir: dir,
         }
+    }
+
+    /// A `[registry."<registry>".provenance]` table that signs with this instance and
+    /// requires, on every fetch, a signature by the identity and issuer it was started with.
+    pub fn policy(&self, registry: &str) -> String {
+        format!(
+            "[registry.\"{registry}\".provenance]\nverify = \"always\"\ntrusted_root = {root:?}\n\
+             fulcio_url = \"{url}\"\nrekor_url = \"{url}\"\nidentity = \"{identity}\"\n\
+             issuer = \"{issuer}\"\n",
+            root = self.trusted_root.display().to_string(),
+            url = self.url,
+            identity = self.identity,
+            issuer = self.issuer,
+        )
     }
 }
 

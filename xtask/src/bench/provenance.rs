@@ -29,15 +29,7 @@ pub(super) fn provenance_cost(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> R
         .ok_or_else(|| anyhow::anyhow!("no registry in {plain}"))?
         .to_owned();
     let policy = dir.join("policy.toml");
-    std::fs::write(
-        &policy,
-        format!(
-            "{base}\n[registry.\"{host}\".provenance]\nverify = \"always\"\ntrusted_root = {root:?}\n\
-             fulcio_url = \"{url}\"\nrekor_url = \"{url}\"\nidentity = \"{IDENTITY}\"\nissuer = \"{ISSUER}\"\n",
-            root = sigstore.trusted_root.display().to_string(),
-            url = sigstore.url,
-        ),
-    )?;
+    std::fs::write(&policy, format!("{base}\n{}", sigstore.policy(&host)))?;
     let policy = policy.display().to_string();
     let digests = publish_api_packages_with(COUNT, home, &policy, dir, |publish| {
         publish

@@ -27,16 +27,8 @@ pub(super) fn cell(
     let sigstore = MockInstance::start(IDENTITY, ISSUER);
     let base = std::fs::read_to_string(config).map_err(|e| e.to_string())?;
     let ours = work.join("config.toml");
-    std::fs::write(
-        &ours,
-        format!(
-            "{base}\n[registry.\"{host}\".provenance]\nverify = \"always\"\ntrusted_root = {root:?}\n\
-             fulcio_url = \"{url}\"\nrekor_url = \"{url}\"\nidentity = \"{IDENTITY}\"\nissuer = \"{ISSUER}\"\n",
-            root = sigstore.trusted_root.display().to_string(),
-            url = sigstore.url,
-        ),
-    )
-    .map_err(|e| e.to_string())?;
+    std::fs::write(&ours, format!("{base}\n{}", sigstore.policy(host)))
+        .map_err(|e| e.to_string())?;
     let ours = ours.display().to_string();
     std::fs::write(
         work.join("dep/wit/dep.wit"),

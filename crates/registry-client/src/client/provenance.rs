@@ -132,11 +132,16 @@ impl Route {
     /// compile or a trusted root that does not load (at the key's file and line);
     /// [`Error::Io`] for a key or root file that cannot be read.
     pub fn provenance_policy(&self) -> Result<Option<Policy>, Error> {
-        let Some(config) = self
+        let config = self
             .client
             .config()
-            .provenance(&self.registry, &self.package)?
-        else {
+            .provenance(&self.registry, &self.package)?;
+        self.ready(config)
+    }
+
+    /// `config` made ready to check with (`None` for no policy or `verify = "never"`).
+    fn ready(&self, config: Option<ProvenancePolicy>) -> Result<Option<Policy>, Error> {
+        let Some(config) = config else {
             return Ok(None);
         };
         if config.verify.value == VerifyWhen::Never {
@@ -164,15 +169,12 @@ impl Route {
     ) -> Result<Option<Provenance>, Error> {
         // Only a policy to check now is read further: a table that only says where to sign
         // (`fulcio_url`, `rekor_url`), or one verified on demand, costs nothing here.
-        let enforced = self
+        let config = self
             .client
             .config()
             .provenance(&self.registry, &self.package)?
-            .is_some_and(|config| config.verify.value == VerifyWhen::Always);
-        if !enforced {
-            return Ok(None);
-        }
-        let Some(policy) = self.provenance_policy()? else {
+            .filter(|config| config.verify.value == VerifyWhen::Always);
+        let Some(policy) = self.ready(config)? else {
             return Ok(None);
         };
         // Offline, nothing can be asked: a pin whose signer the lock file recorded (it was
@@ -356,7 +358,7 @@ impl Route {
     /// OCI referrer, so that a policy naming this signer accepts the release.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when the registry cannot store signatures (warg, a local
+    /// [`Error::Unsupported`] when the registry cannot store signatures (warg, a local
     /// directory) or offline; the signer's errors (Fulcio or Rekor refusing, naming the
     /// service, never the token); the registry's when attaching.
     pub async fn sign_release(
@@ -368,11 +370,12 @@ impl Route {
             return Err(self.client.offline_error(&self.package, "signing"));
         }
         let Some(found) = self.backend.attestations(&self.package, release).await? else {
-            return Err(Error::InvalidInput {
-                message: format!(
-                    "{}@{}: registry `{}` cannot store signatures; sign releases on an OCI \
-                     registry",
-                    self.package, release.version, self.registry
+            return Err(Error::Unsupported {
+                registry: Some(self.registry.clone()),
+                package: self.package.clone(),
+                what: format!(
+                    "cannot store signatures (signing {}); sign releases on an OCI registry",
+                    release.version
                 ),
             });
         };

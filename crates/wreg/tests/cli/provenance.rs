@@ -295,18 +295,10 @@ fn publish_signs_keyless_and_with_a_key_and_sigstore_js_verifies_what_it_signed(
     openssl(&["pkey", "-in", s(&key), "-pubout", "-out", s(&public)]);
 
     let home = Home::new(&format!(
-        "[namespace_registries]\nacme = \"{host}\"\n\n\
-         [registry.\"{host}\".provenance]\n\
-         verify = \"always\"\n\
-         trusted_root = {root:?}\n\
-         fulcio_url = \"{url}\"\n\
-         rekor_url = \"{url}\"\n\
-         identity = \"{identity}\"\n\
-         issuer = \"{GITHUB}\"\n\n\
+        "[namespace_registries]\nacme = \"{host}\"\n\n{}\n\
          [registry.\"{host}\".provenance.package.\"acme:keyed\"]\n\
          public_key = {public:?}\n",
-        root = s(&sigstore.trusted_root),
-        url = sigstore.url,
+        sigstore.policy(&host),
         public = s(&public),
     ));
     let publish = |package: &str, extra: &[&str], token: Option<&str>| {
