@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: every figure measured in one run, next to its peers, written to
-//! `BENCHMARKS.md`. A scenario that cannot run fails the task; no figure is printed that was
-//! not measured in this run.
+//! `BENCHMARKS.md`, the rows that grow with a size or a count drawn as SVG plots in
+//! `docs/bench/` (linked from it). A scenario that cannot run fails the task; no figure is
+//! printed or drawn that was not measured in this run.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,6 +15,7 @@ mod fleet;
 mod headlines;
 mod many;
 pub(super) mod oci;
+mod plot;
 mod provenance;
 mod report;
 mod warg;
@@ -108,19 +110,36 @@ pub(crate) fn run() -> Result<()> {
         config::config_show(&mut rows, &mut notes)?;
     }
 
-    let report = report::render(&rows, &notes);
-    println!("\n{report}");
+    let plots = plot::plots(&rows);
     if only.is_some() {
+        // The plots where they can be looked at, linked from the table printed below.
+        let dir = crate::target_dir().join("bench-plots");
+        plot::write(&dir, &plots)?;
+        println!(
+            "\n{}",
+            report::render(&rows, &notes, &plots, &dir.display().to_string())
+        );
         println!(
             "README headlines from this run:\n\n{}",
             headlines::render(&rows)
         );
-        println!("BENCH_ONLY is set: BENCHMARKS.md and README.md left as they were");
+        println!(
+            "BENCH_ONLY is set: BENCHMARKS.md, README.md and {} left as they were (the plots \
+             are in {})",
+            plot::DIR,
+            dir.display()
+        );
         return Ok(());
     }
+    let report = report::render(&rows, &notes, &plots, plot::DIR);
+    println!("\n{report}");
+    plot::write(&root().join(plot::DIR), &plots)?;
     std::fs::write(root().join("BENCHMARKS.md"), report).context("write BENCHMARKS.md")?;
     headlines::write_readme(&root().join("README.md"), &rows)?;
-    println!("written to BENCHMARKS.md, and the headlines to README.md");
+    println!(
+        "written to BENCHMARKS.md, the plots to {}, and the headlines to README.md",
+        plot::DIR
+    );
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::process::Command;
 
+use super::plot::Plot;
 use super::{RUNS, Row, SHORT, SHORT_RUNS};
 
 pub(super) fn machine() -> String {
@@ -127,7 +128,9 @@ fn targets(rows: &[Row]) -> Vec<String> {
     out
 }
 
-pub(super) fn render(rows: &[Row], notes: &[String]) -> String {
+/// BENCHMARKS.md: the machine, `notes`, the targets, `plots` (linked as files in
+/// `plot_dir`, relative to BENCHMARKS.md or absolute) and the table.
+pub(super) fn render(rows: &[Row], notes: &[String], plots: &[Plot], plot_dir: &str) -> String {
     let date = Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
         .output()
@@ -156,6 +159,16 @@ pub(super) fn render(rows: &[Row], notes: &[String]) -> String {
         let _ = writeln!(out, "\nTargets, from this run:\n");
         for line in targets {
             let _ = writeln!(out, "- {line}");
+        }
+    }
+    if !plots.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nGrowth, drawn from this run's rows (dots: medians; bars: fastest to slowest run; \
+             a row that did not run has no point):\n"
+        );
+        for plot in plots {
+            let _ = writeln!(out, "![{}]({plot_dir}/{})\n", plot.title(), plot.file());
         }
     }
     let _ = writeln!(
