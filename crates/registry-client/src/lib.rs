@@ -50,7 +50,7 @@ mod resolver;
 pub mod wkg_manifest;
 pub mod wkg_workspace;
 
-pub use cache::{Cache, CacheEntry, CachedContent, Cleaned};
+pub use cache::{Cache, CacheEntry, CachedContent, Cleaned, LinkMode};
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_CONTENT_SIZE, Route};
 #[cfg(feature = "provenance")]
 pub use client::{Policy, ProvenanceReport, SignedRelease, signing_services};

@@ -384,7 +384,15 @@ impl Client {
     pub async fn open_resolution(&self, resolution: &Resolution) -> Result<CachedContent, Error> {
         let path = resolution.path().clone();
         match (std::fs::File::open(&path), resolution) {
-            (Ok(file), _) => Ok(CachedContent { path, file }),
+            (Ok(file), _) => {
+                // A registry release is a cache entry, verified when it was resolved; any
+                // other file is the user's own, never linked to.
+                let link = match resolution {
+                    Resolution::Registry { .. } => self.cache().link_mode(),
+                    _ => crate::LinkMode::Copy,
+                };
+                Ok(CachedContent { path, file, link })
+            }
             (
                 Err(err),
                 Resolution::Registry {

@@ -167,6 +167,25 @@ pub fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     Ok(temp)
 }
 
+/// Like [`temp_beside`], a temporary name beside `path` (or the file its links end at),
+/// made as a hard link to `source`: the same file under a second name, to be renamed over
+/// `path` ([`std::fs::rename`]). It is removed when the returned handle is dropped.
+///
+/// # Errors
+/// When the link cannot be made: another file system (`EXDEV`), one without hard links,
+/// too many links, `source` gone, or the directory not writable.
+pub fn link_beside(source: &Path, path: &Path) -> std::io::Result<tempfile::TempPath> {
+    let target = write_target(path)?;
+    let prefix = temp_prefix(&target);
+    let dir = parent_dir(&target);
+    remove_abandoned(dir, &prefix, TEMP_SUFFIX);
+    Ok(tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(TEMP_SUFFIX)
+        .make_in(dir, |name| std::fs::hard_link(source, name))?
+        .into_temp_path())
+}
+
 /// How [`temp_beside`] names the temporary files of `target`: `.<name>.wreg-XXXXXX.tmp`.
 fn temp_prefix(target: &Path) -> String {
     format!(

@@ -41,6 +41,18 @@ pub(crate) struct Global {
     /// Keep the cache here (default: ~/.cache/wasm-pkg). wkg's `--cache` is read as this.
     #[arg(long, global = true, value_name = "DIR", alias = "cache")]
     pub(crate) cache_dir: Option<PathBuf>,
+    /// How outputs are made from the cache: `auto` hard-links them to the cache entry where
+    /// it is on the same file system (a pull writes its bytes once), `copy` always copies.
+    /// A hard-linked output rewritten in place changes the cache entry, which the next use
+    /// detects and fetches again.
+    #[arg(
+        long,
+        global = true,
+        value_name = "MODE",
+        env = "WREG_LINK_MODE",
+        value_parser = ["auto", "copy"]
+    )]
+    pub(crate) link_mode: Option<String>,
     /// Use only the cache and lock file; no network.
     #[arg(long, global = true)]
     pub(crate) offline: bool,

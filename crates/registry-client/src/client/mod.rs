@@ -85,6 +85,7 @@ impl std::fmt::Debug for Client {
 pub struct ClientBuilder {
     config: Config,
     cache_dir: Option<PathBuf>,
+    link_mode: crate::LinkMode,
     offline: bool,
     refresh: bool,
     discovery_timeout: Option<std::time::Duration>,
@@ -102,6 +103,13 @@ impl ClientBuilder {
     /// Uses `dir` for the cache instead of [`Cache::default_dir`].
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// How cached content becomes the files asked for ([`LinkMode::Auto`](crate::LinkMode):
+    /// hard links where the file system allows).
+    pub fn link_mode(mut self, mode: crate::LinkMode) -> Self {
+        self.link_mode = mode;
         self
     }
 
@@ -143,7 +151,8 @@ impl ClientBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Client {
-        let cache = Cache::new(self.cache_dir.unwrap_or_else(Cache::default_dir));
+        let cache = Cache::new(self.cache_dir.unwrap_or_else(Cache::default_dir))
+            .with_link_mode(self.link_mode);
         let mut discovery = Discovery::new(cache.dir(), self.offline);
         if let Some(timeout) = self.discovery_timeout {
             discovery = discovery.with_timeout(timeout);
@@ -191,6 +200,7 @@ impl Client {
         ClientBuilder {
             config,
             cache_dir: None,
+            link_mode: crate::LinkMode::default(),
             offline: false,
             refresh: false,
             discovery_timeout: None,

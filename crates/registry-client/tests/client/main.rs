@@ -3,6 +3,7 @@
 mod cache;
 mod client;
 mod discovery;
+mod links;
 mod local;
 mod mirrors;
 mod oci;

@@ -131,6 +131,9 @@ fn client(global: &Global) -> Result<Client> {
     if let Some(dir) = &global.cache_dir {
         builder = builder.cache_dir(dir);
     }
+    if let Some(mode) = &global.link_mode {
+        builder = builder.link_mode(mode.parse().map_err(usage)?);
+    }
     if let Some(bytes) = global.max_content_size {
         builder = builder.max_content_size(bytes);
     }

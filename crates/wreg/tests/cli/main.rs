@@ -13,6 +13,7 @@ mod compose;
 mod config;
 mod get_wit;
 mod json;
+mod links;
 mod paths;
 mod provenance;
 mod publish;

@@ -8,24 +8,31 @@
 //! versions/<registry>/<ns>/<name>.json   version lists, used for a minute (offline: always)
 //! releases/<registry>/<ns>/<name>/<version>.json   release descriptions, likewise
 //! metadata/<registry>.json    well-known registry documents, used for an hour
+//! stamps/sha256/<64 hex>      what a large entry looked like when last hashed (`stamp`)
 //! ```
 //!
 //! A download is written to a temporary file in `tmp/` (same file system), hashed as it is
-//! written, synced, and renamed into place only if digest and size match. Readers therefore
+//! written (not synced: see `copy::write_verified`), and renamed into place only if digest and size match. Readers therefore
 //! never see a partial or unverified file. Several processes fetching the same digest at once
 //! each write their own temporary file; the renames replace one verified copy with another
 //! identical one. An entry corrupted on disk afterwards is caught when it is read
-//! ([`Cache::verified_path`]) and removed, so the caller fetches it again.
+//! ([`Cache::verified_path`]) and removed, so the caller fetches it again: every hit is
+//! hashed, except a large entry a stamp vouches for (the same file, not written since its
+//! bytes were hashed; the case for that is in ARCHITECTURE.md, "Cache hits").
+//!
+//! An output (`wreg get -o`) is a hard link to its entry where the file system allows
+//! ([`LinkMode::Auto`]), so a pull writes its bytes once, or a copy ([`LinkMode::Copy`]).
 
 use std::path::{Path, PathBuf};
 
-use futures_util::StreamExt as _;
 use registry_core::{
-    ContentDigest, ContentStream, DigestVerifier, Error, PackageRef, Registry, Release, Version,
-    VersionInfo,
+    ContentDigest, ContentStream, Error, PackageRef, Registry, Release, Version, VersionInfo,
 };
 
-use tokio::io::AsyncWriteExt as _;
+mod copy;
+mod stamp;
+
+use copy::{place, place_verified, write_verified};
 
 /// A temporary file written to within this long belongs to a download in progress, which a
 /// clean leaves alone (a download that stalls this long has hit its read timeout already).
@@ -54,12 +61,46 @@ pub struct Cleaned {
     pub removed: usize,
 }
 
+/// How a cache entry becomes a file a user asked for (`wreg get -o`, `wreg fetch --deps`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LinkMode {
+    /// A hard link to the entry where the output is on the cache's file system, so a pull
+    /// writes its bytes once; a copy elsewhere. The output and the entry are then one
+    /// file: a tool that rewrites the output in place rewrites the entry, which the next
+    /// hit notices (the entry's size or modification time no longer matches its stamp),
+    /// hashes, and fetches again.
+    #[default]
+    Auto,
+    /// A file of its own every time: a copy (by `copy_file_range`, which shares the blocks
+    /// on file systems that can, such as Btrfs and XFS).
+    Copy,
+}
+
+impl std::str::FromStr for LinkMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "auto" => Ok(Self::Auto),
+            "copy" => Ok(Self::Copy),
+            other => Err(format!(
+                "`{other}` is not a link mode: use `auto` (hard links to the cache where \
+                 possible) or `copy`"
+            )),
+        }
+    }
+}
+
 /// Verified content in the cache, held open: on Unix the bytes stay readable through this
 /// handle even if a concurrent clean removes the entry's name.
 #[derive(Debug)]
 pub struct CachedContent {
     pub(crate) path: PathBuf,
     pub(crate) file: std::fs::File,
+    /// How [`copy_to`](Self::copy_to) makes its output: [`LinkMode::Copy`] for a file
+    /// that is not a cache entry.
+    pub(crate) link: LinkMode,
 }
 
 impl CachedContent {
@@ -80,7 +121,7 @@ impl CachedContent {
 
     /// All the bytes.
     pub async fn read(self) -> Result<Vec<u8>, Error> {
-        let Self { path, mut file } = self;
+        let Self { path, mut file, .. } = self;
         blocking(&path, move || {
             let mut bytes = Vec::new();
             std::io::Read::read_to_end(&mut file, &mut bytes).map(|_| bytes)
@@ -89,13 +130,14 @@ impl CachedContent {
         .map_err(|err| Error::io(path, err))
     }
 
-    /// Copies the bytes to `dest` atomically (through a temporary file next to it), without
-    /// hashing them again: they were verified when opened or written.
+    /// Puts the bytes at `dest` atomically (through a temporary name next to it), without
+    /// hashing them again (they were verified when opened or written): a hard link to the
+    /// cache entry or a copy, as the cache's [`LinkMode`] says.
     pub async fn copy_to(self, dest: &Path) -> Result<(), Error> {
-        let Self { path, file } = self;
+        let Self { path, file, link } = self;
         let to = dest.to_owned();
         let source = path.clone();
-        blocking(&path, move || copy_blocking(&file, &source, &to, None)).await?
+        blocking(&path, move || place(&file, &source, &to, link)).await?
     }
 }
 
@@ -116,6 +158,7 @@ async fn blocking<T: Send + 'static>(
 #[derive(Clone, Debug)]
 pub struct Cache {
     dir: PathBuf,
+    link: LinkMode,
 }
 
 /// The variable `wkg` reads for its cache directory, honoured by [`Cache::default_dir`].
@@ -124,7 +167,30 @@ pub const WKG_CACHE_DIR: &str = "WKG_CACHE_DIR";
 impl Cache {
     /// A cache in `dir` (created on first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            link: LinkMode::default(),
+        }
+    }
+
+    /// How entries become the files a user asks for ([`LinkMode::Auto`] by default).
+    #[must_use]
+    pub fn with_link_mode(mut self, link: LinkMode) -> Self {
+        self.link = link;
+        self
+    }
+
+    /// How entries become the files a user asks for.
+    pub fn link_mode(&self) -> LinkMode {
+        self.link
+    }
+
+    /// Where the stamp of `digest`'s entry lives (see the `stamp` module).
+    fn stamp_path(&self, digest: &ContentDigest) -> PathBuf {
+        self.dir
+            .join("stamps")
+            .join(digest.algorithm())
+            .join(digest.hex())
     }
 
     /// The default cache directory: `$WKG_CACHE_DIR` when set (the variable `wkg` reads),
@@ -159,7 +225,8 @@ impl Cache {
             .unwrap_or(false)
     }
 
-    /// The path of `digest`'s content after checking that the file still hashes to it. A
+    /// The path of `digest`'s content after checking that the file still hashes to it (or,
+    /// for a large entry, that it is the file a stamp says was hashed, unchanged since). A
     /// corrupted entry is removed and reported as absent (`Ok(None)`), so it is fetched
     /// again. The path can be removed by a concurrent clean before it is opened; to keep
     /// the bytes, use [`open_verified`](Self::open_verified).
@@ -182,7 +249,25 @@ impl Cache {
         digest: &ContentDigest,
         size: Option<u64>,
     ) -> Result<Option<CachedContent>, Error> {
+        self.open_checked(digest, size, true).await
+    }
+
+    /// Hashes every byte of `digest`'s entry, whatever its stamp says (`wreg cache
+    /// verify`): `true` when it is intact (and stamped afresh), `false` when there is no
+    /// entry or it was corrupt (and is removed).
+    pub async fn verify(&self, digest: &ContentDigest, size: Option<u64>) -> Result<bool, Error> {
+        Ok(self.open_checked(digest, size, false).await?.is_some())
+    }
+
+    /// [`open_verified`](Self::open_verified), trusting a stamp only if `trust_stamp`.
+    async fn open_checked(
+        &self,
+        digest: &ContentDigest,
+        size: Option<u64>,
+        trust_stamp: bool,
+    ) -> Result<Option<CachedContent>, Error> {
         let path = self.content_path(digest);
+        let stamp = self.stamp_path(digest);
         let (from, expect) = (path.clone(), *digest);
         let opened = blocking(&path, move || -> std::io::Result<_> {
             let mut file = match std::fs::File::open(&from) {
@@ -190,22 +275,43 @@ impl Cache {
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(err) => return Err(err),
             };
+            let before = file.metadata()?;
+            if trust_stamp
+                && size.is_none_or(|s| s == before.len())
+                && stamp::vouches(&stamp, &before)
+            {
+                return Ok(Some((file, true)));
+            }
             let (actual, actual_size) = crate::local::hash_reader(&mut file)?;
             std::io::Seek::rewind(&mut file)?;
             let intact = actual == expect && size.is_none_or(|s| s == actual_size);
+            if intact {
+                stamp::record(&stamp, &before, &file.metadata()?);
+            }
             Ok(Some((file, intact)))
         })
         .await?
         .map_err(|err| Error::io(&path, err))?;
         match opened {
             None => Ok(None),
-            Some((file, true)) => Ok(Some(CachedContent { path, file })),
+            Some((file, true)) => Ok(Some(CachedContent {
+                path,
+                file,
+                link: self.link,
+            })),
             Some((_, false)) => {
-                tracing::warn!(path = %path.display(), "removing a corrupted cache entry");
-                remove_quietly(&path).await;
+                self.remove_corrupted(digest).await;
                 Ok(None)
             }
         }
+    }
+
+    /// Removes a cache entry found corrupted, and its stamp.
+    async fn remove_corrupted(&self, digest: &ContentDigest) {
+        let path = self.content_path(digest);
+        tracing::warn!(path = %path.display(), "removing a corrupted cache entry");
+        remove_quietly(&path).await;
+        stamp::forget(&self.stamp_path(digest));
     }
 
     /// Writes `stream` into the cache under `digest`, verifying it; returns the verified
@@ -228,15 +334,21 @@ impl Cache {
             stream,
         )
         .await?;
+        if let Ok(meta) = file.metadata() {
+            stamp::record(&self.stamp_path(digest), &meta, &meta);
+        }
         Ok(CachedContent {
             path: final_path,
             file,
+            link: self.link,
         })
     }
 
-    /// Copies `digest`'s content to `dest` atomically (through a temporary file next to
-    /// it), verifying the bytes as they are copied. Returns `false` when there is no entry,
-    /// or (after removing it) when the cached copy turns out to be corrupt.
+    /// Puts `digest`'s content at `dest` atomically (through a temporary name next to it),
+    /// verified: hashed as it is copied or before it is linked, unless a stamp vouches for
+    /// the entry (see [`open_verified`](Self::open_verified)); linked or copied as the
+    /// [`LinkMode`] says. Returns `false` when there is no entry, or (after removing it)
+    /// when the cached copy turns out to be corrupt.
     pub async fn copy_verified(
         &self,
         digest: &ContentDigest,
@@ -244,22 +356,25 @@ impl Cache {
         dest: &Path,
     ) -> Result<bool, Error> {
         let source = self.content_path(digest);
-        let (from, to, digest) = (source.clone(), dest.to_owned(), *digest);
-        // One pass, in a blocking thread with large reads: hashing and copying together.
+        let stamp = self.stamp_path(digest);
+        let (from, to, expect, link) = (source.clone(), dest.to_owned(), *digest, self.link);
         let copied = blocking(&source, move || {
             let input = match std::fs::File::open(&from) {
                 Ok(file) => file,
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
                 Err(err) => return Err(Error::io(&from, err)),
             };
-            copy_blocking(&input, &from, &to, Some((digest, size))).map(|()| true)
+            let meta = input.metadata().map_err(|e| Error::io(&from, e))?;
+            if size.is_none_or(|s| s == meta.len()) && stamp::vouches(&stamp, &meta) {
+                return place(&input, &from, &to, link).map(|()| true);
+            }
+            place_verified(&input, &from, &to, &stamp, (expect, size), link).map(|()| true)
         })
         .await?;
         match copied {
             Ok(found) => Ok(found),
             Err(err) if err.is_integrity() => {
-                tracing::warn!(path = %source.display(), "removing a corrupted cache entry");
-                remove_quietly(&source).await;
+                self.remove_corrupted(digest).await;
                 Ok(false)
             }
             Err(err) => Err(err),
@@ -318,6 +433,7 @@ impl Cache {
                 (Some(_), None) => false,
             };
             if old {
+                stamp::forget(&self.stamp_path(&entry.digest));
                 match tokio::fs::remove_file(&entry.path).await {
                     Ok(()) => removed += 1,
                     Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
@@ -326,7 +442,7 @@ impl Cache {
             }
         }
         if older_than.is_none() {
-            for dir in ["versions", "releases", "metadata"] {
+            for dir in ["versions", "releases", "metadata", "stamps"] {
                 let _ = tokio::fs::remove_dir_all(self.dir.join(dir)).await;
             }
         }
@@ -466,212 +582,6 @@ fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) {
     if let Err(err) = write() {
         tracing::debug!(path = %path.display(), "cannot write a cache entry: {err}");
     }
-}
-
-/// Copies `input` (opened from `source`) to `dest` through a temporary file next to `dest`,
-/// verifying the bytes against `expect` (digest, size) when given.
-///
-/// On Unix the copy is done by the kernel (`std::io::copy` between files uses
-/// `copy_file_range`) while another thread hashes the same open file with positional reads,
-/// so the two run side by side; the temporary file is renamed into place only if the hash
-/// matches. Elsewhere, one pass hashes and writes.
-fn copy_blocking(
-    input: &std::fs::File,
-    source: &Path,
-    dest: &Path,
-    expect: Option<(ContentDigest, Option<u64>)>,
-) -> Result<(), Error> {
-    let dir = registry_config::fs::parent_dir(dest);
-    std::fs::create_dir_all(dir).map_err(|e| output_error(dest, e))?;
-    // Named after `dest` and claimed: a copy a killed run left beside it is removed here.
-    let mut temp = registry_config::fs::temp_beside(dest).map_err(|e| output_error(dest, e))?;
-    match expect {
-        Some((digest, size)) => {
-            let verifier = DigestVerifier::new(digest, size, digest.to_string());
-            copy_and_hash(input, source, dest, temp.as_file_mut(), verifier)?;
-        }
-        None => {
-            let mut reader = input;
-            std::io::copy(&mut reader, temp.as_file_mut())
-                .map_err(|e| copy_error(source, dest, e))?;
-        }
-    }
-    // The file the user asked for: readable as a plain write would leave it (the temporary
-    // file is the owner's alone), or as the file it replaces was.
-    registry_config::fs::take_permissions(temp.as_file(), dest, registry_config::fs::SHARED)
-        .map_err(|e| output_error(dest, e))?;
-    registry_config::fs::persist(temp, dest, registry_config::fs::Durability::Renamed)
-        .map_err(|e| output_error(dest, e))
-}
-
-/// An error writing the output file `dest` (through a temporary file beside it): named at
-/// `dest`, the file the user asked for, with what to do when the file system refused it.
-fn output_error(dest: &Path, err: std::io::Error) -> Error {
-    let dir = registry_config::fs::parent_dir(dest);
-    Error::io(
-        dest,
-        registry_config::fs::advise(err, dir, Some("write it to another directory")),
-    )
-}
-
-/// An error of a copy from the cache file `source` to `dest`, which does not say which side
-/// failed: a refused write (a full or read-only file system) is the output's, anything else
-/// is put down to the cache file.
-fn copy_error(source: &Path, dest: &Path, err: std::io::Error) -> Error {
-    if registry_config::fs::is_write_refused(&err) {
-        output_error(dest, err)
-    } else {
-        Error::io(source, err)
-    }
-}
-
-/// What else to do when the cache's file system is full or read-only.
-const ANOTHER_CACHE: &str = "choose another cache directory (--cache-dir, or the WKG_CACHE_DIR \
-                             variable)";
-
-/// An error writing `path` in the cache `dir`: a write the file system refused is named at
-/// the cache directory, with what to do (the temporary file is gone by the time anyone
-/// reads the message); any other error at `path`.
-fn cache_error(dir: &Path, path: &Path, err: std::io::Error) -> Error {
-    if registry_config::fs::is_write_refused(&err) {
-        Error::io(
-            dir,
-            registry_config::fs::advise(err, dir, Some(ANOTHER_CACHE)),
-        )
-    } else {
-        Error::io(path, err)
-    }
-}
-
-/// Below this size a copy is hashed on the copying thread: a second thread costs more than
-/// it saves, and a hundred small copies at once would start a hundred threads.
-#[cfg(unix)]
-const HASH_BESIDE_MIN: u64 = 4 << 20;
-
-/// Copies `input` to `output`, hashing the bytes on the way; large files are copied by the
-/// kernel while another thread hashes them.
-#[cfg(unix)]
-fn copy_and_hash(
-    input: &std::fs::File,
-    source: &Path,
-    dest: &Path,
-    output: &mut std::fs::File,
-    mut verifier: DigestVerifier,
-) -> Result<(), Error> {
-    use std::os::unix::fs::FileExt as _;
-    let size = input.metadata().map_err(|e| Error::io(source, e))?.len();
-    if size < HASH_BESIDE_MIN {
-        return copy_and_hash_serially(input, source, dest, output, verifier);
-    }
-    std::thread::scope(|scope| {
-        let hashing = scope.spawn(|| -> Result<(), Error> {
-            let mut buffer = vec![0u8; 1 << 20];
-            let mut offset = 0u64;
-            loop {
-                let n = input
-                    .read_at(&mut buffer, offset)
-                    .map_err(|e| Error::io(source, e))?;
-                if n == 0 {
-                    return verifier.finish().map(|_| ());
-                }
-                verifier.update(&buffer[..n])?;
-                offset += n as u64;
-            }
-        });
-        let mut reader = input;
-        let copied = std::io::copy(&mut reader, output).map_err(|e| copy_error(source, dest, e));
-        let verified = hashing.join().expect("the hashing thread does not panic");
-        verified.and(copied.map(|_| ()))
-    })
-}
-
-#[cfg(not(unix))]
-fn copy_and_hash(
-    input: &std::fs::File,
-    source: &Path,
-    dest: &Path,
-    output: &mut std::fs::File,
-    verifier: DigestVerifier,
-) -> Result<(), Error> {
-    copy_and_hash_serially(input, source, dest, output, verifier)
-}
-
-/// Reads, hashes and writes in turn, on this thread.
-fn copy_and_hash_serially(
-    mut input: &std::fs::File,
-    source: &Path,
-    dest: &Path,
-    output: &mut std::fs::File,
-    mut verifier: DigestVerifier,
-) -> Result<(), Error> {
-    use std::io::{Read as _, Write as _};
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        let n = input.read(&mut buffer).map_err(|e| Error::io(source, e))?;
-        if n == 0 {
-            return verifier.finish().map(|_| ());
-        }
-        verifier.update(&buffer[..n])?;
-        output
-            .write_all(&buffer[..n])
-            .map_err(|e| output_error(dest, e))?;
-    }
-}
-
-/// Writes `stream` to `dest` through a temporary file in `temp_dir` (on the same file
-/// system), hashing as it writes, and renames it into place only once digest and size are
-/// verified (not synced: readers re-verify, see the body). On any error the temporary file is removed. Returns the
-/// written file, open and positioned at its start.
-pub(crate) async fn write_verified(
-    temp_dir: &Path,
-    dest: &Path,
-    digest: ContentDigest,
-    size: Option<u64>,
-    subject: &str,
-    mut stream: ContentStream,
-) -> Result<std::fs::File, Error> {
-    // The cache directory, named when its file system refuses a write.
-    let cache_dir = temp_dir.parent().unwrap_or(temp_dir);
-    let refused = |path: &Path, err| cache_error(cache_dir, path, err);
-    for dir in [Some(temp_dir), dest.parent()].into_iter().flatten() {
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|e| refused(dir, e))?;
-    }
-    // A download of the same content a killed run left is removed; this one is claimed so
-    // that no other run removes it while it is written.
-    let prefix = format!(".{}-", digest.hex());
-    registry_config::fs::remove_abandoned(temp_dir, &prefix, ".part");
-    let temp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".part")
-        .tempfile_in(temp_dir)
-        .map_err(|e| refused(temp_dir, e))?;
-    registry_config::fs::claim(temp.as_file());
-    // From here on the temporary file is deleted on any early return.
-    let (file, temp_path) = temp.into_parts();
-    let mut file = tokio::fs::File::from_std(file);
-    let mut verifier = DigestVerifier::new(digest, size, subject);
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        verifier.update(&chunk)?;
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| refused(&temp_path, e))?;
-    }
-    verifier.finish()?;
-    // No fsync: the entry is renamed into place unsynced. A crash can leave it torn (the
-    // rename reaching the disk before the data), but no cache read trusts a file: every
-    // hit is hashed again (`open_verified`, `copy_verified`) and a torn entry is removed
-    // and fetched again. Syncing 256 MiB cost about a third of a cold pull here.
-    file.flush().await.map_err(|e| refused(&temp_path, e))?;
-    let mut file = file.into_std().await;
-    std::io::Seek::rewind(&mut file).map_err(|e| Error::io(&*temp_path, e))?;
-    temp_path
-        .persist(dest)
-        .map_err(|err| refused(dest, err.error))?;
-    let _ = file.unlock();
-    Ok(file)
 }
 
 async fn remove_quietly(path: &Path) {
