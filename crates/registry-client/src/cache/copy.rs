@@ -63,9 +63,7 @@ pub(super) fn place_verified(
 
 /// Stamps the entry `input` was, seen as `before` when its hashing began.
 fn stamp_after(input: &std::fs::File, stamp: &Path, before: &std::fs::Metadata) {
-    if let Ok(after) = input.metadata() {
-        super::stamp::record(stamp, before, &after);
-    }
+    super::stamp::record(stamp, input, before);
 }
 
 /// A second name for the cache entry `input` (opened from `source`), beside `dest`: `None`

@@ -286,7 +286,7 @@ impl Cache {
             std::io::Seek::rewind(&mut file)?;
             let intact = actual == expect && size.is_none_or(|s| s == actual_size);
             if intact {
-                stamp::record(&stamp, &before, &file.metadata()?);
+                stamp::record(&stamp, &file, &before);
             }
             Ok(Some((file, intact)))
         })
@@ -334,8 +334,12 @@ impl Cache {
             stream,
         )
         .await?;
-        if let Ok(meta) = file.metadata() {
-            stamp::record(&self.stamp_path(digest), &meta, &meta);
+        // Where a stamp needs a sync (no boot id), a fresh download goes unstamped: its
+        // first hit hashes and stamps it, as the sync was skipped to keep pulls fast.
+        if let Ok(meta) = file.metadata()
+            && stamp::without_sync()
+        {
+            stamp::record(&self.stamp_path(digest), &file, &meta);
         }
         Ok(CachedContent {
             path: final_path,

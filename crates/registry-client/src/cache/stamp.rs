@@ -10,6 +10,12 @@
 //! could not show, leaves the stamp untrusted, so the next hit hashes the bytes again and
 //! stamps them afresh.
 //!
+//! Entries are renamed into the cache without an fsync, so a crash can leave one torn
+//! under its name with its size and time intact. A stamp therefore names the boot it was
+//! written in (Linux's `boot_id`) and is trusted only in that boot: after a crash the first
+//! hit of each entry hashes it again. Where there is no boot id, the entry's data is synced
+//! to the disk before it is stamped.
+//!
 //! What a stamp does not prove, said in ARCHITECTURE.md: bytes that rotted on the disk
 //! with no write, or a writer who sets the modification time back on purpose (which takes
 //! write access to the cache, and so to the stamps too). `wreg cache verify` hashes every
@@ -23,6 +29,27 @@ pub(crate) const STAMP_MIN: u64 = 1 << 20;
 
 /// The first word of a stamp file, naming its format.
 const FORMAT: &str = "wreg-stamp-1";
+
+/// What the second word of a stamp is where the system names no boot: the entry was
+/// synced before it was stamped.
+const SYNCED: &str = "synced";
+
+/// This boot's identity (Linux), read once.
+fn boot() -> Option<&'static str> {
+    static BOOT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BOOT.get_or_init(|| {
+        let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        let id = id.trim();
+        (!id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+            .then(|| id.to_owned())
+    })
+    .as_deref()
+}
+
+/// The word a stamp written now carries: the boot, else [`SYNCED`].
+fn epoch() -> &'static str {
+    boot().unwrap_or(SYNCED)
+}
 
 /// What the kernel reports of a file's identity and last write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,19 +77,20 @@ impl Seen {
         None
     }
 
-    fn encode(&self) -> String {
+    fn encode(&self, epoch: &str) -> String {
         let Self {
             dev,
             ino,
             size,
             mtime: (secs, nanos),
         } = self;
-        format!("{FORMAT} {dev} {ino} {size} {secs} {nanos}\n")
+        format!("{FORMAT} {epoch} {dev} {ino} {size} {secs} {nanos}\n")
     }
 
-    fn decode(text: &str) -> Option<Self> {
+    /// The stamp in `text`, if it was written in `epoch` (this boot, or [`SYNCED`]).
+    fn decode(text: &str, epoch: &str) -> Option<Self> {
         let mut words = text.trim_end().split(' ');
-        if words.next()? != FORMAT {
+        if words.next()? != FORMAT || words.next()? != epoch {
             return None;
         }
         let mut next = || words.next()?.parse::<i128>().ok();
@@ -102,9 +130,11 @@ pub(crate) fn vouches(stamp: &Path, entry: &std::fs::Metadata) -> bool {
         if std::io::Read::read_to_string(&mut file, &mut text).is_err() {
             return false;
         }
-        let (Some(recorded), Some(seen), Ok(stamped)) =
-            (Seen::decode(&text), Seen::of(entry), file.metadata())
-        else {
+        let (Some(recorded), Some(seen), Ok(stamped)) = (
+            Seen::decode(&text, epoch()),
+            Seen::of(entry),
+            file.metadata(),
+        ) else {
             return false;
         };
         recorded == seen && seen.mtime < modified(&stamped)
@@ -116,27 +146,39 @@ pub(crate) fn vouches(stamp: &Path, entry: &std::fs::Metadata) -> bool {
     }
 }
 
-/// Records at `stamp` that the entry seen as `before` when its hashing began, and as
-/// `after` when it ended, hashed to its digest. Nothing is recorded when the two differ (a
-/// write during the hash) or the entry is small; a failure is only logged (it is a cache).
-pub(crate) fn record(stamp: &Path, before: &std::fs::Metadata, after: &std::fs::Metadata) {
-    let (Some(before), Some(after)) = (Seen::of(before), Seen::of(after)) else {
+/// Records at `stamp` that the entry open as `entry`, seen as `before` when its hashing
+/// began, hashed to its digest. Nothing is recorded when it changed since (a write during
+/// the hash) or is small; a failure is only logged (it is a cache).
+pub(crate) fn record(stamp: &Path, entry: &std::fs::File, before: &std::fs::Metadata) {
+    let (Some(before), Some(after)) = (
+        Seen::of(before),
+        entry.metadata().ok().as_ref().and_then(Seen::of),
+    ) else {
         return;
     };
     if before != after || before.size < STAMP_MIN {
         return;
     }
+    let epoch = epoch();
     let write = || -> std::io::Result<()> {
+        if epoch == SYNCED {
+            entry.sync_data()?;
+        }
         std::fs::create_dir_all(registry_config::fs::parent_dir(stamp))?;
         registry_config::fs::write_atomic(
             stamp,
-            before.encode().as_bytes(),
+            before.encode(epoch).as_bytes(),
             registry_config::fs::Durability::Renamed,
         )
     };
     if let Err(err) = write() {
         tracing::debug!(path = %stamp.display(), "cannot stamp a cache entry: {err}");
     }
+}
+
+/// Whether stamping costs no sync here (the system names its boot).
+pub(crate) fn without_sync() -> bool {
+    boot().is_some()
 }
 
 /// Removes the stamp at `stamp`, if any.
@@ -160,16 +202,22 @@ mod tests {
             size: 1 << 30,
             mtime: (-1, 999_999_999),
         };
-        assert_eq!(Seen::decode(&seen.encode()), Some(seen));
+        let boot = "0f3c2a57-9d1e-4c55-8a0b-1d2e3f405162";
+        assert_eq!(Seen::decode(&seen.encode(boot), boot), Some(seen));
+        assert_eq!(
+            Seen::decode(&seen.encode(boot), "another-boot"),
+            None,
+            "a stamp from another boot (after a crash, perhaps) is not trusted"
+        );
         for text in [
             "",
-            "wreg-stamp-1 1 2 3 4",
-            "wreg-stamp-1 1 2 3 4 5 6",
-            "wreg-stamp-2 1 2 3 4 5",
-            "wreg-stamp-1 -1 2 3 4 5",
-            "wreg-stamp-1 1 2 x 4 5",
+            "wreg-stamp-1 b 1 2 3 4",
+            "wreg-stamp-1 b 1 2 3 4 5 6",
+            "wreg-stamp-2 b 1 2 3 4 5",
+            "wreg-stamp-1 b -1 2 3 4 5",
+            "wreg-stamp-1 b 1 2 x 4 5",
         ] {
-            assert_eq!(Seen::decode(text), None, "{text:?}");
+            assert_eq!(Seen::decode(text, "b"), None, "{text:?}");
         }
     }
 }
