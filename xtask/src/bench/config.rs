@@ -98,17 +98,46 @@ pub(super) fn config_show(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Resul
             .args(args);
         cmd
     };
-    // The six layers are really read: four files, and values from the environment.
+    // The six layers are really read: four files, and values from the environment, each
+    // value shown with the layer it came from.
     let paths = wreg_cmd(Command::new(&wreg), &["config", "path"]).output()?;
     let shown = wreg_cmd(Command::new(&wreg), &["config", "show", "--origin"]).output()?;
-    let shown = String::from_utf8_lossy(&shown.stdout);
-    if String::from_utf8_lossy(&paths.stdout).lines().count() != 4
-        || !shown.contains("WASM_PKG_NAMESPACE_REGISTRIES")
-        || !shown.contains("built-in")
-        || !shown.contains("c/.wasm-pkg/config.toml")
-    {
-        bail!("wreg config show did not read six layers:\n{shown}");
+    let shown_text = String::from_utf8_lossy(&shown.stdout);
+    if String::from_utf8_lossy(&paths.stdout).lines().count() != 4 {
+        bail!("wreg config path did not list four files:\n{shown_text}");
     }
+    check_listing(
+        "wreg config show",
+        &shown_text,
+        &[
+            ("namespace_registries.wasi = \"wasi.dev\"", "built-in"),
+            ("default_registry = \"ghcr.io\"", "user.toml:2:"),
+            (
+                "package_registry_overrides.\"ns19:pkg19\" = \"mirror.example:5000\"",
+                "user.toml:",
+            ),
+            (
+                "registry.\"registry9.example\".oci.namespace_prefix = \"org9/\"",
+                "user.toml:",
+            ),
+            (
+                "namespace_registries.a = \"a.example\"",
+                "a/.wasm-pkg/config.toml:",
+            ),
+            (
+                "namespace_registries.b = \"b.example\"",
+                "b/.wasm-pkg/config.toml:",
+            ),
+            (
+                "namespace_registries.c = \"c.example\"",
+                "c/.wasm-pkg/config.toml:",
+            ),
+            (
+                "namespace_registries.env = \"env.example\"",
+                "WASM_PKG_NAMESPACE_REGISTRIES",
+            ),
+        ],
+    )?;
 
     let repo = home.join("repo");
     std::fs::create_dir_all(&repo)?;
@@ -161,20 +190,24 @@ pub(super) fn config_show(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Resul
         bail!("git config include.path failed");
     }
     let listed = git_cmd(Command::new("git"), &["config", "--list", "--show-origin"]).output()?;
-    let listed = String::from_utf8_lossy(&listed.stdout);
-    if [
-        "gitconfig-system",
-        "gitconfig-global",
-        "gitconfig-include-1",
-        ".git/config",
-        "gitconfig-include-2",
-        "command line",
-    ]
-    .iter()
-    .any(|source| !listed.contains(source))
-    {
-        bail!("git config did not read six sources:\n{listed}");
-    }
+    check_listing(
+        "git config --list",
+        &String::from_utf8_lossy(&listed.stdout),
+        &[
+            ("core.pager=less", "gitconfig-system"),
+            ("user.name=Bench", "gitconfig-global"),
+            (
+                "remote.r19.url=https://registry19.example/x",
+                "gitconfig-include-1",
+            ),
+            ("core.bare=false", ".git/config"),
+            (
+                "remote.s19.url=https://registry19.example/x",
+                "gitconfig-include-2",
+            ),
+            ("env.key=value", "command line"),
+        ],
+    )?;
 
     let mut samples: Vec<(String, Vec<Sample>)> = vec![
         ("ours".into(), Vec::new()),
@@ -190,16 +223,19 @@ pub(super) fn config_show(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Resul
             } else {
                 "git".as_ref()
             };
-            let set_up = |base: Command| {
+            let set_up = |base: Command, stdout: std::process::Stdio| {
                 let mut cmd = if ours {
                     wreg_cmd(base, &["config", "show", "--origin"])
                 } else {
                     git_cmd(base, &["config", "--list", "--show-origin"])
                 };
-                cmd.stdout(std::process::Stdio::null());
+                cmd.stdout(stdout);
                 cmd
             };
-            let mut cmd = set_up(Command::new(program));
+            // Every invocation writes to one file (one after another, as they share its
+            // offset), which must then hold the listing checked above that many times.
+            let written = tempfile::NamedTempFile::new()?;
+            let mut cmd = set_up(Command::new(program), written.reopen()?.into());
             let started = std::time::Instant::now();
             for _ in 0..SHORT_REPEATS {
                 if !cmd.status()?.success() {
@@ -207,10 +243,17 @@ pub(super) fn config_show(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Resul
                 }
             }
             let seconds = started.elapsed().as_secs_f64() / f64::from(SHORT_REPEATS);
+            let checked = if ours { &shown.stdout } else { &listed.stdout };
+            if std::fs::read(written.path())? != checked.repeat(SHORT_REPEATS as usize) {
+                bail!("{contestant}: an invocation listed other than the run checked before");
+            }
             // Peak memory from one more run under GNU time.
             let out = tempfile::NamedTempFile::new()?;
             let peak_kib = timed_sample(
-                &mut set_up(under_gnu_time(out.path(), program)),
+                &mut set_up(
+                    under_gnu_time(out.path(), program),
+                    std::process::Stdio::null(),
+                ),
                 out.path(),
                 contestant,
             )?
@@ -227,8 +270,42 @@ pub(super) fn config_show(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Resul
          file, three nested project files, one environment variable), process start-up \
          included, each run the mean of {SHORT_REPEATS} invocations; the reference is `git \
          config --list --show-origin` over six sources (system, global, local, two includes, \
-         the environment)."
+         the environment). A value from each layer or source is checked, with its origin, \
+         before the runs, and every invocation's output (to a file) must be that listing."
     ));
     push_medians(rows, "config show, 6 layers (process)".to_owned(), samples);
     Ok(())
+}
+
+/// Fails unless `listing` (what `tool` printed) has, for each `(entry, origin)`, a line
+/// with the entry and the origin it was read from.
+fn check_listing(tool: &str, listing: &str, expected: &[(&str, &str)]) -> Result<()> {
+    for (entry, origin) in expected {
+        if !listing
+            .lines()
+            .any(|line| line.contains(entry) && line.contains(origin))
+        {
+            bail!("{tool} did not show `{entry}` from {origin}:\n{listing}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_listing;
+
+    #[test]
+    fn a_listing_must_show_each_value_with_its_origin() {
+        let listing = "a = \"1\"  # /u/user.toml:2:1\nb = \"2\"  # built-in default\n";
+        check_listing(
+            "t",
+            listing,
+            &[("a = \"1\"", "user.toml"), ("b = \"2\"", "built-in")],
+        )
+        .unwrap();
+        // The value from another layer, or a value missing, is not it.
+        assert!(check_listing("t", listing, &[("a = \"1\"", "built-in")]).is_err());
+        assert!(check_listing("t", listing, &[("c = \"3\"", "user.toml")]).is_err());
+    }
 }
