@@ -34,6 +34,12 @@ pub struct PublishOptions {
     /// content's own metadata sections say, e.g. from a `wkg.toml` `[metadata]` table. A
     /// backend that records metadata (OCI, as annotations) records it.
     pub metadata: Vec<(crate::metadata::MetadataField, String)>,
+    /// The file the content is read from, when it is one, unchanged while it is published.
+    /// A backend that reads the content more than once (OCI: its metadata, then the upload)
+    /// may read this file in place, with the declared [`size`](Self::size) and
+    /// [`digest`](Self::digest), instead of copying the reader to a temporary file; it
+    /// hashes what it sends and publishes nothing when that is not the declared digest.
+    pub file: Option<std::path::PathBuf>,
 }
 
 impl PublishOptions {
@@ -55,6 +61,12 @@ impl PublishOptions {
         metadata: Vec<(crate::metadata::MetadataField, String)>,
     ) -> Self {
         self.metadata = metadata;
+        self
+    }
+
+    /// Names the file the content is read from ([`file`](Self::file)).
+    pub fn with_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.file = Some(path.into());
         self
     }
 

@@ -41,8 +41,9 @@ pub(crate) async fn publish(
     // The client and credentials for the pushes (a push token asked for by us, capped).
     let pushes = Pushes::new(backend, package, version).await?;
 
-    // Spooled to an unnamed temporary file, hashed as it lands.
-    let spool = Spool::new(&mut content, options).await?;
+    // Spooled to an unnamed temporary file, hashed as it lands; or the publisher's own
+    // file, read in place and hashed as it is uploaded.
+    let spool = Spool::for_publish(&mut content, options).await?;
     let (digest, size) = (spool.digest(), spool.size());
 
     let mut inspected = spool.reopen()?;
@@ -93,7 +94,7 @@ pub(crate) async fn publish_container(
         })?;
     refuse_existing(backend, package, version, options).await?;
     let pushes = Pushes::new(backend, package, version).await?;
-    let spool = Spool::new(&mut content, options).await?;
+    let spool = Spool::for_publish(&mut content, options).await?;
     let what = format!("{package}@{version}");
     // Checked before anything is sent.
     let blobs = crate::container::blobs_to_write(container, &spool.digest(), &what)?;
@@ -170,8 +171,12 @@ impl<'a> Pushes<'a> {
         blob_exists(backend, client, auth, &self.reference, digest, self.package).await
     }
 
-    /// The spooled content, streamed from its file, unless the registry has it.
+    /// The spooled content, streamed from its file, unless the registry has it. Content
+    /// read in place is hashed as it is sent: when it is not what was declared (the file
+    /// changed during the publish), the error stops the publish before any manifest
+    /// refers to the blob.
     async fn layer(&self, spool: &Spool) -> Result<(), Error> {
+        use futures_util::StreamExt as _;
         let digest = spool.digest().to_string();
         if self.exists(&digest).await? {
             return Ok(());
@@ -181,11 +186,31 @@ impl<'a> Pushes<'a> {
             tokio::fs::File::from_std(file),
             OciDistributionError::IoError,
         );
-        self.client
+        let verifier = std::sync::Arc::new(std::sync::Mutex::new(spool.verifier()));
+        let checking = verifier.clone();
+        let chunks = chunks.map(move |chunk| {
+            if let (Ok(bytes), Some(verifier)) =
+                (&chunk, checking.lock().expect("not poisoned").as_mut())
+            {
+                // An overlong file shows at the end, as a size mismatch.
+                let _ = verifier.update(bytes);
+            }
+            chunk
+        });
+        let pushed = self
+            .client
             .push_blob_stream(&self.reference, chunks, &digest, Some(spool.size()))
             .await
-            .map_err(self.map())?;
-        Ok(())
+            .map_err(self.map());
+        // Our finding comes first when every byte was seen: a registry that checks digests
+        // refuses such an upload too, in words that do not say the file changed.
+        let verifier = verifier.lock().expect("not poisoned").take();
+        if let Some(verifier) = verifier
+            && (pushed.is_ok() || verifier.bytes_seen() >= spool.size())
+        {
+            verifier.finish().map_err(|err| spool.changed(&err))?;
+        }
+        pushed.map(|_| ())
     }
 
     /// A small blob, unless the registry has it.

@@ -19,6 +19,9 @@ pub struct Spool {
     path: Option<tempfile::TempPath>,
     digest: ContentDigest,
     size: u64,
+    /// The publisher's own file, read in place: its digest is the declared one, which
+    /// whoever reads it must check ([`verifier`](Self::verifier)).
+    in_place: Option<std::path::PathBuf>,
 }
 
 /// An error writing an unnamed spool, which lives in the system's temporary directory:
@@ -42,6 +45,71 @@ impl Spool {
     pub async fn new(content: &mut ContentReader, options: &PublishOptions) -> Result<Self, Error> {
         let file = tempfile::tempfile().map_err(temp_dir_error)?;
         Self::fill(file, None, content, options, false).await
+    }
+
+    /// The content to publish: the file `options` names ([`PublishOptions::file`]) read in
+    /// place when its size and digest are declared too (nothing copied; the reader is not
+    /// read), else `content` copied as by [`new`](Self::new).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new); [`Error::InvalidInput`] when the named file is not the
+    /// declared size (it changed since it was inspected).
+    pub async fn for_publish(
+        content: &mut ContentReader,
+        options: &PublishOptions,
+    ) -> Result<Self, Error> {
+        let (Some(path), Some(size), Some(digest)) = (&options.file, options.size, options.digest)
+        else {
+            return Self::new(content, options).await;
+        };
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let actual = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        if actual != size {
+            return Err(Error::InvalidInput {
+                message: format!(
+                    "{} is {actual} bytes, not the {size} bytes it was when it was checked: \
+                     it changed during the publish; nothing was published",
+                    path.display()
+                ),
+            });
+        }
+        Ok(Self {
+            file,
+            path: None,
+            digest,
+            size,
+            in_place: Some(path.clone()),
+        })
+    }
+
+    /// For content read in place ([`for_publish`](Self::for_publish)), a verifier that the
+    /// bytes read for the upload must pass before anything refers to them; `None` for
+    /// content copied here, which was hashed as it landed.
+    pub fn verifier(&self) -> Option<registry_core::DigestVerifier> {
+        let path = self.in_place.as_ref()?;
+        let subject = path.display().to_string();
+        Some(registry_core::DigestVerifier::new(
+            self.digest,
+            Some(self.size),
+            subject,
+        ))
+    }
+
+    /// What to report when the bytes read in place failed their [`verifier`](Self::verifier)
+    /// (`err`): the file changed during the publish.
+    pub fn changed(&self, err: &Error) -> Error {
+        let file = self
+            .in_place
+            .as_ref()
+            .map_or_else(|| "the content".to_owned(), |p| p.display().to_string());
+        Error::InvalidInput {
+            message: format!(
+                "{file} changed while it was published: the bytes sent are not the {} bytes \
+                 with digest {} it had when it was checked ({err}); no release refers to them, \
+                 publish again once nothing writes to the file",
+                self.size, self.digest
+            ),
+        }
     }
 
     /// Copies `content` into a named temporary file in `dir`, synced to disk, ready to be
@@ -126,6 +194,7 @@ impl Spool {
             path,
             digest,
             size,
+            in_place: None,
         })
     }
 

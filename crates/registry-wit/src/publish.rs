@@ -137,7 +137,12 @@ pub async fn publish(route: &Route, request: &PublishRequest) -> Result<Publishe
     if request.dry_run {
         return Ok(Published::DryRun(release));
     }
-    let options = request.options.clone().with_size(size).with_digest(digest);
+    let options = request
+        .options
+        .clone()
+        .with_size(size)
+        .with_digest(digest)
+        .with_file(&request.file);
     let content = tokio::fs::File::open(&request.file)
         .await
         .map_err(|e| Error::io(&request.file, e))?;

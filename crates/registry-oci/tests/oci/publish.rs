@@ -6,7 +6,7 @@ use serde_json::Value;
 use test_support::component::{self, Spec};
 use test_support::http;
 
-use crate::support::{backend, package, publish, read_all, registry, version};
+use crate::support::{backend, package, publish, read_all, registry, version, version_names};
 
 #[tokio::test]
 async fn publish_then_list_and_fetch_byte_identical() {
@@ -23,13 +23,7 @@ async fn publish_then_list_and_fetch_byte_identical() {
     assert_eq!(r1.digest, ContentDigest::sha256(&one));
     assert_eq!(r1.size, Some(one.len() as u64));
 
-    let versions: Vec<String> = backend
-        .list_versions(&pkg)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|v| v.version.to_string())
-        .collect();
+    let versions = version_names(&backend, &pkg).await;
     assert_eq!(versions, ["1.0.0", "1.1.0-rc.1+build.7"]);
 
     for (release, bytes) in [(r1, one), (r2, two)] {
@@ -209,6 +203,76 @@ async fn declared_size_or_digest_must_match() {
             .await
             .unwrap_err()
             .is_not_found()
+    );
+}
+
+/// A file named in the options is read in place (no copy), and what is sent is hashed: a
+/// file that changed after it was inspected publishes nothing.
+#[tokio::test]
+async fn a_named_file_is_read_in_place_and_checked_as_it_is_sent() {
+    let backend = backend();
+    let pkg = package("inplace:widget");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("widget.wasm");
+    let bytes = component::build(&Spec {
+        padding: 3 << 20,
+        ..Spec::default()
+    });
+    std::fs::write(&path, &bytes).unwrap();
+    let declared = PublishOptions::default()
+        .with_size(bytes.len() as u64)
+        .with_digest(ContentDigest::sha256(&bytes))
+        .with_file(&path);
+    // The reader is not read when the file is: an empty one proves it.
+    let empty = || Box::pin(std::io::Cursor::new(Vec::new()));
+    let release = backend
+        .publish(&pkg, &version("1.0.0"), empty(), &declared)
+        .await
+        .unwrap();
+    assert_eq!(release.digest, ContentDigest::sha256(&bytes));
+    let fetched = read_all(backend.fetch_verified(&pkg, &release).await.unwrap())
+        .await
+        .unwrap();
+    assert!(fetched == bytes, "the file's bytes were published");
+
+    // Another file, which changes (same size) after its digest was taken.
+    let mut other = bytes.clone();
+    let last = other.len() - 1;
+    other[last] ^= 1;
+    let declared = PublishOptions::default()
+        .with_size(other.len() as u64)
+        .with_digest(ContentDigest::sha256(&other))
+        .with_file(&path);
+    let mut changed = other.clone();
+    changed[last - 1] ^= 1;
+    std::fs::write(&path, &changed).unwrap();
+    let err = backend
+        .publish(&pkg, &version("1.0.1"), empty(), &declared)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!(
+            "{} changed while it was published",
+            path.display()
+        )) && text.contains("publish again"),
+        "{err}"
+    );
+    // Longer than declared.
+    std::fs::write(&path, [other.as_slice(), b"!"].concat()).unwrap();
+    let err = backend
+        .publish(&pkg, &version("1.0.1"), empty(), &declared)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("changed during the publish"),
+        "{err}"
+    );
+    let versions = version_names(&backend, &pkg).await;
+    assert_eq!(
+        versions,
+        ["1.0.0"],
+        "nothing was published from a changed file"
     );
 }
 

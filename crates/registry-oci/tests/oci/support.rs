@@ -48,6 +48,17 @@ pub(crate) async fn publish(
         .await
 }
 
+/// The versions `backend` lists for `package`, as text, in its order.
+pub(crate) async fn version_names(backend: &OciBackend, package: &PackageRef) -> Vec<String> {
+    backend
+        .list_versions(package)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.version.to_string())
+        .collect()
+}
+
 pub(crate) async fn read_all(mut stream: ContentStream) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
