@@ -1,6 +1,6 @@
 //! Listing versions: every tag, across pages, non-versions skipped, sorted.
 
-use registry_core::{Backend, ContentDigest};
+use registry_core::ContentDigest;
 use registry_oci::manifest::OCI_MANIFEST;
 use test_support::component;
 use test_support::http::{push_blob, push_manifest};
