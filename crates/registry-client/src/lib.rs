@@ -59,4 +59,6 @@ pub use lock::{LOCK_FILE_NAME, LockFile, LockedPackage, LockedVersion};
 pub use progress::Progress;
 pub use registry_config as config;
 pub use registry_core as core;
-pub use resolver::{CONCURRENCY, Dependency, LockMode, Override, Overrides, Resolution};
+pub use resolver::{
+    CONCURRENCY, DOWNLOADS, Dependency, LARGE_CONTENT, LockMode, Override, Overrides, Resolution,
+};

@@ -12,8 +12,18 @@ use crate::cache::CachedContent;
 use crate::client::{Route, pick};
 use crate::lock::{LockFile, LockedVersion};
 
-/// Requests in flight at most.
-pub const CONCURRENCY: usize = 16;
+/// Dependencies resolved at once, at most: each is a few small requests (a version list, a
+/// manifest), mostly waiting on the network, so many go at once. Large downloads among
+/// them are held to [`DOWNLOADS`] at a time.
+pub const CONCURRENCY: usize = 64;
+
+/// Downloads of large content (a size unknown, or [`LARGE_CONTENT`] and up) in flight at
+/// most, per client: what bounds the memory and connections a client takes for bytes.
+pub const DOWNLOADS: usize = 16;
+
+/// Content this size and up is a large download ([`DOWNLOADS`]); smaller content (WIT
+/// packages are a few KiB) is fetched as soon as it is resolved.
+pub const LARGE_CONTENT: u64 = 256 * 1024;
 
 /// One dependency: a package and a version requirement, optionally pinned to a registry
 /// or replaced by a local file.

@@ -60,12 +60,25 @@ pub(super) fn many_packages(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Res
         app_number += 1;
         api_app(&dir.join(format!("app-{app_number}")), count)
     };
+    // `BENCH_MANY=1000` runs only the rows of those counts (a comma-separated list).
+    let counts: Option<Vec<usize>> = match std::env::var("BENCH_MANY") {
+        Ok(list) => Some(
+            list.split(',')
+                .map(|c| c.trim().parse())
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::anyhow!("BENCH_MANY={list}: {e}"))?,
+        ),
+        Err(_) => None,
+    };
     for (count, label, config) in [
         (100, "loopback", direct),
         (10, "20 ms RTT", delayed),
         (100, "20 ms RTT", delayed),
         (1000, "20 ms RTT", delayed),
     ] {
+        if counts.as_ref().is_some_and(|c| !c.contains(&count)) {
+            continue;
+        }
         let mut samples: Vec<(String, Vec<Sample>)> = vec![("ours".into(), Vec::new())];
         if count <= WKG_MAX {
             samples.push(("wkg wit fetch".into(), Vec::new()));

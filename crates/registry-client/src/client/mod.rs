@@ -43,6 +43,8 @@ struct Inner {
     /// The most bytes accepted for content whose size nobody stated (a lock file pin
     /// written without one).
     max_content_size: u64,
+    /// Held by each large download in flight ([`crate::DOWNLOADS`]).
+    downloads: tokio::sync::Semaphore,
     /// Version lists and release descriptions asked for in this process (each registry is
     /// asked once per package per process; the next process asks again).
     listings: Mutex<HashMap<(Registry, PackageRef), Vec<VersionInfo>>>,
@@ -166,6 +168,7 @@ impl ClientBuilder {
                 discovery,
                 progress: self.progress,
                 max_content_size: self.max_content_size,
+                downloads: tokio::sync::Semaphore::new(crate::DOWNLOADS),
                 listings: Mutex::new(HashMap::new()),
                 releases: Mutex::new(HashMap::new()),
                 backends: Mutex::new(HashMap::new()),
@@ -366,6 +369,19 @@ impl Client {
             package: package.clone(),
             what: what.to_owned(),
         }
+    }
+
+    /// A place among the large downloads in flight ([`crate::DOWNLOADS`]), waited for;
+    /// `None` for small content, which needs none.
+    pub(crate) async fn download_slot(
+        &self,
+        size: Option<u64>,
+    ) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        if size.is_some_and(|s| s < crate::LARGE_CONTENT) {
+            return None;
+        }
+        // The semaphore is never closed.
+        self.inner.downloads.acquire().await.ok()
     }
 
     pub(crate) fn progress(&self) -> Option<&Arc<dyn Progress>> {

@@ -334,6 +334,7 @@ impl Route {
         // body longer than the content's size (or, when nobody stated one, than the
         // ceiling) is cut off there, and the next source asked.
         let ceiling = self.client.max_content_size();
+        let _slot = self.client.download_slot(release.size).await;
         self.first_answer("fetching", |source| async move {
             let mut stream = source.backend.fetch_content(&self.package, release).await?;
             if release.size.is_none() {

@@ -425,3 +425,48 @@ async fn progress_is_reported_per_download() {
         ]
     );
 }
+
+/// Many dependencies resolve at once, but large downloads are held to
+/// [`registry_client::DOWNLOADS`] at a time (their memory and connections); small content
+/// (WIT packages) is not held back.
+#[tokio::test]
+async fn large_downloads_are_held_to_a_few_at_once_and_small_ones_are_not() {
+    for large in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let client = local_client(dir.path());
+        let backend = Arc::new(Scripted {
+            delay: Duration::from_millis(30),
+            ..Scripted::default()
+        });
+        client.register_backend(scripted_registry(), backend.clone());
+        let size = if large {
+            registry_client::LARGE_CONTENT as usize
+        } else {
+            1024
+        };
+        let deps: Vec<Dependency> = (0..48)
+            .map(|i| {
+                let name = format!("n{i}:pkg");
+                backend.add_bytes(&name, "1.0.0", vec![i as u8; size], false);
+                dep(&name, "^1")
+            })
+            .collect();
+        let resolved = client
+            .resolve_all(&deps, None, LockMode::Update)
+            .await
+            .unwrap();
+        assert_eq!(resolved.len(), 48);
+        let max = backend.max_fetching.load(Ordering::SeqCst);
+        if large {
+            assert!(
+                (2..=registry_client::DOWNLOADS).contains(&max),
+                "{max} large downloads in flight"
+            );
+        } else {
+            assert!(
+                max > registry_client::DOWNLOADS,
+                "small downloads held back: {max} in flight at most"
+            );
+        }
+    }
+}

@@ -92,17 +92,24 @@ pub(crate) struct Scripted {
     pub(crate) content: Mutex<Releases>,
     pub(crate) in_flight: AtomicUsize,
     pub(crate) max_in_flight: AtomicUsize,
+    /// Content downloads in flight now, and at most.
+    pub(crate) fetching: AtomicUsize,
+    pub(crate) max_fetching: AtomicUsize,
     pub(crate) delay: Duration,
 }
 
 impl Scripted {
     pub(crate) fn add(&self, name: &str, v: &str, yanked: bool) -> Vec<u8> {
         let bytes = test_support::component::small(&format!("{name}@{v}"));
+        self.add_bytes(name, v, bytes.clone(), yanked);
+        bytes
+    }
+
+    pub(crate) fn add_bytes(&self, name: &str, v: &str, bytes: Vec<u8>, yanked: bool) {
         self.content
             .lock()
             .unwrap()
-            .insert((name.to_owned(), version(v)), (bytes.clone(), yanked));
-        bytes
+            .insert((name.to_owned(), version(v)), (bytes, yanked));
     }
 
     pub(crate) fn yank(&self, name: &str, v: &str) {
@@ -172,7 +179,10 @@ impl Backend for Scripted {
         package: &PackageRef,
         release: &Release,
     ) -> Result<ContentStream, Error> {
+        let now = self.fetching.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_fetching.fetch_max(now, Ordering::SeqCst);
         self.enter().await;
+        self.fetching.fetch_sub(1, Ordering::SeqCst);
         let bytes = self.content.lock().unwrap()[&(package.to_string(), release.version.clone())]
             .0
             .clone();
