@@ -218,24 +218,10 @@ async fn a_local_path_overrides_the_registry() {
 #[tokio::test]
 async fn a_hundred_dependencies_resolve_with_bounded_concurrency() {
     let dir = tempfile::tempdir().unwrap();
-    let client = local_client(dir.path());
-    let backend = Arc::new(Scripted {
-        delay: Duration::from_millis(20),
-        ..Scripted::default()
-    });
-    client.register_backend(scripted_registry(), backend.clone());
-    let deps: Vec<Dependency> = (0..100)
-        .map(|i| {
-            let name = format!("n{i}:pkg");
-            backend.add(&name, "1.0.0", false);
-            dep(&name, "^1")
-        })
-        .collect();
-    let resolved = client
-        .resolve_all(&deps, None, LockMode::Update)
-        .await
-        .unwrap();
-    assert_eq!(resolved.len(), 100);
+    let (backend, deps, resolved) = resolve_many(dir.path(), 100, 20, |backend, name| {
+        backend.add(name, "1.0.0", false);
+    })
+    .await;
     for (d, r) in deps.iter().zip(&resolved) {
         assert_eq!(
             r.package(),
@@ -433,29 +419,16 @@ async fn progress_is_reported_per_download() {
 async fn large_downloads_are_held_to_a_few_at_once_and_small_ones_are_not() {
     for large in [true, false] {
         let dir = tempfile::tempdir().unwrap();
-        let client = local_client(dir.path());
-        let backend = Arc::new(Scripted {
-            delay: Duration::from_millis(30),
-            ..Scripted::default()
-        });
-        client.register_backend(scripted_registry(), backend.clone());
         let size = if large {
             registry_client::LARGE_CONTENT as usize
         } else {
             1024
         };
-        let deps: Vec<Dependency> = (0..48)
-            .map(|i| {
-                let name = format!("n{i}:pkg");
-                backend.add_bytes(&name, "1.0.0", vec![i as u8; size], false);
-                dep(&name, "^1")
-            })
-            .collect();
-        let resolved = client
-            .resolve_all(&deps, None, LockMode::Update)
-            .await
-            .unwrap();
-        assert_eq!(resolved.len(), 48);
+        let (backend, _, _) = resolve_many(dir.path(), 48, 30, |backend, name| {
+            let bytes = name.bytes().cycle().take(size).collect();
+            backend.add_bytes(name, "1.0.0", bytes, false);
+        })
+        .await;
         let max = backend.max_fetching.load(Ordering::SeqCst);
         if large {
             assert!(
@@ -469,4 +442,34 @@ async fn large_downloads_are_held_to_a_few_at_once_and_small_ones_are_not() {
             );
         }
     }
+}
+
+/// `count` packages `n<i>:pkg`, each added to a scripted backend answering after `delay_ms`
+/// by `add`, resolved (`^1`) through one client: the backend, the dependencies and their
+/// resolutions, as many as the dependencies.
+async fn resolve_many(
+    dir: &std::path::Path,
+    count: usize,
+    delay_ms: u64,
+    add: impl Fn(&Scripted, &str),
+) -> (Arc<Scripted>, Vec<Dependency>, Vec<Resolution>) {
+    let client = local_client(dir);
+    let backend = Arc::new(Scripted {
+        delay: Duration::from_millis(delay_ms),
+        ..Scripted::default()
+    });
+    client.register_backend(scripted_registry(), backend.clone());
+    let deps: Vec<Dependency> = (0..count)
+        .map(|i| {
+            let name = format!("n{i}:pkg");
+            add(&backend, &name);
+            dep(&name, "^1")
+        })
+        .collect();
+    let resolved = client
+        .resolve_all(&deps, None, LockMode::Update)
+        .await
+        .unwrap();
+    assert_eq!(resolved.len(), count);
+    (backend, deps, resolved)
 }
