@@ -139,9 +139,16 @@ fn publish(bench: &Bench, mib: usize, rows: &mut Vec<Row>) -> Result<()> {
     let file = bench.path("publish.wasm");
     let file_text = file.display().to_string();
     // New bytes before every run: the whole layer is uploaded each time.
-    let rows_new = publish_runs(bench, &host, &config, &cache, &file, "new", |who, run| {
-        payload(&file, mib, &format!("{who} {run}"))
-    })?;
+    let rows_new = publish_runs(
+        bench,
+        &host,
+        &config,
+        &cache,
+        &file,
+        "new",
+        true,
+        |who, run| payload(&file, mib, &format!("{who} {run}")),
+    )?;
     push_medians(rows, format!("publish {mib} MiB, new bytes"), rows_new);
 
     // The same bytes under new versions: the registry has the layer already.
@@ -151,7 +158,16 @@ fn publish(bench: &Bench, mib: usize, rows: &mut Vec<Row>) -> Result<()> {
         &cache,
         &["publish", &file_text, "--package", "bench:same@0.1.0"],
     ))?;
-    let rows_same = publish_runs(bench, &host, &config, &cache, &file, "same", |_, _| Ok(()))?;
+    let rows_same = publish_runs(
+        bench,
+        &host,
+        &config,
+        &cache,
+        &file,
+        "same",
+        false,
+        |_, _| Ok(()),
+    )?;
     push_medians(
         rows,
         format!("publish {mib} MiB already in the registry (new version)"),
@@ -162,7 +178,12 @@ fn publish(bench: &Bench, mib: usize, rows: &mut Vec<Row>) -> Result<()> {
 
 /// Publishes of `file` (as many as [`more_runs`] asks) as `bench:<name>` by each
 /// contestant, each under a new version, `before(contestant, run)` called first; each is
-/// read back from the registry (see [`read_back`]).
+/// read back from the registry (see [`read_back`]). With `floor`, [`PUBLISH_FLOOR`] runs
+/// beside them: the digest, then one blob upload (its blob read back).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one scenario's settings, passed from one place"
+)]
 fn publish_runs(
     bench: &Bench,
     host: &str,
@@ -170,6 +191,7 @@ fn publish_runs(
     cache: &str,
     file: &Path,
     name: &str,
+    floor: bool,
     before: impl Fn(&str, usize) -> Result<()>,
 ) -> Result<Vec<(String, Vec<Sample>)>> {
     let path = file;
@@ -178,10 +200,22 @@ fn publish_runs(
         ("ours".into(), Vec::new()),
         ("wkg oci push".into(), Vec::new()),
     ];
+    if floor {
+        samples.push((PUBLISH_FLOOR.into(), Vec::new()));
+    }
     let mut run = 0;
     while more_runs(run, &samples) {
         for (contestant, runs) in &mut samples {
             before(contestant, run)?;
+            if contestant == PUBLISH_FLOOR {
+                runs.push(run_cmd(&floor_upload(
+                    host,
+                    &format!("bench/{name}-floor"),
+                    &file,
+                ))?);
+                read_back_blob(host, &format!("bench/{name}-floor"), path)?;
+                continue;
+            }
             let ours = contestant == "ours";
             let tag = format!("1.{}.{run}", u8::from(!ours));
             let cmd = if ours {
@@ -205,6 +239,40 @@ fn publish_runs(
         run += 1;
     }
     Ok(samples)
+}
+
+/// The floor of a publish: `openssl dgst -sha256` of the file, then one monolithic blob
+/// upload with `curl` (a POST for the session, a PUT of the bytes), as the issue defines it:
+/// no manifest, no check that the version is free.
+pub(super) const PUBLISH_FLOOR: &str = "floor: openssl dgst + one curl upload";
+
+fn floor_upload(host: &str, repository: &str, file: &str) -> Vec<String> {
+    let script = format!(
+        "set -e; d=$(openssl dgst -sha256 -r '{file}' | cut -c1-64); \
+         l=$(curl -sf -X POST -D - -o /dev/null http://{host}/v2/{repository}/blobs/uploads/ \
+             | tr -d '\\r' | sed -n 's/^[Ll]ocation: //p'); \
+         case \"$l\" in *\\?*) s='&';; *) s='?';; esac; \
+         curl -sf -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' \
+             -T '{file}' \"$l${{s}}digest=sha256:$d\""
+    );
+    vec!["sh".into(), "-c".into(), script]
+}
+
+/// Fails unless the registry at `host` serves `file`'s bytes as a blob of `repository`.
+fn read_back_blob(host: &str, repository: &str, file: &Path) -> Result<()> {
+    let digest = sha256_of(file)?;
+    let back = file.with_extension("read-back");
+    let status = std::process::Command::new("curl")
+        .args(["-sf", "-o"])
+        .arg(&back)
+        .arg(format!("http://{host}/v2/{repository}/blobs/{digest}"))
+        .status()?;
+    if !status.success() {
+        anyhow::bail!("{repository}: blob {digest} not served after the floor's upload");
+    }
+    check_digest(&back, &digest)?;
+    std::fs::remove_file(&back)?;
+    Ok(())
 }
 
 /// Fails unless the registry at `host` serves, under `repository:tag`, a manifest whose one
@@ -348,6 +416,9 @@ fn cold_pull(bench: &Bench, mib: usize, with_skopeo: bool, rows: &mut Vec<Row>) 
     Ok(())
 }
 
+/// The contestant of a warm pull whose output is a copy rather than a hard link.
+pub(super) const COPY_MODE: &str = "ours, --link-mode copy";
+
 /// A warm pull: the content is in each tool's cache; write it to an output path.
 fn warm_pull(bench: &Bench, mib: usize, rows: &mut Vec<Row>) -> Result<()> {
     let registry = Distribution::start().map_err(anyhow::Error::msg)?;
@@ -374,6 +445,19 @@ fn warm_pull(bench: &Bench, mib: usize, rows: &mut Vec<Row>) -> Result<()> {
         &ours_cache,
         &["get", "bench:big@1.0.0", "-o", &out_text],
     );
+    // The output a file of its own (`copy_file_range`), not a hard link to the cache.
+    let wreg_get_copy = bench.wreg(
+        &config,
+        &ours_cache,
+        &[
+            "--link-mode",
+            "copy",
+            "get",
+            "bench:big@1.0.0",
+            "-o",
+            &out_text,
+        ],
+    );
     let wkg_get = bench.env(&[
         &bench.wkg,
         "get",
@@ -399,6 +483,7 @@ fn warm_pull(bench: &Bench, mib: usize, rows: &mut Vec<Row>) -> Result<()> {
     ];
     let mut samples: Vec<(String, Vec<Sample>)> = vec![
         ("ours".into(), Vec::new()),
+        (COPY_MODE.into(), Vec::new()),
         ("wkg get".into(), Vec::new()),
         (CP.into(), Vec::new()),
     ];
@@ -409,6 +494,7 @@ fn warm_pull(bench: &Bench, mib: usize, rows: &mut Vec<Row>) -> Result<()> {
             let _ = std::fs::remove_file(&out);
             let cmd = match contestant.as_str() {
                 "ours" => &wreg_get,
+                COPY_MODE => &wreg_get_copy,
                 "wkg get" => &wkg_get,
                 _ => &cp,
             };

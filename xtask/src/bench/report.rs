@@ -94,6 +94,32 @@ fn targets(rows: &[Row]) -> Vec<String> {
     {
         out.push(line);
     }
+    if let Some(warm) = rows.iter().find(|r| r.scenario.starts_with("warm pull "))
+        && let (Some(copying), Some(cp)) = (
+            find(&warm.scenario, super::oci::COPY_MODE),
+            find(&warm.scenario, "floor: cp"),
+        )
+    {
+        let r = copying.seconds / cp.seconds;
+        let verdict = if r <= 1.5 { "met" } else { "missed" };
+        out.push(format!(
+            "{} with `--link-mode copy` (a file of its own) vs cp: {:.3} s against {:.3} s, \
+             {r:.2}x (target ≤ 1.5x: {verdict})",
+            warm.scenario, copying.seconds, cp.seconds
+        ));
+    }
+    if let Some(publish) = rows
+        .iter()
+        .find(|r| r.scenario.starts_with("publish ") && r.scenario.ends_with(", new bytes"))
+        && let Some(line) = ratio(
+            &publish.scenario,
+            super::oci::PUBLISH_FLOOR,
+            1.15,
+            &format!("{} vs `openssl dgst` + one `curl` upload", publish.scenario),
+        )
+    {
+        out.push(line);
+    }
     if let Some(row) = find("resolve+fetch 1000 packages, cold, 20 ms RTT", "ours") {
         let verdict = if row.seconds <= 3.0 { "met" } else { "missed" };
         out.push(format!(
