@@ -213,7 +213,8 @@ fn publish_runs(
                     &format!("bench/{name}-floor"),
                     &file,
                 ))?);
-                read_back_blob(host, &format!("bench/{name}-floor"), path)?;
+                let back = bench.path("read-back.wasm");
+                read_back_blob(host, &format!("bench/{name}-floor"), path, &back)?;
                 continue;
             }
             let ours = contestant == "ours";
@@ -258,20 +259,20 @@ fn floor_upload(host: &str, repository: &str, file: &str) -> Vec<String> {
     vec!["sh".into(), "-c".into(), script]
 }
 
-/// Fails unless the registry at `host` serves `file`'s bytes as a blob of `repository`.
-fn read_back_blob(host: &str, repository: &str, file: &Path) -> Result<()> {
+/// Fails unless the registry at `host` serves `file`'s bytes as a blob of `repository`
+/// (read into `back`, then removed).
+fn read_back_blob(host: &str, repository: &str, file: &Path, back: &Path) -> Result<()> {
     let digest = sha256_of(file)?;
-    let back = file.with_extension("read-back");
     let status = std::process::Command::new("curl")
         .args(["-sf", "-o"])
-        .arg(&back)
+        .arg(back)
         .arg(format!("http://{host}/v2/{repository}/blobs/{digest}"))
         .status()?;
     if !status.success() {
-        anyhow::bail!("{repository}: blob {digest} not served after the floor's upload");
+        anyhow::bail!("{repository}: blob {digest} not served after the upload");
     }
-    check_digest(&back, &digest)?;
-    std::fs::remove_file(&back)?;
+    check_digest(back, &digest)?;
+    std::fs::remove_file(back)?;
     Ok(())
 }
 
@@ -299,18 +300,7 @@ fn read_back(bench: &Bench, host: &str, repository: &str, tag: &str, file: &Path
     if layers != [digest.as_str()] {
         anyhow::bail!("{repository}:{tag} has layers {layers:?}, published {digest}");
     }
-    let back = bench.path("read-back.wasm");
-    let status = std::process::Command::new("curl")
-        .args(["-sf", "-o"])
-        .arg(&back)
-        .arg(format!("{base}/blobs/{digest}"))
-        .status()?;
-    if !status.success() {
-        anyhow::bail!("{repository}: blob {digest} not served after publishing");
-    }
-    check_digest(&back, &digest)?;
-    std::fs::remove_file(&back)?;
-    Ok(())
+    read_back_blob(host, repository, file, &bench.path("read-back.wasm"))
 }
 
 /// A cold pull of `mib` MiB: `wreg get` with an empty cache each run, next to wkg, the
