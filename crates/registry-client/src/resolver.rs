@@ -397,11 +397,16 @@ impl Client {
             (Ok(file), _) => {
                 // A registry release is a cache entry, verified when it was resolved; any
                 // other file is the user's own, never linked to.
-                let link = match resolution {
-                    Resolution::Registry { .. } => self.cache().link_mode(),
-                    _ => crate::LinkMode::Copy,
+                let (link, stamp) = match resolution.digest() {
+                    Some(digest) => (self.cache().link_mode(), self.cache().stamp_path(digest)),
+                    None => (crate::LinkMode::Copy, PathBuf::new()),
                 };
-                Ok(CachedContent { path, file, link })
+                Ok(CachedContent {
+                    path,
+                    file,
+                    link,
+                    stamp,
+                })
             }
             (
                 Err(err),

@@ -13,8 +13,8 @@ pub enum Durability {
     /// survives a power loss. For files a person owns (configuration, lock files).
     Synced,
     /// Renamed without syncing: after a crash the name may hold a torn file, so only for
-    /// files whose reader checks them (cache entries are hashed on every read, cached
-    /// answers parsed) and can fetch them again.
+    /// files whose reader checks them (cache entries are hashed when read, unless a stamp
+    /// from this boot vouches for them; cached answers parsed) and can fetch them again.
     Renamed,
 }
 

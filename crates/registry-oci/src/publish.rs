@@ -179,36 +179,49 @@ impl<'a> Pushes<'a> {
         use futures_util::StreamExt as _;
         let digest = spool.digest().to_string();
         if self.exists(&digest).await? {
-            return Ok(());
+            // The registry has the declared bytes; a file read in place must still be them,
+            // or the manifest would describe another file than its layer.
+            return spool.check_in_place().await;
         }
         let file = spool.reopen()?;
         let chunks = file_chunks(
             tokio::fs::File::from_std(file),
             OciDistributionError::IoError,
         );
-        let verifier = std::sync::Arc::new(std::sync::Mutex::new(spool.verifier()));
-        let checking = verifier.clone();
+        // Bytes read in place are hashed as they go, and the chunk that completes them is
+        // sent only if they are the declared ones: otherwise the stream ends in an error
+        // before the upload is whole, so the registry commits no blob under the digest
+        // (even one that does not check digests).
+        let size = spool.size();
+        let verifier = std::sync::Mutex::new(spool.verifier());
+        let failed: std::sync::Arc<std::sync::Mutex<Option<Error>>> = std::sync::Arc::default();
+        let failing = failed.clone();
         let chunks = chunks.map(move |chunk| {
-            if let (Ok(bytes), Some(verifier)) =
-                (&chunk, checking.lock().expect("not poisoned").as_mut())
-            {
-                // An overlong file shows at the end, as a size mismatch.
-                let _ = verifier.update(bytes);
+            let mut slot = verifier.lock().expect("not poisoned");
+            let (Ok(bytes), Some(checking)) = (&chunk, slot.as_mut()) else {
+                return chunk;
+            };
+            let _ = checking.update(bytes);
+            if checking.bytes_seen() < size {
+                return chunk;
             }
-            chunk
+            let checking = slot.take().expect("checked above");
+            match checking.finish() {
+                Ok(_) => chunk,
+                Err(err) => {
+                    let text = err.to_string();
+                    *failing.lock().expect("not poisoned") = Some(err);
+                    Err(OciDistributionError::IoError(std::io::Error::other(text)))
+                }
+            }
         });
         let pushed = self
             .client
-            .push_blob_stream(&self.reference, chunks, &digest, Some(spool.size()))
+            .push_blob_stream(&self.reference, chunks, &digest, Some(size))
             .await
             .map_err(self.map());
-        // Our finding comes first when every byte was seen: a registry that checks digests
-        // refuses such an upload too, in words that do not say the file changed.
-        let verifier = verifier.lock().expect("not poisoned").take();
-        if let Some(verifier) = verifier
-            && (pushed.is_ok() || verifier.bytes_seen() >= spool.size())
-        {
-            verifier.finish().map_err(|err| spool.changed(&err))?;
+        if let Some(err) = failed.lock().expect("not poisoned").take() {
+            return Err(spool.changed(&err));
         }
         pushed.map(|_| ())
     }

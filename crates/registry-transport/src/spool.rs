@@ -95,6 +95,39 @@ impl Spool {
         ))
     }
 
+    /// For content read in place, hashes the file again (off the async workers) and
+    /// reports [`changed`](Self::changed) unless it still has the declared digest and size;
+    /// nothing to do for content copied here.
+    ///
+    /// # Errors
+    /// As said, or [`Error::Io`] when the file cannot be read.
+    pub async fn check_in_place(&self) -> Result<(), Error> {
+        let Some(path) = self.in_place.clone() else {
+            return Ok(());
+        };
+        let Some(mut verifier) = self.verifier() else {
+            return Ok(());
+        };
+        let checked = tokio::task::spawn_blocking(move || -> Result<(), Error> {
+            use std::io::Read as _;
+            let mut file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+            let mut buffer = vec![0u8; CHUNK];
+            loop {
+                let n = file.read(&mut buffer).map_err(|e| Error::io(&path, e))?;
+                if n == 0 {
+                    return verifier.finish().map(|_| ());
+                }
+                verifier.update(&buffer[..n])?;
+            }
+        })
+        .await
+        .map_err(|err| Error::Io {
+            path: None,
+            source: std::io::Error::other(err),
+        })?;
+        checked.map_err(|err| self.changed(&err))
+    }
+
     /// What to report when the bytes read in place failed their [`verifier`](Self::verifier)
     /// (`err`): the file changed during the publish.
     pub fn changed(&self, err: &Error) -> Error {

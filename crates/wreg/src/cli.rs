@@ -41,16 +41,16 @@ pub(crate) struct Global {
     /// Keep the cache here (default: ~/.cache/wasm-pkg). wkg's `--cache` is read as this.
     #[arg(long, global = true, value_name = "DIR", alias = "cache")]
     pub(crate) cache_dir: Option<PathBuf>,
-    /// How outputs are made from the cache: `auto` hard-links them to the cache entry where
-    /// it is on the same file system (a pull writes its bytes once), `copy` always copies.
-    /// A hard-linked output rewritten in place changes the cache entry, which the next use
-    /// detects and fetches again.
+    /// How outputs are made from the cache: `copy` (the default) gives each its own file;
+    /// `hardlink` links them to the cache entry where it is on the same file system (a pull
+    /// writes its bytes once), so outputs linked to one entry are one file: rewriting one in
+    /// place rewrites them all (the cache notices and fetches its copy again).
     #[arg(
         long,
         global = true,
         value_name = "MODE",
         env = "WREG_LINK_MODE",
-        value_parser = ["auto", "copy"]
+        value_parser = ["copy", "hardlink"]
     )]
     pub(crate) link_mode: Option<String>,
     /// Use only the cache and lock file; no network.

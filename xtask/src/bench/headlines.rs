@@ -91,8 +91,7 @@ pub(super) fn render(rows: &[Row]) -> String {
         .find(|r| r.scenario.starts_with("warm pull ") && r.contestant == "ours")
     {
         let mut line = format!(
-            "A warm {} pull takes {} (the cache entry trusted by its stamp, the output a hard \
-             link to it)",
+            "A warm {} pull takes {} (the cache entry trusted by its stamp, copied out)",
             ours.scenario.trim_start_matches("warm pull "),
             seconds(ours.seconds)
         );

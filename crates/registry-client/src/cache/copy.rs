@@ -9,26 +9,31 @@ use registry_core::{ContentDigest, ContentStream, DigestVerifier, Error};
 use super::LinkMode;
 use tokio::io::AsyncWriteExt as _;
 
-/// Makes `dest` hold the bytes of `input`, a verified cache entry opened from `source`,
-/// as `mode` says: by a hard link to the entry where it can (one write of the bytes per
-/// pull), else by a copy.
+/// Makes `dest` hold the bytes of `input`, a verified cache entry opened from `source`
+/// and seen as `before`, as `mode` says: a copy, or a hard link to the entry where one can
+/// be made without changing the entry's permissions (a copy otherwise). A link moves the
+/// entry's change time, so its stamp at `stamp` is renewed.
 pub(super) fn place(
     input: &std::fs::File,
     source: &Path,
     dest: &Path,
     mode: LinkMode,
+    stamp: &Path,
 ) -> Result<(), Error> {
-    if mode == LinkMode::Auto
+    if mode == LinkMode::Hardlink
+        && let Ok(before) = input.metadata()
         && let Some(link) = link_beside(input, source, dest)
+        && commit_link(link, dest)?
     {
-        return commit_link(link, dest);
+        super::stamp::renew(stamp, input, &before);
+        return Ok(());
     }
     copy_blocking(input, source, dest, None)
 }
 
 /// Like [`place`] for an entry not yet trusted: its bytes are hashed against `expect`
-/// first (beside the copy, or before the link is renamed into place), and `dest` is left
-/// as it was when they do not match. Once they do, the entry is stamped at `stamp`.
+/// first (beside the copy, or before any link is made), and `dest` is left as it was when
+/// they do not match. Once they do, the entry is stamped at `stamp`.
 pub(super) fn place_verified(
     input: &std::fs::File,
     source: &Path,
@@ -38,32 +43,27 @@ pub(super) fn place_verified(
     mode: LinkMode,
 ) -> Result<(), Error> {
     let before = input.metadata().map_err(|e| Error::io(source, e))?;
-    let link = match mode {
-        LinkMode::Auto => link_beside(input, source, dest),
-        LinkMode::Copy => None,
-    };
-    match link {
-        Some(link) => {
+    let pending = (before.len() >= super::stamp::STAMP_MIN)
+        .then(|| super::stamp::Pending::begin(stamp))
+        .flatten();
+    match mode {
+        LinkMode::Hardlink => {
             let (digest, size) = expect;
-            hash_at(
-                input,
-                source,
-                DigestVerifier::new(digest, size, digest.to_string()),
-            )?;
-            stamp_after(input, stamp, &before);
-            commit_link(link, dest)
+            let verifier = DigestVerifier::new(digest, size, digest.to_string());
+            hash_at(input, source, verifier)?;
+            if let Some(pending) = pending {
+                pending.finish(input, &before);
+            }
+            place(input, source, dest, mode, stamp)
         }
-        None => {
+        LinkMode::Copy => {
             copy_blocking(input, source, dest, Some(expect))?;
-            stamp_after(input, stamp, &before);
+            if let Some(pending) = pending {
+                pending.finish(input, &before);
+            }
             Ok(())
         }
     }
-}
-
-/// Stamps the entry `input` was, seen as `before` when its hashing began.
-fn stamp_after(input: &std::fs::File, stamp: &Path, before: &std::fs::Metadata) {
-    super::stamp::record(stamp, input, before);
 }
 
 /// A second name for the cache entry `input` (opened from `source`), beside `dest`: `None`
@@ -86,39 +86,77 @@ fn link_beside(_input: &std::fs::File, _source: &Path, _dest: &Path) -> Option<t
     None
 }
 
-/// Renames `link` over `dest` (or the file its links end at), with the permissions of the
-/// file it replaces or [`SHARED`](registry_config::fs::SHARED).
-fn commit_link(link: tempfile::TempPath, dest: &Path) -> Result<(), Error> {
+/// Renames `link` (a second name of a cache entry) over `dest`, or over the file its links
+/// end at. `false`, with `dest` left as it was, where a link would change the entry's
+/// permissions (`dest` has others: a copy keeps them) or the temporary name went (a
+/// concurrent run took it for abandoned): the caller copies instead.
+fn commit_link(link: tempfile::TempPath, dest: &Path) -> Result<bool, Error> {
     let failed = |e| output_error(dest, e);
     let target = registry_config::fs::write_target(dest).map_err(failed)?;
-    let want = match std::fs::metadata(&target) {
-        Ok(meta) => meta.permissions(),
-        Err(_) => shared_permissions(&link).map_err(failed)?,
-    };
-    std::fs::set_permissions(&link, want).map_err(failed)?;
-    std::fs::rename(&link, &target).map_err(failed)?;
-    // Renaming a name over another name of the same file does nothing (POSIX): when `dest`
-    // already was this entry, the temporary name is still there, and goes with `link`.
-    if std::fs::symlink_metadata(&link).is_err() {
-        let _ = link.keep();
+    let entry = std::fs::metadata(&link).map_err(failed)?;
+    match std::fs::metadata(&target) {
+        // Already this entry: the link goes with `link`.
+        Ok(existing) if same_file(&existing, &entry) => return Ok(true),
+        Ok(existing) if mode(&existing) != mode(&entry) => return Ok(false),
+        Ok(_) => {}
+        // A new file: readable as a plain write would leave it. The entry is the owner's
+        // alone until its first link, and keeps that mode for the links after.
+        Err(_) => {
+            if mode(&entry) != registry_config::fs::SHARED {
+                set_shared(&link).map_err(failed)?;
+            }
+        }
     }
-    Ok(())
+    match std::fs::rename(&link, &target) {
+        Ok(()) => {
+            let _ = link.keep();
+            Ok(true)
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(failed(err)),
+    }
 }
 
-/// The permissions of a new output file (0644 on Unix; elsewhere those `path` has).
 #[cfg(unix)]
-fn shared_permissions(_path: &Path) -> std::io::Result<std::fs::Permissions> {
-    use std::os::unix::fs::PermissionsExt as _;
-    Ok(std::fs::Permissions::from_mode(registry_config::fs::SHARED))
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
 }
 
 #[cfg(not(unix))]
-fn shared_permissions(path: &Path) -> std::io::Result<std::fs::Permissions> {
-    Ok(std::fs::metadata(path)?.permissions())
+fn same_file(_a: &std::fs::Metadata, _b: &std::fs::Metadata) -> bool {
+    false
 }
 
-/// Hashes all of `input` (opened from `source`) with positional reads, leaving its cursor
-/// where it was.
+/// The permission bits of a file (0 off Unix, where no link is made).
+#[cfg(unix)]
+fn mode(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode(_meta: &std::fs::Metadata) -> u32 {
+    0
+}
+
+#[cfg(unix)]
+fn set_shared(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(
+        path,
+        std::fs::Permissions::from_mode(registry_config::fs::SHARED),
+    )
+}
+
+#[cfg(not(unix))]
+fn set_shared(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Hashes all of `input` (opened from `source`) with positional reads; on Unix its cursor
+/// stays where it was (on Windows it moves: [`copy_and_hash`] does not hash beside a copy
+/// there).
 fn hash_at(
     input: &std::fs::File,
     source: &Path,
@@ -235,7 +273,9 @@ fn copy_and_hash(
     verifier: DigestVerifier,
 ) -> Result<(), Error> {
     let size = input.metadata().map_err(|e| Error::io(source, e))?.len();
-    if size < HASH_BESIDE_MIN {
+    // Off Unix a positional read moves the handle's cursor (Windows' `seek_read`), which
+    // the copy reads from: one thread does both there.
+    if size < HASH_BESIDE_MIN || !cfg!(unix) {
         return copy_and_hash_serially(input, source, dest, output, verifier);
     }
     std::thread::scope(|scope| {
@@ -312,9 +352,10 @@ pub(super) async fn write_verified(
     }
     verifier.finish()?;
     // No fsync: the entry is renamed into place unsynced. A crash can leave it torn (the
-    // rename reaching the disk before the data), but no cache read trusts a file: every
-    // hit is hashed again (`open_verified`, `copy_verified`) and a torn entry is removed
-    // and fetched again. Syncing 256 MiB cost about a third of a cold pull here.
+    // rename reaching the disk before the data), but no cache read trusts it unchecked:
+    // a hit is hashed (`open_verified`, `copy_verified`) unless a stamp written in this
+    // boot vouches for it, and a torn entry is removed and fetched again. Syncing 256 MiB
+    // cost about a third of a cold pull here.
     file.flush().await.map_err(|e| refused(&temp_path, e))?;
     let mut file = file.into_std().await;
     std::io::Seek::rewind(&mut file).map_err(|e| Error::io(&*temp_path, e))?;

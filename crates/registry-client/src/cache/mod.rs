@@ -20,8 +20,9 @@
 //! hashed, except a large entry a stamp vouches for (the same file, not written since its
 //! bytes were hashed; the case for that is in ARCHITECTURE.md, "Cache hits").
 //!
-//! An output (`wreg get -o`) is a hard link to its entry where the file system allows
-//! ([`LinkMode::Auto`]), so a pull writes its bytes once, or a copy ([`LinkMode::Copy`]).
+//! An output (`wreg get -o`) is a copy of its entry ([`LinkMode::Copy`]), or, on request,
+//! a hard link to it where the file system allows ([`LinkMode::Hardlink`]), so that a pull
+//! writes its bytes once.
 
 use std::path::{Path, PathBuf};
 
@@ -65,16 +66,18 @@ pub struct Cleaned {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LinkMode {
-    /// A hard link to the entry where the output is on the cache's file system, so a pull
-    /// writes its bytes once; a copy elsewhere. The output and the entry are then one
-    /// file: a tool that rewrites the output in place rewrites the entry, which the next
-    /// hit notices (the entry's size or modification time no longer matches its stamp),
-    /// hashes, and fetches again.
+    /// A file of its own every time: a copy (by `copy_file_range` on Linux, which shares
+    /// the blocks on file systems that can, such as Btrfs and XFS).
     #[default]
-    Auto,
-    /// A file of its own every time: a copy (by `copy_file_range`, which shares the blocks
-    /// on file systems that can, such as Btrfs and XFS).
     Copy,
+    /// A hard link to the entry where the output is on the cache's file system (Unix) and
+    /// the link would not change the entry's permissions, so a pull writes its bytes once;
+    /// a copy otherwise. Every output linked to one entry is then one file with it: a tool
+    /// that rewrites one of them in place rewrites them all and the entry. The cache notices
+    /// (the entry's stamp no longer matches), hashes it, and fetches it again; the other
+    /// outputs keep what was written. For directories only this tool writes, as pnpm and
+    /// uv link theirs.
+    Hardlink,
 }
 
 impl std::str::FromStr for LinkMode {
@@ -82,11 +85,11 @@ impl std::str::FromStr for LinkMode {
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         match value {
-            "auto" => Ok(Self::Auto),
             "copy" => Ok(Self::Copy),
+            "hardlink" => Ok(Self::Hardlink),
             other => Err(format!(
-                "`{other}` is not a link mode: use `auto` (hard links to the cache where \
-                 possible) or `copy`"
+                "`{other}` is not a link mode: use `copy` (the default) or `hardlink` (hard \
+                 links to the cache where possible)"
             )),
         }
     }
@@ -101,6 +104,8 @@ pub struct CachedContent {
     /// How [`copy_to`](Self::copy_to) makes its output: [`LinkMode::Copy`] for a file
     /// that is not a cache entry.
     pub(crate) link: LinkMode,
+    /// Where the entry's stamp is (renewed after a link is made to the entry).
+    pub(crate) stamp: PathBuf,
 }
 
 impl CachedContent {
@@ -131,13 +136,18 @@ impl CachedContent {
     }
 
     /// Puts the bytes at `dest` atomically (through a temporary name next to it), without
-    /// hashing them again (they were verified when opened or written): a hard link to the
-    /// cache entry or a copy, as the cache's [`LinkMode`] says.
+    /// hashing them again (they were verified when opened or written): a copy or a hard
+    /// link to the cache entry, as the cache's [`LinkMode`] says.
     pub async fn copy_to(self, dest: &Path) -> Result<(), Error> {
-        let Self { path, file, link } = self;
+        let Self {
+            path,
+            file,
+            link,
+            stamp,
+        } = self;
         let to = dest.to_owned();
         let source = path.clone();
-        blocking(&path, move || place(&file, &source, &to, link)).await?
+        blocking(&path, move || place(&file, &source, &to, link, &stamp)).await?
     }
 }
 
@@ -173,7 +183,7 @@ impl Cache {
         }
     }
 
-    /// How entries become the files a user asks for ([`LinkMode::Auto`] by default).
+    /// How entries become the files a user asks for ([`LinkMode::Copy`] by default).
     #[must_use]
     pub fn with_link_mode(mut self, link: LinkMode) -> Self {
         self.link = link;
@@ -186,7 +196,7 @@ impl Cache {
     }
 
     /// Where the stamp of `digest`'s entry lives (see the `stamp` module).
-    fn stamp_path(&self, digest: &ContentDigest) -> PathBuf {
+    pub(crate) fn stamp_path(&self, digest: &ContentDigest) -> PathBuf {
         self.dir
             .join("stamps")
             .join(digest.algorithm())
@@ -282,11 +292,14 @@ impl Cache {
             {
                 return Ok(Some((file, true)));
             }
+            let pending = (before.len() >= stamp::STAMP_MIN)
+                .then(|| stamp::Pending::begin(&stamp))
+                .flatten();
             let (actual, actual_size) = crate::local::hash_reader(&mut file)?;
             std::io::Seek::rewind(&mut file)?;
             let intact = actual == expect && size.is_none_or(|s| s == actual_size);
-            if intact {
-                stamp::record(&stamp, &file, &before);
+            if intact && let Some(pending) = pending {
+                pending.finish(&file, &before);
             }
             Ok(Some((file, intact)))
         })
@@ -298,6 +311,7 @@ impl Cache {
                 path,
                 file,
                 link: self.link,
+                stamp: self.stamp_path(digest),
             })),
             Some((_, false)) => {
                 self.remove_corrupted(digest).await;
@@ -337,14 +351,17 @@ impl Cache {
         // Where a stamp needs a sync (no boot id), a fresh download goes unstamped: its
         // first hit hashes and stamps it, as the sync was skipped to keep pulls fast.
         if let Ok(meta) = file.metadata()
+            && meta.len() >= stamp::STAMP_MIN
             && stamp::without_sync()
+            && let Some(pending) = stamp::Pending::begin(&self.stamp_path(digest))
         {
-            stamp::record(&self.stamp_path(digest), &file, &meta);
+            pending.finish(&file, &meta);
         }
         Ok(CachedContent {
             path: final_path,
             file,
             link: self.link,
+            stamp: self.stamp_path(digest),
         })
     }
 
@@ -370,7 +387,7 @@ impl Cache {
             };
             let meta = input.metadata().map_err(|e| Error::io(&from, e))?;
             if size.is_none_or(|s| s == meta.len()) && stamp::vouches(&stamp, &meta) {
-                return place(&input, &from, &to, link).map(|()| true);
+                return place(&input, &from, &to, link, &stamp).map(|()| true);
             }
             place_verified(&input, &from, &to, &stamp, (expect, size), link).map(|()| true)
         })

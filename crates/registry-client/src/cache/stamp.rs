@@ -28,7 +28,7 @@ use std::path::Path;
 pub(crate) const STAMP_MIN: u64 = 1 << 20;
 
 /// The first word of a stamp file, naming its format.
-const FORMAT: &str = "wreg-stamp-1";
+const FORMAT: &str = "wreg-stamp-2";
 
 /// What the second word of a stamp is where the system names no boot: the entry was
 /// synced before it was stamped.
@@ -51,13 +51,17 @@ fn epoch() -> &'static str {
     boot().unwrap_or(SYNCED)
 }
 
-/// What the kernel reports of a file's identity and last write.
+/// What the kernel reports of a file's identity and last change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Seen {
     dev: u64,
     ino: u64,
     size: u64,
+    /// The modification time (a write, a truncate), seconds and nanoseconds.
     mtime: (i64, i64),
+    /// The change time (also a link, a `chmod`, and a modification time set back), which
+    /// no one can set back.
+    ctime: (i64, i64),
 }
 
 impl Seen {
@@ -69,6 +73,7 @@ impl Seen {
             ino: meta.ino(),
             size: meta.size(),
             mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
         })
     }
 
@@ -77,14 +82,22 @@ impl Seen {
         None
     }
 
+    /// The same file with the same bytes: all but the change time alike (a link or a
+    /// `chmod` moves only that).
+    fn same_bytes(&self, other: &Self) -> bool {
+        (self.dev, self.ino, self.size, self.mtime)
+            == (other.dev, other.ino, other.size, other.mtime)
+    }
+
     fn encode(&self, epoch: &str) -> String {
         let Self {
             dev,
             ino,
             size,
             mtime: (secs, nanos),
+            ctime: (csecs, cnanos),
         } = self;
-        format!("{FORMAT} {epoch} {dev} {ino} {size} {secs} {nanos}\n")
+        format!("{FORMAT} {epoch} {dev} {ino} {size} {secs} {nanos} {csecs} {cnanos}\n")
     }
 
     /// The stamp in `text`, if it was written in `epoch` (this boot, or [`SYNCED`]).
@@ -94,7 +107,8 @@ impl Seen {
             return None;
         }
         let mut next = || words.next()?.parse::<i128>().ok();
-        let (dev, ino, size, secs, nanos) = (next()?, next()?, next()?, next()?, next()?);
+        let (dev, ino, size) = (next()?, next()?, next()?);
+        let (secs, nanos, csecs, cnanos) = (next()?, next()?, next()?, next()?);
         if words.next().is_some() {
             return None;
         }
@@ -103,76 +117,106 @@ impl Seen {
             ino: ino.try_into().ok()?,
             size: size.try_into().ok()?,
             mtime: (secs.try_into().ok()?, nanos.try_into().ok()?),
+            ctime: (csecs.try_into().ok()?, cnanos.try_into().ok()?),
         })
     }
 }
 
-/// The modification time of `meta`, to the nanosecond.
-#[cfg(unix)]
-fn modified(meta: &std::fs::Metadata) -> (i64, i64) {
-    use std::os::unix::fs::MetadataExt as _;
-    (meta.mtime(), meta.mtime_nsec())
-}
-
 /// Whether the stamp at `stamp` vouches for the open entry whose metadata is `entry`: the
-/// same file, unchanged since its bytes were hashed, and last written strictly before the
-/// stamp was.
+/// same file, not changed in any way since its bytes were hashed, last changed strictly
+/// before the hash began (the stamp's own time, by the file system's clock).
 pub(crate) fn vouches(stamp: &Path, entry: &std::fs::Metadata) -> bool {
-    #[cfg(unix)]
-    {
-        if entry.len() < STAMP_MIN {
-            return false;
-        }
-        let Ok(mut file) = std::fs::File::open(stamp) else {
-            return false;
-        };
-        let mut text = String::new();
-        if std::io::Read::read_to_string(&mut file, &mut text).is_err() {
-            return false;
-        }
-        let (Some(recorded), Some(seen), Ok(stamped)) = (
-            Seen::decode(&text, epoch()),
-            Seen::of(entry),
-            file.metadata(),
-        ) else {
-            return false;
-        };
-        recorded == seen && seen.mtime < modified(&stamped)
+    if entry.len() < STAMP_MIN {
+        return false;
     }
-    #[cfg(not(unix))]
-    {
-        let _ = (stamp, entry);
-        false
+    let Ok(mut file) = std::fs::File::open(stamp) else {
+        return false;
+    };
+    let mut text = String::new();
+    if std::io::Read::read_to_string(&mut file, &mut text).is_err() {
+        return false;
+    }
+    let (Some(recorded), Some(seen), Some(stamped)) = (
+        Seen::decode(&text, epoch()),
+        Seen::of(entry),
+        file.metadata().ok().as_ref().and_then(Seen::of),
+    ) else {
+        return false;
+    };
+    recorded == seen && seen.mtime < stamped.mtime && seen.ctime < stamped.mtime
+}
+
+/// A stamp begun before an entry's bytes are hashed: its file is made first, so that its
+/// time (which the stamp keeps) is from before the hash began, and a write to the entry
+/// during the hash, even in the same tick of a coarse clock, leaves it untrusted.
+pub(crate) struct Pending {
+    path: std::path::PathBuf,
+    temp: tempfile::NamedTempFile,
+    began: std::time::SystemTime,
+}
+
+impl Pending {
+    /// Begins the stamp at `path` (`None` when its file cannot be made; nothing is stamped
+    /// then).
+    pub(crate) fn begin(path: &Path) -> Option<Self> {
+        let dir = registry_config::fs::parent_dir(path);
+        std::fs::create_dir_all(dir).ok()?;
+        let temp = tempfile::Builder::new()
+            .prefix(".stamp-")
+            .tempfile_in(dir)
+            .ok()?;
+        let began = temp.as_file().metadata().ok()?.modified().ok()?;
+        Some(Self {
+            path: path.to_owned(),
+            temp,
+            began,
+        })
+    }
+
+    /// Records that the entry open as `entry`, seen as `before` when its hashing began,
+    /// hashed to its digest. Nothing is recorded when it changed since (a write during the
+    /// hash) or is small; a failure is only logged (it is a cache).
+    pub(crate) fn finish(mut self, entry: &std::fs::File, before: &std::fs::Metadata) {
+        let (Some(before), Some(after)) = (
+            Seen::of(before),
+            entry.metadata().ok().as_ref().and_then(Seen::of),
+        ) else {
+            return;
+        };
+        if before != after || before.size < STAMP_MIN {
+            return;
+        }
+        let epoch = epoch();
+        let mut write = || -> std::io::Result<()> {
+            if epoch == SYNCED {
+                entry.sync_data()?;
+            }
+            std::io::Write::write_all(self.temp.as_file_mut(), before.encode(epoch).as_bytes())?;
+            self.temp.as_file().set_modified(self.began)?;
+            Ok(())
+        };
+        if let Err(err) = write() {
+            tracing::debug!(path = %self.path.display(), "cannot stamp a cache entry: {err}");
+            return;
+        }
+        if let Err(err) = self.temp.persist(&self.path) {
+            tracing::debug!(path = %self.path.display(), "cannot stamp a cache entry: {}", err.error);
+        }
     }
 }
 
-/// Records at `stamp` that the entry open as `entry`, seen as `before` when its hashing
-/// began, hashed to its digest. Nothing is recorded when it changed since (a write during
-/// the hash) or is small; a failure is only logged (it is a cache).
-pub(crate) fn record(stamp: &Path, entry: &std::fs::File, before: &std::fs::Metadata) {
-    let (Some(before), Some(after)) = (
-        Seen::of(before),
-        entry.metadata().ok().as_ref().and_then(Seen::of),
-    ) else {
+/// Stamps afresh, at `stamp`, the entry open as `entry` that was hashed (or trusted) when
+/// it looked as `before`, after a change of ours that moves only its change time (a hard
+/// link made to it, its permissions set). Nothing is stamped if its bytes may have changed
+/// (its size or modification time moved).
+pub(crate) fn renew(stamp: &Path, entry: &std::fs::File, before: &std::fs::Metadata) {
+    let (Some(then), Ok(meta)) = (Seen::of(before), entry.metadata()) else {
         return;
     };
-    if before != after || before.size < STAMP_MIN {
-        return;
-    }
-    let epoch = epoch();
-    let write = || -> std::io::Result<()> {
-        if epoch == SYNCED {
-            entry.sync_data()?;
-        }
-        std::fs::create_dir_all(registry_config::fs::parent_dir(stamp))?;
-        registry_config::fs::write_atomic(
-            stamp,
-            before.encode(epoch).as_bytes(),
-            registry_config::fs::Durability::Renamed,
-        )
-    };
-    if let Err(err) = write() {
-        tracing::debug!(path = %stamp.display(), "cannot stamp a cache entry: {err}");
+    if Seen::of(&meta).is_some_and(|now| then.same_bytes(&now))
+        && let Some(pending) = Pending::begin(stamp)
+    {
+        pending.finish(entry, &meta);
     }
 }
 
@@ -201,6 +245,7 @@ mod tests {
             ino: u64::MAX,
             size: 1 << 30,
             mtime: (-1, 999_999_999),
+            ctime: (1_796_000_000, 5),
         };
         let boot = "0f3c2a57-9d1e-4c55-8a0b-1d2e3f405162";
         assert_eq!(Seen::decode(&seen.encode(boot), boot), Some(seen));
@@ -211,13 +256,52 @@ mod tests {
         );
         for text in [
             "",
-            "wreg-stamp-1 b 1 2 3 4",
-            "wreg-stamp-1 b 1 2 3 4 5 6",
             "wreg-stamp-2 b 1 2 3 4 5",
-            "wreg-stamp-1 b -1 2 3 4 5",
-            "wreg-stamp-1 b 1 2 x 4 5",
+            "wreg-stamp-2 b 1 2 3 4 5 6 7 8",
+            "wreg-stamp-1 b 1 2 3 4 5 6 7",
+            "wreg-stamp-2 b -1 2 3 4 5 6 7",
+            "wreg-stamp-2 b 1 2 x 4 5 6 7",
         ] {
             assert_eq!(Seen::decode(text, "b"), None, "{text:?}");
         }
+    }
+    #[cfg(unix)]
+    #[test]
+    fn a_stamp_vouches_only_for_the_file_unchanged_since_before_its_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let (entry, stamp) = (dir.path().join("entry"), dir.path().join("stamps/entry"));
+        std::fs::write(&entry, vec![7u8; STAMP_MIN as usize]).unwrap();
+        let meta = || std::fs::metadata(&entry).unwrap();
+        let stamp_now = || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            let file = std::fs::File::open(&entry).unwrap();
+            Pending::begin(&stamp).unwrap().finish(&file, &meta());
+        };
+        stamp_now();
+        assert!(vouches(&stamp, &meta()), "unchanged since before the stamp");
+
+        // Rewritten in place with its modification time set back: the change time moved.
+        let written = meta().modified().unwrap();
+        std::fs::write(&entry, vec![8u8; STAMP_MIN as usize]).unwrap();
+        let file = std::fs::File::options().write(true).open(&entry).unwrap();
+        file.set_modified(written).unwrap();
+        assert!(!vouches(&stamp, &meta()), "a time set back is seen");
+
+        // Stamped afresh, then the stamp's time is not after the entry's last change (a
+        // write in the same clock tick as the hash began): not trusted.
+        stamp_now();
+        assert!(vouches(&stamp, &meta()));
+        let stamp_file = std::fs::File::options().write(true).open(&stamp).unwrap();
+        stamp_file.set_modified(meta().modified().unwrap()).unwrap();
+        assert!(!vouches(&stamp, &meta()), "racily clean");
+
+        // Small files and other files are never vouched for.
+        stamp_now();
+        let other = dir.path().join("other");
+        std::fs::copy(&entry, &other).unwrap();
+        assert!(!vouches(&stamp, &std::fs::metadata(&other).unwrap()));
+        std::fs::write(&entry, b"small").unwrap();
+        stamp_now();
+        assert!(!vouches(&stamp, &meta()));
     }
 }

@@ -308,7 +308,8 @@ impl Route {
     }
 
     /// The verified content of `release` in the cache, fetching it if needed. A cached copy
-    /// is re-hashed first and fetched again if it was corrupted.
+    /// is hashed first (unless its stamp vouches for it, see [`Cache::open_verified`]) and
+    /// fetched again if it was corrupted.
     ///
     /// The path can be removed by a concurrent `cache clean` before the caller opens it;
     /// [`fetch_open`](Self::fetch_open) returns the content held open instead.

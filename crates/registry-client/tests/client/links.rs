@@ -1,12 +1,12 @@
-//! Outputs made from the cache: hard links where the file system allows (one write of the
-//! bytes per pull), copies otherwise or when asked; and the stamps that spare a large hit
-//! its hash only while its file is unchanged.
+//! Outputs made from the cache: copies by default; hard links where the file system allows
+//! when asked (one write of the bytes per pull), never changing the entry's permissions;
+//! and an output rewritten in place noticed in the entry it shares.
 #![cfg(unix)]
 
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
-use registry_client::{Cache, LinkMode};
+use registry_client::{Client, LinkMode};
 use registry_core::Release;
 use test_support::component;
 
@@ -26,6 +26,10 @@ fn inode(path: &Path) -> (u64, u64) {
     (meta.dev(), meta.ino())
 }
 
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -35,39 +39,44 @@ fn names(dir: &Path) -> Vec<String> {
     names
 }
 
-fn set_modified(path: &Path, time: std::time::SystemTime) {
-    let file = std::fs::File::options().write(true).open(path).unwrap();
-    file.set_modified(time).unwrap();
-}
-
-/// Writes `bytes` over `entry` in place and sets its modification time back to what it
-/// was, which it returns.
-fn rot_keeping_mtime(entry: &Path, bytes: &[u8]) -> std::time::SystemTime {
-    let written = std::fs::metadata(entry).unwrap().modified().unwrap();
-    std::fs::write(entry, bytes).unwrap();
-    set_modified(entry, written);
-    written
-}
-
-/// A published and fetched release of `acme:widget`: the client, the release, its entry.
-async fn cached(dir: &Path, bytes: Vec<u8>) -> (registry_client::Client, Release, PathBuf) {
-    let client = local_client(dir);
+/// A published and fetched release of `acme:widget` through a client whose outputs are
+/// made as `mode` says: the client, the release, its entry.
+async fn cached(dir: &Path, bytes: Vec<u8>, mode: LinkMode) -> (Client, Release, PathBuf) {
+    let local = local_client(dir);
+    let client = Client::builder(local.config().clone())
+        .cache_dir(dir.join("cache"))
+        .link_mode(mode)
+        .build();
     let release = publish(&client, "acme:widget", "1.0.0", bytes).await;
-    let entry = client
-        .route(&package("acme:widget"))
-        .await
-        .unwrap()
-        .fetch(&release)
-        .await
-        .unwrap();
+    let route = client.route(&package("acme:widget")).await.unwrap();
+    let entry = route.fetch(&release).await.unwrap();
     (client, release, entry)
 }
 
 #[tokio::test]
-async fn an_output_is_a_hard_link_to_its_entry_unless_a_copy_is_asked_for() {
+async fn outputs_are_copies_unless_hard_links_are_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = large("copied");
+    let (client, release, entry) = cached(dir.path(), bytes.clone(), LinkMode::Copy).await;
+    let out = dir.path().join("out/widget.wasm");
+    let cache = client.cache();
+    assert!(
+        cache
+            .copy_verified(&release.digest, release.size, &out)
+            .await
+            .unwrap()
+    );
+    assert_ne!(inode(&out), inode(&entry), "a file of its own");
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+    assert_eq!(mode(&out), 0o644);
+    assert_eq!(std::fs::metadata(&entry).unwrap().nlink(), 1);
+}
+
+#[tokio::test]
+async fn a_hard_linked_output_is_the_entry_and_leaves_no_temporary_name() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = large("linked");
-    let (client, release, entry) = cached(dir.path(), bytes.clone()).await;
+    let (client, release, entry) = cached(dir.path(), bytes.clone(), LinkMode::Hardlink).await;
     let out_dir = dir.path().join("out");
     let out = out_dir.join("widget.wasm");
     let cache = client.cache();
@@ -81,10 +90,7 @@ async fn an_output_is_a_hard_link_to_its_entry_unless_a_copy_is_asked_for() {
                 .unwrap()
         );
         assert_eq!(inode(&out), inode(&entry), "the output is the entry");
-        assert_eq!(
-            std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
-            0o644
-        );
+        assert_eq!(mode(&out), 0o644);
     }
     let fetched = out_dir.join("fetched.wasm");
     let route = client.route(&package("acme:widget")).await.unwrap();
@@ -102,18 +108,6 @@ async fn an_output_is_a_hard_link_to_its_entry_unless_a_copy_is_asked_for() {
         "no temporary name is left, not even when the output already was the entry"
     );
     assert_eq!(std::fs::read(&out).unwrap(), bytes);
-
-    // A copy when asked for: a file of its own, the same bytes.
-    let copying = Cache::new(cache.dir()).with_link_mode(LinkMode::Copy);
-    let copied = out_dir.join("copied.wasm");
-    assert!(
-        copying
-            .copy_verified(&release.digest, release.size, &copied)
-            .await
-            .unwrap()
-    );
-    assert_ne!(inode(&copied), inode(&entry));
-    assert_eq!(std::fs::read(&copied).unwrap(), bytes);
     assert_eq!(
         std::fs::metadata(&entry).unwrap().nlink(),
         3,
@@ -122,10 +116,43 @@ async fn an_output_is_a_hard_link_to_its_entry_unless_a_copy_is_asked_for() {
 }
 
 #[tokio::test]
+async fn a_link_never_changes_the_permissions_the_entry_and_its_outputs_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = large("modes");
+    let (client, release, entry) = cached(dir.path(), bytes.clone(), LinkMode::Hardlink).await;
+    let cache = client.cache();
+    let first = dir.path().join("first.wasm");
+    assert!(
+        cache
+            .copy_verified(&release.digest, release.size, &first)
+            .await
+            .unwrap()
+    );
+    // Replacing an executable file (0755) and a private one (0600): each keeps its mode as
+    // a copy; the entry and the first output keep theirs.
+    for (name, own) in [("tool.wasm", 0o755), ("private.wasm", 0o600)] {
+        let out = dir.path().join(name);
+        std::fs::write(&out, b"old").unwrap();
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(own)).unwrap();
+        assert!(
+            cache
+                .copy_verified(&release.digest, release.size, &out)
+                .await
+                .unwrap()
+        );
+        assert_eq!(std::fs::read(&out).unwrap(), bytes, "{name}");
+        assert_eq!(mode(&out), own, "{name} keeps its mode");
+        assert_ne!(inode(&out), inode(&entry), "{name} is a copy");
+        assert_eq!(mode(&entry), 0o644, "the entry's mode is unchanged");
+        assert_eq!(mode(&first), 0o644);
+    }
+}
+
+#[tokio::test]
 async fn an_output_rewritten_in_place_is_noticed_in_the_entry_and_fetched_again() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = large("rewritten");
-    let (client, release, entry) = cached(dir.path(), bytes.clone()).await;
+    let (client, release, entry) = cached(dir.path(), bytes.clone(), LinkMode::Hardlink).await;
     let out = dir.path().join("widget.wasm");
     let cache = client.cache();
     // Hashed and stamped by a hit a moment after the download.
@@ -137,10 +164,25 @@ async fn an_output_rewritten_in_place_is_noticed_in_the_entry_and_fetched_again(
             .unwrap()
     );
     assert_eq!(inode(&out), inode(&entry));
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let other = dir.path().join("other.wasm");
+    assert!(
+        cache
+            .copy_verified(&release.digest, release.size, &other)
+            .await
+            .unwrap()
+    );
 
-    // A tool rewrites the output in place, keeping its size (as `fs::write` does).
+    // A tool rewrites the output in place, keeping its size and setting its time back.
+    let written = std::fs::metadata(&out).unwrap().modified().unwrap();
     let mine = vec![b'x'; bytes.len()];
     std::fs::write(&out, &mine).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&out)
+        .unwrap()
+        .set_modified(written)
+        .unwrap();
 
     let again = dir.path().join("again.wasm");
     assert!(
@@ -148,98 +190,40 @@ async fn an_output_rewritten_in_place_is_noticed_in_the_entry_and_fetched_again(
             .copy_verified(&release.digest, release.size, &again)
             .await
             .unwrap(),
-        "the rewritten entry is not trusted"
+        "the rewritten entry is not trusted, its time set back or not"
     );
     assert!(
         !again.exists() && !entry.exists(),
         "the rewritten entry is removed"
     );
     assert_eq!(
-        std::fs::read(&out).unwrap(),
+        std::fs::read(&other).unwrap(),
         mine,
-        "the user's file is theirs"
+        "outputs linked to one entry are one file (said in LinkMode::Hardlink)"
     );
-
     let route = client.route(&package("acme:widget")).await.unwrap();
     let healed = route.fetch(&release).await.unwrap();
     assert_eq!(std::fs::read(&healed).unwrap(), bytes);
-    assert_ne!(
-        inode(&healed),
-        inode(&out),
-        "fetched again into a file of its own"
-    );
-}
-
-#[tokio::test]
-async fn a_stamp_spares_the_hash_only_while_the_entry_is_unchanged() {
-    let dir = tempfile::tempdir().unwrap();
-    let bytes = large("stamped");
-    let (client, release, entry) = cached(dir.path(), bytes.clone()).await;
-    let cache = client.cache();
-    let stamp = cache.dir().join("stamps/sha256").join(release.digest.hex());
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    assert!(cache.verify(&release.digest, release.size).await.unwrap());
-    assert!(stamp.is_file(), "a full hash stamps the entry");
-
-    // Bytes changed behind the cache's back with the modification time set back: what a
-    // stamp cannot see (said in ARCHITECTURE.md). The stamp is trusted, the bytes are not
-    // hashed: this proves a hit with a stamp reads nothing.
-    let mut rotten = bytes.clone();
-    let middle = rotten.len() / 2;
-    rotten[middle] ^= 1;
-    let written = rot_keeping_mtime(&entry, &rotten);
-    let trusted = cache
-        .open_verified(&release.digest, release.size)
-        .await
-        .unwrap();
-    assert!(
-        trusted.is_some(),
-        "a matching stamp is trusted without a hash"
-    );
-
-    // A stamp written in the same clock tick as the entry's last write is not trusted
-    // (the write could have followed it unseen): the bytes are hashed and the rot found.
-    set_modified(&stamp, written);
-    assert!(
-        cache
-            .open_verified(&release.digest, release.size)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        !entry.exists() && !stamp.exists(),
-        "entry and stamp removed"
-    );
-
-    // `cache verify` hashes whatever the stamp says.
-    let route = client.route(&package("acme:widget")).await.unwrap();
-    route.fetch(&release).await.unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    assert!(cache.verify(&release.digest, release.size).await.unwrap());
-    rot_keeping_mtime(&entry, &rotten);
-    assert!(!cache.verify(&release.digest, release.size).await.unwrap());
-    assert!(!entry.exists());
 }
 
 #[cfg(target_os = "linux")]
 #[tokio::test]
-async fn an_output_on_another_file_system_is_a_copy() {
+async fn a_hard_link_to_another_file_system_is_a_copy() {
     let shm = Path::new("/dev/shm");
     assert!(
         shm.is_dir(),
         "this test needs /dev/shm (a tmpfs, another file system than the temporary \
          directory); mount one or run it where Linux provides it"
     );
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let elsewhere = tempfile::tempdir_in(shm).unwrap();
     assert_ne!(
         inode(dir.path()).0,
         inode(elsewhere.path()).0,
-        "two file systems"
+        "the target directory and /dev/shm must be two file systems"
     );
     let bytes = large("elsewhere");
-    let (client, release, entry) = cached(dir.path(), bytes.clone()).await;
+    let (client, release, entry) = cached(dir.path(), bytes.clone(), LinkMode::Hardlink).await;
     let out = elsewhere.path().join("widget.wasm");
     assert!(
         client

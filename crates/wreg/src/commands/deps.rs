@@ -151,8 +151,8 @@ async fn write_resolution(client: &Client, resolution: &Resolution, dest: &Path)
             release,
             ..
         } => {
-            // The cache entry verified while resolving is copied (and hashed again); a route
-            // is worked out only if that entry has gone.
+            // The cache entry verified while resolving is copied (hashed again unless its
+            // stamp vouches for it); a route is worked out only if that entry has gone.
             let cache = client.cache();
             if !cache
                 .copy_verified(&release.digest, release.size, dest)
