@@ -209,15 +209,35 @@ impl Pending {
 /// it looked as `before`, after a change of ours that moves only its change time (a hard
 /// link made to it, its permissions set). Nothing is stamped if its bytes may have changed
 /// (its size or modification time moved).
+///
+/// The change was made an instant ago, most likely in the stamp's own clock tick, which
+/// would leave the stamp untrusted and make the next hit hash the entry (after every link,
+/// so every hit in `LinkMode::Hardlink`). So the stamp's time is put just after the
+/// entry's change time: a write after the link still moves the modification time away
+/// from the one recorded, and only a write that sets it back within the same tick as the
+/// link goes unseen (ARCHITECTURE.md, "Cache hits").
 pub(crate) fn renew(stamp: &Path, entry: &std::fs::File, before: &std::fs::Metadata) {
     let (Some(then), Ok(meta)) = (Seen::of(before), entry.metadata()) else {
         return;
     };
-    if Seen::of(&meta).is_some_and(|now| then.same_bytes(&now))
-        && let Some(pending) = Pending::begin(stamp)
+    if let Some(now) = Seen::of(&meta)
+        && then.same_bytes(&now)
+        && let Some(mut pending) = Pending::begin(stamp)
     {
+        if let Some(changed) = time_of(now.ctime) {
+            pending.began = pending
+                .began
+                .max(changed + std::time::Duration::from_nanos(1));
+        }
         pending.finish(entry, &meta);
     }
+}
+
+/// A (seconds, nanoseconds) time as a `SystemTime` (`None` before 1970 or out of range).
+fn time_of((secs, nanos): (i64, i64)) -> Option<std::time::SystemTime> {
+    let secs = u64::try_from(secs).ok()?;
+    let nanos = u32::try_from(nanos).ok()?;
+    std::time::UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos))
 }
 
 /// Whether stamping costs no sync here (the system names its boot).
@@ -303,5 +323,27 @@ mod tests {
         std::fs::write(&entry, b"small").unwrap();
         stamp_now();
         assert!(!vouches(&stamp, &meta()));
+    }
+    #[cfg(unix)]
+    #[test]
+    fn a_stamp_renewed_after_a_link_is_trusted_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (entry, stamp) = (dir.path().join("entry"), dir.path().join("stamps/entry"));
+        std::fs::write(&entry, vec![7u8; STAMP_MIN as usize]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let file = std::fs::File::open(&entry).unwrap();
+        let before = file.metadata().unwrap();
+        Pending::begin(&stamp).unwrap().finish(&file, &before);
+        // Ten links in a row, each renewing at once, well inside one tick of the clock
+        // the file system stamps times with: each renewed stamp vouches.
+        for i in 0..10 {
+            std::fs::hard_link(&entry, dir.path().join(format!("out{i}"))).unwrap();
+            renew(&stamp, &file, &before);
+            let now = std::fs::metadata(&entry).unwrap();
+            assert!(vouches(&stamp, &now), "after link {i}");
+        }
+        // A write after the links is still seen.
+        std::fs::write(dir.path().join("out3"), vec![8u8; STAMP_MIN as usize]).unwrap();
+        assert!(!vouches(&stamp, &std::fs::metadata(&entry).unwrap()));
     }
 }
