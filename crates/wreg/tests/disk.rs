@@ -446,11 +446,12 @@ fn a_publish_spool_on_a_full_disk_leaves_the_registry_as_it_was() {
     );
 }
 
-/// Case 2b: a publish to an OCI registry spools into the system's temporary directory (an
-/// unnamed file: nothing can be left there). When that file system is full, the error names
-/// the directory and says to free space or set `TMPDIR`; nothing is published.
+/// Case 2b: a publish of a file to an OCI registry reads the file in place (no spool in
+/// the system's temporary directory): with that file system full it still publishes, and
+/// writes nothing there. (Content given as a reader, by a library caller, is still spooled
+/// there.)
 #[test]
-fn a_publish_spool_in_a_full_temporary_directory_names_it() {
+fn a_file_publish_needs_no_room_in_a_full_temporary_directory() {
     let registry = test_support::Distribution::shared();
     let home = Home::with(&[]);
     let text = format!("[namespace_registries]\noci = \"{}\"\n", registry.host());
@@ -459,20 +460,20 @@ fn a_publish_spool_in_a_full_temporary_directory_names_it() {
     let big = component_of("oci", 3 * MIB);
     std::fs::write(&file, &big).unwrap();
     let fs = home.mount("tmp-fs", 256 * KIB);
-    let used = fs.usage();
-    let filler = fs.fill();
+    let _filler = fs.fill();
     let before = tree(&fs.at);
     let line = format!("publish {} --package oci:full-tmp@1.0.0", file.display());
     let cache = home.path("cache");
     let mut command = home.command(&home.config, &cache, &line);
     let out = command.env("TMPDIR", &fs.at).output().unwrap();
-    let advice = "set TMPDIR to a directory with room";
-    let err = assert_fails_clearly(&out, &fs.at, NO_SPACE, advice);
-    assert_eq!(tree(&fs.at), before);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(tree(&fs.at), before, "nothing written to TMPDIR");
     let out = home.wreg(&cache, "versions oci:full-tmp");
-    assert!(!out.status.success(), "published");
-    let what = format!("content {} bytes, TMPDIR filled ({filler})", big.len());
-    fs.report(used, &what, &[&err]);
+    assert!(out.status.success(), "published");
 }
 
 /// Case 3: `wreg bundle export` into a layout on a full file system. The command fails
