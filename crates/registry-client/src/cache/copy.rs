@@ -43,26 +43,24 @@ pub(super) fn place_verified(
     mode: LinkMode,
 ) -> Result<(), Error> {
     let before = input.metadata().map_err(|e| Error::io(source, e))?;
-    let pending = (before.len() >= super::stamp::STAMP_MIN)
-        .then(|| super::stamp::Pending::begin(stamp))
-        .flatten();
+    let pending = super::stamp::Pending::for_entry(stamp, &before);
     match mode {
         LinkMode::Hardlink => {
             let (digest, size) = expect;
-            let verifier = DigestVerifier::new(digest, size, digest.to_string());
-            hash_at(input, source, verifier)?;
-            if let Some(pending) = pending {
-                pending.finish(input, &before);
-            }
-            place(input, source, dest, mode, stamp)
+            hash_at(
+                input,
+                source,
+                DigestVerifier::new(digest, size, digest.to_string()),
+            )?;
         }
-        LinkMode::Copy => {
-            copy_blocking(input, source, dest, Some(expect))?;
-            if let Some(pending) = pending {
-                pending.finish(input, &before);
-            }
-            Ok(())
-        }
+        LinkMode::Copy => copy_blocking(input, source, dest, Some(expect))?,
+    }
+    if let Some(pending) = pending {
+        pending.finish(input, &before);
+    }
+    match mode {
+        LinkMode::Hardlink => place(input, source, dest, mode, stamp),
+        LinkMode::Copy => Ok(()),
     }
 }
 
@@ -71,14 +69,13 @@ pub(super) fn place_verified(
 /// when the name at `source` is no longer the file that was opened.
 #[cfg(unix)]
 fn link_beside(input: &std::fs::File, source: &Path, dest: &Path) -> Option<tempfile::TempPath> {
-    use std::os::unix::fs::MetadataExt as _;
     std::fs::create_dir_all(registry_config::fs::parent_dir(dest)).ok()?;
     let link = registry_config::fs::link_beside(source, dest).ok()?;
     let (linked, opened) = (
         std::fs::symlink_metadata(&link).ok()?,
         input.metadata().ok()?,
     );
-    ((linked.dev(), linked.ino()) == (opened.dev(), opened.ino())).then_some(link)
+    same_file(&linked, &opened).then_some(link)
 }
 
 #[cfg(not(unix))]

@@ -292,9 +292,7 @@ impl Cache {
             {
                 return Ok(Some((file, true)));
             }
-            let pending = (before.len() >= stamp::STAMP_MIN)
-                .then(|| stamp::Pending::begin(&stamp))
-                .flatten();
+            let pending = stamp::Pending::for_entry(&stamp, &before);
             let (actual, actual_size) = crate::local::hash_reader(&mut file)?;
             std::io::Seek::rewind(&mut file)?;
             let intact = actual == expect && size.is_none_or(|s| s == actual_size);
@@ -351,9 +349,8 @@ impl Cache {
         // Where a stamp needs a sync (no boot id), a fresh download goes unstamped: its
         // first hit hashes and stamps it, as the sync was skipped to keep pulls fast.
         if let Ok(meta) = file.metadata()
-            && meta.len() >= stamp::STAMP_MIN
             && stamp::without_sync()
-            && let Some(pending) = stamp::Pending::begin(&self.stamp_path(digest))
+            && let Some(pending) = stamp::Pending::for_entry(&self.stamp_path(digest), &meta)
         {
             pending.finish(&file, &meta);
         }

@@ -156,6 +156,15 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    /// Begins the stamp at `path` for an entry seen as `entry`: `None` for a small entry
+    /// (never stamped), or when the stamp's file cannot be made.
+    pub(crate) fn for_entry(path: &Path, entry: &std::fs::Metadata) -> Option<Self> {
+        if entry.len() < STAMP_MIN {
+            return None;
+        }
+        Self::begin(path)
+    }
+
     /// Begins the stamp at `path` (`None` when its file cannot be made; nothing is stamped
     /// then).
     pub(crate) fn begin(path: &Path) -> Option<Self> {
